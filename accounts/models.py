@@ -1,0 +1,43 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Role(models.TextChoices):
+    STAFF = "staff", "MSP staff"
+    TECHNICIAN = "technician", "Technician"
+    CLIENT = "client", "Client contact"
+
+
+class User(AbstractUser):
+    """A person who signs in: MSP staff, a technician, or a client's contact.
+
+    A client contact's client is recorded by agreements.ClientContact, so this
+    app stays below agreements in the dependency order.
+    """
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.TECHNICIAN)
+    email = models.EmailField("email address", blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="user_role_valid"
+            ),
+        ]
+
+    @property
+    def is_msp_staff(self) -> bool:
+        return self.role == Role.STAFF or self.is_superuser
+
+    @property
+    def is_technician(self) -> bool:
+        return self.role == Role.TECHNICIAN
+
+    @property
+    def is_client_contact(self) -> bool:
+        return self.role == Role.CLIENT and not self.is_superuser
+
+    @property
+    def works_for_msp(self) -> bool:
+        """Staff and technicians see every client; client contacts only their own."""
+        return self.is_msp_staff or self.is_technician

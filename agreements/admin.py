@@ -1,0 +1,111 @@
+"""Django admin for superusers. Balance-changing actions call the services;
+the ledger is read-only here as everywhere."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from agreements import services
+from agreements.domain import format_minutes
+from agreements.models import (
+    Agreement,
+    Block,
+    Client,
+    ClientContact,
+    LedgerEntry,
+    Ticket,
+    Tier,
+    TimeEntry,
+    WorkType,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ClientContactInline(admin.TabularInline):
+    model = ClientContact
+    extra = 0
+    raw_id_fields = ("user",)
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ("name", "hourly_rate", "currency", "is_active")
+    search_fields = ("name", "billing_email")
+    inlines = [ClientContactInline]
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ("name", "hours", "discount_per_hour", "is_active")
+
+
+@admin.register(WorkType)
+class WorkTypeAdmin(admin.ModelAdmin):
+    list_display = ("name", "multiplier", "is_active")
+
+
+@admin.register(Agreement)
+class AgreementAdmin(admin.ModelAdmin):
+    list_display = ("client", "name", "status", "balance", "low_balance_threshold_minutes", "overage_policy")
+    list_filter = ("status", "overage_policy", "credit_policy", "auto_reload")
+    search_fields = ("client__name", "name")
+    readonly_fields = ("public_id", "balance_minutes")
+    filter_horizontal = ("work_types",)
+
+    @admin.display(description="Balance", ordering="balance_minutes")
+    def balance(self, obj: Agreement) -> str:
+        return format_minutes(obj.balance_minutes)
+
+
+@admin.register(Block)
+class BlockAdmin(ReadOnlyAdmin):
+    list_display = ("agreement", "tier", "minutes", "rate", "amount", "currency", "starts_on", "expires_on", "paid_at", "credited_at")
+    list_filter = ("tier",)
+    actions = ["mark_paid"]
+
+    @admin.action(description="Mark selected blocks paid (credits their hours)")
+    def mark_paid(self, request, queryset) -> None:
+        for block in queryset:
+            services.block_mark_paid(block=block, actor=request.user)
+        self.message_user(request, f"{queryset.count()} block(s) marked paid.", messages.SUCCESS)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "agreement", "kind", "minutes", "block", "time_entry", "reason", "author")
+    list_filter = ("kind",)
+    search_fields = ("agreement__client__name", "reason")
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = ("number", "subject", "client", "status")
+    search_fields = ("number", "subject", "client__name")
+
+
+@admin.register(TimeEntry)
+class TimeEntryAdmin(ReadOnlyAdmin):
+    list_display = ("work_date", "agreement", "ticket", "technician", "minutes", "work_type", "charged_minutes", "voided_at")
+    list_filter = ("work_type",)
+    search_fields = ("ticket__number", "notes", "agreement__client__name")
+    actions = ["void_entries"]
+
+    @admin.action(description="Void selected time entries (writes reversals)")
+    def void_entries(self, request, queryset) -> None:
+        voided = 0
+        for entry in queryset:
+            try:
+                services.time_entry_void(time_entry=entry, actor=request.user, reason="Voided in admin")
+                voided += 1
+            except ValidationError as error:
+                self.message_user(request, f"{entry}: {'; '.join(error.messages)}", messages.WARNING)
+        self.message_user(request, f"{voided} time entrie(s) voided.", messages.SUCCESS)

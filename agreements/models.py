@@ -1,0 +1,431 @@
+"""Clients, their block-time agreements, and the hours ledger at the core.
+
+Models hold data and database-level invariants only; every change to a
+balance goes through agreements.services, which locks the agreement row.
+"""
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+def default_currency() -> str:
+    return settings.DEFAULT_CURRENCY
+
+
+class Client(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    billing_name = models.CharField(
+        max_length=200, blank=True, help_text="Name on invoices, if not the client's name."
+    )
+    billing_address = models.TextField(blank=True)
+    billing_email = models.EmailField(
+        blank=True, help_text="Accounts-payable address that receives invoices."
+    )
+    hourly_rate = models.DecimalField(
+        **MONEY, default=Decimal("100.00"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    currency = models.CharField(max_length=3, default=default_currency)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(hourly_rate__gte=0), name="client_rate_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientContact(models.Model):
+    """Ties a user with the client role to exactly one client."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_contact"
+    )
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contacts")
+    receives_invoices = models.BooleanField(
+        default=True, help_text="Billing contact: receives invoices and low-balance notices."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.client})"
+
+
+class Tier(models.Model):
+    """A block size on sale, with its per-hour discount off the client's rate."""
+
+    name = models.CharField(max_length=100, unique=True)
+    hours = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    discount_per_hour = models.DecimalField(
+        **MONEY, default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["hours"]
+        constraints = [
+            models.CheckConstraint(condition=Q(hours__gt=0), name="tier_hours_positive"),
+            models.CheckConstraint(
+                condition=Q(discount_per_hour__gte=0), name="tier_discount_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def minutes(self) -> int:
+        return self.hours * 60
+
+
+class WorkType(models.Model):
+    """Normal, after-hours, emergency, non-billable... a multiplier on charged time."""
+
+    name = models.CharField(max_length=100, unique=True)
+    multiplier = models.DecimalField(
+        max_digits=4, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["multiplier", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(multiplier__gte=0), name="worktype_multiplier_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.multiplier}×)"
+
+
+class RoundingMode(models.TextChoices):
+    UP = "up", "Round up"
+    NEAREST = "nearest", "Round to nearest"
+    DOWN = "down", "Round down"
+
+
+class OveragePolicy(models.TextChoices):
+    REJECT = "reject", "Reject time beyond the balance"
+    ALLOW_NEGATIVE = "allow_negative", "Allow a negative balance down to a limit"
+    BILL_OVERAGE = "bill_overage", "Allow, and bill overage at the hourly rate"
+
+
+class CreditPolicy(models.TextChoices):
+    ON_PAYMENT = "on_payment", "Hours usable when the block is paid"
+    IMMEDIATE = "immediate", "Hours usable at once"
+
+
+class AgreementStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ENDED = "ended", "Ended"
+
+
+class Agreement(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="agreements")
+    name = models.CharField(max_length=200, default="Prepaid support hours")
+    status = models.CharField(
+        max_length=16, choices=AgreementStatus.choices, default=AgreementStatus.ACTIVE
+    )
+    starts_on = models.DateField(default=timezone.localdate)
+    ends_on = models.DateField(
+        null=True, blank=True, help_text="Leave empty for an agreement that never expires."
+    )
+    low_balance_threshold_minutes = models.PositiveIntegerField(default=120)
+    billing_increment_minutes = models.PositiveIntegerField(
+        default=15, validators=[MinValueValidator(1)]
+    )
+    rounding_mode = models.CharField(
+        max_length=16, choices=RoundingMode.choices, default=RoundingMode.UP
+    )
+    overage_policy = models.CharField(
+        max_length=16, choices=OveragePolicy.choices, default=OveragePolicy.REJECT
+    )
+    overage_limit_minutes = models.PositiveIntegerField(
+        default=0, help_text="How far below zero the balance may go (allow-negative policy)."
+    )
+    credit_policy = models.CharField(
+        max_length=16, choices=CreditPolicy.choices, default=CreditPolicy.ON_PAYMENT
+    )
+    auto_reload = models.BooleanField(
+        default=False, help_text="Payment on file: add the reload block at once when low."
+    )
+    reload_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rollover_unused = models.BooleanField(
+        default=False, help_text="Unused hours carry over when the term is renewed."
+    )
+    work_types = models.ManyToManyField(
+        WorkType, blank=True, help_text="Work types this agreement covers; empty means all."
+    )
+    # Cached sum of the ledger, written only by agreements.services under the
+    # agreement's row lock; tests check it against the ledger after every call.
+    balance_minutes = models.IntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["client__name", "starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                name="agreement_term_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_increment_minutes__gte=1),
+                name="agreement_increment_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(rounding_mode__in=RoundingMode.values),
+                name="agreement_rounding_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(overage_policy__in=OveragePolicy.values),
+                name="agreement_overage_policy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_policy__in=CreditPolicy.values),
+                name="agreement_credit_policy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(auto_reload=False) | Q(reload_tier__isnull=False),
+                name="agreement_auto_reload_needs_tier",
+            ),
+        ]
+        indexes = [
+            # Under the low-balance sweep: only active agreements at or below
+            # their threshold are in it, so the sweep never scans the rest.
+            models.Index(
+                fields=["balance_minutes"],
+                condition=Q(status=AgreementStatus.ACTIVE)
+                & Q(balance_minutes__lte=F("low_balance_threshold_minutes")),
+                name="agreement_low_balance_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} — {self.name}"
+
+    @property
+    def currency(self) -> str:
+        return self.client.currency
+
+
+class Block(models.Model):
+    """One purchase of hours under an agreement."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="blocks")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True)
+    minutes = models.PositiveIntegerField()
+    rate = models.DecimalField(**MONEY, help_text="Price per hour after any discount.")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    starts_on = models.DateField(default=timezone.localdate)
+    expires_on = models.DateField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    # Set once, when the purchase credit is written to the ledger.
+    credited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["starts_on", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="block_minutes_positive"),
+            models.CheckConstraint(condition=Q(rate__gte=0), name="block_rate_not_negative"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="block_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gte=F("starts_on")),
+                name="block_expires_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minutes // 60} h block for {self.agreement}"
+
+    @property
+    def hours(self) -> Decimal:
+        return Decimal(self.minutes) / 60
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_at is not None
+
+
+class TicketStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Ticket(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="tickets")
+    number = models.CharField(max_length=64)
+    subject = models.CharField(max_length=300)
+    status = models.CharField(max_length=16, choices=TicketStatus.choices, default=TicketStatus.OPEN)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "number"], name="ticket_number_unique_per_client"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.subject}"
+
+
+class TimeEntry(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="time_entries")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="time_entries")
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries"
+    )
+    work_date = models.DateField()
+    minutes = models.PositiveIntegerField(help_text="Time worked, as logged.")
+    work_type = models.ForeignKey(WorkType, on_delete=models.PROTECT)
+    charged_minutes = models.PositiveIntegerField(
+        help_text="Minutes deducted after rounding and the work-type multiplier."
+    )
+    notes = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    corrects = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrected_by",
+        help_text="The voided entry this one replaces.",
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    void_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-work_date", "-created_at"]
+        verbose_name_plural = "time entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(minutes__gt=0) & Q(minutes__lte=24 * 60),
+                name="timeentry_minutes_within_a_day",
+            ),
+            # A retried request carries the same key: the database refuses a
+            # second entry even if two retries race past the service's check.
+            models.UniqueConstraint(
+                fields=["technician", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="timeentry_idempotency_key_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["agreement", "work_date"], name="timeentry_agreement_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.minutes} min on {self.ticket} by {self.technician}"
+
+    @property
+    def is_void(self) -> bool:
+        return self.voided_at is not None
+
+
+class LedgerKind(models.TextChoices):
+    PURCHASE = "purchase", "Block purchase"
+    DEBIT = "debit", "Time entry"
+    REVERSAL = "reversal", "Time entry reversal"
+    ADJUSTMENT = "adjustment", "Manual adjustment"
+    EXPIRY = "expiry", "Expiry"
+    SETTLEMENT = "settlement", "Overage settled by a new block"
+
+
+class LedgerQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise TypeError("Ledger entries are immutable: write a correcting entry instead.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Ledger entries are never deleted: write a correcting entry instead.")
+
+
+class LedgerEntry(models.Model):
+    """One immutable change to an agreement's balance, in signed minutes.
+
+    `block` says which purchase the minutes came from or went to; entries
+    without a block (adjustments, time beyond every block) form the
+    agreement's unallocated pool. The balance is the sum of every entry.
+    """
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="ledger")
+    block = models.ForeignKey(
+        Block, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger"
+    )
+    kind = models.CharField(max_length=16, choices=LedgerKind.choices)
+    minutes = models.IntegerField()
+    time_entry = models.ForeignKey(
+        TimeEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger"
+    )
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(minutes=0), name="ledger_minutes_not_zero"),
+            models.CheckConstraint(condition=Q(kind__in=LedgerKind.values), name="ledger_kind_valid"),
+            models.CheckConstraint(
+                condition=~Q(kind=LedgerKind.PURCHASE)
+                | (Q(minutes__gt=0) & Q(block__isnull=False)),
+                name="ledger_purchase_credits_a_block",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=[LedgerKind.DEBIT, LedgerKind.EXPIRY]) | Q(minutes__lt=0),
+                name="ledger_debit_and_expiry_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=LedgerKind.ADJUSTMENT) | ~Q(reason=""),
+                name="ledger_adjustment_has_reason",
+            ),
+            # A block is credited once, whatever retries or double clicks happen.
+            models.UniqueConstraint(
+                fields=["block"],
+                condition=Q(kind=LedgerKind.PURCHASE),
+                name="ledger_one_purchase_credit_per_block",
+            ),
+        ]
+        indexes = [models.Index(fields=["agreement", "created_at"], name="ledger_agreement_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.minutes:+d} min"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Ledger entries are immutable: write a correcting entry instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise TypeError("Ledger entries are never deleted: write a correcting entry instead.")

@@ -1,0 +1,67 @@
+"""Reads, scoped to what a user may see.
+
+Every page, API view and download fetches objects through these helpers so
+access control cannot be forgotten: a client contact only ever gets their own
+client's rows, and an object of another client is simply "not found".
+"""
+
+import uuid
+
+from django.db.models import QuerySet, Sum, Window
+from django.db.models.functions import Coalesce
+
+from accounts.models import User
+from agreements.models import Agreement, Client, LedgerEntry, Ticket, TimeEntry
+
+
+def _client_scope(user: User) -> dict[str, object] | None:
+    """None for users who see every client; otherwise a filter to their client."""
+    if not user.is_authenticated or not user.is_active:
+        return {"pk__in": []}
+    if user.works_for_msp:
+        return None
+    contact = getattr(user, "client_contact", None)
+    return {"pk": contact.client_id} if contact else {"pk__in": []}
+
+
+def clients_for_user(user: User) -> QuerySet[Client]:
+    scope = _client_scope(user)
+    return Client.objects.filter(**scope) if scope is not None else Client.objects.all()
+
+
+def agreements_for_user(user: User) -> QuerySet[Agreement]:
+    return Agreement.objects.filter(client__in=clients_for_user(user)).select_related("client")
+
+
+def agreement_get_for_user(user: User, public_id: uuid.UUID | str) -> Agreement:
+    """The agreement, or Agreement.DoesNotExist if unknown or not the user's to see."""
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        raise Agreement.DoesNotExist(f"“{public_id}” is not an agreement id.") from None
+    return agreements_for_user(user).get(public_id=public_id)
+
+
+def tickets_for_user(user: User) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(client__in=clients_for_user(user))
+
+
+def time_entries_for_user(user: User) -> QuerySet[TimeEntry]:
+    return TimeEntry.objects.filter(agreement__in=agreements_for_user(user)).select_related(
+        "agreement__client", "ticket", "technician", "work_type"
+    )
+
+
+def ledger_balance(agreement: Agreement) -> int:
+    """The balance as the sum of the ledger (the cache must always equal this)."""
+    return LedgerEntry.objects.filter(agreement=agreement).aggregate(total=Coalesce(Sum("minutes"), 0))["total"]
+
+
+def ledger_with_running_balance(agreement: Agreement) -> QuerySet[LedgerEntry]:
+    """The agreement's ledger, oldest first, each row annotated with the balance after it."""
+    return (
+        LedgerEntry.objects.filter(agreement=agreement)
+        .select_related("block", "time_entry__ticket", "author")
+        .annotate(running_balance=Window(Sum("minutes"), order_by=["created_at", "id"]))
+        .order_by("created_at", "id")
+    )

@@ -1,0 +1,536 @@
+"""Every change to an agreement's balance, in one place.
+
+Each service that touches the ledger runs in one transaction that first
+locks the agreement row, so concurrent writers (many technicians, the API,
+a worker) queue up instead of losing updates. The cached
+`Agreement.balance_minutes` is rewritten from the same locked transaction.
+Views, the API, admin actions and tasks call these functions; none of them
+writes a ledger entry itself.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from accounts.models import Role, User
+from agreements.domain import MAX_ENTRY_MINUTES, block_price, charged_minutes
+from agreements.models import (
+    Agreement,
+    AgreementStatus,
+    Block,
+    Client,
+    ClientContact,
+    CreditPolicy,
+    LedgerEntry,
+    LedgerKind,
+    OveragePolicy,
+    Ticket,
+    Tier,
+    TimeEntry,
+    WorkType,
+)
+
+
+class InsufficientBalance(ValidationError):
+    """The entry would take the balance beyond what the overage policy allows."""
+
+
+class IdempotencyConflict(ValidationError):
+    """An idempotency key was reused for a different request."""
+
+
+# ---------------------------------------------------------------------------
+# Clients and agreements
+
+
+def client_create(
+    *,
+    name: str,
+    hourly_rate: Decimal = Decimal("100.00"),
+    currency: str | None = None,
+    billing_email: str = "",
+    billing_address: str = "",
+    billing_name: str = "",
+) -> Client:
+    if Client.objects.filter(name__iexact=name.strip()).exists():
+        raise ValidationError({"name": f"A client named “{name.strip()}” already exists."})
+    client = Client(
+        name=name.strip(),
+        hourly_rate=hourly_rate,
+        billing_email=billing_email,
+        billing_address=billing_address,
+        billing_name=billing_name,
+    )
+    if currency:
+        client.currency = currency.upper()
+    client.full_clean()
+    client.save()
+    return client
+
+
+def client_contact_create(
+    *, client: Client, username: str, email: str, first_name: str = "", last_name: str = "",
+    receives_invoices: bool = True,
+) -> ClientContact:
+    """A user with the client role, tied to exactly one client (no usable password yet)."""
+    with transaction.atomic():
+        user = User(
+            username=username, email=email, first_name=first_name, last_name=last_name, role=Role.CLIENT
+        )
+        user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
+        return ClientContact.objects.create(user=user, client=client, receives_invoices=receives_invoices)
+
+
+def agreement_create(*, client: Client, work_types: list[WorkType] | None = None, **fields: object) -> Agreement:
+    agreement = Agreement(client=client, **fields)
+    agreement.full_clean()
+    with transaction.atomic():
+        agreement.save()
+        if work_types:
+            agreement.work_types.set(work_types)
+    return agreement
+
+
+# ---------------------------------------------------------------------------
+# The ledger: locking, allocation, cached balance
+
+
+def _lock(agreement: Agreement) -> Agreement:
+    """Lock the agreement row for the rest of the transaction and return it fresh.
+
+    NO KEY UPDATE still lets other transactions insert rows that reference the
+    agreement (invoices, episodes) while we hold the lock. SQLite ignores the
+    clause; its IMMEDIATE transactions already serialise writers.
+    """
+    return Agreement.objects.select_for_update(no_key=True).get(pk=agreement.pk)
+
+
+def _write(agreement: Agreement, entries: list[LedgerEntry]) -> None:
+    """Insert ledger entries and move the cached balance by the same amount."""
+    LedgerEntry.objects.bulk_create(entries)
+    agreement.balance_minutes += sum(entry.minutes for entry in entries)
+    Agreement.objects.filter(pk=agreement.pk).update(balance_minutes=agreement.balance_minutes)
+
+
+def _block_remaining(agreement: Agreement) -> dict[int, int]:
+    """Unused minutes per credited block (the ledger sum for each block)."""
+    rows = (
+        LedgerEntry.objects.filter(agreement=agreement, block__isnull=False)
+        .values("block")
+        .annotate(remaining=Sum("minutes"))
+    )
+    return {row["block"]: row["remaining"] for row in rows}
+
+
+def _pool_minutes(agreement: Agreement) -> int:
+    """Minutes not tied to a block: adjustments and time beyond every block."""
+    total = LedgerEntry.objects.filter(agreement=agreement, block__isnull=True).aggregate(
+        total=Sum("minutes")
+    )["total"]
+    return total or 0
+
+
+def _usable_blocks(agreement: Agreement, on: datetime.date) -> list[tuple[Block, int]]:
+    """Blocks with minutes left that may pay for work done `on`, oldest first.
+
+    Skipped: blocks not yet started or already expired on that date, and
+    blocks never credited (unpaid under the usable-when-paid policy).
+    """
+    remaining = _block_remaining(agreement)
+    blocks = Block.objects.filter(
+        pk__in=[pk for pk, left in remaining.items() if left > 0], starts_on__lte=on
+    ).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=on))
+    return [(block, remaining[block.pk]) for block in blocks.order_by("starts_on", "created_at", "id")]
+
+
+def _allocate_debit(
+    agreement: Agreement, minutes: int, on: datetime.date, kind: str, **fields: object
+) -> list[LedgerEntry]:
+    """Entries that take `minutes` from the oldest usable blocks first, the rest from the pool."""
+    entries = []
+    left = minutes
+    for block, available in _usable_blocks(agreement, on):
+        if left == 0:
+            break
+        take = min(available, left)
+        entries.append(LedgerEntry(agreement=agreement, block=block, kind=kind, minutes=-take, **fields))
+        left -= take
+    if left:
+        entries.append(LedgerEntry(agreement=agreement, block=None, kind=kind, minutes=-left, **fields))
+    return entries
+
+
+def _usable_minutes(agreement: Agreement, on: datetime.date) -> int:
+    return sum(left for _, left in _usable_blocks(agreement, on)) + _pool_minutes(agreement)
+
+
+def _check_overage(agreement: Agreement, charged: int, on: datetime.date) -> None:
+    if charged == 0 or agreement.overage_policy == OveragePolicy.BILL_OVERAGE:
+        return
+    usable = _usable_minutes(agreement, on)
+    floor = -agreement.overage_limit_minutes if agreement.overage_policy == OveragePolicy.ALLOW_NEGATIVE else 0
+    if usable - charged < floor:
+        allowed = max(usable - floor, 0)
+        raise InsufficientBalance(
+            f"This entry would charge {charged} min but only {allowed} min can be charged to "
+            f"{agreement.client} on {on:%Y-%m-%d} (overage policy: {agreement.get_overage_policy_display().lower()}). "
+            "Sell a block or ask staff for an adjustment first."
+        )
+
+
+def _credit_block(agreement: Agreement, block: Block, author: User | None) -> None:
+    """Write the block's purchase credit, once; a new block first repays overage
+    the agreement ran into (unless overage is billed separately)."""
+    entries = [LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.PURCHASE, minutes=block.minutes, author=author)]
+    pool = _pool_minutes(agreement)
+    if pool < 0 and agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
+        repay = min(-pool, block.minutes)
+        reason = "Overage repaid from the new block"
+        entries += [
+            LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.SETTLEMENT, minutes=-repay, reason=reason),
+            LedgerEntry(agreement=agreement, block=None, kind=LedgerKind.SETTLEMENT, minutes=repay, reason=reason),
+        ]
+    _write(agreement, entries)
+    block.credited_at = timezone.now()
+    Block.objects.filter(pk=block.pk).update(credited_at=block.credited_at)
+
+
+def _expire_blocks_of(agreement: Agreement, today: datetime.date) -> int:
+    """Expiry entries for the unused minutes of blocks past their end date."""
+    remaining = _block_remaining(agreement)
+    expired = Block.objects.filter(
+        pk__in=[pk for pk, left in remaining.items() if left > 0], expires_on__lt=today
+    )
+    entries = [
+        LedgerEntry(
+            agreement=agreement,
+            block=block,
+            kind=LedgerKind.EXPIRY,
+            minutes=-remaining[block.pk],
+            reason=f"Block expired on {block.expires_on:%Y-%m-%d}",
+        )
+        for block in expired
+    ]
+    if entries:
+        _write(agreement, entries)
+    return sum(-entry.minutes for entry in entries)
+
+
+# ---------------------------------------------------------------------------
+# Blocks
+
+
+def block_sell(
+    *,
+    agreement: Agreement,
+    actor: User | None,
+    tier: Tier | None = None,
+    hours: int | None = None,
+    starts_on: datetime.date | None = None,
+    expires_on: datetime.date | None = None,
+) -> Block:
+    """Sell a block of a tier, or of custom whole hours at the client's rate.
+
+    Under the "usable at once" credit policy the hours are credited now;
+    otherwise `block_mark_paid` credits them when the block is paid.
+    """
+    if (tier is None) == (hours is None):
+        raise ValidationError("Choose a tier or enter a number of hours, not both.")
+    if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 10_000):
+        raise ValidationError({"hours": "Hours must be a whole number between 1 and 10000."})
+    if tier is not None and not tier.is_active:
+        raise ValidationError({"tier": f"The tier “{tier}” is no longer on sale."})
+    with transaction.atomic():
+        agreement = _lock(agreement)
+        if agreement.status != AgreementStatus.ACTIVE:
+            raise ValidationError("Blocks can only be sold on an active agreement.")
+        client = agreement.client
+        minutes = tier.minutes if tier else hours * 60
+        discount = tier.discount_per_hour if tier else Decimal("0")
+        rate, amount = block_price(hourly_rate=client.hourly_rate, discount_per_hour=discount, minutes=minutes)
+        starts_on = starts_on or timezone.localdate()
+        block = Block(
+            agreement=agreement,
+            tier=tier,
+            minutes=minutes,
+            rate=rate,
+            amount=amount,
+            currency=client.currency,
+            starts_on=starts_on,
+            # Hours bought under a fixed-term agreement expire with the term.
+            expires_on=expires_on or agreement.ends_on,
+            created_by=actor,
+        )
+        block.full_clean()
+        block.save()
+        if agreement.credit_policy == CreditPolicy.IMMEDIATE:
+            _credit_block(agreement, block, actor)
+    return block
+
+
+def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, actor: User | None = None) -> Block:
+    """Record that a block is paid; under "usable when paid" its hours are credited now.
+
+    Safe to call twice: the hours are credited once.
+    """
+    with transaction.atomic():
+        agreement = _lock(block.agreement)
+        block = Block.objects.get(pk=block.pk)
+        if block.paid_at is None:
+            block.paid_at = paid_at or timezone.now()
+            Block.objects.filter(pk=block.pk).update(paid_at=block.paid_at)
+        if block.credited_at is None:
+            _credit_block(agreement, block, actor)
+    return block
+
+
+def blocks_expire(*, today: datetime.date | None = None) -> int:
+    """Expire the unused minutes of every block past its end date; returns minutes expired."""
+    today = today or timezone.localdate()
+    candidates = (
+        Agreement.objects.filter(blocks__expires_on__lt=today, blocks__credited_at__isnull=False)
+        .distinct()
+        .values_list("pk", flat=True)
+    )
+    expired = 0
+    for agreement_pk in candidates:
+        with transaction.atomic():
+            agreement = _lock(Agreement(pk=agreement_pk))
+            expired += _expire_blocks_of(agreement, today)
+    return expired
+
+
+# ---------------------------------------------------------------------------
+# Time entries
+
+
+@dataclass(frozen=True)
+class _EntryRequest:
+    agreement_pk: int
+    ticket_pk: int
+    work_date: datetime.date
+    minutes: int
+    work_type_pk: int
+    notes: str
+
+    @classmethod
+    def of(cls, entry: TimeEntry) -> "_EntryRequest":
+        return cls(entry.agreement_id, entry.ticket_id, entry.work_date, entry.minutes, entry.work_type_id, entry.notes)
+
+
+def _validate_entry(
+    *, agreement: Agreement, technician: User, ticket: Ticket, work_date: datetime.date, minutes: object, work_type: WorkType
+) -> None:
+    if not technician.works_for_msp:
+        raise PermissionDenied("Only technicians and staff can log time.")
+    errors: dict[str, str] = {}
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        errors["minutes"] = "Enter the duration as a whole number of minutes."
+    elif minutes <= 0:
+        errors["minutes"] = "The duration must be more than zero minutes."
+    elif minutes > MAX_ENTRY_MINUTES:
+        errors["minutes"] = "One entry cannot be longer than 24 hours; split it by day."
+    if ticket.client_id != agreement.client_id:
+        errors["ticket"] = f"Ticket #{ticket.number} belongs to another client."
+    if not work_type.is_active:
+        errors["work_type"] = f"The work type “{work_type.name}” is no longer in use."
+    elif agreement.work_types.exists() and not agreement.work_types.filter(pk=work_type.pk).exists():
+        errors["work_type"] = f"This agreement does not cover “{work_type.name}” work."
+    if work_date > timezone.localdate():
+        errors["work_date"] = "Time cannot be logged for a future date."
+    elif work_date < agreement.starts_on or (agreement.ends_on and work_date > agreement.ends_on):
+        errors["work_date"] = "The date is outside the agreement's term."
+    if agreement.status != AgreementStatus.ACTIVE:
+        errors["agreement"] = "This agreement has ended; time cannot be logged on it."
+    if errors:
+        raise ValidationError(errors)
+
+
+def time_entry_log(
+    *,
+    agreement: Agreement,
+    technician: User,
+    ticket: Ticket,
+    work_date: datetime.date,
+    minutes: int,
+    work_type: WorkType,
+    notes: str = "",
+    idempotency_key: str | None = None,
+    corrects: TimeEntry | None = None,
+) -> TimeEntry:
+    """Log time on a ticket and charge it to the agreement.
+
+    With an idempotency key, a retry of the same request returns the entry
+    the first one created and charges nothing more.
+    """
+    _validate_entry(
+        agreement=agreement, technician=technician, ticket=ticket, work_date=work_date, minutes=minutes, work_type=work_type
+    )
+    request = _EntryRequest(agreement.pk, ticket.pk, work_date, minutes, work_type.pk, notes)
+    with transaction.atomic():
+        agreement = _lock(agreement)
+        if idempotency_key:
+            earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                return _replay(earlier, request)
+        charged = charged_minutes(
+            minutes=minutes,
+            increment=agreement.billing_increment_minutes,
+            rounding_mode=agreement.rounding_mode,
+            multiplier=work_type.multiplier,
+        )
+        _check_overage(agreement, charged, work_date)
+        entry = TimeEntry(
+            agreement=agreement,
+            ticket=ticket,
+            technician=technician,
+            work_date=work_date,
+            minutes=minutes,
+            work_type=work_type,
+            charged_minutes=charged,
+            notes=notes,
+            idempotency_key=idempotency_key or None,
+            corrects=corrects,
+        )
+        try:
+            with transaction.atomic():
+                entry.save()
+        except IntegrityError:
+            # The same key was used at the same moment on another agreement
+            # (whose lock we do not hold): the database kept the first one.
+            earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
+            if earlier is None:
+                raise
+            return _replay(earlier, request)
+        if charged:
+            _write(agreement, _allocate_debit(agreement, charged, work_date, LedgerKind.DEBIT, time_entry=entry, author=technician))
+    return entry
+
+
+def _replay(earlier: TimeEntry, request: _EntryRequest) -> TimeEntry:
+    if _EntryRequest.of(earlier) != request:
+        raise IdempotencyConflict(
+            "This idempotency key was already used for a different time entry; use a new key for a new entry."
+        )
+    return earlier
+
+
+def _check_may_change(time_entry: TimeEntry, actor: User) -> None:
+    if actor.is_msp_staff:
+        return
+    if actor.is_technician and time_entry.technician_id == actor.pk:
+        return
+    raise PermissionDenied("Technicians can only change their own time entries.")
+
+
+def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str) -> TimeEntry:
+    """Void an entry: reversal entries give its minutes back to the blocks they came from."""
+    _check_may_change(time_entry, actor)
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": "Say why the entry is voided."})
+    with transaction.atomic():
+        agreement = _lock(time_entry.agreement)
+        time_entry = TimeEntry.objects.get(pk=time_entry.pk)
+        if time_entry.is_void:
+            raise ValidationError("This time entry is already void.")
+        reversals = [
+            LedgerEntry(
+                agreement=agreement,
+                block=debit.block,
+                kind=LedgerKind.REVERSAL,
+                minutes=-debit.minutes,
+                time_entry=time_entry,
+                reverses=debit,
+                reason=reason.strip(),
+                author=actor,
+            )
+            for debit in time_entry.ledger.filter(kind=LedgerKind.DEBIT)
+        ]
+        if reversals:
+            _write(agreement, reversals)
+            # Minutes given back to a block that has since expired expire again.
+            _expire_blocks_of(agreement, timezone.localdate())
+        time_entry.voided_at = timezone.now()
+        time_entry.voided_by = actor
+        time_entry.void_reason = reason.strip()
+        TimeEntry.objects.filter(pk=time_entry.pk).update(
+            voided_at=time_entry.voided_at, voided_by=actor, void_reason=time_entry.void_reason
+        )
+    return time_entry
+
+
+def time_entry_correct(
+    *,
+    time_entry: TimeEntry,
+    actor: User,
+    reason: str,
+    minutes: int | None = None,
+    work_type: WorkType | None = None,
+    work_date: datetime.date | None = None,
+    notes: str | None = None,
+) -> TimeEntry:
+    """Correct an entry: void it and log its replacement, in one transaction."""
+    with transaction.atomic():
+        voided = time_entry_void(time_entry=time_entry, actor=actor, reason=reason)
+        return time_entry_log(
+            agreement=voided.agreement,
+            technician=voided.technician,
+            ticket=voided.ticket,
+            work_date=work_date or voided.work_date,
+            minutes=voided.minutes if minutes is None else minutes,
+            work_type=work_type or voided.work_type,
+            notes=voided.notes if notes is None else notes,
+            corrects=voided,
+        )
+
+
+# ---------------------------------------------------------------------------
+# Manual adjustments
+
+
+def ledger_adjust(*, agreement: Agreement, minutes: int, reason: str, author: User) -> list[LedgerEntry]:
+    """A staff correction of the balance, with a reason. Credits go to the
+    agreement's pool; debits are taken like time, oldest block first."""
+    if not author.is_msp_staff:
+        raise PermissionDenied("Only MSP staff can adjust a balance.")
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes == 0:
+        raise ValidationError({"minutes": "Enter a whole, non-zero number of minutes (negative to deduct)."})
+    if abs(minutes) > 100_000 * 60:
+        raise ValidationError({"minutes": "That adjustment is larger than any block; check the number."})
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": "A reason is required for every adjustment."})
+    with transaction.atomic():
+        agreement = _lock(agreement)
+        fields = {"reason": reason.strip(), "author": author}
+        if minutes > 0:
+            entries = [LedgerEntry(agreement=agreement, block=None, kind=LedgerKind.ADJUSTMENT, minutes=minutes, **fields)]
+        else:
+            entries = _allocate_debit(agreement, -minutes, timezone.localdate(), LedgerKind.ADJUSTMENT, **fields)
+        _write(agreement, entries)
+    return entries
+
+
+def ticket_get_or_create(*, client: Client, number: str, subject: str = "") -> Ticket:
+    number = (number or "").strip().lstrip("#")
+    if not number:
+        raise ValidationError({"ticket": "Enter a ticket number."})
+    ticket = Ticket.objects.filter(client=client, number=number).first()
+    if ticket:
+        return ticket
+    if not subject.strip():
+        raise ValidationError({"subject": f"Ticket #{number} is new: give it a subject."})
+    ticket = Ticket(client=client, number=number, subject=subject.strip())
+    ticket.full_clean()
+    try:
+        with transaction.atomic():
+            ticket.save()
+    except IntegrityError:
+        ticket = Ticket.objects.get(client=client, number=number)
+    return ticket
