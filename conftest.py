@@ -1,0 +1,77 @@
+"""Fixtures shared by every app's tests: the three users of every access test
+(Alice at client A, Bob her colleague, Charlie at client B who must see
+nothing of hers), staff, a technician, and a ready agreement."""
+
+import os
+
+import pytest
+from django.db import connection
+
+from agreements.tests.factories import (
+    AgreementFactory,
+    ClientContactFactory,
+    ClientFactory,
+    StaffFactory,
+    TechnicianFactory,
+    TicketFactory,
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests skip on SQLite; with CI=true a missing server is a failure, not a skip."""
+    for item in items:
+        if "redis" in item.keywords and not os.environ.get("REDIS_URL"):
+            if os.environ.get("CI") == "true" and os.environ.get("BLOCKHOURS_REQUIRE_SERVERS") == "true":
+                continue  # let it run and fail loudly
+            item.add_marker(pytest.mark.skip(reason="needs REDIS_URL (a real Redis)"))
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(request):
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://...)")
+
+
+@pytest.fixture
+def client_a(db):
+    return ClientFactory(name="Acme Dental")
+
+
+@pytest.fixture
+def client_b(db):
+    return ClientFactory(name="Birch Legal")
+
+
+@pytest.fixture
+def alice(client_a):
+    return ClientContactFactory(client=client_a, user__username="alice").user
+
+
+@pytest.fixture
+def bob(client_a):
+    return ClientContactFactory(client=client_a, user__username="bob").user
+
+
+@pytest.fixture
+def charlie(client_b):
+    return ClientContactFactory(client=client_b, user__username="charlie").user
+
+
+@pytest.fixture
+def staff(db):
+    return StaffFactory(username="sam")
+
+
+@pytest.fixture
+def technician(db):
+    return TechnicianFactory(username="tess")
+
+
+@pytest.fixture
+def agreement(client_a):
+    return AgreementFactory(client=client_a)
+
+
+@pytest.fixture
+def ticket(client_a):
+    return TicketFactory(client=client_a)
