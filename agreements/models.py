@@ -236,6 +236,8 @@ class Block(models.Model):
     starts_on = models.DateField(default=timezone.localdate)
     expires_on = models.DateField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # Set when the sale is cancelled (its invoice voided): never credited after that.
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set once, when the purchase credit is written to the ledger.
     credited_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -353,6 +355,8 @@ class LedgerKind(models.TextChoices):
     ADJUSTMENT = "adjustment", "Manual adjustment"
     EXPIRY = "expiry", "Expiry"
     SETTLEMENT = "settlement", "Overage settled by a new block"
+    OVERAGE_BILLED = "overage_billed", "Overage billed on an invoice"
+    CANCELLATION = "cancellation", "Block sale cancelled"
 
 
 class LedgerQuerySet(models.QuerySet):
@@ -403,8 +407,13 @@ class LedgerEntry(models.Model):
                 name="ledger_purchase_credits_a_block",
             ),
             models.CheckConstraint(
-                condition=~Q(kind__in=[LedgerKind.DEBIT, LedgerKind.EXPIRY]) | Q(minutes__lt=0),
-                name="ledger_debit_and_expiry_negative",
+                condition=~Q(kind__in=[LedgerKind.DEBIT, LedgerKind.EXPIRY, LedgerKind.CANCELLATION])
+                | Q(minutes__lt=0),
+                name="ledger_debits_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=LedgerKind.OVERAGE_BILLED) | (Q(minutes__gt=0) & Q(block__isnull=True)),
+                name="ledger_overage_billed_credits_the_pool",
             ),
             models.CheckConstraint(
                 condition=~Q(kind=LedgerKind.ADJUSTMENT) | ~Q(reason=""),

@@ -283,12 +283,67 @@ def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, a
     with transaction.atomic():
         agreement = _lock(block.agreement)
         block = Block.objects.get(pk=block.pk)
+        if block.cancelled_at is not None:
+            raise ValidationError("This block sale was cancelled; its hours cannot be credited.")
         if block.paid_at is None:
             block.paid_at = paid_at or timezone.now()
             Block.objects.filter(pk=block.pk).update(paid_at=block.paid_at)
         if block.credited_at is None:
             _credit_block(agreement, block, actor)
     return block
+
+
+def block_cancel(*, block: Block, actor: User | None, reason: str) -> Block:
+    """Cancel a block sale (its invoice was voided).
+
+    Refused once any of its minutes were used: a partly used block must be
+    paid for, or corrected with an adjustment. Unused credited minutes are
+    taken back with a cancellation entry; an uncredited block is never
+    credited afterwards.
+    """
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": "Say why the block is cancelled."})
+    with transaction.atomic():
+        agreement = _lock(block.agreement)
+        block = Block.objects.get(pk=block.pk)
+        if block.cancelled_at is not None:
+            return block
+        if block.credited_at is not None:
+            left = _block_remaining(agreement).get(block.pk, 0)
+            if left != block.minutes:
+                raise ValidationError(
+                    f"{block.minutes - left} of the block's {block.minutes} min are already used or expired; "
+                    "it cannot be cancelled. Record the payment, or adjust the balance with a reason."
+                )
+            _write(
+                agreement,
+                [LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.CANCELLATION, minutes=-left,
+                             reason=reason.strip(), author=actor)],
+            )
+        block.cancelled_at = timezone.now()
+        Block.objects.filter(pk=block.pk).update(cancelled_at=block.cancelled_at)
+    return block
+
+
+def overage_unbilled_minutes(agreement: Agreement) -> int:
+    """Minutes charged beyond every block and not yet billed (bill-overage policy)."""
+    return max(-_pool_minutes(agreement), 0)
+
+
+def overage_mark_billed(*, agreement: Agreement, minutes: int, reason: str, actor: User | None) -> LedgerEntry:
+    """Overage minutes put on an invoice at the hourly rate are settled: the
+    pool is credited back, so the next block is not spent on them."""
+    with transaction.atomic():
+        agreement = _lock(agreement)
+        unbilled = overage_unbilled_minutes(agreement)
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= unbilled:
+            raise ValidationError(
+                {"minutes": f"Between 1 and {unbilled} min of overage can be billed on this agreement."}
+            )
+        entry = LedgerEntry(agreement=agreement, block=None, kind=LedgerKind.OVERAGE_BILLED, minutes=minutes,
+                            reason=reason, author=actor)
+        _write(agreement, [entry])
+    return entry
 
 
 def blocks_expire(*, today: datetime.date | None = None) -> int:
