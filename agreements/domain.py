@@ -90,7 +90,7 @@ def format_minutes(minutes: int) -> str:
     sign = "−" if minutes < 0 else ""
     hours, mins = divmod(abs(minutes), 60)
     if hours and mins:
-        return f"{sign}{hours} h {mins:02d} min"
+        return f"{sign}{hours} h {mins} min"
     if hours:
         return f"{sign}{hours} h"
     return f"{sign}{mins} min"
