@@ -1,0 +1,135 @@
+"""Invariant 2 and 3 under real concurrency: many technicians posting at once
+on PostgreSQL lose no update, and a retried request charges once.
+
+These need committed transactions and real threads, so they run with
+transaction=True and only on PostgreSQL (SQLite serialises all writers).
+"""
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from agreements import services
+from agreements.models import CreditPolicy, LedgerEntry, LedgerKind, OveragePolicy, TimeEntry
+from agreements.tests.assertions import assert_balance_is_ledger_sum
+from agreements.tests.factories import (
+    AgreementFactory,
+    ClientFactory,
+    StaffFactory,
+    TechnicianFactory,
+    TicketFactory,
+    tier,
+    work_type,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+THREADS = 20
+ENTRIES_PER_THREAD = 25
+
+
+def run_in_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
+    """Start `count` threads at the same moment; return what they raised."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def target(index: int) -> None:
+        try:
+            barrier.wait()
+            work(index)
+        except BaseException as error:  # noqa: BLE001 - reported to the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    close_old_connections()
+    return errors
+
+
+@pytest.fixture
+def busy_agreement():
+    client = ClientFactory(name="Concurrent Co")
+    agreement = AgreementFactory(
+        client=client, credit_policy=CreditPolicy.IMMEDIATE, overage_policy=OveragePolicy.BILL_OVERAGE
+    )
+    staff = StaffFactory(username="concurrent-staff")
+    # 30 h + 10 h: the debits cross from one block into the next and then into overage.
+    services.block_sell(agreement=agreement, tier=tier(30), actor=staff, starts_on=agreement.starts_on)
+    services.block_sell(agreement=agreement, tier=tier(10), actor=staff)
+    return agreement
+
+
+def test_it_loses_no_update_with_twenty_technicians_posting_at_once(busy_agreement):
+    technicians = [TechnicianFactory(username=f"tech{i}") for i in range(THREADS)]
+    ticket = TicketFactory(client=busy_agreement.client)
+    normal = work_type("Normal")
+    today = timezone.localdate()
+
+    def post_entries(index: int) -> None:
+        for _ in range(ENTRIES_PER_THREAD):
+            services.time_entry_log(
+                agreement=busy_agreement, technician=technicians[index], ticket=ticket,
+                work_date=today, minutes=10, work_type=normal,
+            )
+
+    assert run_in_threads(THREADS, post_entries) == []
+    charged = THREADS * ENTRIES_PER_THREAD * 15  # 10 min rounds up to the 15-min increment
+    assert TimeEntry.objects.filter(agreement=busy_agreement).count() == THREADS * ENTRIES_PER_THREAD
+    assert assert_balance_is_ledger_sum(busy_agreement) == 2400 - charged
+    debits = LedgerEntry.objects.filter(agreement=busy_agreement, kind=LedgerKind.DEBIT)
+    assert -sum(debits.values_list("minutes", flat=True)) == charged
+    # FIFO held under contention: both blocks fully used, the rest is overage.
+    per_block = {b.minutes: sum(b.ledger.values_list("minutes", flat=True)) for b in busy_agreement.blocks.all()}
+    assert per_block == {1800: 0, 600: 0}
+    assert services.overage_unbilled_minutes(busy_agreement) == charged - 2400
+
+
+def test_a_request_retried_from_two_threads_at_once_charges_once(busy_agreement):
+    technician = TechnicianFactory(username="retrying-psa")
+    ticket = TicketFactory(client=busy_agreement.client)
+    normal = work_type("Normal")
+    results: list[int] = []
+
+    def post_with_retries(index: int) -> None:
+        for attempt in range(ENTRIES_PER_THREAD):
+            entry = services.time_entry_log(
+                agreement=busy_agreement, technician=technician, ticket=ticket,
+                work_date=timezone.localdate(), minutes=30, work_type=normal,
+                idempotency_key=f"psa-entry-{attempt}",
+            )
+            results.append(entry.pk)
+
+    assert run_in_threads(2, post_with_retries) == []
+    assert TimeEntry.objects.filter(agreement=busy_agreement).count() == ENTRIES_PER_THREAD
+    assert len(set(results)) == ENTRIES_PER_THREAD and len(results) == 2 * ENTRIES_PER_THREAD
+    assert assert_balance_is_ledger_sum(busy_agreement) == 2400 - ENTRIES_PER_THREAD * 30
+
+
+def test_the_reject_policy_holds_under_contention():
+    agreement = AgreementFactory(client=ClientFactory(name="Tight Co"), credit_policy=CreditPolicy.IMMEDIATE)
+    services.block_sell(agreement=agreement, hours=1, actor=None)
+    ticket = TicketFactory(client=agreement.client)
+    technicians = [TechnicianFactory(username=f"racer{i}") for i in range(8)]
+    normal = work_type("Normal")
+    refused: list[int] = []
+
+    def post(index: int) -> None:
+        try:
+            services.time_entry_log(
+                agreement=agreement, technician=technicians[index], ticket=ticket,
+                work_date=timezone.localdate(), minutes=15, work_type=normal,
+            )
+        except services.InsufficientBalance:
+            refused.append(index)
+
+    assert run_in_threads(8, post) == []
+    assert len(refused) == 4  # 60 minutes pay for exactly four 15-minute entries
+    assert assert_balance_is_ledger_sum(agreement) == 0
