@@ -275,8 +275,8 @@ def block_sell(
     return block
 
 
-def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, actor: User | None = None) -> Block:
-    """Record that a block is paid; under "usable when paid" its hours are credited now.
+def block_credit(*, block: Block, actor: User | None = None) -> Block:
+    """Make a block's hours usable now, paid or not (auto-reload with payment on file).
 
     Safe to call twice: the hours are credited once.
     """
@@ -285,12 +285,25 @@ def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, a
         block = Block.objects.get(pk=block.pk)
         if block.cancelled_at is not None:
             raise ValidationError("This block sale was cancelled; its hours cannot be credited.")
-        if block.paid_at is None:
-            block.paid_at = paid_at or timezone.now()
-            Block.objects.filter(pk=block.pk).update(paid_at=block.paid_at)
         if block.credited_at is None:
             _credit_block(agreement, block, actor)
     return block
+
+
+def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, actor: User | None = None) -> Block:
+    """Record that a block is paid; under "usable when paid" its hours are credited now.
+
+    Safe to call twice: the hours are credited once.
+    """
+    with transaction.atomic():
+        _lock(block.agreement)  # credits and payment state change together
+        block = Block.objects.get(pk=block.pk)
+        if block.cancelled_at is not None:
+            raise ValidationError("This block sale was cancelled; its hours cannot be credited.")
+        if block.paid_at is None:
+            block.paid_at = paid_at or timezone.now()
+            Block.objects.filter(pk=block.pk).update(paid_at=block.paid_at)
+        return block_credit(block=block, actor=actor)
 
 
 def block_cancel(*, block: Block, actor: User | None, reason: str) -> Block:
