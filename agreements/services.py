@@ -256,6 +256,8 @@ def block_sell(
         discount = tier.discount_per_hour if tier else Decimal("0")
         rate, amount = block_price(hourly_rate=client.hourly_rate, discount_per_hour=discount, minutes=minutes)
         starts_on = starts_on or timezone.localdate()
+        if starts_on < agreement.starts_on:
+            raise ValidationError({"starts_on": "A block cannot start before its agreement does."})
         block = Block(
             agreement=agreement,
             tier=tier,
@@ -295,6 +297,8 @@ def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, a
 
     Safe to call twice: the hours are credited once.
     """
+    if paid_at is not None and paid_at > timezone.now():
+        raise ValidationError({"paid_at": "A payment date cannot be in the future."})
     with transaction.atomic():
         _lock(block.agreement)  # credits and payment state change together
         block = Block.objects.get(pk=block.pk)
@@ -438,16 +442,18 @@ def time_entry_log(
     With an idempotency key, a retry of the same request returns the entry
     the first one created and charges nothing more.
     """
-    _validate_entry(
-        agreement=agreement, technician=technician, ticket=ticket, work_date=work_date, minutes=minutes, work_type=work_type
-    )
     request = _EntryRequest(agreement.pk, ticket.pk, work_date, minutes, work_type.pk, notes)
     with transaction.atomic():
+        # Checked against the locked row: an agreement ended or changed a
+        # moment ago must not take time on the strength of a stale copy.
         agreement = _lock(agreement)
         if idempotency_key:
             earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
             if earlier is not None:
                 return _replay(earlier, request)
+        _validate_entry(
+            agreement=agreement, technician=technician, ticket=ticket, work_date=work_date, minutes=minutes, work_type=work_type
+        )
         charged = charged_minutes(
             minutes=minutes,
             increment=agreement.billing_increment_minutes,
