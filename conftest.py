@@ -37,8 +37,32 @@ def _fast_test_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _default_price_list(request):
+    """The tiers and work types the data migration creates. A transactional
+    test (threads, live server, real workers) ends by flushing every table,
+    so they are put back for whichever test needs the database next."""
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db", "live_server"} & set(
+        request.fixturenames
+    ):
+        from agreements.defaults import create_default_price_list
+        from agreements.models import Tier, WorkType
+
+        request.getfixturevalue("transactional_db" if _is_transactional(request) else "db")
+        create_default_price_list(Tier, WorkType)
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+
+
+@pytest.fixture(autouse=True)
 def _postgres_only(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        if os.environ.get("CI") == "true" and os.environ.get("BLOCKHOURS_REQUIRE_SERVERS") == "true":
+            pytest.fail("needs PostgreSQL, and CI requires it: DATABASE_URL is not a postgres:// URL")
         pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://...)")
 
 

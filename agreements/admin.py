@@ -68,7 +68,18 @@ class AgreementAdmin(admin.ModelAdmin):
 
 @admin.register(Block)
 class BlockAdmin(ReadOnlyAdmin):
-    list_display = ("agreement", "tier", "minutes", "rate", "amount", "currency", "starts_on", "expires_on", "paid_at", "credited_at")
+    list_display = (
+        "agreement",
+        "tier",
+        "minutes",
+        "rate",
+        "amount",
+        "currency",
+        "starts_on",
+        "expires_on",
+        "paid_at",
+        "credited_at",
+    )
     list_filter = ("tier",)
     actions = ["mark_paid"]
 
@@ -94,7 +105,16 @@ class TicketAdmin(admin.ModelAdmin):
 
 @admin.register(TimeEntry)
 class TimeEntryAdmin(ReadOnlyAdmin):
-    list_display = ("work_date", "agreement", "ticket", "technician", "minutes", "work_type", "charged_minutes", "voided_at")
+    list_display = (
+        "work_date",
+        "agreement",
+        "ticket",
+        "technician",
+        "minutes",
+        "work_type",
+        "charged_minutes",
+        "voided_at",
+    )
     list_filter = ("work_type",)
     search_fields = ("ticket__number", "notes", "agreement__client__name")
     actions = ["void_entries"]

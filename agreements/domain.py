@@ -75,8 +75,7 @@ def parse_duration(text: str) -> int:
         minutes = None
     if minutes is None:
         raise ValidationError(
-            "“%(value)s” is not a duration. Use minutes (90), hours and minutes (1:30), "
-            "hours (1.5h) or both (1h30m).",
+            "“%(value)s” is not a duration. Use minutes (90), hours and minutes (1:30), hours (1.5h) or both (1h30m).",
             code="invalid",
             params={"value": text},
         )

@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -23,16 +23,10 @@ def default_currency() -> str:
 class Client(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200, unique=True)
-    billing_name = models.CharField(
-        max_length=200, blank=True, help_text="Name on invoices, if not the client's name."
-    )
+    billing_name = models.CharField(max_length=200, blank=True, help_text="Name on invoices, if not the client's name.")
     billing_address = models.TextField(blank=True)
-    billing_email = models.EmailField(
-        blank=True, help_text="Accounts-payable address that receives invoices."
-    )
-    hourly_rate = models.DecimalField(
-        **MONEY, default=Decimal("100.00"), validators=[MinValueValidator(Decimal("0"))]
-    )
+    billing_email = models.EmailField(blank=True, help_text="Accounts-payable address that receives invoices.")
+    hourly_rate = models.DecimalField(**MONEY, default=Decimal("100.00"), validators=[MinValueValidator(Decimal("0"))])
     currency = models.CharField(max_length=3, default=default_currency)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -50,9 +44,7 @@ class Client(models.Model):
 class ClientContact(models.Model):
     """Ties a user with the client role to exactly one client."""
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_contact"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_contact")
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contacts")
     receives_invoices = models.BooleanField(
         default=True, help_text="Billing contact: receives invoices and low-balance notices."
@@ -76,9 +68,7 @@ class Tier(models.Model):
         ordering = ["hours"]
         constraints = [
             models.CheckConstraint(condition=Q(hours__gt=0), name="tier_hours_positive"),
-            models.CheckConstraint(
-                condition=Q(discount_per_hour__gte=0), name="tier_discount_not_negative"
-            ),
+            models.CheckConstraint(condition=Q(discount_per_hour__gte=0), name="tier_discount_not_negative"),
         ]
 
     def __str__(self) -> str:
@@ -93,17 +83,13 @@ class WorkType(models.Model):
     """Normal, after-hours, emergency, non-billable... a multiplier on charged time."""
 
     name = models.CharField(max_length=100, unique=True)
-    multiplier = models.DecimalField(
-        max_digits=4, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
-    )
+    multiplier = models.DecimalField(max_digits=4, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
     is_active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["multiplier", "name"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(multiplier__gte=0), name="worktype_multiplier_not_negative"
-            ),
+            models.CheckConstraint(condition=Q(multiplier__gte=0), name="worktype_multiplier_not_negative"),
         ]
 
     def __str__(self) -> str:
@@ -136,38 +122,28 @@ class Agreement(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="agreements")
     name = models.CharField(max_length=200, default="Prepaid support hours")
-    status = models.CharField(
-        max_length=16, choices=AgreementStatus.choices, default=AgreementStatus.ACTIVE
-    )
+    status = models.CharField(max_length=16, choices=AgreementStatus.choices, default=AgreementStatus.ACTIVE)
     starts_on = models.DateField(default=timezone.localdate)
-    ends_on = models.DateField(
-        null=True, blank=True, help_text="Leave empty for an agreement that never expires."
-    )
+    ends_on = models.DateField(null=True, blank=True, help_text="Leave empty for an agreement that never expires.")
     low_balance_threshold_minutes = models.PositiveIntegerField(default=120)
-    billing_increment_minutes = models.PositiveIntegerField(
-        default=15, validators=[MinValueValidator(1)]
-    )
-    rounding_mode = models.CharField(
-        max_length=16, choices=RoundingMode.choices, default=RoundingMode.UP
-    )
-    overage_policy = models.CharField(
-        max_length=16, choices=OveragePolicy.choices, default=OveragePolicy.REJECT
-    )
+    billing_increment_minutes = models.PositiveIntegerField(default=15, validators=[MinValueValidator(1)])
+    rounding_mode = models.CharField(max_length=16, choices=RoundingMode.choices, default=RoundingMode.UP)
+    overage_policy = models.CharField(max_length=16, choices=OveragePolicy.choices, default=OveragePolicy.REJECT)
     overage_limit_minutes = models.PositiveIntegerField(
         default=0, help_text="How far below zero the balance may go (allow-negative policy)."
     )
-    credit_policy = models.CharField(
-        max_length=16, choices=CreditPolicy.choices, default=CreditPolicy.ON_PAYMENT
-    )
+    credit_policy = models.CharField(max_length=16, choices=CreditPolicy.choices, default=CreditPolicy.ON_PAYMENT)
     auto_reload = models.BooleanField(
         default=False, help_text="Payment on file: add the reload block at once when low."
     )
-    reload_tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    reload_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    usage_alert_percent = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text="Optional early notice when this share of the latest block is used (e.g. 80).",
     )
-    rollover_unused = models.BooleanField(
-        default=False, help_text="Unused hours carry over when the term is renewed."
-    )
+    rollover_unused = models.BooleanField(default=False, help_text="Unused hours carry over when the term is renewed.")
     work_types = models.ManyToManyField(
         WorkType, blank=True, help_text="Work types this agreement covers; empty means all."
     )
@@ -200,6 +176,10 @@ class Agreement(models.Model):
                 name="agreement_credit_policy_valid",
             ),
             models.CheckConstraint(
+                condition=Q(usage_alert_percent__isnull=True) | Q(usage_alert_percent__range=(1, 99)),
+                name="agreement_usage_alert_percent_range",
+            ),
+            models.CheckConstraint(
                 condition=Q(auto_reload=False) | Q(reload_tier__isnull=False),
                 name="agreement_auto_reload_needs_tier",
             ),
@@ -209,8 +189,7 @@ class Agreement(models.Model):
             # their threshold are in it, so the sweep never scans the rest.
             models.Index(
                 fields=["balance_minutes"],
-                condition=Q(status=AgreementStatus.ACTIVE)
-                & Q(balance_minutes__lte=F("low_balance_threshold_minutes")),
+                condition=Q(status=AgreementStatus.ACTIVE) & Q(balance_minutes__lte=F("low_balance_threshold_minutes")),
                 name="agreement_low_balance_idx",
             ),
         ]
@@ -296,9 +275,7 @@ class TimeEntry(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="time_entries")
     ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="time_entries")
-    technician = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries"
-    )
+    technician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries")
     work_date = models.DateField()
     minutes = models.PositiveIntegerField(help_text="Time worked, as logged.")
     work_type = models.ForeignKey(WorkType, on_delete=models.PROTECT)
@@ -306,7 +283,7 @@ class TimeEntry(models.Model):
         help_text="Minutes deducted after rounding and the work-type multiplier."
     )
     notes = models.TextField(blank=True)
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL: no key, ignored by the unique constraint
     corrects = models.OneToOneField(
         "self",
         on_delete=models.PROTECT,
@@ -376,17 +353,11 @@ class LedgerEntry(models.Model):
     """
 
     agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="ledger")
-    block = models.ForeignKey(
-        Block, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger"
-    )
+    block = models.ForeignKey(Block, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger")
     kind = models.CharField(max_length=16, choices=LedgerKind.choices)
     minutes = models.IntegerField()
-    time_entry = models.ForeignKey(
-        TimeEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger"
-    )
-    reverses = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
-    )
+    time_entry = models.ForeignKey(TimeEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger")
+    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by")
     reason = models.CharField(max_length=500, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -402,8 +373,7 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(condition=~Q(minutes=0), name="ledger_minutes_not_zero"),
             models.CheckConstraint(condition=Q(kind__in=LedgerKind.values), name="ledger_kind_valid"),
             models.CheckConstraint(
-                condition=~Q(kind=LedgerKind.PURCHASE)
-                | (Q(minutes__gt=0) & Q(block__isnull=False)),
+                condition=~Q(kind=LedgerKind.PURCHASE) | (Q(minutes__gt=0) & Q(block__isnull=False)),
                 name="ledger_purchase_credits_a_block",
             ),
             models.CheckConstraint(

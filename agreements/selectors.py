@@ -11,7 +11,7 @@ from django.db.models import QuerySet, Sum, Window
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from agreements.models import Agreement, Client, LedgerEntry, Ticket, TimeEntry
+from agreements.models import Agreement, Block, Client, LedgerEntry, Ticket, TimeEntry
 
 
 def _client_scope(user: User) -> dict[str, object] | None:
@@ -65,3 +65,22 @@ def ledger_with_running_balance(agreement: Agreement) -> QuerySet[LedgerEntry]:
         .annotate(running_balance=Window(Sum("minutes"), order_by=["created_at", "id"]))
         .order_by("created_at", "id")
     )
+
+
+def block_minutes_left(blocks: QuerySet[Block]) -> dict[int, int]:
+    """Unused minutes per block (its ledger sum), for many blocks in one query."""
+    rows = LedgerEntry.objects.filter(block__in=blocks).values("block").annotate(left=Sum("minutes")).order_by()
+    return {row["block"]: row["left"] for row in rows}
+
+
+def latest_block_usage(agreement: Agreement) -> tuple[Block, int] | None:
+    """The agreement's most recently credited block and how many of its minutes are used."""
+    block = (
+        Block.objects.filter(agreement=agreement, credited_at__isnull=False, cancelled_at__isnull=True)
+        .order_by("-starts_on", "-credited_at", "-id")
+        .first()
+    )
+    if block is None:
+        return None
+    left = block_minutes_left(Block.objects.filter(pk=block.pk)).get(block.pk, 0)
+    return block, block.minutes - left

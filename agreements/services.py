@@ -74,14 +74,17 @@ def client_create(
 
 
 def client_contact_create(
-    *, client: Client, username: str, email: str, first_name: str = "", last_name: str = "",
+    *,
+    client: Client,
+    username: str,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
     receives_invoices: bool = True,
 ) -> ClientContact:
     """A user with the client role, tied to exactly one client (no usable password yet)."""
     with transaction.atomic():
-        user = User(
-            username=username, email=email, first_name=first_name, last_name=last_name, role=Role.CLIENT
-        )
+        user = User(username=username, email=email, first_name=first_name, last_name=last_name, role=Role.CLIENT)
         user.set_unusable_password()
         user.full_clean(exclude=["password"])
         user.save()
@@ -131,9 +134,7 @@ def _block_remaining(agreement: Agreement) -> dict[int, int]:
 
 def _pool_minutes(agreement: Agreement) -> int:
     """Minutes not tied to a block: adjustments and time beyond every block."""
-    total = LedgerEntry.objects.filter(agreement=agreement, block__isnull=True).aggregate(
-        total=Sum("minutes")
-    )["total"]
+    total = LedgerEntry.objects.filter(agreement=agreement, block__isnull=True).aggregate(total=Sum("minutes"))["total"]
     return total or 0
 
 
@@ -144,9 +145,9 @@ def _usable_blocks(agreement: Agreement, on: datetime.date) -> list[tuple[Block,
     blocks never credited (unpaid under the usable-when-paid policy).
     """
     remaining = _block_remaining(agreement)
-    blocks = Block.objects.filter(
-        pk__in=[pk for pk, left in remaining.items() if left > 0], starts_on__lte=on
-    ).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=on))
+    blocks = Block.objects.filter(pk__in=[pk for pk, left in remaining.items() if left > 0], starts_on__lte=on).filter(
+        Q(expires_on__isnull=True) | Q(expires_on__gte=on)
+    )
     return [(block, remaining[block.pk]) for block in blocks.order_by("starts_on", "created_at", "id")]
 
 
@@ -188,7 +189,9 @@ def _check_overage(agreement: Agreement, charged: int, on: datetime.date) -> Non
 def _credit_block(agreement: Agreement, block: Block, author: User | None) -> None:
     """Write the block's purchase credit, once; a new block first repays overage
     the agreement ran into (unless overage is billed separately)."""
-    entries = [LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.PURCHASE, minutes=block.minutes, author=author)]
+    entries = [
+        LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.PURCHASE, minutes=block.minutes, author=author)
+    ]
     pool = _pool_minutes(agreement)
     if pool < 0 and agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
         repay = min(-pool, block.minutes)
@@ -205,9 +208,7 @@ def _credit_block(agreement: Agreement, block: Block, author: User | None) -> No
 def _expire_blocks_of(agreement: Agreement, today: datetime.date) -> int:
     """Expiry entries for the unused minutes of blocks past their end date."""
     remaining = _block_remaining(agreement)
-    expired = Block.objects.filter(
-        pk__in=[pk for pk, left in remaining.items() if left > 0], expires_on__lt=today
-    )
+    expired = Block.objects.filter(pk__in=[pk for pk, left in remaining.items() if left > 0], expires_on__lt=today)
     entries = [
         LedgerEntry(
             agreement=agreement,
@@ -334,8 +335,16 @@ def block_cancel(*, block: Block, actor: User | None, reason: str) -> Block:
                 )
             _write(
                 agreement,
-                [LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.CANCELLATION, minutes=-left,
-                             reason=reason.strip(), author=actor)],
+                [
+                    LedgerEntry(
+                        agreement=agreement,
+                        block=block,
+                        kind=LedgerKind.CANCELLATION,
+                        minutes=-left,
+                        reason=reason.strip(),
+                        author=actor,
+                    )
+                ],
             )
         block.cancelled_at = timezone.now()
         Block.objects.filter(pk=block.pk).update(cancelled_at=block.cancelled_at)
@@ -357,8 +366,14 @@ def overage_mark_billed(*, agreement: Agreement, minutes: int, reason: str, acto
             raise ValidationError(
                 {"minutes": f"Between 1 and {unbilled} min of overage can be billed on this agreement."}
             )
-        entry = LedgerEntry(agreement=agreement, block=None, kind=LedgerKind.OVERAGE_BILLED, minutes=minutes,
-                            reason=reason, author=actor)
+        entry = LedgerEntry(
+            agreement=agreement,
+            block=None,
+            kind=LedgerKind.OVERAGE_BILLED,
+            minutes=minutes,
+            reason=reason,
+            author=actor,
+        )
         _write(agreement, [entry])
     return entry
 
@@ -398,7 +413,13 @@ class _EntryRequest:
 
 
 def _validate_entry(
-    *, agreement: Agreement, technician: User, ticket: Ticket, work_date: datetime.date, minutes: object, work_type: WorkType
+    *,
+    agreement: Agreement,
+    technician: User,
+    ticket: Ticket,
+    work_date: datetime.date,
+    minutes: object,
+    work_type: WorkType,
 ) -> None:
     if not technician.works_for_msp:
         raise PermissionDenied("Only technicians and staff can log time.")
@@ -452,7 +473,12 @@ def time_entry_log(
             if earlier is not None:
                 return _replay(earlier, request)
         _validate_entry(
-            agreement=agreement, technician=technician, ticket=ticket, work_date=work_date, minutes=minutes, work_type=work_type
+            agreement=agreement,
+            technician=technician,
+            ticket=ticket,
+            work_date=work_date,
+            minutes=minutes,
+            work_type=work_type,
         )
         charged = charged_minutes(
             minutes=minutes,
@@ -484,7 +510,10 @@ def time_entry_log(
                 raise
             return _replay(earlier, request)
         if charged:
-            _write(agreement, _allocate_debit(agreement, charged, work_date, LedgerKind.DEBIT, time_entry=entry, author=technician))
+            _write(
+                agreement,
+                _allocate_debit(agreement, charged, work_date, LedgerKind.DEBIT, time_entry=entry, author=technician),
+            )
     return entry
 
 
@@ -584,7 +613,9 @@ def ledger_adjust(*, agreement: Agreement, minutes: int, reason: str, author: Us
         agreement = _lock(agreement)
         fields = {"reason": reason.strip(), "author": author}
         if minutes > 0:
-            entries = [LedgerEntry(agreement=agreement, block=None, kind=LedgerKind.ADJUSTMENT, minutes=minutes, **fields)]
+            entries = [
+                LedgerEntry(agreement=agreement, block=None, kind=LedgerKind.ADJUSTMENT, minutes=minutes, **fields)
+            ]
         else:
             entries = _allocate_debit(agreement, -minutes, timezone.localdate(), LedgerKind.ADJUSTMENT, **fields)
         _write(agreement, entries)

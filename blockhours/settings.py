@@ -5,6 +5,7 @@ broker on the local filesystem, emails written to var/mail/. DATABASE_URL and
 REDIS_URL switch to real servers. Every setting is documented in .env.example.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -47,6 +48,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "accounts",
     "agreements",
+    "billing",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -88,9 +91,7 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Take the write lock when a transaction begins and wait for it, so the web
     # server and a worker writing at once queue up instead of failing midway.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-    )
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -109,6 +110,15 @@ USE_TZ = True
 
 # The currency of new clients; each client carries its own.
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "USD").upper()
+
+# Invoices: tax as a percent of the subtotal (0 = no tax line), its label, and the PDF page size.
+INVOICE_TAX_RATE = Decimal(env_str("INVOICE_TAX_RATE", "0"))
+if not INVOICE_TAX_RATE.is_finite() or not 0 <= INVOICE_TAX_RATE <= 100:
+    raise ImproperlyConfigured(f"INVOICE_TAX_RATE must be a percent between 0 and 100, got {INVOICE_TAX_RATE}")
+INVOICE_TAX_LABEL = env_str("INVOICE_TAX_LABEL", "Sales tax")
+INVOICE_PAGE_SIZE = env_str("INVOICE_PAGE_SIZE", "A4")
+if INVOICE_PAGE_SIZE not in {"A4", "Letter"}:
+    raise ImproperlyConfigured(f"INVOICE_PAGE_SIZE must be A4 or Letter, got {INVOICE_PAGE_SIZE!r}")
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -134,6 +144,12 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+# Delivery of recorded emails: temporary failures (server down, 4xx) are
+# retried with doubling delays up to EMAIL_RETRY_MAX_DELAY seconds; a send
+# claimed but unfinished after EMAIL_STUCK_AFTER seconds is shown to staff.
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 8)
+EMAIL_RETRY_MAX_DELAY = env_int("EMAIL_RETRY_MAX_DELAY", 30 * 60)
+EMAIL_STUCK_AFTER = env_int("EMAIL_STUCK_AFTER", 15 * 60)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Blockhours <billing@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -156,7 +172,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_processed_dir),
         "store_processed": False,
     }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis hands an unacknowledged task to another worker after this many
+    # seconds; every countdown and retry delay stays well below it (a test
+    # checks), or the task would run twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Two installations sharing one Redis keep apart with their own queue name.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -164,7 +187,20 @@ CELERY_TIMEZONE = TIME_ZONE
 # Periodic jobs as cron strings, so an operator can move them with an
 # environment variable; "expires" drops a run that could not start in time
 # instead of letting runs pile up behind a stopped worker.
+LOW_BALANCE_SWEEP_SECONDS = env_int("LOW_BALANCE_SWEEP_SECONDS", 15 * 60)
+# Clients hear this many days ahead that unused hours expire or their term ends.
+EXPIRY_NOTICE_DAYS = env_int("EXPIRY_NOTICE_DAYS", 14)
 CELERY_BEAT_SCHEDULE = {
+    "sweep-low-balances": {
+        "task": "notifications.tasks.sweep_low_balances",
+        "schedule": LOW_BALANCE_SWEEP_SECONDS,
+        "options": {"expires": max(LOW_BALANCE_SWEEP_SECONDS - 1, 1)},
+    },
+    "expiry-notices": {
+        "task": "notifications.tasks.send_expiry_notices",
+        "schedule": env_crontab("EXPIRY_NOTICE_CRON", "15 7 * * *"),
+        "options": {"expires": 60 * 60},
+    },
     "expire-blocks": {
         "task": "agreements.tasks.expire_blocks",
         "schedule": env_crontab("BLOCK_EXPIRY_CRON", "5 0 * * *"),

@@ -7,5 +7,7 @@ def assert_balance_is_ledger_sum(agreement: Agreement) -> int:
     stored = Agreement.objects.values_list("balance_minutes", flat=True).get(pk=agreement.pk)
     total = ledger_balance(agreement)
     assert stored == total, f"cached balance {stored} != ledger sum {total}"
-    assert all(type(m) is int for m in LedgerEntry.objects.filter(agreement=agreement).values_list("minutes", flat=True))
+    assert all(
+        type(m) is int for m in LedgerEntry.objects.filter(agreement=agreement).values_list("minutes", flat=True)
+    )
     return total

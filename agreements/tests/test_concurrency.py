@@ -25,7 +25,7 @@ from agreements.tests.factories import (
     work_type,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 20
 ENTRIES_PER_THREAD = 25
@@ -76,8 +76,12 @@ def test_it_loses_no_update_with_twenty_technicians_posting_at_once(busy_agreeme
     def post_entries(index: int) -> None:
         for _ in range(ENTRIES_PER_THREAD):
             services.time_entry_log(
-                agreement=busy_agreement, technician=technicians[index], ticket=ticket,
-                work_date=today, minutes=10, work_type=normal,
+                agreement=busy_agreement,
+                technician=technicians[index],
+                ticket=ticket,
+                work_date=today,
+                minutes=10,
+                work_type=normal,
             )
 
     assert run_in_threads(THREADS, post_entries) == []
@@ -101,8 +105,12 @@ def test_a_request_retried_from_two_threads_at_once_charges_once(busy_agreement)
     def post_with_retries(index: int) -> None:
         for attempt in range(ENTRIES_PER_THREAD):
             entry = services.time_entry_log(
-                agreement=busy_agreement, technician=technician, ticket=ticket,
-                work_date=timezone.localdate(), minutes=30, work_type=normal,
+                agreement=busy_agreement,
+                technician=technician,
+                ticket=ticket,
+                work_date=timezone.localdate(),
+                minutes=30,
+                work_type=normal,
                 idempotency_key=f"psa-entry-{attempt}",
             )
             results.append(entry.pk)
@@ -124,8 +132,12 @@ def test_the_reject_policy_holds_under_contention():
     def post(index: int) -> None:
         try:
             services.time_entry_log(
-                agreement=agreement, technician=technicians[index], ticket=ticket,
-                work_date=timezone.localdate(), minutes=15, work_type=normal,
+                agreement=agreement,
+                technician=technicians[index],
+                ticket=ticket,
+                work_date=timezone.localdate(),
+                minutes=15,
+                work_type=normal,
             )
         except services.InsufficientBalance:
             refused.append(index)

@@ -9,9 +9,16 @@ from agreements.domain import block_price, charged_minutes, format_minutes, mone
 @pytest.mark.parametrize(
     ("minutes", "mode", "expected"),
     [
-        (7, "up", 15), (15, "up", 15), (16, "up", 30),
-        (7, "down", 0), (29, "down", 15), (30, "down", 30),
-        (7, "nearest", 0), (8, "nearest", 15), (22, "nearest", 15), (23, "nearest", 30),
+        (7, "up", 15),
+        (15, "up", 15),
+        (16, "up", 30),
+        (7, "down", 0),
+        (29, "down", 15),
+        (30, "down", 30),
+        (7, "nearest", 0),
+        (8, "nearest", 15),
+        (22, "nearest", 15),
+        (23, "nearest", 30),
     ],
 )
 def test_it_rounds_to_the_increment(minutes, mode, expected):
@@ -51,7 +58,17 @@ def test_it_prices_blocks_in_decimal_cents():
 
 @pytest.mark.parametrize(
     ("text", "minutes"),
-    [("90", 90), ("1:30", 90), ("1.5h", 90), ("1,5h", 90), ("1h30m", 90), ("1h 30min", 90), ("45m", 45), ("2h", 120), (" 0:05 ", 5)],
+    [
+        ("90", 90),
+        ("1:30", 90),
+        ("1.5h", 90),
+        ("1,5h", 90),
+        ("1h30m", 90),
+        ("1h 30min", 90),
+        ("45m", 45),
+        ("2h", 120),
+        (" 0:05 ", 5),
+    ],
 )
 def test_it_reads_typed_durations(text, minutes):
     assert parse_duration(text) == minutes

@@ -20,9 +20,20 @@ from agreements.tests.factories import work_type as default_work_type
 TODAY = timezone.localdate()
 
 operations = st.one_of(
-    st.tuples(st.just("sell"), st.sampled_from([10, 20, 30, None]), st.integers(1, 5), st.integers(-60, 10), st.integers(0, 90)),
+    st.tuples(
+        st.just("sell"),
+        st.sampled_from([10, 20, 30, None]),
+        st.integers(1, 5),
+        st.integers(-60, 10),
+        st.integers(0, 90),
+    ),
     st.tuples(st.just("pay"), st.integers(0, 20)),
-    st.tuples(st.just("log"), st.integers(1, 600), st.sampled_from(["Normal", "After-hours", "Emergency", "Non-billable"]), st.integers(0, 60)),
+    st.tuples(
+        st.just("log"),
+        st.integers(1, 600),
+        st.sampled_from(["Normal", "After-hours", "Emergency", "Non-billable"]),
+        st.integers(0, 60),
+    ),
     st.tuples(st.just("void"), st.integers(0, 50)),
     st.tuples(st.just("adjust"), st.integers(-300, 300)),
     st.tuples(st.just("expire"), st.integers(0, 120)),
@@ -63,8 +74,12 @@ def apply(op, agreement, staff, technician, ticket) -> None:
         starts_on = TODAY + datetime.timedelta(days=start_offset)
         expires_on = starts_on + datetime.timedelta(days=expiry_days) if expiry_days else None
         services.block_sell(
-            agreement=agreement, actor=staff, tier=default_tier(hours) if hours else None,
-            hours=None if hours else custom, starts_on=starts_on, expires_on=expires_on,
+            agreement=agreement,
+            actor=staff,
+            tier=default_tier(hours) if hours else None,
+            hours=None if hours else custom,
+            starts_on=starts_on,
+            expires_on=expires_on,
         )
     elif kind == "pay":
         blocks = list(Block.objects.filter(agreement=agreement).order_by("pk"))
@@ -73,8 +88,12 @@ def apply(op, agreement, staff, technician, ticket) -> None:
     elif kind == "log":
         _, minutes, work, days_ago = op
         services.time_entry_log(
-            agreement=agreement, technician=technician, ticket=ticket,
-            work_date=TODAY - datetime.timedelta(days=days_ago), minutes=minutes, work_type=default_work_type(work),
+            agreement=agreement,
+            technician=technician,
+            ticket=ticket,
+            work_date=TODAY - datetime.timedelta(days=days_ago),
+            minutes=minutes,
+            work_type=default_work_type(work),
         )
     elif kind == "void":
         entries = list(TimeEntry.objects.filter(agreement=agreement, voided_at__isnull=True).order_by("pk"))
@@ -96,11 +115,19 @@ def check_invariants(test, agreement) -> None:
         test.assertGreaterEqual(left, 0)
         test.assertLessEqual(left, block.minutes if block.credited_at else 0)
     # What live entries charged is exactly what the ledger debited for them.
-    live_charged = TimeEntry.objects.filter(agreement=agreement, voided_at__isnull=True).aggregate(
-        total=Sum("charged_minutes")
-    )["total"] or 0
-    time_net = ledger.filter(kind__in=[LedgerKind.DEBIT, LedgerKind.REVERSAL]).aggregate(total=Sum("minutes"))["total"] or 0
+    live_charged = (
+        TimeEntry.objects.filter(agreement=agreement, voided_at__isnull=True).aggregate(total=Sum("charged_minutes"))[
+            "total"
+        ]
+        or 0
+    )
+    time_net = (
+        ledger.filter(kind__in=[LedgerKind.DEBIT, LedgerKind.REVERSAL]).aggregate(total=Sum("minutes"))["total"] or 0
+    )
     test.assertEqual(-time_net, live_charged)
     # Only billed overage or staff deductions can take the balance below the policy's floor.
-    if agreement.overage_policy == OveragePolicy.REJECT and not ledger.filter(kind=LedgerKind.ADJUSTMENT, minutes__lt=0).exists():
+    if (
+        agreement.overage_policy == OveragePolicy.REJECT
+        and not ledger.filter(kind=LedgerKind.ADJUSTMENT, minutes__lt=0).exists()
+    ):
         test.assertGreaterEqual(balance, 0)

@@ -15,8 +15,12 @@ def two_clients(client_a, client_b, staff, technician):
         block = services.block_sell(agreement=agreement, tier=tier(10), actor=staff, starts_on=agreement.starts_on)
         services.block_mark_paid(block=block, actor=staff)
         services.time_entry_log(
-            agreement=agreement, technician=technician, ticket=TicketFactory(client=agreement.client),
-            work_date=agreement.starts_on, minutes=30, work_type=work_type(),
+            agreement=agreement,
+            technician=technician,
+            ticket=TicketFactory(client=agreement.client),
+            work_date=agreement.starts_on,
+            minutes=30,
+            work_type=work_type(),
         )
     return mine, theirs
 

@@ -23,8 +23,13 @@ def paid_block(agreement, *, hours=10, staff=None, starts_on=None, expires_on=No
 
 def log(agreement, technician, ticket, minutes, *, kind="Normal", on=TODAY, **extra) -> TimeEntry:
     return services.time_entry_log(
-        agreement=agreement, technician=technician, ticket=ticket, work_date=on, minutes=minutes,
-        work_type=work_type(kind), **extra,
+        agreement=agreement,
+        technician=technician,
+        ticket=ticket,
+        work_date=on,
+        minutes=minutes,
+        work_type=work_type(kind),
+        **extra,
     )
 
 
@@ -41,14 +46,24 @@ def block_left(block) -> int:
 
 def test_it_sells_a_tier_block_at_the_discounted_rate(agreement, staff):
     block = services.block_sell(agreement=agreement, tier=tier(20), actor=staff)
-    assert (block.minutes, block.rate, block.amount, block.currency) == (1200, Decimal("90.00"), Decimal("1800.00"), "USD")
+    assert (block.minutes, block.rate, block.amount, block.currency) == (
+        1200,
+        Decimal("90.00"),
+        Decimal("1800.00"),
+        "USD",
+    )
     assert block.tier.name == "20-hour block"
 
 
 def test_it_sells_custom_hours_at_the_clients_rate(staff):
     agreement = AgreementFactory(client=ClientFactory(name="Euro GmbH", hourly_rate=Decimal("85.50"), currency="EUR"))
     block = services.block_sell(agreement=agreement, hours=3, actor=staff)
-    assert (block.minutes, block.rate, block.amount, block.currency) == (180, Decimal("85.50"), Decimal("256.50"), "EUR")
+    assert (block.minutes, block.rate, block.amount, block.currency) == (
+        180,
+        Decimal("85.50"),
+        Decimal("256.50"),
+        "EUR",
+    )
 
 
 def test_it_credits_hours_only_when_paid_under_the_paid_policy(agreement, staff):
@@ -164,7 +179,9 @@ def test_allow_negative_policy_stops_at_its_limit(client_a, technician, ticket, 
 
 
 def test_a_new_block_repays_a_negative_balance(client_a, technician, ticket, staff):
-    agreement = AgreementFactory(client=client_a, overage_policy=OveragePolicy.ALLOW_NEGATIVE, overage_limit_minutes=120)
+    agreement = AgreementFactory(
+        client=client_a, overage_policy=OveragePolicy.ALLOW_NEGATIVE, overage_limit_minutes=120
+    )
     paid_block(agreement, hours=1, staff=staff, starts_on=TODAY - 10 * DAY)
     log(agreement, technician, ticket, 90)
     new = paid_block(agreement, hours=10, staff=staff, expires_on=TODAY + 30 * DAY)

@@ -7,8 +7,12 @@ def test_it_logs_time_against_a_block(agreement, ticket, staff, technician):
     block = agreement.blocks.get()
     services.block_mark_paid(block=block)
     entry = services.time_entry_log(
-        agreement=agreement, technician=technician, ticket=ticket,
-        work_date=block.starts_on, minutes=7, work_type=work_type("After-hours"),
+        agreement=agreement,
+        technician=technician,
+        ticket=ticket,
+        work_date=block.starts_on,
+        minutes=7,
+        work_type=work_type("After-hours"),
     )
     agreement.refresh_from_db()
     assert entry.charged_minutes == 23

@@ -1,0 +1,342 @@
+#!/usr/bin/env python
+"""Low-balance sweep benchmark (PostgreSQL and Redis).
+
+    .venv/bin/python bench/low_balance_sweep.py [--sizes 10000,100000] [--flagged 200]
+
+1. Selection: builds agreements with ~20 ledger rows each, 1 % at or below
+   their threshold, and times the sweep's candidate query (the ORM queryset
+   `notifications.services.low_balance_candidates`) against the same
+   selection written by hand in SQL, interleaved in one run, at each size.
+   Targets: ORM ≤ 1.5× the SQL, and flat as the total grows (the partial
+   index `agreement_low_balance_idx` means only low agreements are read).
+2. End to end: `--flagged` agreements under their threshold, swept once;
+   real Celery workers on Redis raise each reload invoice, render its PDF and
+   email it to a local SMTP server (aiosmtpd). Timed with one worker process
+   and with two; every recipient must receive exactly one email.
+
+Uses a throw-away database `blockhours_bench` on the server of DATABASE_URL
+(default postgres://postgres@127.0.0.1:5432/...), dropped at the end.
+Results are printed and written to bench/results/low_balance_sweep.json.
+"""
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "blockhours_bench"
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def drop_database() -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def setup_django(workdir: Path) -> dict[str, str]:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "blockhours.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "benchmark-only-secret-key-not-for-production",
+        "DATABASE_URL": f"{SERVER_URL}/{DB_NAME}",
+        "REDIS_URL": REDIS_URL,
+        "BLOCKHOURS_VAR_DIR": str(workdir),
+        "MEDIA_ROOT": str(workdir / "media"),
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_TASK_DEFAULT_QUEUE": f"bench-{uuid.uuid4().hex[:8]}",
+        "LOG_LEVEL": "WARNING",
+        "AXES_ENABLED": "false",
+    }
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return env
+
+
+# ---------------------------------------------------------------------------
+# 1. Selection
+
+
+def grow_to(total: int) -> None:
+    """Add agreements (one client and one 30-h block each, 20 ledger rows) up to `total`.
+
+    Written in SQL with generate_series: the point is the query on a big
+    table, not how fast Python makes rows. Every 100th agreement ends at or
+    below its threshold; the cached balance equals the ledger sum.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM agreements_agreement")
+        start = cursor.fetchone()[0]
+        if start >= total:
+            return
+        cursor.execute(
+            """
+            INSERT INTO agreements_client (public_id, name, billing_name, billing_address, billing_email,
+                                           hourly_rate, currency, is_active, created_at)
+            SELECT gen_random_uuid(), 'Bench client ' || n, '', '', '', 100, 'USD', true, now()
+            FROM generate_series(%(start)s + 1, %(total)s) AS n;
+
+            INSERT INTO agreements_agreement (public_id, client_id, name, status, starts_on, ends_on,
+                low_balance_threshold_minutes, billing_increment_minutes, rounding_mode, overage_policy,
+                overage_limit_minutes, credit_policy, auto_reload, reload_tier_id, usage_alert_percent,
+                rollover_unused, balance_minutes, created_at)
+            SELECT gen_random_uuid(), c.id, 'Prepaid support hours', 'active', current_date - 365, NULL,
+                120, 15, 'up', 'reject', 0, 'on_payment', false, NULL, NULL, false,
+                CASE WHEN c.id %% 100 = 0 THEN 1800 - 19 * 90 ELSE 1800 - 19 * 30 END, now()
+            FROM agreements_client c WHERE c.name LIKE 'Bench client %%' AND c.id > (
+                SELECT coalesce(max(client_id), 0) FROM agreements_agreement);
+
+            INSERT INTO agreements_block (public_id, agreement_id, tier_id, minutes, rate, amount, currency,
+                starts_on, expires_on, paid_at, cancelled_at, credited_at, created_at, created_by_id)
+            SELECT gen_random_uuid(), a.id, NULL, 1800, 90, 2700, 'USD', current_date - 365, NULL, now(), NULL,
+                now(), now(), NULL
+            FROM agreements_agreement a WHERE NOT EXISTS (SELECT 1 FROM agreements_block b WHERE b.agreement_id = a.id);
+
+            INSERT INTO agreements_ledgerentry (agreement_id, block_id, kind, minutes, time_entry_id, reverses_id,
+                reason, author_id, created_at)
+            SELECT b.agreement_id, b.id, 'purchase', 1800, NULL, NULL, '', NULL, now()
+            FROM agreements_block b WHERE NOT EXISTS (SELECT 1 FROM agreements_ledgerentry l WHERE l.block_id = b.id);
+
+            INSERT INTO agreements_ledgerentry (agreement_id, block_id, kind, minutes, time_entry_id, reverses_id,
+                reason, author_id, created_at)
+            SELECT b.agreement_id, b.id, 'debit', CASE WHEN a.client_id %% 100 = 0 THEN -90 ELSE -30 END,
+                NULL, NULL, '', NULL, now()
+            FROM agreements_block b JOIN agreements_agreement a ON a.id = b.agreement_id
+            CROSS JOIN generate_series(1, 19)
+            WHERE (SELECT count(*) FROM agreements_ledgerentry l WHERE l.block_id = b.id) = 1;
+            """,
+            {"start": start, "total": total},
+        )
+        cursor.execute("ANALYZE")
+
+
+HAND_WRITTEN_SQL = """
+    SELECT a.id FROM agreements_agreement a
+    WHERE a.status = 'active' AND a.balance_minutes <= a.low_balance_threshold_minutes
+      AND NOT EXISTS (SELECT 1 FROM notifications_episode e
+                      WHERE e.agreement_id = a.id AND e.kind = 'low_balance' AND e.closed_at IS NULL)
+    ORDER BY a.id
+"""
+
+
+def time_selection(rounds: int = 25) -> dict[str, float]:
+    from django.db import connection
+
+    from notifications.services import low_balance_candidates
+
+    def orm() -> list[int]:
+        return list(low_balance_candidates().values_list("pk", flat=True))
+
+    def sql() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(HAND_WRITTEN_SQL)
+            return [row[0] for row in cursor.fetchall()]
+
+    assert orm() == sql(), "the ORM and the SQL must select the same agreements"
+    timings: dict[str, list[float]] = {"orm": [], "sql": []}
+    for _ in range(rounds):  # interleaved, so noise hits both alike
+        for name, query in (("orm", orm), ("sql", sql)):
+            started = time.perf_counter()
+            query()
+            timings[name].append((time.perf_counter() - started) * 1000)
+    plan = low_balance_candidates().values("pk").explain()
+    return {
+        "selected": len(orm()),
+        "orm_ms": statistics.median(timings["orm"]),
+        "sql_ms": statistics.median(timings["sql"]),
+        "uses_partial_index": "agreement_low_balance_idx" in plan,
+    }
+
+
+# ---------------------------------------------------------------------------
+# 2. End to end with real workers
+
+
+def make_flagged(count: int) -> None:
+    """`count` clients each with a billing address and an agreement at 1 h left."""
+    from django.utils import timezone
+
+    from accounts.models import Role, User
+    from agreements import services as agreement_services
+    from agreements.models import Agreement, Client, Tier, WorkType
+    from billing.models import SellerProfile
+
+    SellerProfile.objects.update_or_create(
+        pk=1, defaults={"name": "Bench MSP", "email": "billing@bench-msp.example", "payment_terms_days": 15}
+    )
+    technician, _ = User.objects.get_or_create(username="bench-tech", defaults={"role": Role.TECHNICIAN})
+    User.objects.get_or_create(
+        username="bench-owner", defaults={"role": Role.STAFF, "email": "owner@bench-msp.example"}
+    )
+    normal = WorkType.objects.get(name="Normal")
+    ten_hours = Tier.objects.get(hours=10)
+    today = timezone.localdate()
+    for n in range(count):
+        client = Client.objects.create(name=f"Flagged {n}", billing_email=f"ap{n}@flagged.example")
+        agreement = Agreement.objects.create(client=client, starts_on=today, reload_tier=ten_hours)
+        block = agreement_services.block_sell(agreement=agreement, tier=ten_hours, actor=None)
+        agreement_services.block_credit(block=block)
+        ticket = agreement_services.ticket_get_or_create(client=client, number="1", subject="Bench")
+        agreement_services.time_entry_log(
+            agreement=agreement, technician=technician, ticket=ticket, work_date=today, minutes=540, work_type=normal
+        )
+
+
+def run_end_to_end(env: dict[str, str], workdir: Path, processes: int, flagged: int) -> dict[str, object]:
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from notifications import services
+    from notifications.models import EmailStatus, Episode, OutgoingEmail
+    from notifications.tasks import process_episode, send_email
+
+    received: list[str] = []
+
+    class Inbox:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            received.extend(envelope.rcpt_tos)
+            return "250 OK"
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    smtp = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    worker_env = {
+        **os.environ,
+        **env,
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+    }
+    log = open(workdir / f"worker-{processes}.log", "w")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "blockhours",
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={processes}",
+            "-Q",
+            env["CELERY_TASK_DEFAULT_QUEUE"],
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=worker_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(4)  # let the worker connect before the clock starts
+        started = time.perf_counter()
+        services.sweep(process=lambda pk: process_episode.delay(pk), send=lambda pk: send_email.delay(pk))
+        expected = flagged * 2  # the client's billing address and the MSP owner
+        while OutgoingEmail.objects.filter(status=EmailStatus.SENT).count() < expected:
+            if time.perf_counter() - started > 600:
+                raise TimeoutError("the workers did not finish within 10 minutes")
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - started
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+        log.close()
+        smtp.stop()
+    per_client = [r for r in received if r.startswith("ap")]
+    return {
+        "processes": processes,
+        "seconds": round(elapsed, 2),
+        "episodes": Episode.objects.count(),
+        "emails_received": len(received),
+        "every_client_once": sorted(per_client) == sorted(set(per_client)) and len(per_client) == flagged,
+        "owner_emails": received.count("owner@bench-msp.example"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--flagged", type=int, default=200)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+
+    recreate_database()
+    results: dict[str, object] = {"selection": [], "end_to_end": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        env = setup_django(workdir)
+        try:
+            for size in sizes:
+                grow_to(size)
+                figures = time_selection()
+                figures["agreements"] = size
+                figures["ratio"] = round(figures["orm_ms"] / figures["sql_ms"], 2)
+                results["selection"].append(figures)
+                print(
+                    f"selection at {size:>7} agreements ({figures['selected']} low): ORM {figures['orm_ms']:.2f} ms, "
+                    f"SQL {figures['sql_ms']:.2f} ms, ratio {figures['ratio']}, "
+                    f"partial index used: {figures['uses_partial_index']}"
+                )
+            # End to end on a fresh database holding only the flagged agreements.
+            from django.db import connections
+
+            connections.close_all()
+            for processes in (1, 2):
+                recreate_database()
+                connections.close_all()
+                from django.core.management import call_command
+
+                call_command("migrate", verbosity=0)
+                make_flagged(args.flagged)
+                figures = run_end_to_end(env, workdir, processes, args.flagged)
+                results["end_to_end"].append(figures)
+                print(
+                    f"end to end, {args.flagged} flagged agreements, {processes} worker process(es): "
+                    f"{figures['seconds']} s; emails received {figures['emails_received']}, "
+                    f"every client exactly once: {figures['every_client_once']}"
+                )
+                connections.close_all()
+        finally:
+            drop_database()
+    one, two = (run["seconds"] for run in results["end_to_end"])
+    results["two_workers_speedup"] = round(one / two, 2)
+    print(f"two worker processes vs one: {results['two_workers_speedup']}× faster")
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "low_balance_sweep.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

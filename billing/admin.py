@@ -1,0 +1,85 @@
+"""Django admin: staff edit the seller profile; invoices are read-only here,
+and the actions call billing.services like every other caller."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from billing import services
+from billing.models import Invoice, InvoiceLine, Payment, SellerProfile
+
+
+@admin.register(SellerProfile)
+class SellerProfileAdmin(admin.ModelAdmin):
+    list_display = ("name", "email", "tax_id", "payment_terms_days", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not SellerProfile.objects.exists()  # one profile
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class InvoiceLineInline(_ReadOnlyInline):
+    model = InvoiceLine
+    fields = ("position", "description", "minutes", "unit_price", "amount")
+    readonly_fields = fields
+
+
+class PaymentInline(_ReadOnlyInline):
+    model = Payment
+    fields = ("paid_on", "method", "reference", "amount", "recorded_by", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = ("number", "client_name", "kind", "status", "total", "currency", "issued_on", "due_on")
+    list_filter = ("status", "kind", "issued_on")
+    search_fields = ("number", "client_name", "client__name")
+    inlines = [InvoiceLineInline, PaymentInline]
+    actions = ["issue", "rerender_pdf"]
+    # The stored file is never linked directly (media is not served): the
+    # download goes through the access-checked view.
+    exclude = ("pdf",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [field.name for field in Invoice._meta.fields if field.name != "pdf"] + ["pdf_link"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj: Invoice) -> str:
+        url = reverse("billing:invoice_pdf", args=[obj.public_id])
+        return format_html('<a href="{}">Download PDF</a>', url)
+
+    @admin.action(description="Issue selected drafts (assigns numbers)")
+    def issue(self, request: HttpRequest, queryset) -> None:
+        for invoice in queryset.order_by("created_at", "id"):
+            try:
+                services.invoice_issue(invoice=invoice, actor=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"{invoice}: {'; '.join(error.messages)}", messages.WARNING)
+
+    @admin.action(description="Re-render PDF of selected invoices")
+    def rerender_pdf(self, request: HttpRequest, queryset) -> None:
+        for invoice in queryset.exclude(status="draft"):
+            services.invoice_render_pdf(invoice=invoice)
+        self.message_user(request, "PDFs re-rendered.", messages.SUCCESS)

@@ -1,0 +1,61 @@
+"""Reads of invoices, scoped to what a user may see.
+
+Invoices are money matters: staff see every invoice, a client contact sees
+their own client's issued invoices (never drafts), and everyone else —
+technicians included — sees none. Whatever is out of scope is "not found".
+"""
+
+import datetime
+import uuid
+from decimal import Decimal
+
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from agreements.selectors import clients_for_user
+from billing.models import Invoice, InvoiceStatus, Payment, SellerProfile
+
+
+def invoices_for_user(user: User) -> QuerySet[Invoice]:
+    if not user.is_authenticated or not user.is_active:
+        return Invoice.objects.none()
+    invoices = Invoice.objects.select_related("client", "agreement", "block")
+    if user.is_msp_staff:
+        return invoices
+    if user.is_client_contact:
+        return invoices.filter(client__in=clients_for_user(user)).exclude(status=InvoiceStatus.DRAFT)
+    return Invoice.objects.none()
+
+
+def invoice_get_for_user(user: User, public_id: uuid.UUID | str) -> Invoice:
+    """The invoice, or Invoice.DoesNotExist if unknown or not the user's to see."""
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        raise Invoice.DoesNotExist(f"“{public_id}” is not an invoice id.") from None
+    return invoices_for_user(user).get(public_id=public_id)
+
+
+def invoice_amount_paid(invoice: Invoice) -> Decimal:
+    return Payment.objects.filter(invoice=invoice).aggregate(total=Coalesce(Sum("amount"), Decimal("0.00")))["total"]
+
+
+def invoice_amount_due(invoice: Invoice) -> Decimal:
+    if invoice.status in (InvoiceStatus.PAID, InvoiceStatus.VOID):
+        return Decimal("0.00")
+    return invoice.total - invoice_amount_paid(invoice)
+
+
+def invoices_overdue(invoices: QuerySet[Invoice], *, today: datetime.date | None = None) -> QuerySet[Invoice]:
+    """Issued, unpaid invoices past their due date (the "to chase" list)."""
+    return invoices.filter(status=InvoiceStatus.ISSUED, due_on__lt=today or timezone.localdate())
+
+
+def invoice_is_overdue(invoice: Invoice, *, today: datetime.date | None = None) -> bool:
+    return invoice.status == InvoiceStatus.ISSUED and invoice.due_on < (today or timezone.localdate())
+
+
+def seller_profile_get() -> SellerProfile | None:
+    return SellerProfile.objects.filter(pk=1).first()

@@ -1,0 +1,463 @@
+"""Every change to invoices and payments, in one place.
+
+Keyword-only functions named `<entity>_<action>`; views, the admin, tasks
+and other apps (notifications raises reload invoices) call these and nothing
+else writes an invoice. On an existing invoice the lock order is always
+invoice row → agreement row (the agreements services take the latter), so
+two flows never wait on each other in opposite orders.
+"""
+
+import datetime
+import logging
+import secrets
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from agreements import services as agreement_services
+from agreements.domain import format_minutes, money
+from agreements.models import Agreement, Block, OveragePolicy, Tier
+from billing import pdf
+from billing.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceNumberCounter,
+    InvoiceStatus,
+    Payment,
+    PaymentMethod,
+    SellerProfile,
+)
+from billing.selectors import invoice_amount_paid, seller_profile_get
+from billing.templatetags.billing_tags import format_money
+
+logger = logging.getLogger(__name__)
+
+MAX_PAYMENT = Decimal("1000000000")
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+
+def _lock(invoice: Invoice) -> Invoice:
+    """Lock the invoice row for the rest of the transaction and return it fresh."""
+    return (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("client", "agreement", "block")
+        .get(pk=invoice.pk)
+    )
+
+
+def _label(invoice: Invoice) -> str:
+    return f"invoice {invoice.number}" if invoice.number else "this draft invoice"
+
+
+def _set_totals(invoice: Invoice, lines: list[InvoiceLine]) -> None:
+    invoice.subtotal = money(sum((line.amount for line in lines), Decimal("0")))
+    invoice.tax_rate = settings.INVOICE_TAX_RATE
+    invoice.tax_label = settings.INVOICE_TAX_LABEL if invoice.tax_rate else ""
+    invoice.tax_amount = money(invoice.subtotal * invoice.tax_rate / 100)
+    invoice.total = invoice.subtotal + invoice.tax_amount
+
+
+def _snapshot(invoice: Invoice, seller: SellerProfile | None) -> None:
+    """Copy the seller's and the client's details onto the invoice.
+
+    Done for drafts (so a preview shows current details) and again at issue;
+    after issue nothing calls it, so later edits never reach the invoice.
+    """
+    client = invoice.client
+    client.refresh_from_db()
+    invoice.client_name = client.billing_name or client.name
+    invoice.client_address = client.billing_address
+    invoice.client_email = client.billing_email
+    if seller is not None:
+        invoice.seller_name = seller.name
+        invoice.seller_address = seller.address
+        invoice.seller_email = seller.email
+        invoice.seller_phone = seller.phone
+        invoice.seller_website = seller.website
+        invoice.seller_tax_id = seller.tax_id
+        # Uploads get new names and old files are kept, so the name is enough
+        # to keep printing the logo this invoice was issued with.
+        invoice.seller_logo = seller.logo.name if seller.logo else ""
+        invoice.payment_instructions = seller.payment_instructions
+        invoice.payment_terms_days = seller.payment_terms_days
+
+
+def _save_new(invoice: Invoice, lines: list[InvoiceLine]) -> Invoice:
+    _snapshot(invoice, seller_profile_get())
+    _set_totals(invoice, lines)
+    invoice.full_clean(exclude=["pdf"])
+    invoice.save()
+    for position, line in enumerate(lines, start=1):
+        line.invoice = invoice
+        line.position = position
+    InvoiceLine.objects.bulk_create(lines)
+    return invoice
+
+
+def _queue_render(invoice: Invoice) -> None:
+    from billing.tasks import render_invoice_pdf
+
+    invoice_id = invoice.pk
+    # After commit only: a worker started earlier could read the invoice
+    # before this transaction commits and render a draft, an old status, or
+    # find nothing at all. robust=True: a broker outage must not turn a
+    # committed issue or payment into an error; the download view renders a
+    # missing PDF on demand.
+    transaction.on_commit(lambda: render_invoice_pdf.delay(invoice_id), robust=True)
+
+
+def _next_number(year: int) -> int:
+    """Take the next number of `year` under the counter's row lock (caller's transaction)."""
+    # get_or_create copes with two transactions creating the year's row at once.
+    InvoiceNumberCounter.objects.get_or_create(year=year)
+    counter = InvoiceNumberCounter.objects.select_for_update().get(year=year)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return counter.last_number
+
+
+# ---------------------------------------------------------------------------
+# Creating and issuing
+
+
+def _block_lines(block: Block) -> list[InvoiceLine]:
+    """The list price and the prepaid discount as separate lines, as MSPs show them."""
+    minutes = block.minutes
+    discount = block.tier.discount_per_hour if block.tier is not None else Decimal("0")
+    hours = Decimal(minutes) / 60
+    name = f"{minutes // 60}-hour support block" if minutes % 60 == 0 else f"{format_minutes(minutes)} support block"
+    if discount > 0:
+        list_rate = block.rate + discount
+        lines = [
+            InvoiceLine(description=name, minutes=minutes, unit_price=list_rate, amount=money(list_rate * hours)),
+            InvoiceLine(
+                description="Prepaid block discount",
+                minutes=minutes,
+                unit_price=-discount,
+                amount=-money(discount * hours),
+            ),
+        ]
+        if sum(line.amount for line in lines) == block.amount:
+            return lines
+    # Without a discount (or if the tier changed since the sale and the lines
+    # no longer add up to what was sold), one line at the price sold.
+    return [InvoiceLine(description=name, minutes=minutes, unit_price=block.rate, amount=block.amount)]
+
+
+def invoice_create_for_block(*, block: Block, kind: str = InvoiceKind.BLOCK, actor: User | None) -> Invoice:
+    """A draft invoice for a sold block (a first purchase or a reload)."""
+    if kind not in (InvoiceKind.BLOCK, InvoiceKind.RELOAD):
+        raise ValidationError({"kind": "A block is billed on a block-purchase or a reload invoice."})
+    with transaction.atomic():
+        # The block row lock makes a second, simultaneous invoice for the same
+        # block wait and then see the first (the unique constraint backs this up).
+        block = (
+            Block.objects.select_for_update(of=("self",)).select_related("agreement__client", "tier").get(pk=block.pk)
+        )
+        if block.cancelled_at is not None:
+            raise ValidationError("This block sale was cancelled; it cannot be invoiced.")
+        existing = Invoice.objects.filter(block=block).exclude(status=InvoiceStatus.VOID).first()
+        if existing is not None:
+            raise ValidationError(f"This block is already billed on {_label(existing)}.")
+        invoice = Invoice(
+            kind=kind,
+            client=block.agreement.client,
+            agreement=block.agreement,
+            block=block,
+            currency=block.currency,
+            created_by=actor,
+        )
+        return _save_new(invoice, _block_lines(block))
+
+
+def invoice_create_for_overage(*, agreement: Agreement, actor: User | None) -> Invoice:
+    """A draft invoice for the time charged beyond every block, at the client's hourly rate.
+
+    Only under the bill-overage policy (under the others a new block repays
+    overage). Issuing it settles those minutes in the ledger.
+    """
+    agreement = Agreement.objects.select_related("client").get(pk=agreement.pk)
+    if agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
+        raise ValidationError(
+            "This agreement does not bill overage: time beyond the balance is repaid from the next block."
+        )
+    minutes = agreement_services.overage_unbilled_minutes(agreement)
+    if minutes == 0:
+        raise ValidationError("There is no unbilled overage on this agreement.")
+    if Invoice.objects.filter(agreement=agreement, kind=InvoiceKind.OVERAGE, status=InvoiceStatus.DRAFT).exists():
+        raise ValidationError("An overage invoice for this agreement is already in draft: issue or void it first.")
+    client = agreement.client
+    line = InvoiceLine(
+        description="Support time beyond prepaid hours",
+        minutes=minutes,
+        unit_price=client.hourly_rate,
+        amount=money(client.hourly_rate * Decimal(minutes) / 60),
+    )
+    invoice = Invoice(
+        kind=InvoiceKind.OVERAGE,
+        client=client,
+        agreement=agreement,
+        overage_minutes=minutes,
+        currency=client.currency,
+        created_by=actor,
+    )
+    with transaction.atomic():
+        return _save_new(invoice, [line])
+
+
+def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
+    """Number the draft, freeze its snapshot, fix its dates, and queue its PDF.
+
+    The number comes from the year's counter, locked in this transaction:
+    concurrent issues queue, and a failed issue gives its number back.
+    Issuing an overage invoice settles its minutes in the ledger.
+    """
+    seller = seller_profile_get()
+    if seller is None or not seller.name.strip():
+        raise ValidationError(
+            "Fill in the seller profile (your company's name, address and payment instructions) before issuing invoices."
+        )
+    with transaction.atomic():
+        invoice = _lock(invoice)
+        if invoice.status != InvoiceStatus.DRAFT:
+            raise ValidationError(
+                f"{_label(invoice).capitalize()} is {invoice.get_status_display().lower()}; only a draft can be issued."
+            )
+        if invoice.block is not None and invoice.block.cancelled_at is not None:
+            raise ValidationError("The block on this invoice was cancelled; void the draft instead.")
+        _snapshot(invoice, seller)
+        _set_totals(invoice, list(invoice.lines.all()))
+        issued_on = timezone.localdate()
+        sequence = _next_number(issued_on.year)
+        invoice.number = f"{issued_on.year}-{sequence:04d}"
+        invoice.number_year = issued_on.year
+        invoice.number_sequence = sequence
+        invoice.issued_on = issued_on
+        invoice.due_on = issued_on + datetime.timedelta(days=invoice.payment_terms_days)
+        invoice.status = InvoiceStatus.ISSUED
+        invoice.issued_by = actor
+        invoice.save()
+        if invoice.kind == InvoiceKind.OVERAGE:
+            unbilled = agreement_services.overage_unbilled_minutes(invoice.agreement)
+            if invoice.overage_minutes > unbilled:
+                raise ValidationError(
+                    f"The unbilled overage changed since this draft was made (now {format_minutes(unbilled)}): "
+                    "void the draft and create a new overage invoice."
+                )
+            agreement_services.overage_mark_billed(
+                agreement=invoice.agreement,
+                minutes=invoice.overage_minutes,
+                reason=f"Billed on invoice {invoice.number}",
+                actor=actor,
+            )
+        _queue_render(invoice)
+    return invoice
+
+
+def invoice_sell_block(
+    *,
+    agreement: Agreement,
+    actor: User | None,
+    tier: Tier | None = None,
+    hours: int | None = None,
+    kind: str = InvoiceKind.BLOCK,
+) -> Invoice:
+    """Sell a block and issue its invoice, all or nothing."""
+    with transaction.atomic():
+        block = agreement_services.block_sell(agreement=agreement, actor=actor, tier=tier, hours=hours)
+        invoice = invoice_create_for_block(block=block, kind=kind, actor=actor)
+        return invoice_issue(invoice=invoice, actor=actor)
+
+
+# ---------------------------------------------------------------------------
+# Payments
+
+
+def _parse_amount(value: object) -> Decimal:
+    """A payment amount as exact cents, or a ValidationError saying what is wrong."""
+    if isinstance(value, bool) or isinstance(value, float):
+        # Floats cannot hold cents exactly; the caller must pass a string or Decimal.
+        raise ValidationError({"amount": "Enter the amount as a decimal number such as 1800.00."})
+    if isinstance(value, int):
+        value = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValidationError({"amount": f"“{value}” is not an amount; enter a number such as 1800.00."}) from None
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValidationError({"amount": "Enter the amount as a decimal number such as 1800.00."})
+    if value <= 0:
+        raise ValidationError({"amount": "A payment must be more than zero."})
+    if value != value.quantize(Decimal("0.01")):
+        raise ValidationError({"amount": "An amount has at most two decimals (cents)."})
+    if value >= MAX_PAYMENT:
+        raise ValidationError({"amount": "That amount is larger than any invoice; check the number."})
+    return money(value)
+
+
+def payment_record(
+    *,
+    invoice: Invoice,
+    amount: Decimal | str | int,
+    method: str,
+    reference: str,
+    paid_on: datetime.date,
+    actor: User | None,
+) -> Payment:
+    """Record money received against an issued invoice.
+
+    The payment that completes the total marks the invoice paid and credits
+    its block's hours, in the same transaction. Recording the same reference
+    again with the same details returns the first payment and credits nothing.
+    """
+    amount = _parse_amount(amount)
+    errors: dict[str, str] = {}
+    if method not in PaymentMethod.values:
+        errors["method"] = "Choose a payment method: ACH, card, bank transfer or cheque."
+    reference = reference.strip() if isinstance(reference, str) else ""
+    if not reference:
+        errors["reference"] = "Enter the payment's reference (ACH trace, card transaction id, cheque number…)."
+    elif len(reference) > 100:
+        errors["reference"] = "A reference has at most 100 characters."
+    if not isinstance(paid_on, datetime.date) or isinstance(paid_on, datetime.datetime):
+        errors["paid_on"] = "Enter the date the payment was received."
+    elif paid_on > timezone.localdate():
+        errors["paid_on"] = "A payment cannot be dated in the future."
+    if errors:
+        raise ValidationError(errors)
+
+    with transaction.atomic():
+        invoice = _lock(invoice)
+        earlier = Payment.objects.filter(invoice=invoice, reference=reference).first()
+        if earlier is not None:
+            if (earlier.amount, earlier.method, earlier.paid_on) == (amount, method, paid_on):
+                return earlier  # the same payment recorded again: nothing more is credited
+            raise ValidationError(
+                {
+                    "reference": f"A payment with reference “{reference}” is already recorded on {_label(invoice)} "
+                    f"({format_money(earlier.amount, invoice.currency)} on {earlier.paid_on:%Y-%m-%d}); "
+                    "a different payment needs its own reference."
+                }
+            )
+        if invoice.status == InvoiceStatus.DRAFT:
+            raise ValidationError("Issue the invoice before recording a payment on it.")
+        if invoice.status == InvoiceStatus.PAID:
+            raise ValidationError(f"{_label(invoice).capitalize()} is already paid in full.")
+        if invoice.status == InvoiceStatus.VOID:
+            raise ValidationError(f"{_label(invoice).capitalize()} is void; payments cannot be recorded on it.")
+        paid = invoice_amount_paid(invoice)
+        due = invoice.total - paid
+        if amount > due:
+            raise ValidationError(
+                {
+                    "amount": f"{format_money(amount, invoice.currency)} is more than the "
+                    f"{format_money(due, invoice.currency)} still due on {_label(invoice)}."
+                }
+            )
+        payment = Payment.objects.create(
+            invoice=invoice, method=method, reference=reference, amount=amount, paid_on=paid_on, recorded_by=actor
+        )
+        if paid + amount == invoice.total:
+            invoice.status = InvoiceStatus.PAID
+            invoice.paid_at = timezone.now()
+            invoice.save(update_fields=["status", "paid_at"])
+            if invoice.block is not None:
+                # Same transaction: the invoice is never paid without its hours, nor the reverse.
+                agreement_services.block_mark_paid(block=invoice.block, paid_at=invoice.paid_at, actor=actor)
+            _queue_render(invoice)  # the PDF gets its PAID stamp
+    return payment
+
+
+# ---------------------------------------------------------------------------
+# Voiding
+
+
+def invoice_void(*, invoice: Invoice, actor: User | None, reason: str) -> Invoice:
+    """Void a draft or an unpaid issued invoice; it keeps its number.
+
+    The block it bills is cancelled through agreements.services.block_cancel:
+    refused while any of the block's credited hours are used; unused credited
+    hours are taken back with a cancellation ledger entry. An invoice with
+    money recorded against it cannot be voided. Voiding an issued overage
+    invoice writes the overage off: its minutes stay settled in the ledger.
+    """
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError({"reason": "Say why the invoice is voided."})
+    reason = reason.strip()[:500]
+    with transaction.atomic():
+        invoice = _lock(invoice)
+        if invoice.status == InvoiceStatus.VOID:
+            raise ValidationError(f"{_label(invoice).capitalize()} is already void.")
+        if invoice.status == InvoiceStatus.PAID:
+            raise ValidationError(f"{_label(invoice).capitalize()} is paid; a paid invoice cannot be voided.")
+        paid = invoice_amount_paid(invoice)
+        if paid:
+            raise ValidationError(
+                f"{format_money(paid, invoice.currency)} is already recorded against {_label(invoice)}; "
+                "it cannot be voided while payments are recorded on it."
+            )
+        if invoice.block is not None:
+            agreement_services.block_cancel(
+                block=invoice.block, actor=actor, reason=f"{_label(invoice).capitalize()} voided: {reason}"
+            )
+        invoice.status = InvoiceStatus.VOID
+        invoice.voided_at = timezone.now()
+        invoice.voided_by = actor
+        invoice.void_reason = reason
+        invoice.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
+        if invoice.number:
+            _queue_render(invoice)  # the PDF gets its VOID stamp
+    return invoice
+
+
+# ---------------------------------------------------------------------------
+# PDF
+
+
+def _new_pdf_name(invoice: Invoice) -> str:
+    # Unguessable: knowing one invoice's file name tells nothing about another's.
+    return f"invoices/{invoice.number_year}/{secrets.token_urlsafe(24)}.pdf"
+
+
+def invoice_render_pdf(*, invoice: Invoice) -> str:
+    """Render an issued invoice's PDF and store it; returns the storage name.
+
+    Safe to run twice: the file is rewritten under the same name. The
+    invoice row stays locked while rendering so two renders (a retry racing
+    a redelivery) write one after the other, never interleaved.
+    """
+    with transaction.atomic():
+        invoice = _lock(invoice)
+        if invoice.status == InvoiceStatus.DRAFT:
+            raise ValidationError("A draft has no stored PDF; issue it first (or use invoice_preview_pdf).")
+        data = pdf.invoice_pdf_bytes(invoice)
+        storage = invoice.pdf.storage
+        name = invoice.pdf.name or _new_pdf_name(invoice)
+        if storage.exists(name):
+            storage.delete(name)
+        name = storage.save(name, ContentFile(data))
+        rendered_at = timezone.now()
+        Invoice.objects.filter(pk=invoice.pk).update(pdf=name, pdf_status=invoice.status, pdf_rendered_at=rendered_at)
+    return name
+
+
+def invoice_pdf_is_current(invoice: Invoice) -> bool:
+    """A stored PDF exists and shows the invoice's present status (PAID/VOID stamp)."""
+    return (
+        bool(invoice.pdf.name) and invoice.pdf_status == invoice.status and invoice.pdf.storage.exists(invoice.pdf.name)
+    )
+
+
+def invoice_preview_pdf(*, invoice: Invoice) -> bytes:
+    """The PDF as bytes without storing it (drafts, marked DRAFT)."""
+    return pdf.invoice_pdf_bytes(invoice)

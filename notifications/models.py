@@ -1,0 +1,124 @@
+"""Low-balance episodes and every email sent for them.
+
+The rows are the guards that make the background work exactly-once: an
+episode is claimed by inserting it (one open episode per agreement, held by
+a unique constraint), and an email is claimed by a conditional UPDATE of its
+status that must change exactly one row.
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class EpisodeKind(models.TextChoices):
+    LOW_BALANCE = "low_balance", "Balance at or below the threshold"
+    USAGE = "usage", "Share of the last block used"
+    EXHAUSTED = "exhausted", "Balance exhausted"
+
+
+class Episode(models.Model):
+    """One stretch of time an agreement spends low: opened when its balance
+    falls to the threshold, closed when it rises above again."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agreement = models.ForeignKey("agreements.Agreement", on_delete=models.PROTECT, related_name="episodes")
+    kind = models.CharField(max_length=16, choices=EpisodeKind.choices, default=EpisodeKind.LOW_BALANCE)
+    opened_at = models.DateTimeField(default=timezone.now)
+    balance_at_open = models.IntegerField()
+    threshold_at_open = models.IntegerField()
+    reload_invoice = models.OneToOneField(
+        "billing.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="episode"
+    )
+    auto_reloaded = models.BooleanField(default=False)
+    # Set when the invoice, its PDF and the email rows exist; until then the
+    # sweep hands the episode to a worker again (broker down, worker killed).
+    processed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            # Two sweeps at the same moment cannot both open an episode.
+            models.UniqueConstraint(
+                fields=["agreement", "kind"], condition=Q(closed_at__isnull=True), name="episode_one_open_per_agreement"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["opened_at"], condition=Q(processed_at__isnull=True), name="episode_unprocessed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.agreement} ({'open' if self.is_open else 'closed'})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class EmailKind(models.TextChoices):
+    RELOAD_INVOICE = "reload_invoice", "Reload invoice to the client"
+    AUTO_RELOADED = "auto_reloaded", "Hours reloaded automatically"
+    LOW_BALANCE_STAFF = "low_balance_staff", "Low balance notice to staff"
+    EXHAUSTED_STAFF = "exhausted_staff", "Exhausted balance alert to staff"
+    USAGE_ALERT = "usage_alert", "Share of block used"
+    EXPIRY_NOTICE = "expiry_notice", "Hours expiring soon"
+    RENEWAL_NOTICE = "renewal_notice", "Agreement term ending soon"
+
+
+class EmailStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    STUCK = "stuck", "Interrupted while sending"
+
+
+class OutgoingEmail(models.Model):
+    """An email to one recipient, recorded before it is sent."""
+
+    kind = models.CharField(max_length=32, choices=EmailKind.choices)
+    recipient = models.EmailField()
+    subject = models.CharField(max_length=300)
+    # The message is rendered once, when recorded, so a retry sends exactly
+    # what was recorded and the record shows what the client received.
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    episode = models.ForeignKey(Episode, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
+    invoice = models.ForeignKey(
+        "billing.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="emails"
+    )
+    agreement = models.ForeignKey("agreements.Agreement", on_delete=models.PROTECT, related_name="emails")
+    # Distinguishes notices that are not tied to an episode (e.g. "expiry:<block>:<date>").
+    topic = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=EmailStatus.choices, default=EmailStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["episode", "kind", "recipient"],
+                condition=Q(episode__isnull=False),
+                name="email_once_per_episode_recipient",
+            ),
+            models.UniqueConstraint(
+                fields=["topic", "kind", "recipient"], condition=~Q(topic=""), name="email_once_per_topic_recipient"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=EmailStatus.SENT) | Q(sent_at__isnull=False), name="email_sent_has_time"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="email_pending_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.recipient} ({self.status})"

@@ -1,0 +1,472 @@
+"""The low-balance loop: find agreements that ran low, open one episode each,
+raise and send the reload invoice, and close the episode when hours are back.
+
+Exactly once, whatever runs twice:
+- an episode is opened by inserting it; the database allows one open episode
+  per agreement, so two sweeps at once cannot both open it;
+- an episode is processed under its row lock and marked processed in the same
+  transaction that creates its invoice and email rows; a worker that dies
+  midway rolls everything back and the next run starts clean;
+- an email is claimed by a conditional UPDATE (pending → sending) that must
+  change exactly one row, and is marked sent only after the server accepted it.
+Tasks are queued only after the transaction that made their rows commits.
+"""
+
+import datetime
+import logging
+import smtplib
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from accounts.models import Role, User
+from agreements import services as agreement_services
+from agreements.domain import format_minutes
+from agreements.models import Agreement, AgreementStatus, Block, Tier
+from agreements.selectors import block_minutes_left, latest_block_usage
+from billing import selectors as billing_selectors
+from billing import services as billing_services
+from billing.models import Invoice, InvoiceKind
+from notifications import emails
+from notifications.models import EmailKind, EmailStatus, Episode, EpisodeKind, OutgoingEmail
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[int], None]
+
+
+# ---------------------------------------------------------------------------
+# Recipients
+
+
+def client_billing_recipients(agreement: Agreement) -> list[str]:
+    """The client's billing contacts and accounts-payable address, each once."""
+    client = agreement.client
+    addresses = [client.billing_email] + [
+        contact.user.email
+        for contact in client.contacts.select_related("user").filter(receives_invoices=True, user__is_active=True)
+    ]
+    return _unique(addresses)
+
+
+def staff_recipients() -> list[str]:
+    staff = User.objects.filter(is_active=True, role=Role.STAFF).exclude(email="").order_by("pk")
+    return _unique(user.email for user in staff)
+
+
+def _unique(addresses) -> list[str]:
+    seen: dict[str, str] = {}
+    for address in addresses:
+        if address and address.strip() and address.strip().lower() not in seen:
+            seen[address.strip().lower()] = address.strip()
+    return list(seen.values())
+
+
+# ---------------------------------------------------------------------------
+# The sweep: select and claim
+
+
+def low_balance_candidates() -> QuerySet[Agreement]:
+    """Active agreements at or below their threshold with no open episode.
+
+    The first filter is exactly the condition of the partial index
+    `agreement_low_balance_idx`, so the database reads only low agreements.
+    """
+    return (
+        Agreement.objects.filter(status=AgreementStatus.ACTIVE, balance_minutes__lte=F("low_balance_threshold_minutes"))
+        .exclude(episodes__kind=EpisodeKind.LOW_BALANCE, episodes__closed_at__isnull=True)
+        .order_by("pk")
+    )
+
+
+def episode_open(*, agreement: Agreement, kind: str = EpisodeKind.LOW_BALANCE) -> Episode | None:
+    """Claim the agreement's low episode; None if another sweep got there first."""
+    try:
+        with transaction.atomic():
+            return Episode.objects.create(
+                agreement=agreement,
+                kind=kind,
+                balance_at_open=agreement.balance_minutes,
+                threshold_at_open=agreement.low_balance_threshold_minutes,
+            )
+    except IntegrityError:
+        return None
+
+
+def _still_low(episode: Episode) -> bool:
+    agreement = episode.agreement
+    if agreement.status != AgreementStatus.ACTIVE:
+        return False
+    if episode.kind == EpisodeKind.EXHAUSTED:
+        return agreement.balance_minutes <= 0
+    if episode.kind == EpisodeKind.USAGE:
+        return _usage_reached(agreement)
+    return agreement.balance_minutes <= agreement.low_balance_threshold_minutes
+
+
+def episodes_close_recovered() -> int:
+    """Close open episodes whose agreement recovered: back above its threshold,
+    a new block bought (usage alert), or the agreement ended."""
+    closed = 0
+    for episode in Episode.objects.filter(closed_at__isnull=True).select_related("agreement"):
+        if not _still_low(episode):
+            closed += Episode.objects.filter(pk=episode.pk, closed_at__isnull=True).update(closed_at=timezone.now())
+    return closed
+
+
+def _usage_reached(agreement: Agreement) -> bool:
+    usage = latest_block_usage(agreement)
+    if usage is None or not agreement.usage_alert_percent:
+        return False
+    block, used = usage
+    return used * 100 >= agreement.usage_alert_percent * block.minutes
+
+
+def usage_alert_candidates() -> list[Agreement]:
+    """Agreements that opted in to an early notice and used that share of their latest block."""
+    opted_in = (
+        Agreement.objects.filter(status=AgreementStatus.ACTIVE, usage_alert_percent__isnull=False)
+        .exclude(episodes__kind=EpisodeKind.USAGE, episodes__closed_at__isnull=True)
+        .select_related("client")
+        .order_by("pk")
+    )
+    return [agreement for agreement in opted_in if _usage_reached(agreement)]
+
+
+@dataclass
+class SweepReport:
+    closed: int = 0
+    opened: list[Episode] = field(default_factory=list)
+    handed_to_workers: int = 0
+    emails_queued: int = 0
+    emails_stuck: int = 0
+
+    def lines(self) -> list[str]:
+        opened = ", ".join(f"{e.agreement.client} ({format_minutes(e.balance_at_open)} left)" for e in self.opened)
+        return [
+            f"Episodes closed (balance back above threshold): {self.closed}",
+            f"Episodes opened: {len(self.opened)}" + (f" — {opened}" if opened else ""),
+            f"Episodes handed to a worker: {self.handed_to_workers}",
+            f"Emails queued for (re)sending: {self.emails_queued}",
+            f"Emails found interrupted while sending (shown to staff as stuck): {self.emails_stuck}",
+        ]
+
+
+def sweep(*, process: Enqueue, send: Enqueue) -> SweepReport:
+    """One pass of the beat task; `process` and `send` queue the per-item work.
+
+    It works from the database state alone, so a run that follows a broker
+    outage or a dead worker catches up with everything the last one missed.
+    """
+    report = SweepReport(closed=episodes_close_recovered())
+    for agreement in low_balance_candidates().select_related("client"):
+        episode = episode_open(agreement=agreement)
+        if episode is not None:
+            report.opened.append(episode)
+    for agreement in exhausted_candidates():
+        episode = episode_open(agreement=agreement, kind=EpisodeKind.EXHAUSTED)
+        if episode is not None:
+            report.opened.append(episode)
+    for agreement in usage_alert_candidates():
+        episode = episode_open(agreement=agreement, kind=EpisodeKind.USAGE)
+        if episode is not None:
+            report.opened.append(episode)
+    for episode_id in Episode.objects.filter(processed_at__isnull=True, closed_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        transaction.on_commit(lambda episode_id=episode_id: process(episode_id))
+        report.handed_to_workers += 1
+    report.emails_stuck = emails_mark_stuck()
+    for email_id in emails_due():
+        transaction.on_commit(lambda email_id=email_id: send(email_id))
+        report.emails_queued += 1
+    return report
+
+
+def exhausted_candidates() -> QuerySet[Agreement]:
+    """Agreements that cannot take another minute under the reject policy: staff must act."""
+    return (
+        Agreement.objects.filter(
+            status=AgreementStatus.ACTIVE,
+            overage_policy="reject",
+            balance_minutes__lte=0,
+        )
+        .exclude(episodes__kind=EpisodeKind.EXHAUSTED, episodes__closed_at__isnull=True)
+        .order_by("pk")
+    )
+
+
+# ---------------------------------------------------------------------------
+# Processing one episode
+
+
+def reload_tier_for(agreement: Agreement) -> Tier | None:
+    """The agreement's reload tier; else the tier of its last block; else the smallest tier on sale."""
+    if agreement.reload_tier_id:
+        return agreement.reload_tier
+    last = agreement.blocks.filter(tier__isnull=False, tier__is_active=True).order_by("-created_at").first()
+    if last is not None:
+        return last.tier
+    return Tier.objects.filter(is_active=True).order_by("hours").first()
+
+
+def episode_process(*, episode_id: int, send: Enqueue) -> str:
+    """Raise the reload invoice, render its PDF and record the emails, once."""
+    with transaction.atomic():
+        episode = Episode.objects.select_for_update().select_related("agreement__client").get(pk=episode_id)
+        if episode.processed_at is not None:
+            return "already processed"
+        if episode.closed_at is not None:
+            return "closed before it was processed"
+        agreement = episode.agreement
+        if episode.kind == EpisodeKind.EXHAUSTED:
+            _record_emails(episode, EmailKind.EXHAUSTED_STAFF, staff_recipients(), invoice=None)
+        elif episode.kind == EpisodeKind.USAGE:
+            _record_emails(episode, EmailKind.USAGE_ALERT, client_billing_recipients(agreement), invoice=None)
+        else:
+            invoice = _raise_reload_invoice(episode, agreement)
+            client_kind = EmailKind.AUTO_RELOADED if episode.auto_reloaded else EmailKind.RELOAD_INVOICE
+            _record_emails(episode, client_kind, client_billing_recipients(agreement), invoice=invoice)
+            _record_emails(episode, EmailKind.LOW_BALANCE_STAFF, staff_recipients(), invoice=invoice)
+        episode.processed_at = timezone.now()
+        episode.save(update_fields=["processed_at"])
+        for email_id in episode.emails.filter(status=EmailStatus.PENDING).values_list("pk", flat=True):
+            # Queued after commit: a worker must find the row it is told to send.
+            transaction.on_commit(lambda email_id=email_id: send(email_id))
+    return "processed"
+
+
+def _raise_reload_invoice(episode: Episode, agreement: Agreement) -> Invoice:
+    tier = reload_tier_for(agreement)
+    if tier is None:
+        raise RuntimeError("No tier is on sale: a reload invoice cannot be raised.")
+    block = agreement_services.block_sell(agreement=agreement, tier=tier, actor=None)
+    invoice = billing_services.invoice_create_for_block(block=block, kind=InvoiceKind.RELOAD, actor=None)
+    invoice = billing_services.invoice_issue(invoice=invoice, actor=None)
+    if agreement.auto_reload:
+        agreement_services.block_credit(block=block, actor=None)
+        episode.auto_reloaded = True
+    # The PDF is attached to the email, so it is rendered now, not later.
+    billing_services.invoice_render_pdf(invoice=invoice)
+    episode.reload_invoice = invoice
+    episode.save(update_fields=["reload_invoice", "auto_reloaded"])
+    return invoice
+
+
+def _email_context(agreement_id: int, **extra: object) -> dict[str, object]:
+    agreement = Agreement.objects.select_related("client").get(pk=agreement_id)
+    seller = billing_selectors.seller_profile_get()
+    usage = latest_block_usage(agreement)
+    return {
+        "agreement": agreement,
+        "client": agreement.client,
+        "seller_name": seller.name if seller else "Blockhours",
+        "balance": format_minutes(agreement.balance_minutes),
+        "threshold": format_minutes(agreement.low_balance_threshold_minutes),
+        "latest_block": usage[0] if usage else None,
+        "latest_block_used": format_minutes(usage[1]) if usage else "",
+        "site_url": settings.SITE_URL.rstrip("/"),
+        **extra,
+    }
+
+
+def _record_emails(episode: Episode, kind: str, recipients: list[str], *, invoice: Invoice | None) -> None:
+    rendered = emails.render(kind, _email_context(episode.agreement_id, episode=episode, invoice=invoice))
+    for recipient in recipients:
+        OutgoingEmail.objects.get_or_create(
+            episode=episode,
+            kind=kind,
+            recipient=recipient,
+            defaults={
+                "agreement_id": episode.agreement_id,
+                "invoice": invoice,
+                "subject": rendered.subject,
+                "body_text": rendered.body_text,
+                "body_html": rendered.body_html,
+            },
+        )
+
+
+# ---------------------------------------------------------------------------
+# Sending one email
+
+
+# Failures worth another try: the server or the network is down or busy.
+TEMPORARY_ERRORS = (
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPConnectError,
+    ConnectionError,
+    socket.timeout,
+    TimeoutError,
+)
+
+
+def _is_temporary(error: Exception) -> bool:
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500  # 4xx: "try again later"; 5xx is final
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in error.recipients.values())
+    return isinstance(error, TEMPORARY_ERRORS)
+
+
+def retry_delay(attempts: int) -> int:
+    """Seconds before the next try: doubling from a minute, capped well below the
+    broker's visibility timeout so a waiting retry is never redelivered twice."""
+    return min(60 * 2 ** max(attempts - 1, 0), settings.EMAIL_RETRY_MAX_DELAY)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: str  # "sent", "retry", "failed", "skipped"
+    retry_in: int = 0
+
+
+def email_send(*, email_id: int) -> SendResult:
+    now = timezone.now()
+    claimed = OutgoingEmail.objects.filter(pk=email_id, status=EmailStatus.PENDING, next_attempt_at__lte=now).update(
+        status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if claimed != 1:
+        return SendResult("skipped")  # sent already, not due yet, or another worker got there first
+    email = OutgoingEmail.objects.select_related("invoice").get(pk=email_id)
+    try:
+        _message_for(email).send()
+    except Exception as error:  # noqa: BLE001 - classified below; nothing is lost
+        message = f"{type(error).__name__}: {error}"[:2000]
+        if _is_temporary(error) and email.attempts < settings.EMAIL_MAX_ATTEMPTS:
+            delay = retry_delay(email.attempts)
+            OutgoingEmail.objects.filter(pk=email.pk).update(
+                status=EmailStatus.PENDING,
+                last_error=message,
+                next_attempt_at=timezone.now() + datetime.timedelta(seconds=delay),
+            )
+            log.warning("Email %s to %s not sent (%s); retrying in %ss", email.pk, email.recipient, message, delay)
+            return SendResult("retry", delay)
+        OutgoingEmail.objects.filter(pk=email.pk).update(status=EmailStatus.FAILED, last_error=message)
+        log.error("Email %s to %s failed for good: %s", email.pk, email.recipient, message)
+        return SendResult("failed")
+    OutgoingEmail.objects.filter(pk=email.pk).update(status=EmailStatus.SENT, sent_at=timezone.now(), last_error="")
+    return SendResult("sent")
+
+
+def _message_for(email: OutgoingEmail):
+    seller = billing_selectors.seller_profile_get()
+    attachments = []
+    if email.invoice is not None and email.invoice.pdf:
+        with email.invoice.pdf.open("rb") as pdf:
+            attachments.append((f"Invoice-{email.invoice.number}.pdf", pdf.read(), "application/pdf"))
+    return emails.build_message(
+        subject=email.subject,
+        body_text=email.body_text,
+        body_html=email.body_html,
+        to=email.recipient,
+        from_name=seller.name if seller else "",
+        reply_to=seller.email if seller else "",
+        attachments=attachments,
+    )
+
+
+def emails_due() -> list[int]:
+    return list(
+        OutgoingEmail.objects.filter(status=EmailStatus.PENDING, next_attempt_at__lte=timezone.now()).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def emails_mark_stuck() -> int:
+    """A send interrupted between "claimed" and "sent" may or may not have
+    reached the server: rather than risk a duplicate, show it to staff."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=settings.EMAIL_STUCK_AFTER)
+    return OutgoingEmail.objects.filter(status=EmailStatus.SENDING, claimed_at__lt=cutoff).update(
+        status=EmailStatus.STUCK
+    )
+
+
+def email_resend(*, email: OutgoingEmail) -> None:
+    """Staff decided a stuck or failed email should go out (again)."""
+    OutgoingEmail.objects.filter(pk=email.pk, status__in=[EmailStatus.STUCK, EmailStatus.FAILED]).update(
+        status=EmailStatus.PENDING, next_attempt_at=timezone.now()
+    )
+
+
+# ---------------------------------------------------------------------------
+# Daily notices: hours about to expire, terms about to end
+
+
+@dataclass
+class NoticeReport:
+    recorded: int = 0
+    queued: list[int] = field(default_factory=list)
+
+
+def _record_notice(*, agreement_id: int, kind: str, topic: str, recipients: list[str], context: dict) -> list[int]:
+    rendered = emails.render(kind, _email_context(agreement_id, **context))
+    created = []
+    for recipient in recipients:
+        email, is_new = OutgoingEmail.objects.get_or_create(
+            topic=topic,
+            kind=kind,
+            recipient=recipient,
+            defaults={
+                "agreement_id": agreement_id,
+                "subject": rendered.subject,
+                "body_text": rendered.body_text,
+                "body_html": rendered.body_html,
+            },
+        )
+        if is_new:
+            created.append(email.pk)
+    return created
+
+
+def expiry_notices_record(*, today: datetime.date | None = None, send: Enqueue) -> NoticeReport:
+    """Warn clients (and staff) EXPIRY_NOTICE_DAYS ahead: unused hours of a block
+    about to expire, and an agreement term about to end (renewal notice).
+    Each notice goes once per block or term, however often this runs."""
+    today = today or timezone.localdate()
+    horizon = today + datetime.timedelta(days=settings.EXPIRY_NOTICE_DAYS)
+    report = NoticeReport()
+    with transaction.atomic():
+        blocks = Block.objects.filter(
+            agreement__status=AgreementStatus.ACTIVE,
+            credited_at__isnull=False,
+            cancelled_at__isnull=True,
+            expires_on__gte=today,
+            expires_on__lte=horizon,
+        ).select_related("agreement__client")
+        left = block_minutes_left(blocks)
+        for block in blocks:
+            if left.get(block.pk, 0) <= 0:
+                continue
+            report.queued += _record_notice(
+                agreement_id=block.agreement_id,
+                kind=EmailKind.EXPIRY_NOTICE,
+                topic=f"block-expiry:{block.public_id}",
+                recipients=client_billing_recipients(block.agreement),
+                context={
+                    "block": block,
+                    "unused": format_minutes(left[block.pk]),
+                    "days_left": (block.expires_on - today).days,
+                },
+            )
+        ending = Agreement.objects.filter(
+            status=AgreementStatus.ACTIVE, ends_on__gte=today, ends_on__lte=horizon
+        ).select_related("client")
+        for agreement in ending:
+            report.queued += _record_notice(
+                agreement_id=agreement.pk,
+                kind=EmailKind.RENEWAL_NOTICE,
+                topic=f"term-end:{agreement.public_id}:{agreement.ends_on:%Y-%m-%d}",
+                recipients=_unique(client_billing_recipients(agreement) + staff_recipients()),
+                context={"days_left": (agreement.ends_on - today).days},
+            )
+        report.recorded = len(report.queued)
+        for email_id in report.queued:
+            transaction.on_commit(lambda email_id=email_id: send(email_id))
+    return report

@@ -1,0 +1,60 @@
+"""Celery tasks: ids in, services do the work, safe to run twice.
+
+`acks_late` with `reject_on_worker_lost` is used only where a database row
+guards the effect (the episode's processed_at, the email's status): a task
+redelivered after a worker died finds the row and does nothing twice.
+"""
+
+from celery import shared_task
+
+from notifications import services
+
+
+def _queue_processing(episode_id: int) -> None:
+    process_episode.delay(episode_id)
+
+
+def _queue_sending(email_id: int) -> None:
+    send_email.delay(email_id)
+
+
+@shared_task(name="notifications.tasks.sweep_low_balances", max_retries=0, time_limit=600, soft_time_limit=540)
+def sweep_low_balances() -> list[str]:
+    """Beat: select and claim only; each agreement's work runs as its own task."""
+    return services.sweep(process=_queue_processing, send=_queue_sending).lines()
+
+
+@shared_task(
+    name="notifications.tasks.process_episode",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    time_limit=300,
+    soft_time_limit=240,
+)
+def process_episode(episode_id: int) -> str:
+    return services.episode_process(episode_id=episode_id, send=_queue_sending)
+
+
+@shared_task(
+    bind=True,
+    name="notifications.tasks.send_email",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=8,
+    time_limit=120,
+    soft_time_limit=100,
+)
+def send_email(self, email_id: int) -> str:
+    result = services.email_send(email_id=email_id)
+    if result.outcome == "retry" and self.request.retries < self.max_retries:
+        # The row stays "pending" with its next attempt time, so the sweep
+        # resends it even if this retry message is lost with the broker.
+        raise self.retry(countdown=result.retry_in)
+    return result.outcome
+
+
+@shared_task(name="notifications.tasks.send_expiry_notices", max_retries=0, time_limit=600, soft_time_limit=540)
+def send_expiry_notices() -> int:
+    """Daily: notices for hours and terms ending within EXPIRY_NOTICE_DAYS."""
+    return services.expiry_notices_record(send=_queue_sending).recorded

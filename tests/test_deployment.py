@@ -1,0 +1,178 @@
+"""The deployment files agree with the settings.
+
+There is no Docker engine on the development machines, so docker-compose.yml
+is checked here instead: its services exist, the app containers set only
+variables that blockhours/settings.py reads and agree on where the database
+and broker are, and .env.example documents exactly what settings.py reads.
+Settings are also started in a clean subprocess, the way a server starts them.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = ROOT / "blockhours" / "settings.py"
+APP_SERVICES = ("web", "worker", "beat")
+
+# env_str("NAME", ...), env_bool("NAME", ...) etc. in settings.py.
+_ENV_CALL = re.compile(r"""\benv_(str|bool|int|list|crontab)\(\s*["']([A-Z][A-Z0-9_]*)["']""")
+# env_str and the helpers built on it also accept NAME_FILE (a secret mounted as a file).
+_FILE_CAPABLE = {"str", "list", "crontab"}
+# "NAME=value" or "# NAME=value" at the start of a line of .env.example.
+_EXAMPLE_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
+
+
+def settings_variables() -> dict[str, str]:
+    """Every environment variable settings.py reads, with the helper that reads it."""
+    found = {name: kind for kind, name in _ENV_CALL.findall(SETTINGS.read_text())}
+    assert found, "no env_*() calls found in settings.py: has the helper been renamed?"
+    return found
+
+
+def example_values() -> dict[str, str]:
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        match = _EXAMPLE_LINE.match(line.strip())
+        if match:
+            values[match.group(1)] = match.group(2).strip()
+    return values
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # the "- NAME=value" form
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {name: str(value) for name, value in env.items()}
+
+
+def command(service: dict) -> str:
+    cmd = service.get("command", "")
+    return " ".join(cmd) if isinstance(cmd, list) else cmd
+
+
+def test_it_has_the_services(compose):
+    services = compose["services"]
+    assert {"web", "worker", "beat", "postgres", "redis", "mailpit"} <= services.keys()
+    assert "gunicorn blockhours.wsgi" in command(services["web"])
+    assert "celery -A blockhours worker" in command(services["worker"])
+    assert "celery -A blockhours beat" in command(services["beat"])
+    # One beat only: a second one would enqueue every periodic job twice.
+    assert services["beat"].get("deploy", {}).get("replicas", 1) == 1
+    for name in APP_SERVICES:
+        assert services[name].get("build") in (".", {"context": "."}), name
+    assert (ROOT / "Dockerfile").is_file()
+
+
+def test_app_containers_set_only_variables_settings_read(compose):
+    readable = set()
+    for name, kind in settings_variables().items():
+        readable.add(name)
+        if kind in _FILE_CAPABLE:
+            readable.add(f"{name}_FILE")
+    for service in APP_SERVICES:
+        unknown = environment(compose["services"][service]).keys() - readable
+        assert not unknown, f"{service} sets variables settings.py never reads: {sorted(unknown)}"
+
+
+def test_web_worker_and_beat_share_database_and_broker(compose):
+    envs = {name: environment(compose["services"][name]) for name in APP_SERVICES}
+    for variable in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "EMAIL_HOST"):
+        values = {name: env.get(variable) for name, env in envs.items()}
+        assert len(set(values.values())) == 1, f"{variable} differs: {values}"
+        assert None not in values.values(), f"{variable} missing: {values}"
+
+
+def test_urls_point_at_the_compose_servers(compose):
+    services = compose["services"]
+    env = environment(services["web"])
+    database = urlsplit(env["DATABASE_URL"])
+    postgres = environment(services["postgres"])
+    assert database.scheme in ("postgres", "postgresql")
+    assert database.hostname == "postgres"
+    assert (database.username, database.password, database.path.lstrip("/")) == (
+        postgres["POSTGRES_USER"],
+        postgres["POSTGRES_PASSWORD"],
+        postgres["POSTGRES_DB"],
+    )
+    assert urlsplit(env["REDIS_URL"]).hostname == "redis"
+    assert env["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert (env["EMAIL_HOST"], env["EMAIL_PORT"]) == ("mailpit", "1025")
+
+
+def test_compose_is_production_shaped(compose):
+    env = environment(compose["services"]["web"])
+    assert env["DEBUG"] == "false"
+    # The secret comes from outside (shell or .env), never written into the file.
+    assert re.fullmatch(r"\$\{SECRET_KEY:\?[^}]*\}", env["SECRET_KEY"]), env["SECRET_KEY"]
+
+
+def test_env_example_documents_every_setting():
+    read = settings_variables().keys()
+    documented = example_values().keys()
+    assert not read - documented, f"add to .env.example: {sorted(read - documented)}"
+    assert not documented - read, f".env.example documents unread variables: {sorted(documented - read)}"
+
+
+def _start_settings(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """Import the settings the way a server does, in a clean environment.
+
+    Variables that a developer's .env could supply are pinned here (python-dotenv
+    never overrides a variable that is set, even to ""), so .env cannot change
+    the outcome.
+    """
+    clean = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "blockhours.settings",
+        "BLOCKHOURS_VAR_DIR": str(tmp_path / "var"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_RESULT_BACKEND": "",
+        "DEBUG": "false",
+        "SECRET_KEY": "",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_settings_refuse_to_start_without_a_secret_key_when_debug_is_off(tmp_path):
+    result = _start_settings({}, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_settings_start_with_a_secret_key(tmp_path):
+    result = _start_settings({"SECRET_KEY": "a-real-secret-" + "x" * 40}, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_settings_start_in_debug_without_a_secret_key(tmp_path):
+    result = _start_settings({"DEBUG": "true"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_settings_accept_every_example_value(tmp_path):
+    values = {name: value for name, value in example_values().items() if value}
+    values.pop("BLOCKHOURS_VAR_DIR", None)  # keep the run inside tmp_path
+    values.pop("MEDIA_ROOT", None)
+    result = _start_settings({**values, "SECRET_KEY": "a-real-secret-" + "x" * 40}, tmp_path)
+    assert result.returncode == 0, result.stderr
