@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -71,6 +71,13 @@ def _unique(addresses) -> list[str]:
 # The sweep: select and claim
 
 
+def _has_open_episode(kind: str) -> Exists:
+    # One subquery on the same episode row: an `exclude()` across the relation
+    # would match "some episode of this kind" and "some open episode" on two
+    # different rows.
+    return Exists(Episode.objects.filter(agreement=OuterRef("pk"), kind=kind, closed_at__isnull=True))
+
+
 def low_balance_candidates() -> QuerySet[Agreement]:
     """Active agreements at or below their threshold with no open episode.
 
@@ -79,7 +86,7 @@ def low_balance_candidates() -> QuerySet[Agreement]:
     """
     return (
         Agreement.objects.filter(status=AgreementStatus.ACTIVE, balance_minutes__lte=F("low_balance_threshold_minutes"))
-        .exclude(episodes__kind=EpisodeKind.LOW_BALANCE, episodes__closed_at__isnull=True)
+        .exclude(_has_open_episode(EpisodeKind.LOW_BALANCE))
         .order_by("pk")
     )
 
@@ -131,7 +138,7 @@ def usage_alert_candidates() -> list[Agreement]:
     """Agreements that opted in to an early notice and used that share of their latest block."""
     opted_in = (
         Agreement.objects.filter(status=AgreementStatus.ACTIVE, usage_alert_percent__isnull=False)
-        .exclude(episodes__kind=EpisodeKind.USAGE, episodes__closed_at__isnull=True)
+        .exclude(_has_open_episode(EpisodeKind.USAGE))
         .select_related("client")
         .order_by("pk")
     )
@@ -196,7 +203,7 @@ def exhausted_candidates() -> QuerySet[Agreement]:
             overage_policy="reject",
             balance_minutes__lte=0,
         )
-        .exclude(episodes__kind=EpisodeKind.EXHAUSTED, episodes__closed_at__isnull=True)
+        .exclude(_has_open_episode(EpisodeKind.EXHAUSTED))
         .order_by("pk")
     )
 

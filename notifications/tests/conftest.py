@@ -72,3 +72,16 @@ def sweep_now() -> str:
     with TestCase.captureOnCommitCallbacks(execute=True):
         call_command("sweep_low_balances", stdout=out)
     return out.getvalue()
+
+
+@pytest.fixture
+def smtp_port(settings):
+    """Email goes over SMTP to 127.0.0.1 on a free port (start a server there, or not)."""
+    from notifications.tests.smtp import free_port
+
+    port = free_port()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_TIMEOUT = 5
+    return port

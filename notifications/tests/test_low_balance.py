@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.utils import timezone
 
 from agreements.models import LedgerKind, OveragePolicy
 from agreements.tests.assertions import assert_balance_is_ledger_sum
@@ -171,3 +172,13 @@ def test_a_request_that_rolls_back_queues_nothing(make_low_agreement, django_cap
             pass
     assert callbacks == [] and queued == []
     assert not Episode.objects.exists()
+
+
+def test_an_open_alert_of_another_kind_does_not_hide_a_new_low_balance_episode(make_low_agreement):
+    agreement = make_low_agreement(left=0, overage_policy=OveragePolicy.REJECT)
+    Episode.objects.create(
+        agreement=agreement, kind=EpisodeKind.LOW_BALANCE, balance_at_open=60, threshold_at_open=120,
+        closed_at=timezone.now(),
+    )
+    Episode.objects.create(agreement=agreement, kind=EpisodeKind.EXHAUSTED, balance_at_open=0, threshold_at_open=120)
+    assert list(services.low_balance_candidates()) == [agreement]

@@ -3,12 +3,9 @@ moment, an SMTP server that is down and comes back, a real SMTP server
 receiving what we send, and the Celery settings that would double-send."""
 
 import datetime
-import email
-import socket
 import subprocess
 import threading
 import time
-from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -21,43 +18,7 @@ from blockhours.celery import app
 from notifications import services
 from notifications.models import EmailStatus, Episode, OutgoingEmail
 from notifications.tests.conftest import sweep_now
-
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        parsed = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_port(settings):
-    port = free_port()
-    settings.EMAIL_BACKEND = SMTP_BACKEND
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_TIMEOUT = 5
-    return port
-
-
-def start_smtp(port: int) -> tuple[Controller, Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller, inbox
+from notifications.tests.smtp import Inbox, start_smtp
 
 
 def test_a_real_smtp_server_receives_both_parts_and_the_pdf(make_low_agreement, smtp_port):

@@ -9,7 +9,7 @@ import pytest
 
 from billing.models import Invoice
 from notifications.models import EmailStatus, Episode, OutgoingEmail
-from notifications.tests.test_reliability import free_port, start_smtp
+from notifications.tests.smtp import free_port, start_smtp
 from tests.celery_processes import worker_and_beat
 
 pytestmark = [
