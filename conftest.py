@@ -109,3 +109,17 @@ def agreement(client_a):
 @pytest.fixture
 def ticket(client_a):
     return TicketFactory(client=client_a)
+
+
+@pytest.fixture
+def seller(db):
+    """The MSP's invoice details; issuing an invoice needs them. Apps may override it."""
+    from billing.models import SellerProfile
+
+    return SellerProfile.objects.create(
+        name="Northwind IT",
+        email="billing@northwind.example",
+        address="12 Harbour Road\nPortsmouth",
+        payment_instructions="ACH to Northwind IT, routing 011000015, account 123456789",
+        payment_terms_days=15,
+    )

@@ -39,3 +39,22 @@ class User(AbstractUser):
     def works_for_msp(self) -> bool:
         """Staff and technicians see every client; client contacts only their own."""
         return self.is_msp_staff or self.is_technician
+
+
+class Invitation(models.Model):
+    """A single-use, expiring link that lets an invited person set their own
+    password. Only a hash of the token is stored: a database leak gives no
+    working links, and nobody ever receives a password by email."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.user}"

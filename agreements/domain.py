@@ -16,6 +16,28 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+_CURRENCY_SYMBOLS = {
+    "USD": "$",
+    "CAD": "CA$",
+    "AUD": "A$",
+    "NZD": "NZ$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+    "INR": "₹",
+    "CHF": "CHF ",
+}
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """`Decimal("1800")`, `"USD"` → `$1,800.00`; currencies without a symbol keep their code."""
+    amount = money(Decimal(amount))
+    sign = "−" if amount < 0 else ""
+    digits = f"{abs(amount):,.2f}"
+    symbol = _CURRENCY_SYMBOLS.get((currency or "").upper())
+    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {currency}".strip()
+
+
 def round_to_increment(minutes: int, increment: int, mode: str) -> int:
     """Round worked minutes to the agreement's billing increment."""
     whole, rest = divmod(minutes, increment)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -35,6 +36,7 @@ class Client(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(hourly_rate__gte=0), name="client_rate_not_negative"),
+            models.UniqueConstraint(Lower("name"), name="client_name_unique_ignoring_case"),
         ]
 
     def __str__(self) -> str:
@@ -217,6 +219,9 @@ class Block(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     # Set when the sale is cancelled (its invoice voided): never credited after that.
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Cached sum of the ledger entries of this block (its unused minutes),
+    # written only by agreements.services under the agreement's row lock.
+    minutes_left = models.IntegerField(default=0, editable=False)
     # Set once, when the purchase credit is written to the ledger.
     credited_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -228,6 +233,10 @@ class Block(models.Model):
         ordering = ["starts_on", "created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(minutes__gt=0), name="block_minutes_positive"),
+            # Oldest-first consumption never overdraws a block nor fills it twice.
+            models.CheckConstraint(
+                condition=Q(minutes_left__gte=0) & Q(minutes_left__lte=F("minutes")), name="block_minutes_left_in_range"
+            ),
             models.CheckConstraint(condition=Q(rate__gte=0), name="block_rate_not_negative"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="block_amount_not_negative"),
             models.CheckConstraint(

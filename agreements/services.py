@@ -9,12 +9,13 @@ writes a ledger entry itself.
 """
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -69,7 +70,12 @@ def client_create(
     if currency:
         client.currency = currency.upper()
     client.full_clean()
-    client.save()
+    try:
+        with transaction.atomic():
+            client.save()
+    except IntegrityError:
+        # Two requests created the same name at once: the database kept one.
+        raise ValidationError({"name": f"A client named “{client.name}” already exists."}) from None
     return client
 
 
@@ -116,26 +122,29 @@ def _lock(agreement: Agreement) -> Agreement:
 
 
 def _write(agreement: Agreement, entries: list[LedgerEntry]) -> None:
-    """Insert ledger entries and move the cached balance by the same amount."""
+    """Insert ledger entries and move the cached sums (the agreement's balance,
+    each block's minutes left) by the same amounts."""
     LedgerEntry.objects.bulk_create(entries)
     agreement.balance_minutes += sum(entry.minutes for entry in entries)
     Agreement.objects.filter(pk=agreement.pk).update(balance_minutes=agreement.balance_minutes)
+    per_block: dict[int, int] = defaultdict(int)
+    for entry in entries:
+        if entry.block_id is not None:
+            per_block[entry.block_id] += entry.minutes
+    for block_id, change in per_block.items():
+        Block.objects.filter(pk=block_id).update(minutes_left=F("minutes_left") + change)
 
 
 def _block_remaining(agreement: Agreement) -> dict[int, int]:
-    """Unused minutes per credited block (the ledger sum for each block)."""
-    rows = (
-        LedgerEntry.objects.filter(agreement=agreement, block__isnull=False)
-        .values("block")
-        .annotate(remaining=Sum("minutes"))
-    )
-    return {row["block"]: row["remaining"] for row in rows}
+    """Unused minutes per block that has any (the cached ledger sum of each block)."""
+    return dict(Block.objects.filter(agreement=agreement, minutes_left__gt=0).values_list("pk", "minutes_left"))
 
 
 def _pool_minutes(agreement: Agreement) -> int:
     """Minutes not tied to a block: adjustments and time beyond every block."""
-    total = LedgerEntry.objects.filter(agreement=agreement, block__isnull=True).aggregate(total=Sum("minutes"))["total"]
-    return total or 0
+    balance = Agreement.objects.values_list("balance_minutes", flat=True).get(pk=agreement.pk)
+    in_blocks = Block.objects.filter(agreement=agreement).aggregate(total=Sum("minutes_left"))["total"] or 0
+    return balance - in_blocks
 
 
 def _usable_blocks(agreement: Agreement, on: datetime.date) -> list[tuple[Block, int]]:

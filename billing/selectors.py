@@ -59,3 +59,9 @@ def invoice_is_overdue(invoice: Invoice, *, today: datetime.date | None = None) 
 
 def seller_profile_get() -> SellerProfile | None:
     return SellerProfile.objects.filter(pk=1).first()
+
+
+def invoice_figures(invoices: QuerySet[Invoice], *, today: datetime.date | None = None) -> dict[str, int]:
+    """How many invoices wait for payment, and how many of those are overdue."""
+    unpaid = invoices.filter(status=InvoiceStatus.ISSUED)
+    return {"unpaid": unpaid.count(), "overdue": invoices_overdue(unpaid, today=today).count()}

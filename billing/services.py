@@ -269,11 +269,15 @@ def invoice_sell_block(
     actor: User | None,
     tier: Tier | None = None,
     hours: int | None = None,
+    starts_on: datetime.date | None = None,
+    expires_on: datetime.date | None = None,
     kind: str = InvoiceKind.BLOCK,
 ) -> Invoice:
     """Sell a block and issue its invoice, all or nothing."""
     with transaction.atomic():
-        block = agreement_services.block_sell(agreement=agreement, actor=actor, tier=tier, hours=hours)
+        block = agreement_services.block_sell(
+            agreement=agreement, actor=actor, tier=tier, hours=hours, starts_on=starts_on, expires_on=expires_on
+        )
         invoice = invoice_create_for_block(block=block, kind=kind, actor=actor)
         return invoice_issue(invoice=invoice, actor=actor)
 

@@ -1,10 +1,35 @@
-from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from decimal import Decimal
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from agreements.domain import format_minutes, format_money
+from billing.forms import InvoiceFilterForm, PaymentForm, VoidForm
 from billing.models import Invoice, InvoiceStatus
-from billing.selectors import invoice_get_for_user
-from billing.services import invoice_pdf_is_current, invoice_preview_pdf, invoice_render_pdf
+from billing.selectors import (
+    invoice_amount_due,
+    invoice_amount_paid,
+    invoice_get_for_user,
+    invoice_is_overdue,
+    invoices_for_user,
+    invoices_overdue,
+)
+from billing.services import (
+    invoice_pdf_is_current,
+    invoice_preview_pdf,
+    invoice_render_pdf,
+    invoice_void,
+    payment_record,
+)
+from ui.access import get_by_public_id, staff_required
 
 
 @require_GET
@@ -35,3 +60,113 @@ def invoice_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# ---------------------------------------------------------------------------
+# Staff pages: the invoice list, one invoice, payments and voids
+
+
+def _staff_invoice(request: HttpRequest, public_id: str) -> Invoice:
+    return get_by_public_id(invoices_for_user(request.user).prefetch_related("lines", "payments"), public_id)
+
+
+@staff_required
+@require_GET
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    form = InvoiceFilterForm(request.GET or None)
+    invoices = invoices_for_user(request.user).order_by("-created_at", "-id")
+    if form.is_valid():
+        if form.cleaned_data["client"]:
+            invoices = invoices.filter(client__name__icontains=form.cleaned_data["client"])
+        if form.cleaned_data["status"]:
+            invoices = invoices.filter(status=form.cleaned_data["status"])
+        if form.cleaned_data["overdue"]:
+            invoices = invoices_overdue(invoices)
+    invoices = invoices.annotate(
+        outstanding=ExpressionWrapper(
+            F("total") - Coalesce(Sum("payments__amount"), Decimal("0.00")), output_field=DecimalField()
+        )
+    )
+    page = Paginator(invoices, 50).get_page(request.GET.get("page"))
+    overdue_ids = set(
+        invoices_overdue(Invoice.objects.filter(pk__in=[i.pk for i in page])).values_list("pk", flat=True)
+    )
+    return render(
+        request,
+        "billing/invoice_list.html",
+        {"form": form, "page": page, "overdue_ids": overdue_ids, "today": timezone.localdate()},
+    )
+
+
+@staff_required
+@require_GET
+def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    invoice = _staff_invoice(request, public_id)
+    return _detail_page(request, invoice, PaymentForm(initial={"amount": invoice_amount_due(invoice)}), VoidForm())
+
+
+def _detail_page(
+    request: HttpRequest, invoice: Invoice, payment_form: PaymentForm, void_form: VoidForm
+) -> HttpResponse:
+    return render(
+        request,
+        "billing/invoice_detail.html",
+        {
+            "invoice": invoice,
+            "paid": invoice_amount_paid(invoice),
+            "due": invoice_amount_due(invoice),
+            "overdue": invoice.status == InvoiceStatus.ISSUED and invoice_is_overdue(invoice),
+            "payment_form": payment_form,
+            "void_form": void_form,
+        },
+        status=400 if payment_form.errors or void_form.errors else 200,
+    )
+
+
+def _add_service_errors(form, error: ValidationError) -> None:  # noqa: ANN001 - any form
+    if hasattr(error, "error_dict"):
+        for field, messages_ in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, error.messages)
+
+
+@staff_required
+@require_POST
+def invoice_payment(request: HttpRequest, public_id: str) -> HttpResponse:
+    invoice = _staff_invoice(request, public_id)
+    form = PaymentForm(request.POST)
+    if form.is_valid():
+        try:
+            payment = payment_record(invoice=invoice, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            invoice.refresh_from_db()
+            invoice.agreement.refresh_from_db()
+            note = " The invoice is paid in full." if invoice.status == InvoiceStatus.PAID else ""
+            messages.success(
+                request,
+                f"Payment {payment.reference} of {format_money(payment.amount, invoice.currency)} recorded.{note} "
+                f"{invoice.client} balance: {format_minutes(invoice.agreement.balance_minutes)}.",
+            )
+            return redirect("billing:invoice", public_id=invoice.public_id)
+    return _detail_page(request, invoice, form, VoidForm())
+
+
+@staff_required
+@require_POST
+def invoice_void_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    invoice = _staff_invoice(request, public_id)
+    form = VoidForm(request.POST)
+    if form.is_valid():
+        try:
+            invoice_void(invoice=invoice, actor=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            messages.success(
+                request, f"Invoice {invoice.number or '(draft)'} is void. Its number stays in the sequence."
+            )
+            return redirect("billing:invoice", public_id=invoice.public_id)
+    return _detail_page(request, invoice, PaymentForm(), form)

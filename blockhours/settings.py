@@ -5,10 +5,12 @@ broker on the local filesystem, emails written to var/mail/. DATABASE_URL and
 REDIS_URL switch to real servers. Every setting is documented in .env.example.
 """
 
+import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -46,10 +48,22 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served locally, no CDN
+    "bootstrap",  # django-bootstrap-static: Bootstrap's dist files, served locally
+    "axes",
     "accounts",
     "agreements",
     "billing",
+    "ui",
+    "timesheet",
+    "portal",
+    "dashboard",
     "notifications",
+    "reports",
+    "api",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -61,6 +75,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "blockhours.urls"
@@ -101,7 +118,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Repeated failed logins are throttled by django-axes: after AXES_FAILURE_LIMIT
+# failures for one username from one address, that pair is locked out for
+# AXES_COOLOFF_MINUTES. The axes backend must come first.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# Behind a proxy, the client address comes from X-Forwarded-For (see django-axes docs).
+AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0) or None
+
+# Invitation links (set your own password) stop working after this many days.
+INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7)
+# Password-reset links stop working after this many seconds (Django's default: 3 days).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60 * 24)
+
+# Bootstrap's alert classes for flash messages.
+MESSAGE_TAGS = {40: "danger"}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -122,6 +165,7 @@ if INVOICE_PAGE_SIZE not in {"A4", "Letter"}:
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
@@ -171,6 +215,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
         "store_processed": False,
+        # Fanout bindings; kombu's default is "control" in the working folder.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
     }
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis hands an unacknowledged task to another worker after this many
@@ -196,6 +242,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": LOW_BALANCE_SWEEP_SECONDS,
         "options": {"expires": max(LOW_BALANCE_SWEEP_SECONDS - 1, 1)},
     },
+    "purge-idempotency-keys": {
+        "task": "api.tasks.purge_idempotency_keys",
+        "schedule": env_crontab("IDEMPOTENCY_PURGE_CRON", "17 * * * *"),
+        "options": {"expires": 30 * 60},
+    },
     "expiry-notices": {
         "task": "notifications.tasks.send_expiry_notices",
         "schedule": env_crontab("EXPIRY_NOTICE_CRON", "15 7 * * *"),
@@ -206,10 +257,65 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_crontab("BLOCK_EXPIRY_CRON", "5 0 * * *"),
         "options": {"expires": 60 * 60},
     },
+    # Monthly statements for the month just ended; safe to run twice.
+    "monthly-statements": {
+        "task": "reports.tasks.send_monthly_statements",
+        "schedule": env_crontab("STATEMENT_CRON", "30 6 1 * *"),
+        "options": {"expires": 6 * 60 * 60},
+    },
 }
 
+# Reports (reports/): the flat-rate MSA comparison looks at this many full
+# months of invoices, against seats × this monthly price per seat.
+REPORTS_MSA_TRAILING_MONTHS = env_int("REPORTS_MSA_TRAILING_MONTHS", 3)
+REPORTS_MSA_SEAT_PRICE = Decimal(env_str("REPORTS_MSA_SEAT_PRICE", "150.00"))
+
+# The REST API (api/): a token per user (only its hash is stored) or the
+# session for the browsable API; one throttle budget per token.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1200/min")
+# How long an Idempotency-Key is remembered per user: a retry within this
+# time replays the first response; afterwards the key counts as new.
+API_IDEMPOTENCY_KEY_HOURS = env_int("API_IDEMPOTENCY_KEY_HOURS", 24)
 REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # integrations speak JSON
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": API_THROTTLE_RATE},
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "api.filters.StrictFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Blockhours API",
+    "DESCRIPTION": (
+        "Prepaid blocks of support hours: clients, agreements with balance and runway, the ledger, "
+        "time entries, invoices and payments. Time is in integer minutes; money is a decimal string "
+        "beside a currency code. Authenticate with `Authorization: Token <key>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AgreementStatusEnum": "agreements.models.AgreementStatus",
+        "TicketStatusEnum": "agreements.models.TicketStatus",
+        "InvoiceStatusEnum": "billing.models.InvoiceStatus",
+        "InvoiceKindEnum": "billing.models.InvoiceKind",
+        "LedgerKindEnum": "agreements.models.LedgerKind",
+    },
 }
 
 LOGGING = {
@@ -219,9 +325,34 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
-# Behind a TLS-terminating proxy in production.
+# Pages may not be framed by other sites, and other sites learn only our origin.
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts and styles only from our own
+# static files, no inline script anywhere (templates keep their JS in
+# static/js/). Inline style attributes stay allowed: they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Production sits behind a TLS-terminating proxy that sets X-Forwarded-Proto;
+# `manage.py check --deploy` passes with these defaults (a test runs it).
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)

@@ -1,9 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("billing.urls")),  # invoices/<uuid>/pdf/
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("api/", include("api.urls")),  # REST API v1, schema, docs
+    path("dashboard/", include("dashboard.urls")),
+    path("time/", include("timesheet.urls")),
+    path("portal/", include("portal.urls")),
+    path("reports/", include("reports.urls")),  # staff reports; portal statements
+    path("", include("billing.urls")),  # invoices/, invoices/<uuid>/pdf/
+    path("notifications/", include("notifications.urls")),
+    # Sign-in, passwords, invitations, and "/" sending each role to its home page.
+    path("", include("accounts.urls")),
 ]

@@ -59,6 +59,7 @@ class Episode(models.Model):
 
 
 class EmailKind(models.TextChoices):
+    INVOICE = "invoice", "Invoice to the client"
     RELOAD_INVOICE = "reload_invoice", "Reload invoice to the client"
     AUTO_RELOADED = "auto_reloaded", "Hours reloaded automatically"
     LOW_BALANCE_STAFF = "low_balance_staff", "Low balance notice to staff"
@@ -66,6 +67,7 @@ class EmailKind(models.TextChoices):
     USAGE_ALERT = "usage_alert", "Share of block used"
     EXPIRY_NOTICE = "expiry_notice", "Hours expiring soon"
     RENEWAL_NOTICE = "renewal_notice", "Agreement term ending soon"
+    STATEMENT = "statement", "Monthly statement to the client"
 
 
 class EmailStatus(models.TextChoices):
@@ -93,6 +95,10 @@ class OutgoingEmail(models.Model):
     agreement = models.ForeignKey("agreements.Agreement", on_delete=models.PROTECT, related_name="emails")
     # Distinguishes notices that are not tied to an episode (e.g. "expiry:<block>:<date>").
     topic = models.CharField(max_length=200, blank=True)
+    # A document rendered when the email was recorded (e.g. a statement PDF),
+    # attached as `attachment_name`; invoices are attached from `invoice`.
+    attachment = models.FileField(upload_to="attachments/", blank=True, max_length=255)
+    attachment_name = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=EmailStatus.choices, default=EmailStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

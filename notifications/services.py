@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
@@ -31,7 +32,7 @@ from agreements.models import Agreement, AgreementStatus, Block, Tier
 from agreements.selectors import block_minutes_left, latest_block_usage
 from billing import selectors as billing_selectors
 from billing import services as billing_services
-from billing.models import Invoice, InvoiceKind
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
 from notifications import emails
 from notifications.models import EmailKind, EmailStatus, Episode, EpisodeKind, OutgoingEmail
 
@@ -71,6 +72,14 @@ def _unique(addresses) -> list[str]:
 # The sweep: select and claim
 
 
+def _scoped(scope: QuerySet[Agreement] | None) -> QuerySet[Agreement]:
+    return Agreement.objects.all() if scope is None else scope
+
+
+def _episodes_in(scope: QuerySet[Agreement] | None) -> QuerySet[Episode]:
+    return Episode.objects.all() if scope is None else Episode.objects.filter(agreement__in=scope)
+
+
 def _has_open_episode(kind: str) -> Exists:
     # One subquery on the same episode row: an `exclude()` across the relation
     # would match "some episode of this kind" and "some open episode" on two
@@ -78,14 +87,15 @@ def _has_open_episode(kind: str) -> Exists:
     return Exists(Episode.objects.filter(agreement=OuterRef("pk"), kind=kind, closed_at__isnull=True))
 
 
-def low_balance_candidates() -> QuerySet[Agreement]:
+def low_balance_candidates(scope: QuerySet[Agreement] | None = None) -> QuerySet[Agreement]:
     """Active agreements at or below their threshold with no open episode.
 
     The first filter is exactly the condition of the partial index
     `agreement_low_balance_idx`, so the database reads only low agreements.
     """
     return (
-        Agreement.objects.filter(status=AgreementStatus.ACTIVE, balance_minutes__lte=F("low_balance_threshold_minutes"))
+        _scoped(scope)
+        .filter(status=AgreementStatus.ACTIVE, balance_minutes__lte=F("low_balance_threshold_minutes"))
         .exclude(_has_open_episode(EpisodeKind.LOW_BALANCE))
         .order_by("pk")
     )
@@ -116,11 +126,11 @@ def _still_low(episode: Episode) -> bool:
     return agreement.balance_minutes <= agreement.low_balance_threshold_minutes
 
 
-def episodes_close_recovered() -> int:
+def episodes_close_recovered(scope: QuerySet[Agreement] | None = None) -> int:
     """Close open episodes whose agreement recovered: back above its threshold,
     a new block bought (usage alert), or the agreement ended."""
     closed = 0
-    for episode in Episode.objects.filter(closed_at__isnull=True).select_related("agreement"):
+    for episode in _episodes_in(scope).filter(closed_at__isnull=True).select_related("agreement"):
         if not _still_low(episode):
             closed += Episode.objects.filter(pk=episode.pk, closed_at__isnull=True).update(closed_at=timezone.now())
     return closed
@@ -134,15 +144,19 @@ def _usage_reached(agreement: Agreement) -> bool:
     return used * 100 >= agreement.usage_alert_percent * block.minutes
 
 
-def usage_alert_candidates() -> list[Agreement]:
+def usage_alert_candidates(scope: QuerySet[Agreement] | None = None) -> list[Agreement]:
     """Agreements that opted in to an early notice and used that share of their latest block."""
     opted_in = (
-        Agreement.objects.filter(status=AgreementStatus.ACTIVE, usage_alert_percent__isnull=False)
+        _scoped(scope)
+        .filter(status=AgreementStatus.ACTIVE, usage_alert_percent__isnull=False)
         .exclude(_has_open_episode(EpisodeKind.USAGE))
         .select_related("client")
         .order_by("pk")
     )
     return [agreement for agreement in opted_in if _usage_reached(agreement)]
+
+
+_SHORT_KIND = {EpisodeKind.LOW_BALANCE: "low", EpisodeKind.EXHAUSTED: "exhausted", EpisodeKind.USAGE: "usage alert"}
 
 
 @dataclass
@@ -154,7 +168,9 @@ class SweepReport:
     emails_stuck: int = 0
 
     def lines(self) -> list[str]:
-        opened = ", ".join(f"{e.agreement.client} ({format_minutes(e.balance_at_open)} left)" for e in self.opened)
+        opened = ", ".join(
+            f"{e.agreement.client} ({_SHORT_KIND[e.kind]}, {format_minutes(e.balance_at_open)} left)" for e in self.opened
+        )
         return [
             f"Episodes closed (balance back above threshold): {self.closed}",
             f"Episodes opened: {len(self.opened)}" + (f" — {opened}" if opened else ""),
@@ -164,28 +180,27 @@ class SweepReport:
         ]
 
 
-def sweep(*, process: Enqueue, send: Enqueue) -> SweepReport:
+def sweep(*, process: Enqueue, send: Enqueue, agreement_id: int | None = None) -> SweepReport:
     """One pass of the beat task; `process` and `send` queue the per-item work.
 
     It works from the database state alone, so a run that follows a broker
     outage or a dead worker catches up with everything the last one missed.
+    With `agreement_id` it looks at that agreement only: run right after time
+    is logged on it, so an exhausted balance reaches staff at once.
     """
-    report = SweepReport(closed=episodes_close_recovered())
-    for agreement in low_balance_candidates().select_related("client"):
-        episode = episode_open(agreement=agreement)
-        if episode is not None:
-            report.opened.append(episode)
-    for agreement in exhausted_candidates():
-        episode = episode_open(agreement=agreement, kind=EpisodeKind.EXHAUSTED)
-        if episode is not None:
-            report.opened.append(episode)
-    for agreement in usage_alert_candidates():
-        episode = episode_open(agreement=agreement, kind=EpisodeKind.USAGE)
-        if episode is not None:
-            report.opened.append(episode)
-    for episode_id in Episode.objects.filter(processed_at__isnull=True, closed_at__isnull=True).values_list(
-        "pk", flat=True
+    scope = Agreement.objects.filter(pk=agreement_id) if agreement_id else None
+    report = SweepReport(closed=episodes_close_recovered(scope))
+    for kind, candidates in (
+        (EpisodeKind.LOW_BALANCE, low_balance_candidates(scope).select_related("client")),
+        (EpisodeKind.EXHAUSTED, exhausted_candidates(scope)),
+        (EpisodeKind.USAGE, usage_alert_candidates(scope)),
     ):
+        for agreement in candidates:
+            episode = episode_open(agreement=agreement, kind=kind)
+            if episode is not None:
+                report.opened.append(episode)
+    unprocessed = _episodes_in(scope).filter(processed_at__isnull=True, closed_at__isnull=True)
+    for episode_id in unprocessed.values_list("pk", flat=True):
         transaction.on_commit(lambda episode_id=episode_id: process(episode_id))
         report.handed_to_workers += 1
     report.emails_stuck = emails_mark_stuck()
@@ -195,10 +210,11 @@ def sweep(*, process: Enqueue, send: Enqueue) -> SweepReport:
     return report
 
 
-def exhausted_candidates() -> QuerySet[Agreement]:
+def exhausted_candidates(scope: QuerySet[Agreement] | None = None) -> QuerySet[Agreement]:
     """Agreements that cannot take another minute under the reject policy: staff must act."""
     return (
-        Agreement.objects.filter(
+        _scoped(scope)
+        .filter(
             status=AgreementStatus.ACTIVE,
             overage_policy="reject",
             balance_minutes__lte=0,
@@ -364,9 +380,16 @@ def email_send(*, email_id: int) -> SendResult:
 def _message_for(email: OutgoingEmail):
     seller = billing_selectors.seller_profile_get()
     attachments = []
-    if email.invoice is not None and email.invoice.pdf:
-        with email.invoice.pdf.open("rb") as pdf:
-            attachments.append((f"Invoice-{email.invoice.number}.pdf", pdf.read(), "application/pdf"))
+    if email.invoice is not None:
+        invoice = email.invoice
+        # The render queued at issue may not have run yet: never send without the PDF.
+        if not billing_services.invoice_pdf_is_current(invoice):
+            invoice.pdf.name = billing_services.invoice_render_pdf(invoice=invoice)
+        with invoice.pdf.open("rb") as pdf:
+            attachments.append((f"Invoice-{invoice.number}.pdf", pdf.read(), "application/pdf"))
+    if email.attachment:
+        with email.attachment.open("rb") as document:
+            attachments.append((email.attachment_name or "attachment.pdf", document.read(), "application/pdf"))
     return emails.build_message(
         subject=email.subject,
         body_text=email.body_text,
@@ -412,8 +435,19 @@ class NoticeReport:
     queued: list[int] = field(default_factory=list)
 
 
-def _record_notice(*, agreement_id: int, kind: str, topic: str, recipients: list[str], context: dict) -> list[int]:
+def _record_notice(
+    *,
+    agreement_id: int,
+    kind: str,
+    topic: str,
+    recipients: list[str],
+    context: dict,
+    attachment: tuple[str, str] | None = None,
+) -> list[int]:
+    """One email per recipient for `topic`, once (the unique topic/kind/recipient
+    holds it); `attachment` = (storage name of a PDF already saved, file name)."""
     rendered = emails.render(kind, _email_context(agreement_id, **context))
+    stored, filename = attachment or ("", "")
     created = []
     for recipient in recipients:
         email, is_new = OutgoingEmail.objects.get_or_create(
@@ -425,11 +459,30 @@ def _record_notice(*, agreement_id: int, kind: str, topic: str, recipients: list
                 "subject": rendered.subject,
                 "body_text": rendered.body_text,
                 "body_html": rendered.body_html,
+                "attachment": stored,
+                "attachment_name": filename,
             },
         )
         if is_new:
             created.append(email.pk)
     return created
+
+
+def notice_record(
+    *,
+    agreement_id: int,
+    kind: str,
+    topic: str,
+    recipients: list[str],
+    context: dict,
+    attachment: tuple[str, str] | None = None,
+) -> list[int]:
+    """Record a client notice once per topic and recipient, for other apps
+    (reports' monthly statements); returns the ids of the rows created now.
+    Call inside a transaction and queue sending with transaction.on_commit."""
+    return _record_notice(
+        agreement_id=agreement_id, kind=kind, topic=topic, recipients=recipients, context=context, attachment=attachment
+    )
 
 
 def expiry_notices_record(*, today: datetime.date | None = None, send: Enqueue) -> NoticeReport:
@@ -477,3 +530,43 @@ def expiry_notices_record(*, today: datetime.date | None = None, send: Enqueue) 
         for email_id in report.queued:
             transaction.on_commit(lambda email_id=email_id: send(email_id))
     return report
+
+
+# ---------------------------------------------------------------------------
+# An invoice emailed on request (staff, or right after a sale)
+
+
+def invoice_send(*, invoice: Invoice, send: Enqueue) -> list[OutgoingEmail]:
+    """Email an issued invoice with its PDF to the client's billing contacts.
+
+    A repeat within the same minute (a double click, a retried request) is the
+    same send and records nothing more; a later resend is a new one.
+    """
+    if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.PAID):
+        raise ValidationError("Only an issued or paid invoice can be emailed.")
+    recipients = client_billing_recipients(invoice.agreement)
+    if not recipients:
+        raise ValidationError(
+            f"{invoice.client} has no billing email address or billing contact: add one on the client page first."
+        )
+    topic = f"invoice:{invoice.public_id}:{timezone.now():%Y%m%d%H%M}"
+    rendered = emails.render(EmailKind.INVOICE, _email_context(invoice.agreement_id, invoice=invoice))
+    recorded = []
+    with transaction.atomic():
+        for recipient in recipients:
+            email, created = OutgoingEmail.objects.get_or_create(
+                topic=topic,
+                kind=EmailKind.INVOICE,
+                recipient=recipient,
+                defaults={
+                    "agreement_id": invoice.agreement_id,
+                    "invoice": invoice,
+                    "subject": rendered.subject,
+                    "body_text": rendered.body_text,
+                    "body_html": rendered.body_html,
+                },
+            )
+            recorded.append(email)
+            if created:
+                transaction.on_commit(lambda email_id=email.pk: send(email_id))
+    return recorded

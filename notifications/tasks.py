@@ -6,6 +6,7 @@ redelivered after a worker died finds the row and does nothing twice.
 """
 
 from celery import shared_task
+from django.db import transaction
 
 from notifications import services
 
@@ -14,14 +15,26 @@ def _queue_processing(episode_id: int) -> None:
     process_episode.delay(episode_id)
 
 
-def _queue_sending(email_id: int) -> None:
+def queue_sending(email_id: int) -> None:
     send_email.delay(email_id)
 
 
 @shared_task(name="notifications.tasks.sweep_low_balances", max_retries=0, time_limit=600, soft_time_limit=540)
 def sweep_low_balances() -> list[str]:
     """Beat: select and claim only; each agreement's work runs as its own task."""
-    return services.sweep(process=_queue_processing, send=_queue_sending).lines()
+    return services.sweep(process=_queue_processing, send=queue_sending).lines()
+
+
+@shared_task(name="notifications.tasks.check_agreement", max_retries=0, time_limit=300, soft_time_limit=240)
+def check_agreement(agreement_id: int) -> list[str]:
+    """The sweep for one agreement, right after its balance changed."""
+    return services.sweep(process=_queue_processing, send=queue_sending, agreement_id=agreement_id).lines()
+
+
+def queue_agreement_check(agreement_id: int) -> None:
+    """Check an agreement once the current transaction commits (web and API call
+    this after logging time), instead of waiting for the next beat sweep."""
+    transaction.on_commit(lambda: check_agreement.delay(agreement_id), robust=True)
 
 
 @shared_task(
@@ -33,7 +46,7 @@ def sweep_low_balances() -> list[str]:
     soft_time_limit=240,
 )
 def process_episode(episode_id: int) -> str:
-    return services.episode_process(episode_id=episode_id, send=_queue_sending)
+    return services.episode_process(episode_id=episode_id, send=queue_sending)
 
 
 @shared_task(
@@ -57,4 +70,4 @@ def send_email(self, email_id: int) -> str:
 @shared_task(name="notifications.tasks.send_expiry_notices", max_retries=0, time_limit=600, soft_time_limit=540)
 def send_expiry_notices() -> int:
     """Daily: notices for hours and terms ending within EXPIRY_NOTICE_DAYS."""
-    return services.expiry_notices_record(send=_queue_sending).recorded
+    return services.expiry_notices_record(send=queue_sending).recorded

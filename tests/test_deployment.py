@@ -176,3 +176,28 @@ def test_settings_accept_every_example_value(tmp_path):
     values.pop("MEDIA_ROOT", None)
     result = _start_settings({**values, "SECRET_KEY": "a-real-secret-" + "x" * 40}, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_production_settings_pass_the_deploy_checks(tmp_path):
+    """`manage.py check --deploy` with production-like settings: no warning at all."""
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": "x9-" + "production-like-secret-key-for-the-check" * 2,
+        "ALLOWED_HOSTS": "hours.example.com",
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "blockhours.settings",
+        "BLOCKHOURS_VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "filesystem://",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

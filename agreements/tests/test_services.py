@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from agreements import services
-from agreements.models import Agreement, Block, CreditPolicy, LedgerEntry, LedgerKind, OveragePolicy, TimeEntry
+from agreements.models import Agreement, Block, Client, CreditPolicy, LedgerEntry, LedgerKind, OveragePolicy, TimeEntry
 from agreements.tests.assertions import assert_balance_is_ledger_sum
 from agreements.tests.factories import AgreementFactory, ClientFactory, TicketFactory, tier, work_type
 
@@ -431,3 +431,21 @@ def test_tickets_are_found_or_created_per_client(client_a, client_b):
     assert other != first
     with pytest.raises(ValidationError):
         services.ticket_get_or_create(client=client_a, number="4712")  # new ticket without a subject
+
+
+def test_client_names_are_unique_ignoring_case(db):
+    services.client_create(name="Acme Dental")
+    with pytest.raises(ValidationError) as error:
+        services.client_create(name="ACME dental")
+    assert "already exists" in error.value.message_dict["name"][0]
+
+
+def test_a_duplicate_client_name_that_slips_past_the_check_is_still_refused(db, monkeypatch):
+    from django.db.models import QuerySet
+
+    services.client_create(name="Acme Dental")
+    # As if a concurrent request created it between the service's check and its save.
+    monkeypatch.setattr(QuerySet, "exists", lambda self: False)
+    with pytest.raises(ValidationError):
+        services.client_create(name="acme dental")
+    assert Client.objects.count() == 1

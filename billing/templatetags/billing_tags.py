@@ -4,20 +4,15 @@ from decimal import Decimal
 
 from django import template
 
-from agreements.domain import format_minutes, money
+from agreements import domain
+from agreements.domain import format_minutes
 
 register = template.Library()
-
-_SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 
 
 @register.simple_tag
 def format_money(amount: Decimal, currency: str) -> str:
-    amount = money(Decimal(amount))
-    sign = "−" if amount < 0 else ""
-    digits = f"{abs(amount):,.2f}"
-    symbol = _SYMBOLS.get(currency)
-    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {currency}"
+    return domain.format_money(amount, currency)
 
 
 @register.filter

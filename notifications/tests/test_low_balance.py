@@ -4,14 +4,18 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.test import TestCase
 from django.utils import timezone
 
+from agreements import services as agreement_services
 from agreements.models import LedgerKind, OveragePolicy
 from agreements.tests.assertions import assert_balance_is_ledger_sum
+from agreements.tests.factories import TechnicianFactory, TicketFactory, work_type
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
 from notifications import services
 from notifications.models import EmailKind, EmailStatus, Episode, EpisodeKind, OutgoingEmail
+from notifications.tasks import queue_agreement_check
 from notifications.tests.conftest import sweep_now, use_hours
 
 CLIENT_RECIPIENTS = {"billing@acme-dental.example", "alice@example.com", "bob@example.com"}
@@ -49,7 +53,7 @@ def test_it_sends_one_reload_invoice_when_the_balance_reaches_the_threshold(make
         "USD",
     )
     assert invoice.block.minutes == 1200 and invoice.block.credited_at is None  # usable once paid
-    assert "Episodes opened: 1 — Acme Dental (2 h left)" in output
+    assert "Episodes opened: 1 — Acme Dental (low, 2 h left)" in output
 
     client_mails = [m for m in mail.outbox if m.to[0] in CLIENT_RECIPIENTS]
     assert sorted(m.to[0] for m in client_mails) == sorted(CLIENT_RECIPIENTS)
@@ -57,7 +61,7 @@ def test_it_sends_one_reload_invoice_when_the_balance_reaches_the_threshold(make
     assert message.subject == f"Acme Dental: your support hours are running low — reload invoice {invoice.number}"
     assert message.from_email == "Northwind IT <billing@localhost>"
     assert message.reply_to == ["billing@northwind.example"]
-    assert "2 h remain" in message.body and "1800.00 USD" in message.body
+    assert "2 h remain" in message.body and "$1,800.00" in message.body
     ((html, mimetype),) = message.alternatives
     assert mimetype == "text/html" and "Acme Dental" in html
     ((filename, content, attachment_type),) = message.attachments
@@ -177,8 +181,30 @@ def test_a_request_that_rolls_back_queues_nothing(make_low_agreement, django_cap
 def test_an_open_alert_of_another_kind_does_not_hide_a_new_low_balance_episode(make_low_agreement):
     agreement = make_low_agreement(left=0, overage_policy=OveragePolicy.REJECT)
     Episode.objects.create(
-        agreement=agreement, kind=EpisodeKind.LOW_BALANCE, balance_at_open=60, threshold_at_open=120,
+        agreement=agreement,
+        kind=EpisodeKind.LOW_BALANCE,
+        balance_at_open=60,
+        threshold_at_open=120,
         closed_at=timezone.now(),
     )
     Episode.objects.create(agreement=agreement, kind=EpisodeKind.EXHAUSTED, balance_at_open=0, threshold_at_open=120)
     assert list(services.low_balance_candidates()) == [agreement]
+
+
+def test_logging_time_checks_that_agreement_at_once(make_low_agreement):
+    other = make_low_agreement(left=60)  # low too, but not the one being worked on
+    agreement = make_low_agreement(left=30, overage_policy=OveragePolicy.REJECT)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        agreement_services.time_entry_log(
+            agreement=agreement,
+            technician=TechnicianFactory(username="quick"),
+            ticket=TicketFactory(client=agreement.client),
+            work_date=timezone.localdate(),
+            minutes=30,
+            work_type=work_type("Normal"),
+        )
+        queue_agreement_check(agreement.pk)
+    kinds = set(Episode.objects.filter(agreement=agreement).values_list("kind", flat=True))
+    assert kinds == {EpisodeKind.LOW_BALANCE, EpisodeKind.EXHAUSTED}
+    assert not Episode.objects.filter(agreement=other).exists()  # left for the beat sweep
+    assert OutgoingEmail.objects.filter(kind=EmailKind.EXHAUSTED_STAFF, status=EmailStatus.SENT).count() == 1

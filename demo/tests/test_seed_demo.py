@@ -13,10 +13,10 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import Role, User
-from agreements.management.commands import seed_demo
 from agreements.models import Agreement, Block, ClientContact, OveragePolicy, TimeEntry
 from agreements.selectors import ledger_balance
 from agreements.tests.factories import ClientFactory, StaffFactory
+from demo.management.commands import seed_demo
 
 pytestmark = pytest.mark.django_db
 
@@ -158,3 +158,15 @@ def test_it_plans_the_same_history_every_run():
         return [event for spec in seed_demo.CLIENTS for event in planner.plan(spec)]
 
     assert plan() == plan()
+
+
+def test_every_demo_block_was_sold_on_a_paid_invoice(demo):
+    from billing.models import Invoice, InvoiceStatus, SellerProfile
+
+    assert SellerProfile.objects.get().name == "Northwind Managed IT"
+    invoices = Invoice.objects.all()
+    assert invoices.count() == Block.objects.count()
+    assert set(invoices.values_list("status", flat=True)) == {InvoiceStatus.PAID}
+    assert sorted(invoices.values_list("number_sequence", flat=True)) == list(range(1, invoices.count() + 1))
+    for invoice in invoices.select_related("block"):
+        assert invoice.total == invoice.block.amount

@@ -37,6 +37,9 @@ from agreements.models import (
     TimeEntry,
     WorkType,
 )
+from billing import services as billing_services
+from billing.models import PaymentMethod, SellerProfile
+from billing.selectors import seller_profile_get
 
 DEMO_PASSWORD = "blockhours-demo"
 SEED = 20240917
@@ -576,13 +579,19 @@ class Replayer:
                 self.log(event)
 
     def sell(self, sale: Sale) -> None:
+        """Sold as staff sell: an issued invoice for the block, paid by ACH the day the block starts."""
         billing = self.users[BILLING.username]
-        block = services.block_sell(
+        invoice = billing_services.invoice_sell_block(
             agreement=self.agreements[sale.client], actor=billing, tier=self.tiers[sale.tier_hours], starts_on=sale.on
         )
-        # Paid the morning the block starts (not in the future when that is today).
-        paid_at = min(timezone.make_aware(datetime.datetime.combine(sale.on, datetime.time(9, 30))), timezone.now())
-        services.block_mark_paid(block=block, paid_at=paid_at, actor=billing)
+        billing_services.payment_record(
+            invoice=invoice,
+            amount=invoice.total,
+            method=PaymentMethod.ACH,
+            reference=f"ACH-{invoice.number}",
+            paid_on=sale.on,
+            actor=billing,
+        )
 
     def log(self, work: Work) -> None:
         agreement = self.agreements[work.client]
@@ -634,7 +643,26 @@ def check_balances(agreements: dict[str, Agreement]) -> None:
             )
 
 
+def create_seller_profile() -> None:
+    """The MSP's own details for invoices (left alone if staff already filled them in)."""
+    if seller_profile_get() is None:
+        SellerProfile.objects.create(
+            name="Northwind Managed IT",
+            address="400 Harbour Street, Suite 12\nPortland, ME 04101\nUnited States",
+            email="billing@northwind-it.example",
+            phone="+1 207 555 0142",
+            website="northwind-it.example",
+            tax_id="EIN 12-3456789",
+            payment_instructions=(
+                "ACH or wire to Northwind Managed IT LLC\nCasco Bay Bank · routing 011000015 · account 4417 2290 18\n"
+                "Cheques payable to Northwind Managed IT LLC"
+            ),
+            payment_terms_days=15,
+        )
+
+
 def seed(today: datetime.date) -> None:
+    create_seller_profile()
     tiers, work_types = load_price_list()
     users = create_msp_users()
     ensure_admin()

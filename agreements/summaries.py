@@ -1,0 +1,79 @@
+"""Aggregate reads for the pages: each is one query whatever the data size.
+
+Callers pass querysets already scoped by agreements.selectors.*_for_user.
+"""
+
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from agreements.domain import money
+from agreements.models import Agreement, AgreementStatus, Block, LedgerEntry, TimeEntry
+
+EXPIRING_DAYS = 30
+
+
+def blocks_with_remaining(agreements: QuerySet[Agreement]) -> QuerySet[Block]:
+    """Blocks of these agreements, each annotated with `remaining` minutes (the cached ledger sum)."""
+    return (
+        Block.objects.filter(agreement__in=agreements)
+        .select_related("tier", "agreement")
+        .annotate(remaining=F("minutes_left"))
+        .order_by("-starts_on", "-created_at", "-id")
+    )
+
+
+def expiring_filter(today: datetime.date) -> Q:
+    """Active agreements whose term, or a block with hours left, ends within 30 days."""
+    horizon = today + datetime.timedelta(days=EXPIRING_DAYS)
+    block_expiring = Block.objects.filter(
+        agreement=OuterRef("pk"),
+        expires_on__gte=today,
+        expires_on__lte=horizon,
+        credited_at__isnull=False,
+        cancelled_at__isnull=True,
+    )
+    return Q(status=AgreementStatus.ACTIVE) & (Q(ends_on__gte=today, ends_on__lte=horizon) | Q(Exists(block_expiring)))
+
+
+def deferred_revenue(agreements: QuerySet[Agreement]) -> dict[str, Decimal]:
+    """Prepaid money not yet earned, per currency: unused minutes × their block's rate.
+
+    Grouped by rate in the database, multiplied in Decimal here (SQLite would
+    multiply decimals as floats).
+    """
+    rows = (
+        LedgerEntry.objects.filter(agreement__in=agreements, block__isnull=False)
+        .order_by()
+        .values("block__currency", "block__rate")
+        .annotate(minutes=Sum("minutes"))
+    )
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        if row["minutes"] > 0:
+            totals[row["block__currency"]] += row["block__rate"] * row["minutes"] / 60
+    return {currency: money(total) for currency, total in sorted(totals.items())}
+
+
+def headline_figures(agreements: QuerySet[Agreement], *, today: datetime.date | None = None) -> dict[str, int]:
+    """Counts and sums for the staff dashboard, in one query over the agreements."""
+    today = today or timezone.localdate()
+    active = Q(status=AgreementStatus.ACTIVE)
+    figures = agreements.aggregate(
+        outstanding_minutes=Coalesce(Sum("balance_minutes", filter=active & Q(balance_minutes__gt=0)), 0),
+        low=Count(
+            "pk", filter=active & Q(balance_minutes__gt=0) & Q(balance_minutes__lte=F("low_balance_threshold_minutes"))
+        ),
+        exhausted=Count("pk", filter=active & Q(balance_minutes__lte=0)),
+        expiring=Count("pk", filter=expiring_filter(today)),
+        active=Count("pk", filter=active),
+    )
+    month_start = today.replace(day=1)
+    figures["charged_this_month"] = TimeEntry.objects.filter(
+        agreement__in=agreements, voided_at__isnull=True, work_date__gte=month_start, work_date__lte=today
+    ).aggregate(total=Coalesce(Sum("charged_minutes"), 0))["total"]
+    return figures

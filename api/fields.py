@@ -1,0 +1,133 @@
+"""Serializer fields with the API's conventions: money as decimal strings,
+objects referred to by their public UUID within what the caller may see."""
+
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+MONEY_PATTERN = r"^-?\d{1,10}(\.\d{1,2})?$"
+AMOUNT_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "example": "1800.00"})
+class MoneyField(serializers.DecimalField):
+    """An amount in the currency named beside it, as a string with two decimals."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs["coerce_to_string"] = True
+        super().__init__(**kwargs)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": AMOUNT_PATTERN, "example": "1800.00"})
+class AmountInputField(MoneyField):
+    """A non-negative amount as input, as a string: "1800.00" (a JSON number
+    could already have lost cents on the way)."""
+
+    default_error_messages = {"invalid": 'Enter the amount as a decimal string such as "1800.00".'}
+
+    def to_internal_value(self, data: object):  # noqa: ANN201
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d{1,2}(\.\d{1,2})?$", "example": "1.50"})
+class MultiplierField(serializers.DecimalField):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_digits=4, decimal_places=2, coerce_to_string=True, **kwargs)
+
+
+class _StrictString:
+    """Only a JSON string is text: 0 or true is not silently turned into "0" or "True"."""
+
+    def to_internal_value(self, data: object):  # noqa: ANN201
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(_StrictString, serializers.CharField):
+    default_error_messages = {"invalid": "Enter text (a JSON string)."}
+
+
+class StrictRegexField(_StrictString, serializers.RegexField):
+    pass
+
+
+class StrictEmailField(_StrictString, serializers.EmailField):
+    pass
+
+
+class StrictSlugRelatedField(_StrictString, serializers.SlugRelatedField):
+    default_error_messages = {"invalid": "Enter text (a JSON string)."}
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """An id as a JSON integer, not "1" or true."""
+
+    def to_internal_value(self, data: object):  # noqa: ANN201
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true or false; DRF would also take 0, 1, "yes", "on"…"""
+
+    def to_internal_value(self, data: object) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class BoundedIntegerField(serializers.IntegerField):
+    """A whole number whose documented bounds are checked by the service that
+    receives it, so the rule and its message live in one place."""
+
+    def __init__(self, *, minimum: int, maximum: int, **kwargs: object) -> None:
+        self.minimum, self.maximum = minimum, maximum
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> int:
+        # A JSON integer only: not true, "30", 30.5 or "1.5h".
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return data
+
+
+@extend_schema_field(OpenApiTypes.UUID)
+class PublicIdRelatedField(serializers.RelatedField):
+    """An object by its public UUID, looked up in a queryset scoped to the caller.
+
+    Unknown and not-yours read the same: "no such <thing>".
+    """
+
+    def __init__(self, *, scope, label_name: str, **kwargs: object) -> None:  # noqa: ANN001
+        self.scope = scope  # callable(user) -> QuerySet
+        self.label_name = label_name
+        kwargs.setdefault("queryset", None)
+        super().__init__(**kwargs)
+        self.queryset = None
+
+    def get_queryset(self):  # noqa: ANN201
+        return self.scope(self.context["request"].user)
+
+    def to_internal_value(self, data: object):  # noqa: ANN201
+        try:
+            key = uuid.UUID(str(data))
+        except (TypeError, ValueError, AttributeError):
+            self.fail_unknown(data)
+        obj = self.get_queryset().filter(public_id=key).first()
+        if obj is None:
+            self.fail_unknown(data)
+        return obj
+
+    def fail_unknown(self, data: object) -> None:
+        raise serializers.ValidationError(f"No {self.label_name} with id “{str(data)[:64]}”.")
+
+    def to_representation(self, value) -> str:  # noqa: ANN001
+        return str(value.public_id)

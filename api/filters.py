@@ -1,0 +1,99 @@
+"""Filters on list endpoints (django-filter). Related objects are filtered by
+their public UUID; the scoped queryset underneath means a filter on another
+client's id simply finds nothing."""
+
+import django_filters as filters
+from django import forms
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+
+from agreements.models import Agreement, AgreementStatus, Client, Ticket, TicketStatus, Tier, TimeEntry
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
+
+
+class IntegerFilter(filters.NumberFilter):
+    """Whole numbers only (NumberFilter would take 0.5 for an integer field)."""
+
+    field_class = forms.IntegerField
+
+
+class ClientFilter(filters.FilterSet):
+    name = filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Client
+        fields = ["name", "is_active", "currency"]
+
+
+class TierFilter(filters.FilterSet):
+    hours = IntegerFilter()
+
+    class Meta:
+        model = Tier
+        fields = ["is_active", "hours"]
+
+
+class TicketFilter(filters.FilterSet):
+    client = filters.UUIDFilter(field_name="client__public_id")
+    status = filters.ChoiceFilter(choices=TicketStatus.choices)
+
+    class Meta:
+        model = Ticket
+        fields = ["client", "status", "number"]
+
+
+class AgreementFilter(filters.FilterSet):
+    client = filters.UUIDFilter(field_name="client__public_id")
+    status = filters.ChoiceFilter(choices=AgreementStatus.choices)
+    balance_below = IntegerFilter(field_name="balance_minutes", lookup_expr="lt", label="Balance below (minutes)")
+
+    class Meta:
+        model = Agreement
+        fields = ["client", "status", "auto_reload", "balance_below"]
+
+
+class TimeEntryFilter(filters.FilterSet):
+    agreement = filters.UUIDFilter(field_name="agreement__public_id")
+    ticket = filters.UUIDFilter(field_name="ticket__public_id")
+    technician = filters.CharFilter(field_name="technician__username")
+    work_date_from = filters.DateFilter(field_name="work_date", lookup_expr="gte")
+    work_date_to = filters.DateFilter(field_name="work_date", lookup_expr="lte")
+    voided = filters.BooleanFilter(field_name="voided_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = TimeEntry
+        fields = ["agreement", "ticket", "technician", "work_type", "work_date_from", "work_date_to", "voided"]
+
+
+class InvoiceFilter(filters.FilterSet):
+    client = filters.UUIDFilter(field_name="client__public_id")
+    agreement = filters.UUIDFilter(field_name="agreement__public_id")
+    status = filters.ChoiceFilter(choices=InvoiceStatus.choices)
+    kind = filters.ChoiceFilter(choices=InvoiceKind.choices)
+    issued_from = filters.DateFilter(field_name="issued_on", lookup_expr="gte")
+    issued_to = filters.DateFilter(field_name="issued_on", lookup_expr="lte")
+
+    class Meta:
+        model = Invoice
+        fields = ["client", "agreement", "status", "kind", "issued_from", "issued_to"]
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter, but a filter given with no value or a boolean that is not
+    true/false is a 400 instead of being silently ignored (which would return
+    the unfiltered list as if the filter had matched)."""
+
+    def get_filterset(self, request, queryset, view):  # noqa: ANN001, ANN201
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is None:
+            return None
+        errors = {}
+        for name, declared in filterset.filters.items():
+            for value in request.query_params.getlist(name):
+                if value == "":
+                    errors[name] = ["Give a value, or leave the filter out."]
+                elif isinstance(declared, filters.BooleanFilter) and value not in ("true", "false"):
+                    errors[name] = ["Use true or false."]
+        if errors:
+            raise ValidationError(errors)
+        return filterset

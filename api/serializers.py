@@ -1,0 +1,516 @@
+"""Shapes of the API's requests and responses.
+
+Input serializers check types and formats only; every rule about what is
+allowed (durations, balances, who may do what) lives in the services they
+feed. Time is integer minutes; money is a decimal string beside a currency.
+"""
+
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import User
+from agreements.domain import MAX_ENTRY_MINUTES
+from agreements.models import (
+    Agreement,
+    Block,
+    Client,
+    ClientContact,
+    CreditPolicy,
+    LedgerEntry,
+    OveragePolicy,
+    RoundingMode,
+    Ticket,
+    Tier,
+    TimeEntry,
+    WorkType,
+)
+from agreements.runway import runway_of
+from agreements.selectors import agreements_for_user, clients_for_user, tickets_for_user
+from api.fields import (
+    AmountInputField,
+    BoundedIntegerField,
+    MoneyField,
+    MultiplierField,
+    PublicIdRelatedField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictEmailField,
+    StrictPrimaryKeyRelatedField,
+    StrictRegexField,
+    StrictSlugRelatedField,
+)
+from api.models import ApiToken
+from billing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentMethod
+
+CURRENCY_FIELD = {"read_only": True, "help_text": "ISO 4217 code of every amount in this object."}
+
+
+def _public_id(**kwargs: object) -> serializers.UUIDField:
+    return serializers.UUIDField(source="public_id", read_only=True, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Catalogue
+
+
+class TierSerializer(serializers.ModelSerializer):
+    minutes = serializers.IntegerField(read_only=True)
+    discount_per_hour = MoneyField(read_only=True, help_text="Off the client's hourly rate, in the client's currency.")
+
+    class Meta:
+        model = Tier
+        fields = ["id", "name", "hours", "minutes", "discount_per_hour", "is_active"]
+
+
+class WorkTypeSerializer(serializers.ModelSerializer):
+    multiplier = MultiplierField(read_only=True)
+
+    class Meta:
+        model = WorkType
+        fields = ["id", "name", "multiplier", "is_active"]
+
+
+# ---------------------------------------------------------------------------
+# Clients
+
+
+class ClientSerializer(serializers.ModelSerializer):
+    id = _public_id()
+    billing_email = serializers.CharField(read_only=True, help_text="Accounts-payable address; may be empty.")
+    hourly_rate = MoneyField(read_only=True)
+    currency = serializers.CharField(**CURRENCY_FIELD)
+
+    class Meta:
+        model = Client
+        fields = [
+            "id",
+            "name",
+            "billing_name",
+            "billing_address",
+            "billing_email",
+            "hourly_rate",
+            "currency",
+            "is_active",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ClientCreateSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    hourly_rate = AmountInputField(required=False, default=Decimal("100.00"))
+    currency = StrictRegexField(r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, e.g. USD.")
+    billing_name = StrictCharField(max_length=200, required=False, default="", allow_blank=True)
+    billing_address = StrictCharField(max_length=2000, required=False, default="", allow_blank=True)
+    billing_email = StrictEmailField(required=False, default="", allow_blank=True)
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    first_name = serializers.CharField(source="user.first_name", read_only=True)
+    last_name = serializers.CharField(source="user.last_name", read_only=True)
+    email = serializers.CharField(source="user.email", read_only=True, help_text="May be empty.")
+
+    class Meta:
+        model = ClientContact
+        fields = ["username", "first_name", "last_name", "email", "receives_invoices"]
+        read_only_fields = fields
+
+
+class ContactCreateSerializer(serializers.Serializer):
+    username = StrictRegexField(r"^[\w.@+-]{1,150}$", help_text="Letters, digits and @/./+/-/_ only.")
+    email = StrictEmailField()
+    first_name = StrictCharField(max_length=150, required=False, default="", allow_blank=True)
+    last_name = StrictCharField(max_length=150, required=False, default="", allow_blank=True)
+    receives_invoices = StrictBooleanField(required=False, default=True)
+
+
+# ---------------------------------------------------------------------------
+# Tickets
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    id = _public_id()
+    client = serializers.UUIDField(source="client.public_id", read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "client", "number", "subject", "status", "created_at"]
+        read_only_fields = fields
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    client = PublicIdRelatedField(scope=clients_for_user, label_name="client")
+    number = StrictCharField(max_length=64)
+    subject = StrictCharField(max_length=300, required=False, default="", allow_blank=True)
+
+
+# ---------------------------------------------------------------------------
+# Agreements
+
+
+class RunwaySerializer(serializers.Serializer):
+    burn_per_week_minutes = serializers.IntegerField(
+        source="burn_per_week", help_text="Charged minutes per week over the last 8 weeks."
+    )
+    runway_days = serializers.IntegerField(
+        source="days", allow_null=True, help_text="Whole days until the balance runs out; null when nothing is burning."
+    )
+    runs_out_on = serializers.DateField(allow_null=True)
+
+
+class AgreementSerializer(serializers.ModelSerializer):
+    id = _public_id()
+    client = serializers.UUIDField(source="client.public_id", read_only=True)
+    client_name = serializers.CharField(source="client.name", read_only=True)
+    currency = serializers.CharField(source="client.currency", **CURRENCY_FIELD)
+    work_types = serializers.SerializerMethodField(help_text="Ids of the work types covered; empty means all.")
+    runway = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Agreement
+        fields = [
+            "id",
+            "client",
+            "client_name",
+            "name",
+            "status",
+            "starts_on",
+            "ends_on",
+            "low_balance_threshold_minutes",
+            "billing_increment_minutes",
+            "rounding_mode",
+            "overage_policy",
+            "overage_limit_minutes",
+            "credit_policy",
+            "auto_reload",
+            "reload_tier",
+            "rollover_unused",
+            "work_types",
+            "balance_minutes",
+            "currency",
+            "runway",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_work_types(self, agreement: Agreement) -> list[int]:
+        if "work_types" in getattr(agreement, "_prefetched_objects_cache", {}):
+            return [work_type.pk for work_type in agreement.work_types.all()]  # lists prefetch them
+        return list(agreement.work_types.values_list("pk", flat=True).order_by("pk"))
+
+    @extend_schema_field(RunwaySerializer)
+    def get_runway(self, agreement: Agreement) -> dict:
+        return RunwaySerializer(runway_of(agreement)).data
+
+
+class AgreementCreateSerializer(serializers.Serializer):
+    client = PublicIdRelatedField(scope=clients_for_user, label_name="client")
+    name = StrictCharField(max_length=200, required=False)
+    starts_on = serializers.DateField(required=False)
+    ends_on = serializers.DateField(required=False, allow_null=True)
+    low_balance_threshold_minutes = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
+    billing_increment_minutes = serializers.IntegerField(min_value=1, max_value=2_147_483_647, required=False)
+    rounding_mode = serializers.ChoiceField(RoundingMode.choices, required=False)
+    overage_policy = serializers.ChoiceField(OveragePolicy.choices, required=False)
+    overage_limit_minutes = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
+    credit_policy = serializers.ChoiceField(CreditPolicy.choices, required=False)
+    auto_reload = StrictBooleanField(required=False)
+    reload_tier = StrictPrimaryKeyRelatedField(queryset=Tier.objects.all(), required=False, allow_null=True)
+    rollover_unused = StrictBooleanField(required=False)
+    work_types = StrictPrimaryKeyRelatedField(queryset=WorkType.objects.all(), many=True, required=False)
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    block = serializers.SerializerMethodField()
+    time_entry = serializers.SerializerMethodField()
+    ticket_number = serializers.SerializerMethodField()
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    balance_after_minutes = serializers.IntegerField(
+        source="running_balance", read_only=True, help_text="The agreement's balance after this entry."
+    )
+
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "kind",
+            "minutes",
+            "balance_after_minutes",
+            "block",
+            "time_entry",
+            "ticket_number",
+            "reason",
+            "author",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_block(self, entry: LedgerEntry) -> str | None:
+        return str(entry.block.public_id) if entry.block_id else None
+
+    def get_time_entry(self, entry: LedgerEntry) -> str | None:
+        return str(entry.time_entry.public_id) if entry.time_entry_id else None
+
+    def get_ticket_number(self, entry: LedgerEntry) -> str | None:
+        return entry.time_entry.ticket.number if entry.time_entry_id else None
+
+
+class AdjustmentEntrySerializer(LedgerEntrySerializer):
+    class Meta(LedgerEntrySerializer.Meta):
+        fields = [name for name in LedgerEntrySerializer.Meta.fields if name != "balance_after_minutes"]
+        read_only_fields = fields
+
+
+# ---------------------------------------------------------------------------
+# Blocks and purchases
+
+
+class InvoiceSummarySerializer(serializers.ModelSerializer):
+    id = _public_id()
+    total = MoneyField(read_only=True)
+    currency = serializers.CharField(**CURRENCY_FIELD)
+
+    class Meta:
+        model = Invoice
+        fields = ["id", "number", "kind", "status", "issued_on", "due_on", "total", "currency"]
+        read_only_fields = fields
+
+
+class BlockSerializer(serializers.ModelSerializer):
+    id = _public_id()
+    tier = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True, help_text="Null for custom hours.")
+    rate = MoneyField(read_only=True, help_text="Per hour, after any discount.")
+    amount = MoneyField(read_only=True)
+    currency = serializers.CharField(**CURRENCY_FIELD)
+
+    class Meta:
+        model = Block
+        fields = [
+            "id",
+            "tier",
+            "minutes",
+            "rate",
+            "amount",
+            "currency",
+            "starts_on",
+            "expires_on",
+            "paid_at",
+            "credited_at",
+            "cancelled_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PurchaseSerializer(serializers.Serializer):
+    tier = StrictPrimaryKeyRelatedField(
+        queryset=Tier.objects.all(), required=False, allow_null=True, help_text="A tier id, or give hours."
+    )
+    hours = BoundedIntegerField(
+        minimum=1, maximum=10_000, required=False, allow_null=True, help_text="Custom whole hours at the client's rate."
+    )
+
+
+class PurchaseResultSerializer(serializers.Serializer):
+    block = BlockSerializer()
+    invoice = InvoiceSummarySerializer()
+    balance_minutes = serializers.IntegerField()
+
+
+class AdjustmentSerializer(serializers.Serializer):
+    minutes = BoundedIntegerField(
+        minimum=-6_000_000, maximum=6_000_000, help_text="Signed, non-zero: negative deducts."
+    )
+    reason = StrictCharField(max_length=500)
+
+
+class AdjustmentResultSerializer(serializers.Serializer):
+    entries = AdjustmentEntrySerializer(many=True)
+    balance_minutes = serializers.IntegerField()
+
+
+# ---------------------------------------------------------------------------
+# Time entries
+
+
+class TimeEntrySerializer(serializers.ModelSerializer):
+    id = _public_id()
+    agreement = serializers.UUIDField(source="agreement.public_id", read_only=True)
+    ticket = serializers.UUIDField(source="ticket.public_id", read_only=True)
+    ticket_number = serializers.CharField(source="ticket.number", read_only=True)
+    technician = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    work_type = serializers.PrimaryKeyRelatedField(read_only=True)
+    corrects = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TimeEntry
+        fields = [
+            "id",
+            "agreement",
+            "ticket",
+            "ticket_number",
+            "technician",
+            "work_date",
+            "minutes",
+            "work_type",
+            "charged_minutes",
+            "notes",
+            "voided_at",
+            "void_reason",
+            "corrects",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_corrects(self, entry: TimeEntry) -> str | None:
+        return str(entry.corrects.public_id) if entry.corrects_id else None
+
+
+class TimeEntryCreateSerializer(serializers.Serializer):
+    agreement = PublicIdRelatedField(scope=agreements_for_user, label_name="agreement")
+    ticket = PublicIdRelatedField(
+        scope=tickets_for_user, label_name="ticket", required=False, help_text="A ticket id, or give ticket_number."
+    )
+    ticket_number = StrictCharField(
+        max_length=64, required=False, help_text="The client's ticket number; a new number needs ticket_subject."
+    )
+    ticket_subject = StrictCharField(max_length=300, required=False, default="", allow_blank=True)
+    work_date = serializers.DateField()
+    minutes = BoundedIntegerField(
+        minimum=1, maximum=MAX_ENTRY_MINUTES, help_text="Time worked, in whole minutes (1 to 1440)."
+    )
+    work_type = StrictPrimaryKeyRelatedField(queryset=WorkType.objects.all())
+    notes = StrictCharField(
+        max_length=5000,
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Plain text, stored as typed (HTML is never interpreted).",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if ("ticket" in data) == ("ticket_number" in data):
+            raise serializers.ValidationError({"ticket": "Give either ticket (an id) or ticket_number, not both."})
+        return data
+
+
+class VoidSerializer(serializers.Serializer):
+    reason = StrictCharField(max_length=500)
+
+
+# ---------------------------------------------------------------------------
+# Invoices and payments
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer):
+    unit_price = MoneyField(read_only=True, help_text="Per hour; negative for a discount.")
+    amount = MoneyField(read_only=True)
+
+    class Meta:
+        model = InvoiceLine
+        fields = ["position", "description", "minutes", "unit_price", "amount"]
+        read_only_fields = fields
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    id = _public_id()
+    client = serializers.UUIDField(source="client.public_id", read_only=True)
+    agreement = serializers.UUIDField(source="agreement.public_id", read_only=True)
+    block = serializers.SerializerMethodField()
+    currency = serializers.CharField(**CURRENCY_FIELD)
+    subtotal = MoneyField(read_only=True)
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True, help_text="Percent.")
+    tax_amount = MoneyField(read_only=True)
+    total = MoneyField(read_only=True)
+    amount_paid = MoneyField(read_only=True)
+    amount_due = serializers.SerializerMethodField()
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "kind",
+            "status",
+            "client",
+            "client_name",
+            "agreement",
+            "block",
+            "overage_minutes",
+            "issued_on",
+            "due_on",
+            "currency",
+            "subtotal",
+            "tax_rate",
+            "tax_label",
+            "tax_amount",
+            "total",
+            "amount_paid",
+            "amount_due",
+            "paid_at",
+            "voided_at",
+            "void_reason",
+            "lines",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_block(self, invoice: Invoice) -> str | None:
+        return str(invoice.block.public_id) if invoice.block_id else None
+
+    def get_amount_due(self, invoice: Invoice) -> str:
+        # billing.selectors.invoice_amount_due's rule, on the annotated sum (no query per row).
+        if invoice.status in (InvoiceStatus.PAID, InvoiceStatus.VOID):
+            return "0.00"
+        return f"{invoice.total - invoice.amount_paid:.2f}"
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    amount = MoneyField(read_only=True)
+    currency = serializers.CharField(source="invoice.currency", **CURRENCY_FIELD)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Payment
+        fields = ["method", "reference", "amount", "currency", "paid_on", "recorded_by", "created_at"]
+        read_only_fields = fields
+
+
+class PaymentCreateSerializer(serializers.Serializer):
+    amount = AmountInputField()
+    method = serializers.ChoiceField(PaymentMethod.choices)
+    reference = StrictCharField(max_length=100, help_text="ACH trace, card transaction id, cheque number…")
+    paid_on = serializers.DateField()
+
+
+# ---------------------------------------------------------------------------
+# Tokens
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    id = _public_id()
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "user", "prefix", "is_active", "created_at", "created_by", "last_used_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    key = serializers.CharField(read_only=True, help_text="Shown once: store it now, it cannot be read again.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    user = StrictSlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    name = StrictCharField(max_length=100)

@@ -1,0 +1,142 @@
+"""Writes of the API's own data: tokens and idempotency keys.
+
+Everything that changes balances, invoices or payments goes through
+agreements.services and billing.services; this module only manages who may
+call the API and what a retried request gets back.
+"""
+
+import datetime
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from api.models import ApiToken, IdempotencyKey, token_hash
+
+TOKEN_PREFIX = "bh_"
+
+
+# ---------------------------------------------------------------------------
+# Tokens
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    key: str  # shown once; only its hash is stored
+
+
+def token_create(*, user: User, name: str, actor: User) -> NewToken:
+    """A new token for `user`; the key is returned here and never again."""
+    if not actor.is_msp_staff:
+        raise PermissionDenied("Only MSP staff can create API tokens.")
+    if not user.is_active:
+        raise ValidationError({"user": f"{user.username} is not an active user."})
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Name the token after what uses it, e.g. “PSA sync”."})
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name[:100], prefix=key[:10], key_hash=token_hash(key), created_by=actor
+    )
+    return NewToken(token=token, key=key)
+
+
+def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
+    """Revoke a token at once; revoking twice changes nothing."""
+    if not actor.is_msp_staff:
+        raise PermissionDenied("Only MSP staff can revoke API tokens.")
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=actor)
+    token.refresh_from_db()
+    return token
+
+
+def token_authenticate(key: str) -> ApiToken | None:
+    """The active token with this key (its user loaded), or None."""
+    token = (
+        ApiToken.objects.select_related("user", "user__client_contact")
+        .filter(key_hash=token_hash(key), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    # At most one write a minute per token: a busy integration must not turn
+    # every read into a write on the token row.
+    if token.last_used_at is None or now - token.last_used_at > datetime.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+# ---------------------------------------------------------------------------
+# Idempotency keys
+
+
+class IdempotencyKeyReused(ValidationError):
+    """The key was already used by this user for a different request."""
+
+
+def idempotency_fingerprint(*, method: str, path: str, body: object) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
+
+
+def idempotency_ttl() -> datetime.timedelta:
+    return datetime.timedelta(hours=settings.API_IDEMPOTENCY_KEY_HOURS)
+
+
+def idempotency_claim(*, user: User, key: str, method: str, path: str, fingerprint: str) -> IdempotencyKey:
+    """Claim `key` for this request inside the caller's transaction.
+
+    Returns the key row, locked: new (no response yet) when this request is
+    the first with the key, or the earlier request's row with its stored
+    response. The insert comes first, under the (user, key) unique
+    constraint: on PostgreSQL a concurrent request with the same key blocks
+    on that insert until the first transaction ends, then finds its committed
+    row and replays it, so the write behind the key happens once. An
+    expired row is replaced, as if the key were new.
+    """
+    assert transaction.get_connection().in_atomic_block, "claim a key inside the transaction it guards"
+    now = timezone.now()
+    fields = {
+        "method": method,
+        "path": path,
+        "fingerprint": fingerprint,
+        "created_at": now,
+        "expires_at": now + idempotency_ttl(),
+    }
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(user=user, key=key, **fields)
+    except IntegrityError:
+        pass
+    record = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
+    if record.expires_at <= now:
+        record.delete()
+        return IdempotencyKey.objects.create(user=user, key=key, **fields)
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            f"The Idempotency-Key “{key}” was already used for a different request "
+            f"({record.method} {record.path} with another body) in the last {settings.API_IDEMPOTENCY_KEY_HOURS} h. "
+            "Send a new key for a new request, or the same body to get the first response again."
+        )
+    return record
+
+
+def idempotency_complete(*, record: IdempotencyKey, status: int, body: object) -> None:
+    record.response_status = status
+    record.response_body = body
+    IdempotencyKey.objects.filter(pk=record.pk).update(response_status=status, response_body=body)
+
+
+def idempotency_keys_purge(*, now: datetime.datetime | None = None) -> int:
+    """Delete expired keys; returns how many. Safe to run twice or concurrently."""
+    deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted

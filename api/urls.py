@@ -1,0 +1,25 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from api import views
+
+router = DefaultRouter()
+router.register("clients", views.ClientViewSet, basename="client")
+router.register("tiers", views.TierViewSet, basename="tier")
+router.register("work-types", views.WorkTypeViewSet, basename="work-type")
+router.register("tickets", views.TicketViewSet, basename="ticket")
+router.register("agreements", views.AgreementViewSet, basename="agreement")
+router.register("time-entries", views.TimeEntryViewSet, basename="time-entry")
+router.register("invoices", views.InvoiceViewSet, basename="invoice")
+router.register("tokens", views.ApiTokenViewSet, basename="token")
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # The split view serves Swagger UI's start-up script as a file: no inline
+    # script, so the Content-Security-Policy needs no 'unsafe-inline'.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+]

@@ -1,0 +1,521 @@
+"""The REST API (issue 6): thin views over the scoped selectors and the services.
+
+Every object is fetched through a *_for_user selector, so another client's
+object is "not found" (404) exactly like one that does not exist, and lists
+only ever hold what the caller may see. Role checks (403) come after the
+object is found. Every write calls a service; service errors become the one
+JSON error shape in api.exceptions.
+"""
+
+import uuid
+
+from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from agreements import services as agreement_services
+from agreements.models import Agreement, Block, ClientContact, Tier, WorkType
+from agreements.runway import with_runway
+from agreements.selectors import (
+    agreements_for_user,
+    clients_for_user,
+    ledger_with_running_balance,
+    tickets_for_user,
+    time_entries_for_user,
+)
+from api import serializers as s
+from api.filters import (
+    AgreementFilter,
+    ClientFilter,
+    InvoiceFilter,
+    StrictFilterBackend,
+    TicketFilter,
+    TierFilter,
+    TimeEntryFilter,
+)
+from api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from api.idempotency import run_idempotent
+from api.models import ApiToken
+from api.pagination import Pagination
+from api.services import token_create, token_revoke
+from billing import services as billing_services
+from billing.models import InvoiceStatus, Payment
+from billing.selectors import invoices_for_user
+from notifications.tasks import queue_agreement_check
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    {"type": "string", "pattern": r"^[\x21-\x7e]{1,200}$", "minLength": 1, "maxLength": 200},
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Any unique string (a UUID is best). A retry with the same key and body replays the first response "
+        "and changes nothing; the same key with another body answers 422. Keys are kept per user for "
+        "API_IDEMPOTENCY_KEY_HOURS (24 h by default)."
+    ),
+)
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise exceptions.PermissionDenied(message)
+
+
+def _uuid_or_404(value: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise exceptions.NotFound("Not found.") from None
+
+
+class ScopedViewSet(viewsets.GenericViewSet):
+    """Objects by public UUID inside the caller's scoped queryset, or 404."""
+
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    # Any path segment reaches the view, so a malformed id is a JSON 404 like an unknown one.
+    lookup_value_regex = "[^/]+"
+    pagination_class = Pagination
+    filter_backends = [StrictFilterBackend, OrderingFilter]
+
+    def get_object(self):  # noqa: ANN201
+        queryset = self.get_queryset()
+        key = _uuid_or_404(self.kwargs[self.lookup_url_kwarg])
+        try:
+            obj = queryset.get(public_id=key)
+        except queryset.model.DoesNotExist:
+            raise exceptions.NotFound("Not found.") from None
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+    def page(self, queryset, serializer_class) -> Response:  # noqa: ANN001
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(
+            serializer_class(page, many=True, context=self.get_serializer_context()).data
+        )
+
+
+def _out(serializer_class, instance, viewset, code: int = status.HTTP_200_OK) -> Response:  # noqa: ANN001
+    return Response(serializer_class(instance, context=viewset.get_serializer_context()).data, status=code)
+
+
+def _valid(serializer_class, viewset) -> dict:  # noqa: ANN001
+    serializer = serializer_class(data=viewset.request.data, context=viewset.get_serializer_context())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# ---------------------------------------------------------------------------
+# Catalogue
+
+
+@extend_schema_view(list=extend_schema(summary="Block tiers on sale"), retrieve=extend_schema(summary="A tier"))
+class TierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = "[^/]+"
+    queryset = Tier.objects.all()
+    serializer_class = s.TierSerializer
+    pagination_class = Pagination
+    filter_backends = [StrictFilterBackend, OrderingFilter]
+    filterset_class = TierFilter
+    ordering_fields = ["hours", "name"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Work types and their multipliers"), retrieve=extend_schema(summary="A work type")
+)
+class WorkTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = "[^/]+"
+    queryset = WorkType.objects.all()
+    serializer_class = s.WorkTypeSerializer
+    pagination_class = Pagination
+    filter_backends = [StrictFilterBackend, OrderingFilter]
+    filterset_fields = ["is_active"]
+    ordering_fields = ["name", "multiplier"]
+
+
+# ---------------------------------------------------------------------------
+# Clients and tickets
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Clients you may see"),
+    retrieve=extend_schema(summary="A client"),
+    create=extend_schema(
+        summary="Create a client (staff)", request=s.ClientCreateSerializer, responses={201: s.ClientSerializer}
+    ),
+)
+class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = s.ClientSerializer
+    filterset_class = ClientFilter
+    ordering_fields = ["name", "created_at"]
+    ordering = ["name"]
+
+    def get_queryset(self):  # noqa: ANN201
+        return clients_for_user(self.request.user).order_by("name")
+
+    def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        require(request.user.is_msp_staff, "Only MSP staff can create clients.")
+        data = _valid(s.ClientCreateSerializer, self)
+        client = agreement_services.client_create(**data)
+        return _out(s.ClientSerializer, client, self, status.HTTP_201_CREATED)
+
+    @extend_schema(summary="The client's contacts", responses=s.ContactSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def contacts(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        client = self.get_object()
+        contacts = ClientContact.objects.filter(client=client).select_related("user").order_by("user__username")
+        return self.page(contacts, s.ContactSerializer)
+
+    @extend_schema(
+        summary="Add a contact to the client (staff); they set a password through an invitation",
+        request=s.ContactCreateSerializer,
+        responses={201: s.ContactSerializer},
+    )
+    @contacts.mapping.post
+    def add_contact(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        client = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can add client contacts.")
+        data = _valid(s.ContactCreateSerializer, self)
+        contact = agreement_services.client_contact_create(client=client, **data)
+        return _out(s.ContactSerializer, contact, self, status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Tickets you may see"),
+    retrieve=extend_schema(summary="A ticket"),
+    create=extend_schema(
+        summary="Find or create a ticket by number (staff and technicians)",
+        request=s.TicketCreateSerializer,
+        responses={201: s.TicketSerializer},
+    ),
+)
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = s.TicketSerializer
+    filterset_class = TicketFilter
+    ordering_fields = ["created_at", "number"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):  # noqa: ANN201
+        return tickets_for_user(self.request.user).select_related("client").order_by("-created_at", "-id")
+
+    def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        require(request.user.works_for_msp, "Only staff and technicians can create tickets.")
+        data = _valid(s.TicketCreateSerializer, self)
+        ticket = agreement_services.ticket_get_or_create(**data)
+        return _out(s.TicketSerializer, ticket, self, status.HTTP_201_CREATED)
+
+
+# ---------------------------------------------------------------------------
+# Agreements: balance, runway, ledger, purchases, adjustments
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Agreements with balance and runway"),
+    retrieve=extend_schema(summary="An agreement with balance and runway"),
+    create=extend_schema(
+        summary="Create an agreement (staff)",
+        request=s.AgreementCreateSerializer,
+        responses={201: s.AgreementSerializer},
+    ),
+)
+class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = s.AgreementSerializer
+    filterset_class = AgreementFilter
+    ordering_fields = ["balance_minutes", "runway_days", "starts_on", "created_at", "name"]
+    ordering = ["client__name", "starts_on"]
+
+    def get_queryset(self):  # noqa: ANN201
+        agreements = with_runway(agreements_for_user(self.request.user)).order_by("client__name", "starts_on", "id")
+        # Lists prefetch the work types in one query; a detail reads its few ids directly.
+        return agreements.prefetch_related("work_types") if self.action == "list" else agreements
+
+    def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        require(request.user.is_msp_staff, "Only MSP staff can create agreements.")
+        data = dict(_valid(s.AgreementCreateSerializer, self))
+        agreement = agreement_services.agreement_create(
+            client=data.pop("client"), work_types=data.pop("work_types", None), **data
+        )
+        return _out(s.AgreementSerializer, self.get_queryset().get(pk=agreement.pk), self, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The agreement's ledger, oldest first, with the balance after each entry",
+        responses=s.LedgerEntrySerializer(many=True),
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def ledger(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        agreement = self.get_object()
+        return self.page(ledger_with_running_balance(agreement), s.LedgerEntrySerializer)
+
+    @extend_schema(
+        summary="Blocks sold on the agreement (staff and the client's contacts)",
+        responses=s.BlockSerializer(many=True),
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def purchases(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        agreement = self.get_object()
+        require(not request.user.is_technician, "Purchases are billing data; technicians do not see them.")
+        blocks = Block.objects.filter(agreement=agreement).order_by("starts_on", "created_at", "id")
+        return self.page(blocks, s.BlockSerializer)
+
+    @extend_schema(
+        summary="Sell a block and issue its invoice (staff)",
+        description="A tier or custom whole hours. Under the usable-at-once credit policy the hours are credited "
+        "now; otherwise when the invoice is paid (POST /invoices/{id}/payments/).",
+        request=s.PurchaseSerializer,
+        responses={201: s.PurchaseResultSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @purchases.mapping.post
+    def purchase(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        agreement = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can sell blocks.")
+
+        def perform() -> Response:
+            data = _valid(s.PurchaseSerializer, self)
+            invoice = billing_services.invoice_sell_block(
+                agreement=agreement, actor=request.user, tier=data.get("tier"), hours=data.get("hours")
+            )
+            balance = Agreement.objects.values_list("balance_minutes", flat=True).get(pk=agreement.pk)
+            result = {"block": invoice.block, "invoice": invoice, "balance_minutes": balance}
+            return _out(s.PurchaseResultSerializer, result, self, status.HTTP_201_CREATED)
+
+        return run_idempotent(request, perform)
+
+    @extend_schema(
+        summary="Adjust the balance with a reason (staff)",
+        request=s.AdjustmentSerializer,
+        responses={201: s.AdjustmentResultSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def adjustments(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        agreement = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can adjust a balance.")
+
+        def perform() -> Response:
+            data = _valid(s.AdjustmentSerializer, self)
+            entries = agreement_services.ledger_adjust(
+                agreement=agreement, minutes=data["minutes"], reason=data["reason"], author=request.user
+            )
+            balance = Agreement.objects.values_list("balance_minutes", flat=True).get(pk=agreement.pk)
+            return _out(s.AdjustmentResultSerializer, {"entries": entries, "balance_minutes": balance}, self, 201)
+
+        return run_idempotent(request, perform)
+
+
+# ---------------------------------------------------------------------------
+# Time entries
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Time entries you may see"),
+    retrieve=extend_schema(summary="A time entry"),
+    create=extend_schema(
+        summary="Log time and charge it to the agreement (technicians and staff)",
+        description="The entry is logged for the caller. Retries with the same Idempotency-Key charge once.",
+        request=s.TimeEntryCreateSerializer,
+        responses={201: s.TimeEntrySerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    ),
+)
+class TimeEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = s.TimeEntrySerializer
+    filterset_class = TimeEntryFilter
+    ordering_fields = ["work_date", "created_at", "charged_minutes"]
+    ordering = ["-work_date", "-created_at"]
+
+    def get_queryset(self):  # noqa: ANN201
+        return (
+            time_entries_for_user(self.request.user)
+            .select_related("corrects")
+            .order_by("-work_date", "-created_at", "-id")
+        )
+
+    def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        require(request.user.works_for_msp, "Only technicians and staff can log time.")
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+
+        def perform() -> Response:
+            data = _valid(s.TimeEntryCreateSerializer, self)
+            agreement = data["agreement"]
+            ticket = data.get("ticket") or agreement_services.ticket_get_or_create(
+                client=agreement.client, number=data["ticket_number"], subject=data["ticket_subject"]
+            )
+            entry = agreement_services.time_entry_log(
+                agreement=agreement,
+                technician=request.user,
+                ticket=ticket,
+                work_date=data["work_date"],
+                minutes=data["minutes"],
+                work_type=data["work_type"],
+                notes=data["notes"],
+                # The service's own key check backs ours up, and outlives its expiry.
+                idempotency_key=key,
+            )
+            queue_agreement_check(agreement.pk)  # a low or exhausted balance is noticed at once
+            # Serialized from the objects in hand: no query while the agreement row is locked.
+            return _out(s.TimeEntrySerializer, entry, self, status.HTTP_201_CREATED)
+
+        return run_idempotent(request, perform)
+
+    @extend_schema(
+        summary="Void an entry: its minutes go back to the balance (own entries; staff any)",
+        request=s.VoidSerializer,
+        responses=s.TimeEntrySerializer,
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def void(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        entry = self.get_object()
+        data = _valid(s.VoidSerializer, self)
+        agreement_services.time_entry_void(time_entry=entry, actor=request.user, reason=data["reason"])
+        return _out(s.TimeEntrySerializer, self.get_queryset().get(pk=entry.pk), self)
+
+
+# ---------------------------------------------------------------------------
+# Invoices and payments
+
+
+class _JsonForErrors(DefaultContentNegotiation):
+    """The PDF endpoint answers a raw PDF; its errors are always JSON, whatever Accept says."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):  # noqa: ANN001, ANN201
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Invoices (staff; client contacts see their issued invoices)"),
+    retrieve=extend_schema(summary="An invoice"),
+)
+class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = s.InvoiceSerializer
+    filterset_class = InvoiceFilter
+    ordering_fields = ["created_at", "issued_on", "due_on", "total", "number"]
+    ordering = ["-created_at"]
+
+    def initial(self, request, *args, **kwargs) -> None:  # noqa: ANN001
+        super().initial(request, *args, **kwargs)
+        require(not request.user.is_technician, "Invoices are billing data; technicians do not see them.")
+
+    def get_content_negotiator(self):  # noqa: ANN201
+        if getattr(self, "action", None) == "pdf":
+            return _JsonForErrors()
+        return super().get_content_negotiator()
+
+    def get_queryset(self):  # noqa: ANN201
+        paid = (
+            Payment.objects.filter(invoice=OuterRef("pk"))
+            .order_by()
+            .values("invoice")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        money = DecimalField(max_digits=12, decimal_places=2)
+        return (
+            invoices_for_user(self.request.user)
+            .annotate(amount_paid=Coalesce(Subquery(paid, output_field=money), Value(0, output_field=money)))
+            .prefetch_related(Prefetch("lines"))
+            .order_by("-created_at", "-id")
+        )
+
+    @extend_schema(
+        summary="The invoice as a PDF",
+        responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF.")},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def pdf(self, request, id=None) -> HttpResponse:  # noqa: A002, ANN001
+        invoice = self.get_object()
+        # As billing.views.invoice_pdf: drafts rendered on the fly (staff only
+        # see drafts), issued invoices from storage, re-rendered when stale.
+        if invoice.status == InvoiceStatus.DRAFT:
+            response = HttpResponse(
+                billing_services.invoice_preview_pdf(invoice=invoice), content_type="application/pdf"
+            )
+            response["Content-Disposition"] = 'inline; filename="invoice-draft.pdf"'
+        else:
+            if not billing_services.invoice_pdf_is_current(invoice):
+                invoice.pdf.name = billing_services.invoice_render_pdf(invoice=invoice)
+            response = FileResponse(
+                invoice.pdf.storage.open(invoice.pdf.name, "rb"),
+                content_type="application/pdf",
+                filename=f"invoice-{invoice.number}.pdf",
+            )
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @extend_schema(summary="Payments recorded on the invoice", responses=s.PaymentSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def payments(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        invoice = self.get_object()
+        payments = Payment.objects.filter(invoice=invoice).select_related("invoice", "recorded_by")
+        return self.page(payments.order_by("paid_on", "created_at", "id"), s.PaymentSerializer)
+
+    @extend_schema(
+        summary="Record a payment (staff); the payment completing the total marks the invoice paid and credits its hours",
+        request=s.PaymentCreateSerializer,
+        responses={201: s.PaymentSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @payments.mapping.post
+    def record_payment(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        invoice = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can record payments.")
+
+        def perform() -> Response:
+            data = _valid(s.PaymentCreateSerializer, self)
+            payment = billing_services.payment_record(invoice=invoice, actor=request.user, **data)
+            return _out(s.PaymentSerializer, payment, self, status.HTTP_201_CREATED)
+
+        return run_idempotent(request, perform)
+
+
+# ---------------------------------------------------------------------------
+# Tokens (staff)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="API tokens (staff)"),
+    retrieve=extend_schema(summary="An API token (staff); the key itself is never shown again"),
+    create=extend_schema(
+        summary="Create a token for a user (staff); the key is in this response only",
+        request=s.ApiTokenCreateSerializer,
+        responses={201: s.ApiTokenCreatedSerializer},
+    ),
+)
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = s.ApiTokenSerializer
+    filter_backends = [StrictFilterBackend]
+    filterset_fields = ["user__username"]
+
+    def initial(self, request, *args, **kwargs) -> None:  # noqa: ANN001
+        super().initial(request, *args, **kwargs)
+        require(request.user.is_msp_staff, "Only MSP staff manage API tokens.")
+
+    def get_queryset(self):  # noqa: ANN201
+        return ApiToken.objects.select_related("user", "created_by").order_by("-created_at", "-id")
+
+    def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        data = _valid(s.ApiTokenCreateSerializer, self)
+        new = token_create(user=data["user"], name=data["name"], actor=request.user)
+        new.token.key = new.key
+        return _out(s.ApiTokenCreatedSerializer, new.token, self, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Revoke a token (staff): it stops working at once", request=None, responses=s.ApiTokenSerializer
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def revoke(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        token = token_revoke(token=self.get_object(), actor=request.user)
+        return _out(s.ApiTokenSerializer, token, self)

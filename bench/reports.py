@@ -1,0 +1,277 @@
+#!/usr/bin/env python
+"""Reports benchmark (PostgreSQL): deferred revenue and usage at scale.
+
+    .venv/bin/python bench/reports.py [--agreements 100000] [--rounds 7]
+
+Builds `--agreements` clients, each with one agreement, two blocks (30 h at
+$90, 10 h at $100), 18 time entries spread over the last year (normal,
+after-hours, emergency and non-billable work by 20 technicians) and 20
+ledger rows (2 purchases, 18 debits tied to their time entries): 2,000,000
+ledger rows at 100,000 agreements. Written in SQL with generate_series.
+
+Then times, interleaved in one run, each report's selector (the ORM code the
+pages call, Python objects included) against the same figures written by
+hand in SQL (rows fetched into Python tuples):
+- deferred revenue per client as of today (one row per client),
+- usage by client for one month, and by work type for twelve months.
+Target: ORM ≤ 2× the SQL. Both must return the same figures.
+
+Uses a throw-away database `blockhours_bench_reports` on the server of
+BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432), dropped at
+the end. Results: printed and written to bench/results/reports.json.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "blockhours_bench_reports"
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def drop_database() -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def setup_django(workdir: Path) -> None:
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "blockhours.settings",
+            "DEBUG": "false",
+            "SECRET_KEY": "benchmark-only-secret-key-not-for-production",
+            "DATABASE_URL": f"{SERVER_URL}/{DB_NAME}",
+            "BLOCKHOURS_VAR_DIR": str(workdir),
+            "LOG_LEVEL": "WARNING",
+            "AXES_ENABLED": "false",
+        }
+    )
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def generate(total: int) -> dict[str, int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff,
+                                       is_active, date_joined, role)
+            SELECT '!', false, 'tech' || n, 'Tech', 'No ' || n, 'tech' || n || '@msp.example', false, true, now(),
+                   'technician'
+            FROM generate_series(1, 20) AS n;
+
+            INSERT INTO agreements_client (public_id, name, billing_name, billing_address, billing_email,
+                                           hourly_rate, currency, is_active, created_at)
+            SELECT gen_random_uuid(), 'Bench client ' || lpad(n::text, 7, '0'), '', '', '', 100, 'USD', true, now()
+            FROM generate_series(1, %(total)s) AS n;
+
+            INSERT INTO agreements_agreement (public_id, client_id, name, status, starts_on, ends_on,
+                low_balance_threshold_minutes, billing_increment_minutes, rounding_mode, overage_policy,
+                overage_limit_minutes, credit_policy, auto_reload, reload_tier_id, usage_alert_percent,
+                rollover_unused, balance_minutes, created_at)
+            SELECT gen_random_uuid(), c.id, 'Prepaid support hours', 'active', current_date - 400, NULL,
+                120, 15, 'up', 'reject', 0, 'on_payment', false, NULL, NULL, false, 0, now()
+            FROM agreements_client c;
+
+            INSERT INTO agreements_ticket (public_id, client_id, number, subject, status, created_at)
+            SELECT gen_random_uuid(), c.id, 'T-1', 'Bench ticket', 'open', now() FROM agreements_client c;
+
+            -- Two blocks each: 1,800 min at $90 (a year ago), 600 min at $100 (half a year ago).
+            INSERT INTO agreements_block (public_id, agreement_id, tier_id, minutes, minutes_left, rate, amount,
+                currency, starts_on, expires_on, paid_at, cancelled_at, credited_at, created_at, created_by_id)
+            SELECT gen_random_uuid(), a.id, NULL, s.minutes, 0, s.rate, s.rate * s.minutes / 60, 'USD',
+                current_date - s.age, NULL, now() - s.age * interval '1 day', NULL,
+                now() - s.age * interval '1 day', now() - s.age * interval '1 day', NULL
+            FROM agreements_agreement a
+            CROSS JOIN (VALUES (1800, 90.00, 365), (600, 100.00, 182)) AS s(minutes, rate, age);
+
+            INSERT INTO agreements_ledgerentry (agreement_id, block_id, kind, minutes, time_entry_id, reverses_id,
+                reason, author_id, created_at)
+            SELECT b.agreement_id, b.id, 'purchase', b.minutes, NULL, NULL, '', NULL, b.credited_at
+            FROM agreements_block b;
+
+            -- 18 entries a client, every 20 days back from today; work types in turn.
+            INSERT INTO agreements_timeentry (public_id, agreement_id, ticket_id, technician_id, work_date, minutes,
+                work_type_id, charged_minutes, notes, idempotency_key, corrects_id, voided_at, voided_by_id,
+                void_reason, created_at)
+            SELECT gen_random_uuid(), a.id, t.id,
+                (SELECT min(id) FROM accounts_user WHERE role = 'technician') + (a.id + k) %% 20,
+                current_date - k * 20, 60, w.id,
+                (60 * w.multiplier)::int, '', NULL, NULL, NULL, NULL, '', now() - k * 20 * interval '1 day'
+            FROM agreements_agreement a
+            JOIN agreements_ticket t ON t.client_id = a.client_id
+            CROSS JOIN generate_series(0, 17) AS k
+            JOIN LATERAL (
+                SELECT id, multiplier FROM agreements_worktype ORDER BY multiplier, name
+                OFFSET (a.id + k) %% 4 LIMIT 1
+            ) w ON true;
+
+            -- One debit per entry (the non-billable ones charge nothing, so a purchase-sized debit stands in
+            -- to keep 20 rows an agreement): older entries from the first block, newer from the second.
+            INSERT INTO agreements_ledgerentry (agreement_id, block_id, kind, minutes, time_entry_id, reverses_id,
+                reason, author_id, created_at)
+            SELECT e.agreement_id, b.id, 'debit', -greatest(e.charged_minutes, 1), e.id, NULL, '', NULL, e.created_at
+            FROM agreements_timeentry e
+            JOIN agreements_block b ON b.agreement_id = e.agreement_id
+                AND b.minutes = CASE WHEN e.work_date < current_date - 182 THEN 1800 ELSE 600 END;
+            """,
+            {"total": total},
+        )
+        cursor.execute("ANALYZE")
+        counts = {}
+        for table in ("agreements_agreement", "agreements_ledgerentry", "agreements_timeentry"):
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+DEFERRED_SQL = """
+    SELECT c.id, c.name, b.currency, sum(l.minutes),
+           sum(l.minutes * round(b.rate * 100))::bigint
+    FROM agreements_ledgerentry l
+    JOIN agreements_block b ON b.id = l.block_id
+    JOIN agreements_agreement a ON a.id = l.agreement_id
+    JOIN agreements_client c ON c.id = a.client_id
+    WHERE l.created_at < %(end)s
+    GROUP BY c.id, c.name, b.currency
+    HAVING sum(l.minutes) <> 0
+    ORDER BY c.name, b.currency
+"""
+
+USAGE_BY_CLIENT_SQL = """
+    SELECT date_trunc('month', t.work_date)::date, c.id, c.name, count(*),
+           coalesce(sum(t.minutes) FILTER (WHERE w.multiplier > 0), 0),
+           coalesce(sum(t.charged_minutes), 0),
+           coalesce(sum(t.minutes) FILTER (WHERE w.multiplier <= 0), 0)
+    FROM agreements_timeentry t
+    JOIN agreements_agreement a ON a.id = t.agreement_id
+    JOIN agreements_client c ON c.id = a.client_id
+    JOIN agreements_worktype w ON w.id = t.work_type_id
+    WHERE t.voided_at IS NULL AND t.work_date BETWEEN %(first)s AND %(last)s
+    GROUP BY 1, c.id, c.name
+    ORDER BY 1, c.name
+"""
+
+USAGE_BY_TYPE_SQL = """
+    SELECT date_trunc('month', t.work_date)::date, w.id, w.name, count(*),
+           coalesce(sum(t.minutes) FILTER (WHERE w.multiplier > 0), 0),
+           coalesce(sum(t.charged_minutes), 0),
+           coalesce(sum(t.minutes) FILTER (WHERE w.multiplier <= 0), 0)
+    FROM agreements_timeentry t
+    JOIN agreements_worktype w ON w.id = t.work_type_id
+    WHERE t.voided_at IS NULL AND t.work_date BETWEEN %(first)s AND %(last)s
+    GROUP BY 1, w.id, w.name
+    ORDER BY 1, w.name
+"""
+
+
+def _sql(query: str, params: dict) -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchall()
+
+
+def compare(name: str, orm, sql, same, rounds: int) -> dict[str, object]:
+    orm_rows, sql_rows = orm(), sql()
+    assert same(orm_rows, sql_rows), f"{name}: the ORM and the SQL disagree"
+    timings: dict[str, list[float]] = {"orm": [], "sql": []}
+    for _ in range(rounds):  # interleaved, so noise hits both alike
+        for label, query in (("orm", orm), ("sql", sql)):
+            started = time.perf_counter()
+            query()
+            timings[label].append((time.perf_counter() - started) * 1000)
+    orm_ms, sql_ms = statistics.median(timings["orm"]), statistics.median(timings["sql"])
+    result = {"rows": len(sql_rows), "orm_ms": round(orm_ms, 1), "sql_ms": round(sql_ms, 1)}
+    result["ratio"] = round(orm_ms / sql_ms, 2)
+    print(f"  {name:<28} {result['rows']:>8} rows   ORM {orm_ms:8.1f} ms   SQL {sql_ms:8.1f} ms   × {result['ratio']}")
+    return result
+
+
+def run(rounds: int) -> dict[str, object]:
+    from django.utils import timezone
+
+    from reports import selectors
+
+    today = timezone.localdate()
+    end = selectors.day_end(today)
+    month_first = selectors.add_months(today, -1)
+    month_last = selectors.add_months(today, 0) - datetime.timedelta(days=1)
+    year_first = selectors.add_months(today, -11)
+    results = {}
+    results["deferred_revenue"] = compare(
+        "deferred revenue, per client",
+        lambda: selectors.deferred_revenue(as_of=today).rows,
+        lambda: _sql(DEFERRED_SQL, {"end": end}),
+        lambda o, s: [(r.client_id, r.minutes, r.cent_minutes) for r in o] == [(x[0], x[3], x[4]) for x in s],
+        rounds,
+    )
+    results["usage_by_client_month"] = compare(
+        "usage by client, one month",
+        lambda: selectors.usage(first=month_first, last=month_last, by="client"),
+        lambda: _sql(USAGE_BY_CLIENT_SQL, {"first": month_first, "last": month_last}),
+        lambda o, s: [(r.label, r.charged_minutes, r.non_billable_minutes) for r in o]
+        == [(x[2], x[5], x[6]) for x in s],
+        rounds,
+    )
+    results["usage_by_work_type_year"] = compare(
+        "usage by work type, 12 months",
+        lambda: selectors.usage(first=year_first, last=today, by="work_type"),
+        lambda: _sql(USAGE_BY_TYPE_SQL, {"first": year_first, "last": today}),
+        lambda o, s: [(r.label, r.charged_minutes, r.worked_minutes) for r in o] == [(x[2], x[5], x[4]) for x in s],
+        rounds,
+    )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agreements", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    import tempfile
+
+    recreate_database()
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            setup_django(Path(workdir))
+            started = time.perf_counter()
+            counts = generate(args.agreements)
+            print(f"generated {counts} in {time.perf_counter() - started:.0f} s")
+            results = {"counts": counts, **run(args.rounds)}
+    finally:
+        drop_database()
+    out = ROOT / "bench" / "results" / "reports.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from agreements.models import Agreement, Tier, WorkType
+from timesheet.forms import DurationField
+
+
+class AgreementFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Client",
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Search clients", "type": "search"}),
+    )
+    status = forms.ChoiceField(
+        required=False, choices=[("active", "Active"), ("ended", "Ended"), ("all", "All statuses")]
+    )
+    flag = forms.ChoiceField(
+        label="Show",
+        required=False,
+        choices=[
+            ("", "All balances"),
+            ("low", "Low (at or below threshold)"),
+            ("exhausted", "Exhausted"),
+            ("expiring", "Expiring within 30 days"),
+        ],
+    )
+
+
+class ClientForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    hourly_rate = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), initial=Decimal("100.00"))
+    currency = forms.CharField(
+        max_length=3, min_length=3, required=False, help_text="ISO code, e.g. USD; empty for the default."
+    )
+    billing_name = forms.CharField(
+        max_length=200, required=False, help_text="Name on invoices, if not the client's name."
+    )
+    billing_email = forms.EmailField(required=False, help_text="Accounts-payable address that receives invoices.")
+    billing_address = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_currency(self) -> str:
+        value = self.cleaned_data["currency"].strip().upper()
+        if value and not value.isalpha():
+            raise ValidationError("Use a three-letter currency code such as USD or EUR.")
+        return value
+
+
+class ThresholdField(DurationField):
+    """A duration where zero is allowed (no warning)."""
+
+    def to_python(self, value: str) -> int | None:  # type: ignore[override]
+        if isinstance(value, str) and value.strip() == "0":
+            return 0
+        return super().to_python(value)
+
+
+class AgreementForm(forms.ModelForm):
+    low_balance_threshold = ThresholdField(
+        label="Low-balance threshold",
+        initial="2:00",
+        help_text="Reload when the balance falls to this, e.g. 2:00 or 120.",
+    )
+
+    class Meta:
+        model = Agreement
+        fields = [
+            "name",
+            "starts_on",
+            "ends_on",
+            "billing_increment_minutes",
+            "rounding_mode",
+            "overage_policy",
+            "overage_limit_minutes",
+            "credit_policy",
+            "auto_reload",
+            "reload_tier",
+            "rollover_unused",
+            "work_types",
+        ]
+        widgets = {
+            "starts_on": forms.DateInput(attrs={"type": "date"}),
+            "ends_on": forms.DateInput(attrs={"type": "date"}),
+            "work_types": forms.SelectMultiple(attrs={"size": 4}),
+        }
+        labels = {
+            "billing_increment_minutes": "Billing increment (minutes)",
+            "overage_limit_minutes": "Overage limit (minutes)",
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["work_types"].queryset = WorkType.objects.filter(is_active=True)
+        self.fields["reload_tier"].queryset = Tier.objects.filter(is_active=True)
+
+    def _post_clean(self) -> None:
+        # The service validates and saves; here only the form-level checks run.
+        pass
+
+    def agreement_fields(self) -> dict[str, object]:
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields if name != "work_types"}
+        data["low_balance_threshold_minutes"] = self.cleaned_data["low_balance_threshold"]
+        return data
+
+
+class TierChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, tier: Tier) -> str:
+        return f"{tier.name} ({tier.hours} h)"
+
+
+class BlockSellForm(forms.Form):
+    tier = TierChoiceField(
+        queryset=Tier.objects.filter(is_active=True), required=False, empty_label="Custom number of hours"
+    )
+    hours = forms.IntegerField(
+        label="Custom hours",
+        required=False,
+        min_value=1,
+        max_value=10_000,
+        help_text="Only for a custom block, at the client's full rate.",
+    )
+    starts_on = forms.DateField(
+        label="Usable from", widget=forms.DateInput(attrs={"type": "date"}), initial=timezone.localdate
+    )
+    expires_on = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Empty: the agreement's term end, or never.",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.errors:
+            if data.get("tier") and data.get("hours"):
+                raise ValidationError("Choose a tier or enter custom hours, not both.")
+            if not data.get("tier") and not data.get("hours"):
+                self.add_error("hours", "Choose a tier, or enter the number of hours.")
+            if data.get("expires_on") and data.get("starts_on") and data["expires_on"] < data["starts_on"]:
+                self.add_error("expires_on", "The block cannot expire before it starts.")
+        return data
+
+
+class AdjustmentForm(forms.Form):
+    direction = forms.ChoiceField(
+        choices=[("add", "Add hours"), ("deduct", "Deduct hours")], widget=forms.RadioSelect, initial="add"
+    )
+    duration = DurationField(label="Time", help_text="e.g. 1:30, 90 or 2h")
+    reason = forms.CharField(max_length=500, help_text="Required; the client sees this in the ledger.")
+
+    def signed_minutes(self) -> int:
+        minutes = self.cleaned_data["duration"]
+        return -minutes if self.cleaned_data["direction"] == "deduct" else minutes
+
+
+class ContactInviteForm(forms.Form):
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField()
+    username = forms.CharField(max_length=150, help_text="What they type to sign in.")
+    receives_invoices = forms.BooleanField(
+        label="Billing contact (receives invoices and low-balance notices)", required=False, initial=True
+    )
+
+
+class TechnicianInviteForm(forms.Form):
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField()
+    username = forms.CharField(max_length=150, help_text="What they type to sign in.")

@@ -1,0 +1,1 @@
+from ui.tests.fixtures import *  # noqa: F403 - shared web fixtures

@@ -1,0 +1,330 @@
+import datetime
+from decimal import Decimal
+from http import HTTPStatus
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Invitation, Role, User
+from agreements import services
+from agreements.models import Agreement, Block, Client, ClientContact, LedgerEntry, LedgerKind
+from agreements.selectors import ledger_balance
+from agreements.tests.factories import AgreementFactory, ClientFactory, TechnicianFactory, tier
+from ui.tests.fixtures import log_entries
+
+pytestmark = pytest.mark.django_db
+HOME = reverse("dashboard:home")
+
+
+def test_staff_see_headline_figures(client, staff, entry, charlies_agreement):
+    client.force_login(staff)
+    response = client.get(HOME)
+    assert response.status_code == HTTPStatus.OK
+    figures = response.context["figures"]
+    assert figures["outstanding_minutes"] == 510 + 600
+    assert figures["low"] == 0 and figures["exhausted"] == 0 and figures["active"] == 2
+    # 510 unused minutes at $100/h + 600 at $100/h.
+    assert response.context["deferred"] == {"USD": Decimal("1850.00")}
+    page = response.content.decode()
+    assert "$1,850.00" in page and "18 h 30 min" in page
+
+
+def test_the_table_sorts_by_runway_with_unknown_last(client, staff, funded, technician, client_b):
+    fast = AgreementFactory(client=client_b)
+    idle = AgreementFactory(client=ClientFactory(name="Cedar Clinic"))
+    log_entries(funded, technician, 2)  # slow burn
+    log_entries(fast, technician, 20)  # fast burn
+    client.force_login(staff)
+    rows = [c.agreement for c in client.get(HOME, {"sort": "runway"}).context["cards"]]
+    assert rows == [fast, funded, idle]
+    rows = [c.agreement for c in client.get(HOME, {"sort": "-runway"}).context["cards"]]
+    assert rows == [funded, fast, idle]
+    rows = [c.agreement for c in client.get(HOME, {"sort": "-balance"}).context["cards"]]
+    assert rows[0] == fast  # 20 h credited − 5 h
+
+
+def test_the_table_filters(client, staff, funded, client_b):
+    low = AgreementFactory(client=client_b)
+    services.ledger_adjust(agreement=low, minutes=60, reason="Goodwill", author=staff)
+    AgreementFactory(client=ClientFactory(name="Cedar Clinic"), status="ended")
+    client.force_login(staff)
+    cards = lambda **q: [c.agreement.client.name for c in client.get(HOME, q).context["cards"]]  # noqa: E731
+    assert cards() == ["Birch Legal", "Acme Dental"] or set(cards()) == {"Acme Dental", "Birch Legal"}
+    assert cards(flag="low") == ["Birch Legal"]
+    assert cards(q="acme") == ["Acme Dental"]
+    assert cards(status="ended") == ["Cedar Clinic"]
+    assert cards(flag="exhausted") == []
+
+
+def test_dashboard_query_count_does_not_grow(client, staff, technician):
+    client.force_login(staff)
+
+    def make(count):
+        for n in range(count):
+            agreement = AgreementFactory(client=ClientFactory(name=f"Client {count}-{n}"))
+            if n % 3 == 0:
+                log_entries(agreement, technician, 1)
+
+    def count(**params):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(HOME, params).status_code == HTTPStatus.OK
+        return len(queries)
+
+    make(5)
+    few = [count(), count(sort="-burn", status="all")]
+    make(200)
+    assert [count(), count(sort="-burn", status="all")] == few
+
+
+def test_client_page_shows_everything(client, staff, entry, alice):
+    client.force_login(staff)
+    url = reverse("dashboard:client", args=[entry.agreement.client.public_id])
+    response = client.get(url)
+    assert response.status_code == HTTPStatus.OK
+    page = response.content.decode()
+    assert alice.email in page
+    assert "10-hour block" in page and "$1,000.00" in page
+    ledger = list(response.context["ledger"])
+    assert [row.running_balance for row in ledger] == [510, 600]
+    assert f"#{entry.ticket.number}" in page
+    assert "<svg" in page
+
+
+def test_client_page_query_count_does_not_grow(client, staff, funded, technician):
+    client.force_login(staff)
+    url = reverse("dashboard:client", args=[funded.client.public_id])
+    log_entries(funded, technician, 5)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    log_entries(funded, technician, 200, minutes=1)
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+    assert len(many) == len(few)
+
+
+def test_staff_create_a_client_then_an_agreement(client, staff):
+    client.force_login(staff)
+    response = client.post(
+        reverse("dashboard:client_new"), {"name": "Delta Dental", "hourly_rate": "120", "currency": "eur"}
+    )
+    new = Client.objects.get(name="Delta Dental")
+    assert new.currency == "EUR" and new.hourly_rate == Decimal("120.00")
+    assert response.url == reverse("dashboard:agreement_new", args=[new.public_id])
+    response = client.post(
+        response.url,
+        {
+            "name": "Support 2027",
+            "starts_on": timezone.localdate().isoformat(),
+            "low_balance_threshold": "3:00",
+            "billing_increment_minutes": "15",
+            "rounding_mode": "up",
+            "overage_policy": "reject",
+            "overage_limit_minutes": "0",
+            "credit_policy": "on_payment",
+        },
+    )
+    agreement = Agreement.objects.get(client=new)
+    assert agreement.low_balance_threshold_minutes == 180
+    assert response.url == reverse("dashboard:block_sell", args=[agreement.public_id])
+
+
+def test_bad_client_and_agreement_input_changes_nothing(client, staff, client_a):
+    client.force_login(staff)
+    response = client.post(reverse("dashboard:client_new"), {"name": "acme dental", "hourly_rate": "-1"})
+    assert response.status_code == HTTPStatus.OK
+    assert "Ensure this value is greater than or equal to 0" in response.content.decode()
+    response = client.post(reverse("dashboard:client_new"), {"name": "acme dental", "hourly_rate": "100"})
+    assert "already exists" in response.content.decode()
+    assert Client.objects.count() == 1
+    response = client.post(
+        reverse("dashboard:agreement_new", args=[client_a.public_id]),
+        {
+            "name": "X",
+            "starts_on": "2026-05-01",
+            "ends_on": "2026-01-01",
+            "low_balance_threshold": "2h",
+            "billing_increment_minutes": "15",
+            "rounding_mode": "up",
+            "overage_policy": "reject",
+            "overage_limit_minutes": "0",
+            "credit_policy": "on_payment",
+        },
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert "is-invalid" in response.content.decode() or "alert-danger" in response.content.decode()
+    assert not Agreement.objects.exists()
+
+
+def test_staff_sell_a_block_after_confirming(client, staff, agreement, seller):
+    client.force_login(staff)
+    url = reverse("dashboard:block_sell", args=[agreement.public_id])
+    data = {"tier": tier(20).pk, "starts_on": timezone.localdate().isoformat()}
+    response = client.post(url, data)
+    assert response.status_code == HTTPStatus.OK
+    assert "Amount: $1,800.00" in response.content.decode()
+    assert not Block.objects.exists()
+    response = client.post(url, {**data, "confirm": "1"}, follow=True)
+    block = Block.objects.get()
+    invoice = block.invoices.get()
+    assert block.minutes == 1200 and block.amount == Decimal("1800.00") == invoice.total
+    assert (
+        f"Sold 20 h to Acme Dental (credited when paid); invoice {invoice.number} issued" in response.content.decode()
+    )
+    # The block's row links to its invoice, where the payment is recorded: the hours are credited.
+    page = response.content.decode()
+    assert reverse("billing:invoice", args=[invoice.public_id]) in page
+    client.post(
+        reverse("billing:invoice_payment", args=[invoice.public_id]),
+        {"amount": "1800.00", "method": "ach", "reference": "ACH-1", "paid_on": timezone.localdate().isoformat()},
+    )
+    agreement.refresh_from_db()
+    assert agreement.balance_minutes == 1200 == ledger_balance(agreement)
+
+
+def test_a_bad_sale_changes_nothing(client, staff, agreement):
+    client.force_login(staff)
+    url = reverse("dashboard:block_sell", args=[agreement.public_id])
+    for data in (
+        {"starts_on": "2026-01-01"},
+        {"tier": tier(10).pk, "hours": "5", "starts_on": "2026-01-01"},
+        {"hours": "-3", "starts_on": "2026-01-01", "confirm": "1"},
+    ):
+        response = client.post(url, data)
+        assert response.status_code == HTTPStatus.OK
+        assert "alert-danger" in response.content.decode()
+    assert not Block.objects.exists()
+
+
+def test_staff_record_an_adjustment_with_a_reason(client, staff, funded):
+    client.force_login(staff)
+    url = reverse("dashboard:adjust", args=[funded.public_id])
+    response = client.post(url, {"direction": "deduct", "duration": "1:30", "reason": ""})
+    assert "This field is required" in response.content.decode()
+    response = client.post(url, {"direction": "deduct", "duration": "1:30", "reason": "Duplicate ticket"})
+    assert "10 h → 8 h 30 min" in response.content.decode()
+    assert funded.ledger.filter(kind=LedgerKind.ADJUSTMENT).count() == 0
+    client.post(url, {"direction": "deduct", "duration": "1:30", "reason": "Duplicate ticket", "confirm": "1"})
+    funded.refresh_from_db()
+    assert funded.balance_minutes == 510 == ledger_balance(funded)
+    assert LedgerEntry.objects.get(kind=LedgerKind.ADJUSTMENT).reason == "Duplicate ticket"
+
+
+def test_staff_void_a_time_entry(client, staff, entry):
+    client.force_login(staff)
+    back = reverse("dashboard:client", args=[entry.agreement.client.public_id])
+    response = client.post(reverse("timesheet:void", args=[entry.public_id]), {"reason": "Not billable", "next": back})
+    assert response.url == back
+    entry.refresh_from_db()
+    assert entry.is_void and entry.voided_by == staff
+
+
+def test_staff_invite_a_contact_who_sets_a_password_once(client, staff, client_a, django_capture_on_commit_callbacks):
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("dashboard:contact_invite", args=[client_a.public_id]),
+            {
+                "first_name": "Dana",
+                "last_name": "Ortiz",
+                "email": "dana@acme.example",
+                "username": "dana",
+                "receives_invoices": "on",
+            },
+        )
+    assert response.status_code == HTTPStatus.FOUND
+    dana = User.objects.get(username="dana")
+    assert dana.role == Role.CLIENT and not dana.has_usable_password()
+    assert ClientContact.objects.get(user=dana).client == client_a
+    assert len(mail.outbox) == 1
+    body = mail.outbox[0].body
+    assert "dana" in body and "password" in body.lower()
+    link = next(line for line in body.splitlines() if "/invitation/" in line)
+    path = link[link.index("/invitation/") :]
+    client.logout()
+    assert "Set password and sign in" in client.get(path).content.decode()
+    response = client.post(path, {"new_password1": "short", "new_password2": "short"})
+    assert "This password is too short" in response.content.decode()
+    response = client.post(path, {"new_password1": "a-Long-new-pass-92", "new_password2": "a-Long-new-pass-92"})
+    assert response.status_code == HTTPStatus.FOUND
+    dana.refresh_from_db()
+    assert dana.check_password("a-Long-new-pass-92")
+    client.logout()
+    assert client.get(path).status_code == HTTPStatus.NOT_FOUND  # single use
+
+
+def test_an_expired_invitation_does_not_work(client, staff, client_a, django_capture_on_commit_callbacks):
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("dashboard:technician_invite"), {"email": "tim@msp.example", "username": "tim"})
+    body = mail.outbox[0].body
+    path = body[body.index("/invitation/") :].split()[0]
+    Invitation.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    client.logout()
+    response = client.post(path, {"new_password1": "a-Long-new-pass-92", "new_password2": "a-Long-new-pass-92"})
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert not User.objects.get(username="tim").has_usable_password()
+
+
+def test_a_bad_invitation_changes_nothing(client, staff, client_a, alice, django_capture_on_commit_callbacks):
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("dashboard:contact_invite", args=[client_a.public_id]),
+            {"email": "x@y.example", "username": "alice"},
+        )
+        assert response.status_code == HTTPStatus.OK
+        assert "already exists" in response.content.decode()
+        response = client.post(reverse("dashboard:technician_invite"), {"email": "not-an-email", "username": "z"})
+    assert "Enter a valid email address" in response.content.decode()
+    assert len(mail.outbox) == 0
+    assert not User.objects.filter(username="z").exists()
+
+
+def test_staff_mark_a_request_handled(client, staff, alice, funded):
+    from portal import services as portal_services
+
+    request = portal_services.hours_request_create(agreement=funded, tier=tier(10), requested_by=alice)
+    client.force_login(staff)
+    client.post(reverse("dashboard:request_handled", args=[request.public_id]))
+    request.refresh_from_db()
+    assert request.status == "handled" and request.handled_by == staff
+
+
+@pytest.mark.parametrize("user", ["technician", "alice", "charlie"])
+def test_only_staff_use_the_dashboard(client, request, user, funded, entry):
+    client.force_login(request.getfixturevalue(user))
+    urls = [
+        HOME,
+        reverse("dashboard:client_new"),
+        reverse("dashboard:technician_invite"),
+        reverse("dashboard:client", args=[funded.client.public_id]),
+        reverse("dashboard:agreement_new", args=[funded.client.public_id]),
+        reverse("dashboard:contact_invite", args=[funded.client.public_id]),
+        reverse("dashboard:block_sell", args=[funded.public_id]),
+        reverse("dashboard:adjust", args=[funded.public_id]),
+    ]
+    for url in urls:
+        assert client.get(url).status_code == HTTPStatus.FORBIDDEN, url
+        assert (
+            client.post(url, {"reason": "x", "direction": "add", "duration": "9h"}).status_code == HTTPStatus.FORBIDDEN
+        )
+    funded.refresh_from_db()
+    assert funded.balance_minutes == 510
+
+
+def test_unknown_objects_are_404_for_staff(client, staff):
+    client.force_login(staff)
+    import uuid
+
+    for name in ("dashboard:client", "dashboard:block_sell", "dashboard:adjust"):
+        assert client.get(reverse(name, args=[uuid.uuid4()])).status_code == HTTPStatus.NOT_FOUND
+        assert client.get(reverse(name, args=["12"])).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_technicians_cannot_see_the_invite_page(client):
+    client.force_login(TechnicianFactory(username="otto"))
+    assert client.get(reverse("dashboard:technician_invite")).status_code == HTTPStatus.FORBIDDEN

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from dashboard import views
+
+app_name = "dashboard"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("clients/new/", views.client_new, name="client_new"),
+    path("clients/<str:public_id>/", views.client_detail, name="client"),
+    path("clients/<str:public_id>/agreements/new/", views.agreement_new, name="agreement_new"),
+    path("clients/<str:public_id>/contacts/invite/", views.contact_invite, name="contact_invite"),
+    path(
+        "clients/<str:public_id>/contacts/<int:contact_id>/reinvite/", views.contact_reinvite, name="contact_reinvite"
+    ),
+    path("agreements/<str:public_id>/sell/", views.block_sell, name="block_sell"),
+    path("agreements/<str:public_id>/adjust/", views.adjust, name="adjust"),
+    path("technicians/invite/", views.technician_invite, name="technician_invite"),
+    path("requests/<str:public_id>/handled/", views.request_handled, name="request_handled"),
+]

@@ -1,0 +1,373 @@
+"""The staff dashboard: every client's balance and runway, the client page,
+and the actions that change balances — each through agreements.services."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import F, Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import services as account_services
+from agreements import services
+from agreements.domain import block_price, format_minutes
+from agreements.models import ClientContact, Tier
+from agreements.runway import runway_of, runway_order, with_runway
+from agreements.selectors import (
+    agreements_for_user,
+    clients_for_user,
+    ledger_with_running_balance,
+    time_entries_for_user,
+)
+from agreements.summaries import blocks_with_remaining, deferred_revenue, expiring_filter, headline_figures
+from billing import services as billing_services
+from billing.models import Invoice, InvoiceStatus
+from billing.selectors import invoice_figures, invoices_for_user
+from dashboard.forms import (
+    AdjustmentForm,
+    AgreementFilterForm,
+    AgreementForm,
+    BlockSellForm,
+    ClientForm,
+    ContactInviteForm,
+    TechnicianInviteForm,
+)
+from portal import services as portal_services
+from portal.models import HoursRequest
+from timesheet.forms import add_service_errors
+from ui.access import get_by_public_id, staff_required
+from ui.panels import AgreementCard, agreement_cards
+from ui.templatetags.bh import money
+
+SORTS = {
+    "client": ("client__name", "name"),
+    "balance": ("balance_minutes",),
+    "threshold": ("low_balance_threshold_minutes",),
+    "burn": ("burn_window_minutes",),
+}
+PAGE_SIZE = 50
+
+
+@staff_required
+def home(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    everything = agreements_for_user(request.user)
+    form = AgreementFilterForm(request.GET or None)
+    agreements = with_runway(everything, today=today)
+    params = form.cleaned_data if form.is_valid() else {}
+    status = params.get("status") or "active"
+    if status != "all":
+        agreements = agreements.filter(status=status)
+    if params.get("q"):
+        agreements = agreements.filter(client__name__icontains=params["q"])
+    flag = params.get("flag")
+    if flag == "low":
+        agreements = agreements.filter(balance_minutes__gt=0, balance_minutes__lte=F("low_balance_threshold_minutes"))
+    elif flag == "exhausted":
+        agreements = agreements.filter(balance_minutes__lte=0)
+    elif flag == "expiring":
+        agreements = agreements.filter(expiring_filter(today))
+
+    sort = request.GET.get("sort", "runway")
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key == "runway":
+        agreements = agreements.order_by(runway_order(descending), "client__name")
+    else:
+        key = key if key in SORTS else "client"
+        fields = SORTS[key]
+        agreements = agreements.order_by(*[f"-{f}" if descending else f for f in fields], "pk")
+        sort = f"-{key}" if descending else key
+    page = Paginator(agreements, PAGE_SIZE).get_page(request.GET.get("page"))
+    cards = [AgreementCard(agreement=a, runway=runway_of(a, today=today), chart=None) for a in page.object_list]
+    return render(
+        request,
+        "dashboard/home.html",
+        {
+            "figures": headline_figures(everything, today=today),
+            "deferred": deferred_revenue(everything),
+            "invoice_figures": invoice_figures(invoices_for_user(request.user), today=today),
+            "requests": portal_services.hours_requests_open()[:10],
+            "form": form,
+            "page": page,
+            "cards": cards,
+            "sort": sort,
+            "today": today,
+        },
+    )
+
+
+# ---------------------------------------------------------------------------
+# Clients
+
+
+@staff_required
+def client_new(request: HttpRequest) -> HttpResponse:
+    form = ClientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            client = services.client_create(**form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Client “{client.name}” created. Next: set up its agreement.")
+            return redirect("dashboard:agreement_new", public_id=client.public_id)
+    return render(request, "dashboard/form.html", {"form": form, "title": "New client", "submit": "Create client"})
+
+
+@staff_required
+def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    client = get_by_public_id(clients_for_user(request.user), public_id)
+    today = timezone.localdate()
+    scoped = agreements_for_user(request.user).filter(client=client)
+    agreements = list(with_runway(scoped, today=today).order_by("-status", "starts_on"))
+    selected = None
+    if agreements:
+        wanted = request.GET.get("agreement")
+        selected = next((a for a in agreements if str(a.public_id) == wanted), agreements[0])
+    context = {
+        "client": client,
+        "contacts": ClientContact.objects.filter(client=client)
+        .select_related("user")
+        .order_by("user__last_name", "user__username"),
+        "cards": [AgreementCard(agreement=a, runway=runway_of(a, today=today), chart=None) for a in agreements],
+        "selected": selected,
+        "requests": HoursRequest.objects.filter(agreement__client=client, status="open").select_related(
+            "tier", "agreement", "requested_by"
+        ),
+        "today": today,
+    }
+    if selected is not None:
+        context["card"] = agreement_cards([selected], today=today)[0]
+        live_invoices = Prefetch(
+            "invoices", queryset=Invoice.objects.exclude(status=InvoiceStatus.VOID), to_attr="live"
+        )
+        context["blocks"] = blocks_with_remaining(scoped.filter(pk=selected.pk)).prefetch_related(live_invoices)
+        # Newest first; the running balance is computed over the whole ledger before the cut.
+        context["ledger"] = ledger_with_running_balance(selected).order_by("-created_at", "-id")[:100]
+        context["entries"] = (
+            time_entries_for_user(request.user).filter(agreement=selected).select_related("voided_by")[:100]
+        )
+    context["invoices"] = invoices_for_user(request.user).filter(client=client).order_by("-created_at", "-id")[:50]
+    return render(request, "dashboard/client.html", context)
+
+
+def _client_page(agreement) -> str:  # noqa: ANN001
+    return reverse("dashboard:client", args=[agreement.client.public_id]) + f"?agreement={agreement.public_id}"
+
+
+@staff_required
+def agreement_new(request: HttpRequest, public_id: str) -> HttpResponse:
+    client = get_by_public_id(clients_for_user(request.user), public_id)
+    form = AgreementForm(request.POST or None, initial={"starts_on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            agreement = services.agreement_create(
+                client=client, work_types=list(form.cleaned_data["work_types"]), **form.agreement_fields()
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Agreement “{agreement.name}” created for {client}. Sell its first block below.")
+            return redirect("dashboard:block_sell", public_id=agreement.public_id)
+    return render(
+        request,
+        "dashboard/form.html",
+        {"form": form, "title": f"New agreement for {client}", "submit": "Create agreement", "client": client},
+    )
+
+
+# ---------------------------------------------------------------------------
+# Balance-changing actions: a form, a confirmation page, then the service.
+
+
+def _confirm(request: HttpRequest, form, *, title: str, lines: list[str], submit: str, client, danger=False):  # noqa: ANN001, ANN202
+    return render(
+        request,
+        "dashboard/confirm.html",
+        {"form": form, "title": title, "lines": lines, "submit": submit, "client": client, "danger": danger},
+    )
+
+
+@staff_required
+def block_sell(request: HttpRequest, public_id: str) -> HttpResponse:
+    agreement = get_by_public_id(agreements_for_user(request.user), public_id)
+    initial = {}
+    if request.GET.get("tier"):
+        initial["tier"] = Tier.objects.filter(pk=request.GET["tier"], is_active=True).first()
+    form = BlockSellForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
+        data = form.cleaned_data
+        tier, hours = data.get("tier"), data.get("hours")
+        minutes = tier.minutes if tier else hours * 60
+        rate, amount = block_price(
+            hourly_rate=agreement.client.hourly_rate,
+            discount_per_hour=tier.discount_per_hour if tier else 0,
+            minutes=minutes,
+        )
+        if "confirm" not in request.POST:
+            usable = (
+                "usable at once" if agreement.credit_policy == "immediate" else "usable once the block is marked paid"
+            )
+            return _confirm(
+                request,
+                form,
+                client=agreement.client,
+                title="Sell this block?",
+                submit="Sell block",
+                lines=[
+                    f"Client: {agreement.client} — {agreement.name}",
+                    f"Block: {tier.name if tier else 'Custom'}, {format_minutes(minutes)} at {money(rate, agreement.currency)}/h",
+                    f"Amount: {money(amount, agreement.currency)}",
+                    f"Hours {usable}; current balance {format_minutes(agreement.balance_minutes)}.",
+                ],
+            )
+        try:
+            invoice = billing_services.invoice_sell_block(
+                agreement=agreement,
+                actor=request.user,
+                tier=tier,
+                hours=hours,
+                starts_on=data["starts_on"],
+                expires_on=data.get("expires_on"),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            agreement.refresh_from_db()
+            block = invoice.block
+            credited = "credited now" if block.credited_at else "credited when paid"
+            messages.success(
+                request,
+                f"Sold {format_minutes(block.minutes)} to {agreement.client} ({credited}); invoice {invoice.number} "
+                f"issued. Balance: {format_minutes(agreement.balance_minutes)}.",
+            )
+            return redirect(_client_page(agreement))
+    return render(
+        request,
+        "dashboard/form.html",
+        {
+            "form": form,
+            "title": f"Sell a block to {agreement.client}",
+            "submit": "Review sale",
+            "client": agreement.client,
+            "agreement": agreement,
+        },
+    )
+
+
+@staff_required
+def adjust(request: HttpRequest, public_id: str) -> HttpResponse:
+    agreement = get_by_public_id(agreements_for_user(request.user), public_id)
+    form = AdjustmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
+        minutes = form.signed_minutes()
+        if "confirm" not in request.POST:
+            verb = "Add" if minutes > 0 else "Deduct"
+            return _confirm(
+                request,
+                form,
+                client=agreement.client,
+                title="Record this adjustment?",
+                submit="Record adjustment",
+                lines=[
+                    f"{verb} {format_minutes(abs(minutes))} {'to' if minutes > 0 else 'from'} {agreement.client} — {agreement.name}",
+                    f"Balance: {format_minutes(agreement.balance_minutes)} → {format_minutes(agreement.balance_minutes + minutes)}",
+                    f"Reason: {form.cleaned_data['reason']}",
+                ],
+            )
+        try:
+            services.ledger_adjust(
+                agreement=agreement, minutes=minutes, reason=form.cleaned_data["reason"], author=request.user
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            agreement.refresh_from_db()
+            messages.success(
+                request,
+                f"Adjustment recorded ({'+' if minutes > 0 else '−'}{format_minutes(abs(minutes))}). "
+                f"{agreement.client} balance: {format_minutes(agreement.balance_minutes)}.",
+            )
+            return redirect(_client_page(agreement))
+    return render(
+        request,
+        "dashboard/form.html",
+        {
+            "form": form,
+            "title": f"Adjust the balance of {agreement.client}",
+            "submit": "Review adjustment",
+            "client": agreement.client,
+            "agreement": agreement,
+        },
+    )
+
+
+# ---------------------------------------------------------------------------
+# Invitations and requests
+
+
+@staff_required
+def contact_invite(request: HttpRequest, public_id: str) -> HttpResponse:
+    client = get_by_public_id(clients_for_user(request.user), public_id)
+    form = ContactInviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                contact = services.client_contact_create(client=client, **form.cleaned_data)
+                account_services.invitation_send(user=contact.user, invited_by=request.user)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Invitation sent to {contact.user.email}. They choose their own password.")
+            return redirect("dashboard:client", public_id=client.public_id)
+    return render(
+        request,
+        "dashboard/form.html",
+        {"form": form, "title": f"Invite a contact of {client}", "submit": "Send invitation", "client": client},
+    )
+
+
+@staff_required
+def contact_reinvite(request: HttpRequest, public_id: str, contact_id: int) -> HttpResponse:
+    client = get_by_public_id(clients_for_user(request.user), public_id)
+    contact = ClientContact.objects.filter(client=client, pk=contact_id).select_related("user").first()
+    if contact is None or request.method != "POST":
+        return redirect("dashboard:client", public_id=client.public_id)
+    try:
+        account_services.invitation_send(user=contact.user, invited_by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"A new invitation was sent to {contact.user.email}; earlier links no longer work.")
+    return redirect("dashboard:client", public_id=client.public_id)
+
+
+@staff_required
+def technician_invite(request: HttpRequest) -> HttpResponse:
+    form = TechnicianInviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                user = account_services.technician_create(**form.cleaned_data)
+                account_services.invitation_send(user=user, invited_by=request.user)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Invitation sent to {user.email}. They choose their own password.")
+            return redirect("dashboard:home")
+    return render(
+        request, "dashboard/form.html", {"form": form, "title": "Invite a technician", "submit": "Send invitation"}
+    )
+
+
+@staff_required
+def request_handled(request: HttpRequest, public_id: str) -> HttpResponse:
+    hours_request = get_by_public_id(HoursRequest.objects.select_related("agreement__client"), public_id)
+    if request.method == "POST":
+        portal_services.hours_request_mark_handled(hours_request=hours_request, actor=request.user)
+        messages.success(request, f"Request from {hours_request.agreement.client} marked as handled.")
+    return redirect("dashboard:home")

@@ -1,0 +1,34 @@
+from django import forms
+
+from agreements.models import Tier
+
+
+class UsageFilterForm(forms.Form):
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            self.add_error("end", "The end date is before the start date.")
+        return data
+
+
+class TierChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, tier: Tier) -> str:
+        return tier.name
+
+
+class HoursRequestForm(forms.Form):
+    tier = TierChoiceField(
+        queryset=Tier.objects.filter(is_active=True),
+        empty_label=None,
+        widget=forms.RadioSelect,
+        label="Block size",
+    )
+    note = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Anything we should know, e.g. a purchase-order number.",
+    )

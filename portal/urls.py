@@ -1,0 +1,11 @@
+from django.urls import path
+
+from portal import views
+
+app_name = "portal"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("agreements/<str:public_id>/", views.agreement_detail, name="agreement"),
+    path("agreements/<str:public_id>/usage.csv", views.usage_csv, name="usage_csv"),
+    path("agreements/<str:public_id>/buy/", views.buy_hours, name="buy"),
+]

@@ -1,0 +1,137 @@
+"""The client portal: a client contact's own agreements, usage and requests."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.text import slugify
+
+from agreements.domain import block_price
+from agreements.models import Agreement, ClientContact
+from agreements.runway import with_runway
+from agreements.selectors import agreements_for_user, clients_for_user, time_entries_for_user
+from agreements.summaries import blocks_with_remaining
+from billing.selectors import invoices_for_user
+from portal import services
+from portal.forms import HoursRequestForm, UsageFilterForm
+from ui.access import client_required, get_by_public_id
+from ui.csv import csv_response
+from ui.panels import agreement_cards
+
+
+@client_required
+def home(request: HttpRequest) -> HttpResponse:
+    client = clients_for_user(request.user).first()
+    if client is None:  # a client-role user not (or no longer) tied to a client
+        raise Http404("Your account is not linked to a client.")
+    agreements = list(with_runway(agreements_for_user(request.user)).order_by("-status", "starts_on"))
+    billing_contacts = ClientContact.objects.filter(client=client, receives_invoices=True).select_related("user")
+    requests = services.hours_requests_for_user(request.user).filter(status="open")
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "client": client,
+            "cards": agreement_cards(agreements),
+            "billing_contacts": billing_contacts,
+            "requests": requests,
+            "invoices": invoices_for_user(request.user).order_by("-created_at", "-id")[:50],
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _usage(request: HttpRequest, agreement: Agreement) -> tuple[UsageFilterForm, object]:
+    form = UsageFilterForm(request.GET or None)
+    entries = (
+        time_entries_for_user(request.user)
+        .filter(agreement=agreement, voided_at__isnull=True)
+        .order_by("-work_date", "-created_at")
+    )
+    if form.is_valid():
+        if form.cleaned_data.get("start"):
+            entries = entries.filter(work_date__gte=form.cleaned_data["start"])
+        if form.cleaned_data.get("end"):
+            entries = entries.filter(work_date__lte=form.cleaned_data["end"])
+    return form, entries
+
+
+@client_required
+def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    scoped = agreements_for_user(request.user)
+    agreement = get_by_public_id(with_runway(scoped), public_id)
+    card = agreement_cards([agreement])[0]
+    blocks = blocks_with_remaining(scoped.filter(pk=agreement.pk)).filter(cancelled_at__isnull=True)
+    form, entries = _usage(request, agreement)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "portal/agreement.html",
+        {
+            "card": card,
+            "agreement": agreement,
+            "blocks": blocks,
+            "filter_form": form,
+            "page": page,
+            "today": timezone.localdate(),
+            "invoices": invoices_for_user(request.user).filter(agreement=agreement).order_by("-created_at", "-id")[:50],
+        },
+    )
+
+
+@client_required
+def usage_csv(request: HttpRequest, public_id: str) -> HttpResponse:
+    agreement = get_by_public_id(agreements_for_user(request.user), public_id)
+    _, entries = _usage(request, agreement)
+    rows = (
+        (
+            e.work_date.isoformat(),
+            e.technician.get_full_name() or e.technician.username,
+            e.ticket.number,
+            e.ticket.subject,
+            e.work_type.name,
+            e.minutes,
+            e.charged_minutes,
+            e.notes,
+        )
+        for e in entries.iterator(chunk_size=2000)
+    )
+    header = ["Date", "Technician", "Ticket", "Subject", "Work type", "Worked (min)", "Charged (min)", "Notes"]
+    filename = f"usage-{slugify(agreement.client.name)[:40]}-{timezone.localdate():%Y-%m-%d}.csv"
+    return csv_response(filename, header, rows)
+
+
+@client_required
+def buy_hours(request: HttpRequest, public_id: str) -> HttpResponse:
+    agreement = get_by_public_id(agreements_for_user(request.user), public_id)
+    form = HoursRequestForm(request.POST or None)
+    client = agreement.client
+    offers = [
+        (
+            tier,
+            *block_price(
+                hourly_rate=client.hourly_rate, discount_per_hour=tier.discount_per_hour, minutes=tier.minutes
+            ),
+        )
+        for tier in form.fields["tier"].queryset
+    ]
+    if request.method == "POST" and form.is_valid():
+        try:
+            hours_request = services.hours_request_create(
+                agreement=agreement,
+                tier=form.cleaned_data["tier"],
+                requested_by=request.user,
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"Thank you — we received your request for a {hours_request.tier.name}. "
+                "We will send the invoice shortly.",
+            )
+            return redirect("portal:agreement", public_id=agreement.public_id)
+    return render(request, "portal/buy.html", {"agreement": agreement, "form": form, "offers": offers})

@@ -1,0 +1,72 @@
+import datetime
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from agreements.models import Client
+from reports.selectors import USAGE_DIMENSIONS
+
+MONTH_INPUT = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
+MAX_MONTHS = 60
+
+
+class MonthField(forms.DateField):
+    """`2026-03` → the first of that month (an `<input type="month">`)."""
+
+    widget = MONTH_INPUT
+    input_formats = ["%Y-%m", "%Y-%m-%d"]
+
+    def to_python(self, value: object) -> datetime.date | None:
+        day = super().to_python(value)
+        return day.replace(day=1) if day else None
+
+
+class PeriodForm(forms.Form):
+    first = MonthField(label="From month", required=False)
+    last = MonthField(label="To month", required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        first, last = data.get("first"), data.get("last")
+        if first and last:
+            if first > last:
+                raise ValidationError("The first month must not be after the last one.")
+            if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
+                raise ValidationError(f"Choose at most {MAX_MONTHS} months.")
+        return data
+
+
+class ClientChoiceField(forms.ModelChoiceField):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(
+            queryset=Client.objects.order_by("name"),
+            to_field_name="public_id",
+            required=False,
+            empty_label="All clients",
+            **kwargs,
+        )
+
+
+class RevenueForm(PeriodForm):
+    as_of = forms.DateField(label="Deferred as of", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    client = ClientChoiceField()
+
+
+class UsageForm(PeriodForm):
+    by = forms.ChoiceField(
+        label="Group by", required=False, choices=[(key, label) for key, (label, _) in USAGE_DIMENSIONS.items()]
+    )
+    client = ClientChoiceField()
+
+
+class RunwayForm(forms.Form):
+    include_ended = forms.BooleanField(label="Include ended agreements", required=False)
+
+
+class MsaForm(forms.Form):
+    candidates_only = forms.BooleanField(label="Candidates only", required=False)
+
+
+class SeatsForm(forms.Form):
+    client = forms.ModelChoiceField(queryset=Client.objects.all(), to_field_name="public_id")
+    seats = forms.IntegerField(min_value=0, max_value=100_000)

@@ -1,0 +1,518 @@
+"""The staff reports, each computed by grouped queries whose row count does
+not grow with the ledger (per client, per month, per work type...).
+
+Money from minutes, exactly. A block's minutes are worth `rate` per hour, so
+minutes × rate / 60 is rarely a whole cent. The database sums
+`minutes × rate-in-cents` as an integer ("cent-minutes": exact on PostgreSQL
+and on SQLite, where decimals are floats but these products are integers
+far below 2^53); Python divides by 6000 and rounds once per figure shown. The
+roll-forward (opening + purchased − recognised − breakage − cancelled =
+closing) holds exactly in cent-minutes; each figure is rounded half-up to
+the cent on its own when displayed.
+
+Dates. The ledger is immutable and every row carries the moment it was
+recorded (`created_at`), so deferred revenue "as of" a date is the sum of the
+rows recorded up to the end of that day (in TIME_ZONE): a closed month never
+changes when someone logs late time or voids an entry — the correction lands
+in the month it was made, as in any set of books.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DateField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Round, TruncMonth
+from django.utils import timezone
+
+from agreements.domain import money
+from agreements.models import Agreement, AgreementStatus, Client, LedgerEntry, LedgerKind, TimeEntry
+from agreements.runway import WINDOW_DAYS, WINDOW_WEEKS, Runway, runway_of, runway_order, with_runway
+from billing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
+
+CENT_MINUTES_PER_UNIT = 6000  # 100 cents × 60 minutes
+
+
+def value_of(cent_minutes: int) -> Decimal:
+    """Cent-minutes as money, rounded half-up to the cent."""
+    return money(Decimal(cent_minutes) / CENT_MINUTES_PER_UNIT)
+
+
+def _cent_minutes() -> Sum:
+    """Σ minutes × the block's rate in cents, as an exact integer on every database."""
+    rate_cents = Round(F("block__rate") * Value(100))
+    return Cast(Sum(F("minutes") * rate_cents), BigIntegerField())
+
+
+def day_end(day: datetime.date) -> datetime.datetime:
+    """The first moment after `day` in the project's time zone."""
+    return timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min))
+
+
+def month_start(day: datetime.date) -> datetime.date:
+    return day.replace(day=1)
+
+
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    """The first day of the month `months` after (or before) `day`'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def months_between(first: datetime.date, last: datetime.date) -> list[datetime.date]:
+    """First days of every month from `first`'s to `last`'s, inclusive."""
+    months, current = [], month_start(first)
+    while current <= last:
+        months.append(current)
+        current = add_months(current, 1)
+    return months
+
+
+def _as_date(value: datetime.date | datetime.datetime) -> datetime.date:
+    return value.date() if isinstance(value, datetime.datetime) else value
+
+
+# ---------------------------------------------------------------------------
+# Deferred revenue
+
+
+@dataclass(slots=True)
+class DeferredRow:
+    client_id: int
+    client_name: str
+    client_public_id: str
+    currency: str
+    minutes: int
+    cent_minutes: int
+
+    @property
+    def amount(self) -> Decimal:
+        return value_of(self.cent_minutes)
+
+
+@dataclass(frozen=True)
+class DeferredReport:
+    as_of: datetime.date
+    rows: list[DeferredRow]
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        """Per currency, rounded once from the exact sum (not a sum of rounded rows)."""
+        sums: dict[str, int] = defaultdict(int)
+        for row in self.rows:
+            sums[row.currency] += row.cent_minutes
+        return {currency: value_of(total) for currency, total in sorted(sums.items())}
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(row.minutes for row in self.rows)
+
+
+def deferred_revenue(*, as_of: datetime.date, clients: QuerySet[Client] | None = None) -> DeferredReport:
+    """Unused minutes of every block at the end of `as_of` × the block's rate, per client.
+
+    The ledger rows carry the block they took minutes from (oldest first, as
+    the services allocated them), so this is one grouped sum: no replay.
+    """
+    entries = LedgerEntry.objects.filter(block__isnull=False, created_at__lt=day_end(as_of))
+    if clients is not None:
+        entries = entries.filter(agreement__client__in=clients)
+    grouped = (
+        entries.order_by()
+        .values("agreement__client_id", "agreement__client__name", "agreement__client__public_id", "block__currency")
+        .annotate(net_minutes=Sum("minutes"), cent_minutes=_cent_minutes())
+        .filter(~Q(net_minutes=0))
+        .order_by("agreement__client__name", "block__currency")
+        # Tuples, not dicts: one row per client, so per-row cost is the report's cost.
+        .values_list(
+            "agreement__client_id",
+            "agreement__client__name",
+            "agreement__client__public_id",
+            "block__currency",
+            "net_minutes",
+            "cent_minutes",
+        )
+    )
+    rows = [DeferredRow(pk, name, str(public_id), currency, m, cm) for pk, name, public_id, currency, m, cm in grouped]
+    return DeferredReport(as_of=as_of, rows=rows)
+
+
+# ---------------------------------------------------------------------------
+# Recognised revenue per month (the roll-forward of deferred revenue)
+
+# How each kind of block-tied ledger row moves deferred revenue.
+_PURCHASED = {LedgerKind.PURCHASE}
+_CONSUMED = {LedgerKind.DEBIT, LedgerKind.REVERSAL, LedgerKind.ADJUSTMENT, LedgerKind.SETTLEMENT}
+_EXPIRED = {LedgerKind.EXPIRY}
+_CANCELLED = {LedgerKind.CANCELLATION}
+
+
+@dataclass
+class RevenueMonth:
+    """One month of one currency, in minutes and cent-minutes (exact).
+
+    recognised = minutes consumed (time, adjustments, overage repaid from a
+    block, net of reversals) × rate; breakage = expired minutes × rate;
+    cancelled = unused blocks whose sale was voided.
+    """
+
+    month: datetime.date
+    currency: str
+    opening_minutes: int = 0
+    opening_cm: int = 0
+    purchased_minutes: int = 0
+    purchased_cm: int = 0
+    recognised_minutes: int = 0
+    recognised_cm: int = 0
+    breakage_minutes: int = 0
+    breakage_cm: int = 0
+    cancelled_minutes: int = 0
+    cancelled_cm: int = 0
+
+    @property
+    def closing_minutes(self) -> int:
+        return (
+            self.opening_minutes
+            + self.purchased_minutes
+            - self.recognised_minutes
+            - self.breakage_minutes
+            - self.cancelled_minutes
+        )
+
+    @property
+    def closing_cm(self) -> int:
+        return self.opening_cm + self.purchased_cm - self.recognised_cm - self.breakage_cm - self.cancelled_cm
+
+    opening = property(lambda self: value_of(self.opening_cm))
+    purchased = property(lambda self: value_of(self.purchased_cm))
+    recognised = property(lambda self: value_of(self.recognised_cm))
+    breakage = property(lambda self: value_of(self.breakage_cm))
+    cancelled = property(lambda self: value_of(self.cancelled_cm))
+    closing = property(lambda self: value_of(self.closing_cm))
+
+    @property
+    def earned(self) -> Decimal:
+        """Recognised revenue plus breakage: what the month earned."""
+        return value_of(self.recognised_cm + self.breakage_cm)
+
+
+def recognised_revenue(
+    *, first: datetime.date, last: datetime.date, clients: QuerySet[Client] | None = None
+) -> list[RevenueMonth]:
+    """Month by month from `first`'s month to `last`'s: two grouped queries
+    (the opening balance, then the movements by month and kind)."""
+    start = month_start(first)
+    entries = LedgerEntry.objects.filter(block__isnull=False)
+    if clients is not None:
+        entries = entries.filter(agreement__client__in=clients)
+    start_moment = timezone.make_aware(datetime.datetime.combine(start, datetime.time.min))
+    opening = {
+        row["block__currency"]: row
+        for row in entries.filter(created_at__lt=start_moment)
+        .order_by()
+        .values("block__currency")
+        .annotate(net_minutes=Sum("minutes"), cent_minutes=_cent_minutes())
+    }
+    movements = (
+        entries.filter(created_at__gte=start_moment, created_at__lt=day_end(last))
+        .annotate(month=TruncMonth("created_at", output_field=DateField()))
+        .order_by()
+        .values("month", "kind", "block__currency")
+        .annotate(net_minutes=Sum("minutes"), cent_minutes=_cent_minutes())
+    )
+    by_month: dict[tuple[datetime.date, str], list[dict]] = defaultdict(list)
+    currencies = set(opening)
+    for row in movements:
+        by_month[(_as_date(row["month"]), row["block__currency"])].append(row)
+        currencies.add(row["block__currency"])
+    months: list[RevenueMonth] = []
+    for currency in sorted(currencies):
+        minutes = opening.get(currency, {}).get("net_minutes") or 0
+        cent_minutes = int(opening.get(currency, {}).get("cent_minutes") or 0)
+        for month in months_between(start, last):
+            item = RevenueMonth(month=month, currency=currency, opening_minutes=minutes, opening_cm=cent_minutes)
+            for row in by_month.get((month, currency), []):
+                kind, m, cm = row["kind"], row["net_minutes"], int(row["cent_minutes"])
+                if kind in _PURCHASED:
+                    item.purchased_minutes += m
+                    item.purchased_cm += cm
+                elif kind in _CONSUMED:
+                    item.recognised_minutes -= m
+                    item.recognised_cm -= cm
+                elif kind in _EXPIRED:
+                    item.breakage_minutes -= m
+                    item.breakage_cm -= cm
+                elif kind in _CANCELLED:
+                    item.cancelled_minutes -= m
+                    item.cancelled_cm -= cm
+                else:  # a kind added later must not vanish from the books silently
+                    raise ValueError(f"Ledger kind {kind!r} has no place in the revenue roll-forward")
+            months.append(item)
+            minutes, cent_minutes = item.closing_minutes, item.closing_cm
+    return months
+
+
+# ---------------------------------------------------------------------------
+# Usage
+
+USAGE_DIMENSIONS = {
+    "client": ("Client", ("agreement__client_id", "agreement__client__name")),
+    "technician": (
+        "Technician",
+        ("technician_id", "technician__username", "technician__first_name", "technician__last_name"),
+    ),
+    "work_type": ("Work type", ("work_type_id", "work_type__name")),
+    "month": ("Month", ()),
+}
+
+
+@dataclass(slots=True)
+class UsageRow:
+    month: datetime.date
+    label: str
+    entries: int
+    worked_minutes: int  # billable work types, as logged
+    charged_minutes: int  # after rounding and multiplier
+    non_billable_minutes: int  # worked on non-billable (0×) work types
+
+
+def usage(
+    *, first: datetime.date, last: datetime.date, by: str = "client", clients: QuerySet[Client] | None = None
+) -> list[UsageRow]:
+    """Time worked and charged per month and `by` (client, technician, work
+    type, or month alone), void entries left out: one grouped query."""
+    if by not in USAGE_DIMENSIONS:
+        raise ValueError(f"Unknown usage dimension {by!r}")
+    entries = TimeEntry.objects.filter(voided_at__isnull=True, work_date__gte=first, work_date__lte=last)
+    if clients is not None:
+        entries = entries.filter(agreement__client__in=clients)
+    billable = Q(work_type__multiplier__gt=0)
+    keys = USAGE_DIMENSIONS[by][1]
+    grouped = (
+        # Cast in SQL: the rows arrive as dates, with no per-row conversion in Python.
+        entries.annotate(month=Cast(TruncMonth("work_date"), DateField()))
+        .order_by()
+        .values("month", *keys)
+        .annotate(
+            entries=Count("pk"),
+            worked=Coalesce(Sum("minutes", filter=billable), 0),
+            charged=Coalesce(Sum("charged_minutes"), 0),
+            non_billable=Coalesce(Sum("minutes", filter=~billable), 0),
+        )
+        .order_by("month", *keys[1:2])
+        .values_list("month", "entries", "worked", "charged", "non_billable", *keys[1:])
+    )
+    label = _USAGE_LABELS[by]
+    return [
+        UsageRow(month, label(names), entries, worked, charged, non_billable)
+        for month, entries, worked, charged, non_billable, *names in grouped
+    ]
+
+
+def _technician_label(names: list[str]) -> str:
+    username, first, last = names
+    return f"{first} {last}".strip() or username
+
+
+_USAGE_LABELS = {
+    "client": lambda names: names[0],
+    "technician": _technician_label,
+    "work_type": lambda names: names[0],
+    "month": lambda names: "",
+}
+
+
+# ---------------------------------------------------------------------------
+# Runway
+
+
+@dataclass(frozen=True)
+class RunwayRow:
+    agreement: Agreement
+    runway: Runway
+
+
+RUNWAY_METHOD = (
+    f"Burn rate = minutes charged on the agreement's non-void time entries worked in the last "
+    f"{WINDOW_DAYS} days (today included) ÷ {WINDOW_WEEKS}, per week. Run-out = today + balance ÷ daily burn, "
+    "in whole days; today when the balance is used up; unknown when nothing was charged in the window."
+)
+
+
+def runway_ranking(*, today: datetime.date, include_ended: bool = False, limit: int | None = None) -> list[RunwayRow]:
+    """Every agreement (or the first `limit`), soonest run-out first, no burn
+    last: one query, with the rule of agreements.runway."""
+    agreements = Agreement.objects.select_related("client")
+    if not include_ended:
+        agreements = agreements.filter(status=AgreementStatus.ACTIVE)
+    ranked = with_runway(agreements, today=today).order_by(runway_order(), "client__name", "pk")
+    if limit is not None:
+        ranked = ranked[:limit]
+    return [RunwayRow(agreement=a, runway=runway_of(a, today=today)) for a in ranked]
+
+
+# ---------------------------------------------------------------------------
+# Cash
+
+
+@dataclass
+class CashMonth:
+    month: datetime.date
+    currency: str
+    invoiced: Decimal = Decimal("0.00")
+    invoices: int = 0
+    collected: Decimal = Decimal("0.00")
+    outstanding: Decimal = Decimal("0.00")  # issued by month end, not yet paid at month end
+    overdue: Decimal = Decimal("0.00")  # of which due by month end
+    reloads_raised: int = 0
+    reloads_raised_amount: Decimal = Decimal("0.00")
+    reloads_paid: int = 0  # of the reloads raised that month, paid by now
+    reloads_paid_amount: Decimal = Decimal("0.00")
+
+
+def cash(*, first: datetime.date, last: datetime.date) -> list[CashMonth]:
+    """Invoiced, collected, outstanding and overdue per month and currency.
+
+    Void invoices are left out altogether (a voided sale was never owed);
+    drafts were never sent. Outstanding at a month's end = invoiced up to
+    then − collected up to then; overdue = the part of that due by the
+    month's end. Three grouped queries, from the beginning of time so the
+    running balances are right.
+    """
+    live = Invoice.objects.filter(status__in=[InvoiceStatus.ISSUED, InvoiceStatus.PAID], issued_on__lte=last)
+    reload = Q(kind=InvoiceKind.RELOAD)
+    reload_paid = reload & Q(status=InvoiceStatus.PAID)
+    zero = Value(Decimal("0.00"))
+    issued = (
+        live.annotate(month=TruncMonth("issued_on", output_field=DateField()))
+        .order_by()
+        .values("month", "currency")
+        .annotate(
+            invoiced=Sum("total"),
+            count=Count("pk"),
+            reloads=Count("pk", filter=reload),
+            reloads_amount=Coalesce(Sum("total", filter=reload), zero),
+            reloads_paid=Count("pk", filter=reload_paid),
+            reloads_paid_amount=Coalesce(Sum("total", filter=reload_paid), zero),
+        )
+    )
+    due = (
+        live.annotate(month=TruncMonth("due_on", output_field=DateField()))
+        .order_by()
+        .values("month", "currency")
+        .annotate(due_total=Sum("total"))
+    )
+    paid = (
+        Payment.objects.filter(invoice__in=live, paid_on__lte=last)
+        .annotate(
+            month=TruncMonth("paid_on", output_field=DateField()),
+            due_month=TruncMonth("invoice__due_on", output_field=DateField()),
+        )
+        .order_by()
+        .values("month", "due_month", "invoice__currency")
+        .annotate(total=Sum("amount"))
+    )
+    issued_by = {(_as_date(r["month"]), r["currency"]): r for r in issued}
+    due_by = {(_as_date(r["month"]), r["currency"]): r["due_total"] for r in due}
+    paid_rows = [(_as_date(r["month"]), _as_date(r["due_month"]), r["invoice__currency"], r["total"]) for r in paid]
+    currencies = sorted({c for _, c in issued_by} | {c for _, c in due_by} | {c for _, _, c, _ in paid_rows})
+    result = []
+    for currency in currencies:
+        for month in months_between(first, last):
+            item = CashMonth(month=month, currency=currency)
+            row = issued_by.get((month, currency))
+            if row:
+                item.invoiced, item.invoices = money(row["invoiced"]), row["count"]
+                item.reloads_raised, item.reloads_raised_amount = row["reloads"], money(row["reloads_amount"])
+                item.reloads_paid, item.reloads_paid_amount = row["reloads_paid"], money(row["reloads_paid_amount"])
+            item.collected = money(sum((t for m, _, c, t in paid_rows if m == month and c == currency), Decimal(0)))
+            invoiced_to_date = sum(
+                (r["invoiced"] for (m, c), r in issued_by.items() if m <= month and c == currency), 0
+            )
+            collected_to_date = sum((t for m, _, c, t in paid_rows if m <= month and c == currency), 0)
+            item.outstanding = money(Decimal(invoiced_to_date) - collected_to_date)
+            due_to_date = sum((t for (m, c), t in due_by.items() if m <= month and c == currency), 0)
+            paid_on_due = sum((t for m, d, c, t in paid_rows if m <= month and d <= month and c == currency), 0)
+            item.overdue = money(Decimal(due_to_date) - paid_on_due)
+            result.append(item)
+    return result
+
+
+# ---------------------------------------------------------------------------
+# MSA candidates
+
+
+@dataclass(frozen=True)
+class MsaRow:
+    client: Client
+    seats: int
+    spend: Decimal  # invoiced (before tax) over the trailing months
+    monthly_spend: Decimal
+    msa_monthly: Decimal  # seats × the per-seat monthly price
+
+    @property
+    def is_candidate(self) -> bool:
+        return self.seats > 0 and self.monthly_spend >= self.msa_monthly
+
+    @property
+    def difference(self) -> Decimal:
+        """How much more (positive) the client spends a month than the MSA would cost."""
+        return self.monthly_spend - self.msa_monthly
+
+
+@dataclass(frozen=True)
+class MsaReport:
+    first: datetime.date
+    last: datetime.date
+    months: int
+    seat_price: Decimal
+    rows: list[MsaRow] = field(default_factory=list)
+
+
+def msa_candidates(*, today: datetime.date, candidates_only: bool = False) -> MsaReport:
+    """Block clients' trailing spend next to what a flat-rate agreement would
+    cost them: the last REPORTS_MSA_TRAILING_MONTHS full months of invoices
+    (block purchases, reloads, overage; before tax, void left out). One query."""
+    months = settings.REPORTS_MSA_TRAILING_MONTHS
+    seat_price = settings.REPORTS_MSA_SEAT_PRICE
+    first = add_months(today, -months)
+    last = month_start(today) - datetime.timedelta(days=1)
+    in_window = Q(
+        invoices__status__in=[InvoiceStatus.ISSUED, InvoiceStatus.PAID],
+        invoices__issued_on__gte=first,
+        invoices__issued_on__lte=last,
+    )
+    clients = (
+        Client.objects.filter(is_active=True)
+        .annotate(
+            spend=Coalesce(Sum("invoices__subtotal", filter=in_window), Value(Decimal("0.00"))),
+            seats=Coalesce(F("report_profile__seats"), Value(0), output_field=IntegerField()),
+        )
+        .filter(Q(spend__gt=0) | Q(seats__gt=0))
+        .order_by("name")
+    )
+    rows = []
+    for client in clients:
+        row = MsaRow(
+            client=client,
+            seats=client.seats,
+            spend=money(client.spend),
+            monthly_spend=money(client.spend / months),
+            msa_monthly=money(seat_price * client.seats),
+        )
+        if row.is_candidate or not candidates_only:
+            rows.append(row)
+    rows.sort(key=lambda r: (not r.is_candidate, -r.difference if r.seats else Decimal(0), r.client.name))
+    return MsaReport(first=first, last=last, months=months, seat_price=seat_price, rows=rows)

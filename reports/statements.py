@@ -1,0 +1,292 @@
+"""Monthly statements: what a client's prepaid hours did in one month, as a
+PDF, emailed once per client and month.
+
+Figures follow the ledger as recorded (like the revenue reports): the
+opening balance is every ledger entry recorded before the month, the closing
+balance every entry recorded by its end, and the lines in between — blocks
+bought, time charged, corrections, expiries, adjustments — add up from one
+to the other exactly.
+
+Exactly once: each email is an OutgoingEmail row with the topic
+"statement:<client public id>:<YYYY-MM>", unique per kind and recipient, so a
+second run (or two at once) records nothing new; rows are sent only after the
+transaction that created them commits, by the notifications machinery.
+"""
+
+import datetime
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce, TruncDate
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, TimeEntry
+from agreements.runway import runway_of, with_runway
+from billing.pdf import STATIC_BASE, html_to_pdf
+from billing.selectors import seller_profile_get
+from notifications import services as notification_services
+from notifications.models import EmailKind, OutgoingEmail
+from reports.selectors import add_months, day_end
+
+TEMPLATE = "reports/statement_pdf.html"
+
+
+@dataclass(frozen=True)
+class EntryLine:
+    day: datetime.date
+    ticket: str
+    subject: str
+    technician: str
+    work_type: str
+    worked_minutes: int
+    charged_minutes: int
+
+
+@dataclass(frozen=True)
+class MovementLine:
+    day: datetime.date
+    description: str
+    minutes: int
+
+
+@dataclass
+class Statement:
+    client: Client
+    month: datetime.date
+    last_day: datetime.date
+    opening_minutes: int = 0
+    closing_minutes: int = 0
+    blocks: list[Block] = field(default_factory=list)
+    entries: list[EntryLine] = field(default_factory=list)
+    movements: list[MovementLine] = field(default_factory=list)  # corrections, expiries, adjustments...
+    agreements: list[tuple[Agreement, object]] = field(default_factory=list)  # with their runway
+
+    @property
+    def purchased_minutes(self) -> int:
+        return sum(block.purchased for block in self.blocks)
+
+    @property
+    def charged_minutes(self) -> int:
+        return sum(line.charged_minutes for line in self.entries)
+
+    @property
+    def other_minutes(self) -> int:
+        return sum(line.minutes for line in self.movements)
+
+    @property
+    def blocks_amount(self) -> Decimal:
+        return sum((block.amount for block in self.blocks), Decimal("0.00"))
+
+
+def parse_month(text: str) -> datetime.date:
+    """`2026-03` → 2026-03-01; ValueError otherwise."""
+    return datetime.datetime.strptime(text.strip(), "%Y-%m").date()
+
+
+def previous_month(today: datetime.date) -> datetime.date:
+    return add_months(today, -1)
+
+
+def _month_bounds(month: datetime.date) -> tuple[datetime.datetime, datetime.datetime, datetime.date]:
+    last_day = add_months(month, 1) - datetime.timedelta(days=1)
+    start = timezone.make_aware(datetime.datetime.combine(month, datetime.time.min))
+    return start, day_end(last_day), last_day
+
+
+_OTHER = {
+    LedgerKind.EXPIRY: "Unused hours expired",
+    LedgerKind.ADJUSTMENT: "Adjustment",
+    LedgerKind.CANCELLATION: "Block sale cancelled",
+    LedgerKind.SETTLEMENT: "Earlier overage repaid from a new block",
+    LedgerKind.OVERAGE_BILLED: "Overage billed on an invoice",
+}
+
+
+def statement_build(*, client: Client, month: datetime.date) -> Statement:
+    """The statement's figures: a handful of grouped queries whatever the month's size."""
+    start, end, last_day = _month_bounds(month)
+    statement = Statement(client=client, month=month, last_day=last_day)
+    ledger = LedgerEntry.objects.filter(agreement__client=client)
+    balances = ledger.aggregate(
+        opening=Coalesce(Sum("minutes", filter=Q(created_at__lt=start)), 0),
+        closing=Coalesce(Sum("minutes", filter=Q(created_at__lt=end)), 0),
+    )
+    statement.opening_minutes, statement.closing_minutes = balances["opening"], balances["closing"]
+    in_month = ledger.filter(created_at__gte=start, created_at__lt=end)
+
+    statement.blocks = list(
+        Block.objects.filter(ledger__in=in_month.filter(kind=LedgerKind.PURCHASE))
+        .annotate(purchased=Sum("ledger__minutes"), credited_on=TruncDate("ledger__created_at"))
+        .order_by("starts_on", "pk")
+    )
+
+    debited = (
+        TimeEntry.objects.filter(ledger__in=in_month.filter(kind=LedgerKind.DEBIT))
+        .annotate(debited=Sum("ledger__minutes"))
+        .select_related("ticket", "technician", "work_type")
+    )
+    free = TimeEntry.objects.filter(
+        agreement__client=client,
+        charged_minutes=0,
+        voided_at__isnull=True,
+        work_date__gte=month,
+        work_date__lte=last_day,
+    ).select_related("ticket", "technician", "work_type")
+    lines = [(entry, -entry.debited) for entry in debited] + [(entry, 0) for entry in free]
+    statement.entries = sorted(
+        (
+            EntryLine(
+                day=entry.work_date,
+                ticket=entry.ticket.number,
+                subject=entry.ticket.subject,
+                technician=entry.technician.get_full_name() or entry.technician.username,
+                work_type=entry.work_type.name,
+                worked_minutes=entry.minutes,
+                charged_minutes=charged,
+            )
+            for entry, charged in lines
+        ),
+        key=lambda line: (line.day, line.ticket),
+    )
+
+    reversals = (
+        in_month.filter(kind=LedgerKind.REVERSAL)
+        .values("time_entry__work_date", "time_entry__ticket__number", "created_at__date")
+        .annotate(total=Sum("minutes"))
+        .order_by("created_at__date")
+    )
+    movements = [
+        MovementLine(
+            day=row["created_at__date"],
+            description=(
+                f"Correction: entry of {row['time_entry__work_date']:%d %b %Y} "
+                f"on ticket #{row['time_entry__ticket__number']} voided"
+            ),
+            minutes=row["total"],
+        )
+        for row in reversals
+    ]
+    others = (
+        in_month.filter(kind__in=list(_OTHER))
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "kind", "reason")
+        .annotate(total=Sum("minutes"))
+        .filter(~Q(total=0))  # a settlement moves minutes between a block and the pool: net zero
+        .order_by("day", "kind")
+    )
+    movements += [
+        MovementLine(
+            day=row["day"],
+            description=_OTHER[row["kind"]] + (f": {row['reason']}" if row["reason"] else ""),
+            minutes=row["total"],
+        )
+        for row in others
+    ]
+    statement.movements = sorted(movements, key=lambda line: line.day)
+
+    today = min(timezone.localdate(), last_day)
+    agreements = with_runway(client.agreements.filter(starts_on__lte=last_day), today=today).order_by("starts_on")
+    statement.agreements = [(agreement, runway_of(agreement, today=today)) for agreement in agreements]
+    return statement
+
+
+def statement_pdf(statement: Statement) -> bytes:
+    seller = seller_profile_get()
+    html = render_to_string(TEMPLATE, {"s": statement, "seller": seller, "static_base": STATIC_BASE})
+    return html_to_pdf(html)
+
+
+def statement_filename(statement: Statement) -> str:
+    return f"Statement-{statement.month:%Y-%m}.pdf"
+
+
+def clients_with_activity(month: datetime.date):
+    """Clients whose balance moved, or who had time logged, during the month."""
+    start, end, last_day = _month_bounds(month)
+    moved = LedgerEntry.objects.filter(agreement__client=OuterRef("pk"), created_at__gte=start, created_at__lt=end)
+    worked = TimeEntry.objects.filter(
+        agreement__client=OuterRef("pk"), voided_at__isnull=True, work_date__gte=month, work_date__lte=last_day
+    )
+    return Client.objects.filter(Exists(moved) | Exists(worked)).order_by("name")
+
+
+def statement_topic(client: Client, month: datetime.date) -> str:
+    return f"statement:{client.public_id}:{month:%Y-%m}"
+
+
+@dataclass
+class StatementRun:
+    month: datetime.date
+    recorded: list[int] = field(default_factory=list)  # email ids created by this run
+    clients: int = 0  # clients that got (new) emails
+    skipped: list[str] = field(default_factory=list)  # why some clients got none
+
+    def lines(self) -> list[str]:
+        return [
+            f"{self.month:%Y-%m}: {len(self.recorded)} statement email(s) to {self.clients} client(s)",
+            *self.skipped,
+        ]
+
+
+def statement_send(*, client: Client, month: datetime.date, send: Callable[[int], None]) -> list[int] | str:
+    """Email one client its statement for `month`, once: the ids of the emails
+    recorded now, or why none were."""
+    topic = statement_topic(client, month)
+    if OutgoingEmail.objects.filter(topic=topic, kind=EmailKind.STATEMENT).exists():
+        return "already sent"
+    agreement = client.agreements.order_by("status", "-starts_on").first()  # "active" sorts before "ended"
+    if agreement is None:
+        return "no agreement"
+    recipients = notification_services.client_billing_recipients(agreement)
+    if not recipients:
+        return "no billing email or billing contact"
+    statement = statement_build(client=client, month=month)
+    stored = default_storage.save(f"statements/{uuid.uuid4().hex}.pdf", ContentFile(statement_pdf(statement)))
+    with transaction.atomic():
+        created = notification_services.notice_record(
+            agreement_id=agreement.pk,
+            kind=EmailKind.STATEMENT,
+            topic=topic,
+            recipients=recipients,
+            context={"statement": statement, "month": month},
+            attachment=(stored, statement_filename(statement)),
+        )
+        for email_id in created:
+            # Queued after commit: a worker must never look for a row that is not there yet.
+            transaction.on_commit(lambda email_id=email_id: send(email_id))
+    if not created:
+        default_storage.delete(stored)  # another run got there first
+        return "already sent"
+    return created
+
+
+def check_month(month: datetime.date) -> None:
+    if month > timezone.localdate().replace(day=1):
+        raise ValueError("A statement can only be sent for a month that has begun.")
+
+
+def statements_send(*, month: datetime.date, send: Callable[[int], None]) -> StatementRun:
+    """Email every client with activity in `month` its statement, once.
+
+    Safe to run again or concurrently: a client whose statement emails exist
+    is skipped; if two runs render the same statement at once, the unique
+    (topic, kind, recipient) keeps one email per recipient and the loser
+    removes the PDF it saved.
+    """
+    check_month(month)
+    run = StatementRun(month=month)
+    for client in clients_with_activity(month):
+        outcome = statement_send(client=client, month=month, send=send)
+        if isinstance(outcome, list):
+            run.recorded += outcome
+            run.clients += 1
+        elif outcome != "already sent":
+            run.skipped.append(f"{client}: {outcome}")
+    return run

@@ -1,0 +1,289 @@
+"""Staff reports: each page is a filter form, a chart, a table and the same
+figures as CSV (`?format=csv`). Every figure comes from reports.selectors."""
+
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from agreements.domain import format_minutes, format_money
+from agreements.selectors import clients_for_user
+from reports import selectors, services
+from reports.charts import columns
+from reports.forms import MsaForm, PeriodForm, RevenueForm, RunwayForm, SeatsForm, UsageForm
+from reports.statements import parse_month, statement_build, statement_filename, statement_pdf
+from ui.access import get_by_public_id, staff_required
+from ui.csv import csv_response
+
+DEFAULT_MONTHS = 12
+# A page shows this many table rows at most; the CSV has them all.
+ROW_LIMIT = 500
+
+
+def _period(form: PeriodForm, today: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The months chosen (default: the last 12, this one included) as first day → last day."""
+    data = form.cleaned_data if form.is_valid() else {}
+    last_month = data.get("last") or today.replace(day=1)
+    first = data.get("first") or selectors.add_months(last_month, 1 - DEFAULT_MONTHS)
+    last = min(selectors.add_months(last_month, 1) - datetime.timedelta(days=1), today)
+    return first, max(last, first)
+
+
+def _clients(form) -> object:
+    client = form.cleaned_data.get("client") if form.is_valid() else None
+    return None if client is None else type(client).objects.filter(pk=client.pk)
+
+
+def _wants_csv(request: HttpRequest) -> bool:
+    return request.GET.get("format") == "csv"
+
+
+def _filename(name: str, today: datetime.date) -> str:
+    return f"{name}-{today:%Y-%m-%d}.csv"
+
+
+@staff_required
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "reports/index.html", {})
+
+
+@staff_required
+def revenue(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    form = RevenueForm(request.GET or None)
+    first, last = _period(form, today)
+    as_of = (form.cleaned_data.get("as_of") if form.is_valid() else None) or today
+    clients = _clients(form)
+    deferred = selectors.deferred_revenue(as_of=as_of, clients=clients)
+    months = selectors.recognised_revenue(first=first, last=last, clients=clients)
+    if _wants_csv(request):
+        if request.GET.get("table") == "months":
+            header = ["Month", "Currency", "Opening deferred", "Purchased", "Recognised", "Breakage", "Cancelled",
+                      "Closing deferred", "Minutes recognised", "Minutes expired"]  # fmt: skip
+            rows = (
+                (
+                    f"{m.month:%Y-%m}",
+                    m.currency,
+                    m.opening,
+                    m.purchased,
+                    m.recognised,
+                    m.breakage,
+                    m.cancelled,
+                    m.closing,
+                    m.recognised_minutes,
+                    m.breakage_minutes,
+                )  # fmt: skip
+                for m in months
+            )
+            return csv_response(_filename("recognised-revenue", today), header, rows)
+        header = ["Client", "Currency", "Unused minutes", "Deferred revenue"]
+        rows = [(r.client_name, r.currency, r.minutes, r.amount) for r in deferred.rows]
+        return csv_response(_filename(f"deferred-revenue-{as_of:%Y-%m-%d}", today), header, rows)
+    main_currency = next(iter(deferred.totals), None) or (months[0].currency if months else "")
+    shown = [m for m in months if m.currency == main_currency]
+    chart = columns(
+        [f"{m.month:%b %y}" for m in shown],
+        {"Recognised": [m.recognised for m in shown], "Breakage": [m.breakage for m in shown]},
+        fmt=lambda v: format_money(v, main_currency),
+        summary=f"Recognised revenue and breakage per month ({main_currency})",
+    )
+    return render(
+        request,
+        "reports/revenue.html",
+        {
+            "form": form,
+            "deferred": deferred,
+            "deferred_rows": deferred.rows[:ROW_LIMIT],
+            "hidden_rows": max(len(deferred.rows) - ROW_LIMIT, 0),
+            "months": months,
+            "chart": chart,
+            "as_of": as_of,
+        },
+    )
+
+
+@staff_required
+def usage(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    form = UsageForm(request.GET or None)
+    first, last = _period(form, today)
+    by = (form.cleaned_data.get("by") if form.is_valid() else None) or "client"
+    rows = selectors.usage(first=first, last=last, by=by, clients=_clients(form))
+    label = selectors.USAGE_DIMENSIONS[by][0]
+    if _wants_csv(request):
+        header = ["Month", label, "Entries", "Worked billable (min)", "Charged (min)", "Non-billable (min)"]
+        data = (
+            (f"{r.month:%Y-%m}", r.label, r.entries, r.worked_minutes, r.charged_minutes, r.non_billable_minutes)
+            for r in rows
+        )
+        return csv_response(_filename(f"usage-by-{by}", today), header, data)
+    per_month: dict[datetime.date, list[int]] = {m: [0, 0] for m in selectors.months_between(first, last)}
+    for r in rows:
+        per_month[r.month][0] += r.charged_minutes
+        per_month[r.month][1] += r.non_billable_minutes
+    chart = columns(
+        [f"{m:%b %y}" for m in per_month],
+        {"Charged": [v[0] for v in per_month.values()], "Non-billable": [v[1] for v in per_month.values()]},
+        fmt=format_minutes,
+        summary="Charged and non-billable time per month",
+    )
+    totals = {
+        "entries": sum(r.entries for r in rows),
+        "worked": sum(r.worked_minutes for r in rows),
+        "charged": sum(r.charged_minutes for r in rows),
+        "non_billable": sum(r.non_billable_minutes for r in rows),
+    }
+    return render(
+        request,
+        "reports/usage.html",
+        {
+            "form": form,
+            "rows": rows[:ROW_LIMIT],
+            "hidden_rows": max(len(rows) - ROW_LIMIT, 0),
+            "label": label,
+            "by": by,
+            "chart": chart,
+            "totals": totals,
+            "first": first,
+            "last": last,
+        },  # fmt: skip
+    )
+
+
+@staff_required
+def runway(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    form = RunwayForm(request.GET or None)
+    include_ended = form.is_valid() and form.cleaned_data["include_ended"]
+    wants_csv = _wants_csv(request)
+    rows = selectors.runway_ranking(
+        today=today, include_ended=include_ended, limit=None if wants_csv else ROW_LIMIT + 1
+    )
+    if wants_csv:
+        header = ["Client", "Agreement", "Status", "Balance (min)", "Charged in window (min)", "Burn per week (min)",
+                  "Runway (days)", "Runs out on"]  # fmt: skip
+        data = (
+            (
+                r.agreement.client.name,
+                r.agreement.name,
+                r.agreement.status,
+                r.agreement.balance_minutes,
+                r.agreement.burn_window_minutes,
+                r.runway.burn_per_week,
+                r.runway.days,
+                r.runway.runs_out_on.isoformat() if r.runway.runs_out_on else "",
+            )  # fmt: skip
+            for r in rows
+        )
+        return csv_response(_filename("runway", today), header, data)
+    return render(
+        request,
+        "reports/runway.html",
+        {
+            "form": form,
+            "rows": rows[:ROW_LIMIT],
+            "more_rows": len(rows) > ROW_LIMIT,
+            "method": selectors.RUNWAY_METHOD,
+            "today": today,
+        },
+    )
+
+
+@staff_required
+def cash(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    form = PeriodForm(request.GET or None)
+    first, last = _period(form, today)
+    months = selectors.cash(first=first, last=last)
+    if _wants_csv(request):
+        header = ["Month", "Currency", "Invoices", "Invoiced", "Collected", "Outstanding at month end",
+                  "Overdue at month end", "Reload invoices raised", "Reload amount raised", "Reloads paid",
+                  "Reload amount paid"]  # fmt: skip
+        data = (
+            (
+                f"{m.month:%Y-%m}",
+                m.currency,
+                m.invoices,
+                m.invoiced,
+                m.collected,
+                m.outstanding,
+                m.overdue,
+                m.reloads_raised,
+                m.reloads_raised_amount,
+                m.reloads_paid,
+                m.reloads_paid_amount,
+            )  # fmt: skip
+            for m in months
+        )
+        return csv_response(_filename("cash", today), header, data)
+    currency = months[0].currency if months else ""
+    shown = [m for m in months if m.currency == currency]
+    chart = columns(
+        [f"{m.month:%b %y}" for m in shown],
+        {"Invoiced": [m.invoiced for m in shown], "Collected": [m.collected for m in shown]},
+        fmt=lambda v: format_money(v, currency),
+        summary=f"Invoiced and collected per month ({currency})",
+    )
+    return render(request, "reports/cash.html", {"form": form, "months": months, "chart": chart})
+
+
+@staff_required
+def msa(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    if request.method == "POST":
+        seats_form = SeatsForm(request.POST)
+        if seats_form.is_valid():
+            profile = services.client_seats_set(
+                client=seats_form.cleaned_data["client"], seats=seats_form.cleaned_data["seats"]
+            )
+            messages.success(request, f"{profile.client}: {profile.seats} seat{'s' if profile.seats != 1 else ''}.")
+        else:
+            messages.error(request, "Seats must be a whole number between 0 and 100000.")
+        return redirect(request.get_full_path())
+    form = MsaForm(request.GET or None)
+    report = selectors.msa_candidates(
+        today=today, candidates_only=form.is_valid() and form.cleaned_data["candidates_only"]
+    )
+    if _wants_csv(request):
+        header = ["Client", "Currency", "Seats", f"Spend over {report.months} months", "Average per month",
+                  "MSA per month", "Difference per month", "Candidate"]  # fmt: skip
+        data = (
+            (
+                r.client.name,
+                r.client.currency,
+                r.seats,
+                r.spend,
+                r.monthly_spend,
+                r.msa_monthly,
+                r.difference,
+                "yes" if r.is_candidate else "no",
+            )  # fmt: skip
+            for r in report.rows
+        )
+        return csv_response(_filename("msa-candidates", today), header, data)
+    return render(request, "reports/msa.html", {"form": form, "report": report, "seats_form": SeatsForm()})
+
+
+def statement_download(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A client's statement for `?month=YYYY-MM` as PDF: the client's own contacts
+    and staff only; another client's answers 404 like one that does not exist."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not (request.user.is_msp_staff or request.user.is_client_contact):
+        raise PermissionDenied("Statements are for staff and the client's contacts.")
+    client = get_by_public_id(clients_for_user(request.user), public_id)
+    try:
+        month = parse_month(request.GET.get("month", ""))
+    except ValueError:
+        raise Http404("Choose a month like 2026-03.") from None
+    if month > timezone.localdate().replace(day=1) or month.year < 2000:
+        raise Http404("No statement for that month yet.")
+    statement = statement_build(client=client, month=month)
+    response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{statement_filename(statement)}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,91 @@
+"""Every main page on the demo data, as a person sees it at 1280 px.
+
+Always renders the pages (a broken page fails here); writes the PNGs to
+docs/screenshots/ only with UPDATE_SCREENSHOTS=true, so an ordinary run does
+not touch committed files.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import Page, expect
+
+from accounts.models import Role, User
+from agreements.models import Agreement
+from tests.browser.test_faces import sign_in
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    return DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "true" else tmp_path
+
+
+MAX_HEIGHT = 1600  # long lists are cut here: the PNGs stay small
+
+
+def snap(page: Page, folder: Path, name: str) -> None:
+    expect(page.locator("main")).to_be_visible()
+    width = page.viewport_size["width"]
+    height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_HEIGHT)
+    page.screenshot(
+        path=str(folder / f"{name}.png"), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height}
+    )
+
+
+def test_screenshots_of_every_main_page(live_server, page: Page, browser, shots: Path):
+    from demo.management.commands.seed_demo import DEMO_PASSWORD
+
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    base = live_server.url
+    staff = User.objects.filter(role=Role.STAFF, is_superuser=False).order_by("pk").first()
+    technician = User.objects.filter(role=Role.TECHNICIAN, time_entries__isnull=False).order_by("pk").first()
+    low = Agreement.objects.filter(balance_minutes__gt=0).order_by("balance_minutes").select_related("client").first()
+    contact = User.objects.filter(client_contact__client=low.client).order_by("pk").first()
+
+    page.goto(f"{base}/login/")
+    snap(page, shots, "01-login")
+    sign_in(page, base, staff.username, DEMO_PASSWORD)
+    snap(page, shots, "02-staff-dashboard")
+    page.goto(f"{base}/dashboard/clients/{low.client.public_id}/")
+    snap(page, shots, "03-staff-client-page")
+    page.get_by_role("link", name="Sell a block").click()
+    page.get_by_label("Tier").select_option(index=2)
+    page.get_by_role("button", name="Review sale").click()
+    snap(page, shots, "04-staff-sell-block-confirm")
+    page.goto(f"{base}/dashboard/agreements/{low.public_id}/adjust/")
+    snap(page, shots, "05-staff-adjustment")
+    page.goto(f"{base}/dashboard/technicians/invite/")
+    page.get_by_role("button", name="Send invitation").click()  # empty: inline errors
+    snap(page, shots, "06-staff-invite-errors")
+
+    tech = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(tech, base, technician.username, DEMO_PASSWORD)
+    tech.get_by_label("Client / agreement").fill(f"{low.client.name} — {low.name}")
+    tech.get_by_label("Ticket number").fill("30001")
+    tech.get_by_label("Ticket subject").fill("Laptop will not dock")
+    tech.get_by_label("Duration").fill("1:30")
+    tech.get_by_role("button", name="Check", exact=True).click()
+    expect(tech.get_by_test_id("charge")).to_be_visible()
+    snap(tech, shots, "07-technician-log-time-preview")
+    tech.goto(f"{base}/time/mine/")
+    snap(tech, shots, "08-technician-my-time")
+    tech.context.close()
+
+    client = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(client, base, contact.username, DEMO_PASSWORD)
+    snap(client, shots, "09-portal-home")
+    client.get_by_role("link", name="Usage and blocks").first.click()
+    snap(client, shots, "10-portal-usage")
+    client.get_by_role("link", name="Buy more hours").first.click()
+    snap(client, shots, "11-portal-buy-hours")
+    client.context.close()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1).new_page()
+    sign_in(phone, base, contact.username, DEMO_PASSWORD)
+    snap(phone, shots, "12-portal-phone")
+    phone.context.close()

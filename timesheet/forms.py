@@ -1,0 +1,155 @@
+"""The technician's time-entry form: type-ahead agreement, ticket, duration."""
+
+import datetime
+import uuid
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Case, QuerySet, Value, When
+from django.utils import timezone
+
+from accounts.models import User
+from agreements.domain import parse_duration
+from agreements.models import Agreement, AgreementStatus, WorkType
+from agreements.selectors import agreements_for_user
+
+# Service errors are keyed by the services' argument names; the form's fields
+# are named for the person typing.
+SERVICE_FIELD = {
+    "minutes": "duration",
+    "ticket": "ticket",
+    "subject": "subject",
+    "work_type": "work_type",
+    "work_date": "work_date",
+    "agreement": "agreement",
+    "notes": "notes",
+    "reason": "reason",
+    "low_balance_threshold_minutes": "low_balance_threshold",
+}
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: by field where it names one."""
+    if hasattr(error, "error_dict"):
+        for key, errors in error.error_dict.items():
+            field = SERVICE_FIELD.get(key, key)
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+def agreement_label(agreement: Agreement) -> str:
+    return f"{agreement.client.name} — {agreement.name}"
+
+
+class AgreementChoices:
+    """The active agreements a user may log time on, by the label typed in the
+    type-ahead box (one query, evaluated once)."""
+
+    def __init__(self, user: User) -> None:
+        agreements = list(
+            agreements_for_user(user)
+            .filter(status=AgreementStatus.ACTIVE)
+            .order_by("client__name", "name", "starts_on")
+        )
+        labels = [agreement_label(a) for a in agreements]
+        self.by_label: dict[str, Agreement] = {}
+        for agreement, label in zip(agreements, labels, strict=True):
+            if labels.count(label) > 1:  # two agreements of one client with one name
+                label = f"{label} (from {agreement.starts_on:%Y-%m-%d})"
+            self.by_label[label] = agreement
+        self.label_of = {a.pk: label for label, a in self.by_label.items()}
+
+    def resolve(self, value: str) -> Agreement | None:
+        value = (value or "").strip()
+        if value in self.by_label:
+            return self.by_label[value]
+        # A pasted public id works too (links from the dashboard pass one).
+        try:
+            key = uuid.UUID(value)
+        except ValueError:
+            return None
+        return next((a for a in self.by_label.values() if a.public_id == key), None)
+
+
+def work_types() -> QuerySet[WorkType]:
+    """Active work types, the normal (1×) rate first so it is the default."""
+    return WorkType.objects.filter(is_active=True).order_by(
+        Case(When(multiplier=1, then=Value(0)), default=Value(1)), "multiplier", "name"
+    )
+
+
+class WorkTypeField(forms.ModelChoiceField):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(queryset=work_types(), empty_label=None, **kwargs)
+
+    def label_from_instance(self, work_type: WorkType) -> str:
+        if work_type.multiplier == 1:
+            return work_type.name
+        return f"{work_type.name} (×{work_type.multiplier.normalize():f})"
+
+
+class DurationField(forms.CharField):
+    def to_python(self, value: str) -> int | None:  # type: ignore[override]
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        return parse_duration(value)
+
+
+class TimeEntryForm(forms.Form):
+    agreement = forms.CharField(
+        label="Client / agreement",
+        help_text="Start typing the client's name and pick the agreement.",
+        widget=forms.TextInput(attrs={"list": "agreement-options", "autocomplete": "off", "autofocus": True}),
+    )
+    ticket = forms.CharField(
+        label="Ticket number", max_length=64, widget=forms.TextInput(attrs={"placeholder": "e.g. 4711"})
+    )
+    subject = forms.CharField(
+        label="Ticket subject",
+        max_length=300,
+        required=False,
+        help_text="Only for a new ticket: an existing ticket keeps its subject.",
+    )
+    work_date = forms.DateField(label="Date worked", widget=forms.DateInput(attrs={"type": "date"}))
+    duration = DurationField(
+        label="Duration",
+        help_text="90, 1:30, 1.5h or 1h30m",
+        widget=forms.TextInput(attrs={"placeholder": "1:30", "inputmode": "text", "autocomplete": "off"}),
+    )
+    work_type = WorkTypeField()
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.choices = AgreementChoices(user)
+        self.fields["work_date"].initial = timezone.localdate
+        self.fields["idempotency_key"].initial = lambda: uuid.uuid4().hex
+
+    def clean_agreement(self) -> Agreement:
+        agreement = self.choices.resolve(self.cleaned_data["agreement"])
+        if agreement is None:
+            raise ValidationError("Choose an active agreement from the list.")
+        return agreement
+
+    def clean_work_date(self) -> datetime.date:
+        value = self.cleaned_data["work_date"]
+        if value > timezone.localdate():
+            raise ValidationError("Time cannot be logged for a future date.")
+        return value
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.TextInput(attrs={"placeholder": "e.g. logged on the wrong ticket"})
+    )
+
+
+class CorrectForm(forms.Form):
+    work_date = forms.DateField(label="Date worked", widget=forms.DateInput(attrs={"type": "date"}))
+    duration = DurationField(label="Duration", help_text="90, 1:30, 1.5h or 1h30m")
+    work_type = WorkTypeField()
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    reason = forms.CharField(label="Reason for the correction", max_length=500)

@@ -1,0 +1,194 @@
+"""Technician time entry: log with a preview of the charge, and "My time"."""
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from agreements import services
+from agreements.domain import format_minutes
+from agreements.models import Agreement, TimeEntry
+from agreements.selectors import agreement_get_for_user, time_entries_for_user
+from notifications.tasks import queue_agreement_check
+from timesheet.forms import CorrectForm, TimeEntryForm, VoidForm, add_service_errors, agreement_label
+from ui.access import get_by_public_id, msp_required
+
+
+@dataclass(frozen=True)
+class Outcome:
+    agreement: Agreement
+    entry: TimeEntry
+    balance_before: int
+    balance_after: int
+
+    @property
+    def low(self) -> bool:
+        return self.balance_after <= self.agreement.low_balance_threshold_minutes
+
+
+class _DryRun(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+
+def _log(user, data: dict, *, dry_run: bool) -> Outcome:  # noqa: ANN001
+    """Log the entry through the services. A dry run does everything — the same
+    rounding, multiplier and overage rules — and then rolls back, so the
+    preview can never disagree with what saving will do."""
+    agreement: Agreement = data["agreement"]
+    try:
+        with transaction.atomic():
+            before = Agreement.objects.get(pk=agreement.pk).balance_minutes
+            ticket = services.ticket_get_or_create(
+                client=agreement.client, number=data["ticket"], subject=data["subject"]
+            )
+            entry = services.time_entry_log(
+                agreement=agreement,
+                technician=user,
+                ticket=ticket,
+                work_date=data["work_date"],
+                minutes=data["duration"],
+                work_type=data["work_type"],
+                notes=data["notes"],
+                idempotency_key=None if dry_run else (data.get("idempotency_key") or None),
+            )
+            after = Agreement.objects.get(pk=agreement.pk).balance_minutes
+            outcome = Outcome(agreement=agreement, entry=entry, balance_before=before, balance_after=after)
+            if dry_run:
+                raise _DryRun(outcome)
+            queue_agreement_check(agreement.pk)  # a low or exhausted balance is noticed at once
+    except _DryRun as dry:
+        return dry.outcome
+    return outcome
+
+
+@msp_required
+def log(request: HttpRequest) -> HttpResponse:
+    initial = {}
+    if "agreement" in request.GET:
+        try:
+            initial["agreement"] = agreement_label(agreement_get_for_user(request.user, request.GET["agreement"]))
+        except Agreement.DoesNotExist:
+            pass
+    form = TimeEntryForm(request.POST or None, user=request.user, initial=initial)
+    preview: Outcome | None = None
+    if request.method == "POST" and form.is_valid():
+        confirmed = "save" in request.POST
+        try:
+            outcome = _log(request.user, form.cleaned_data, dry_run=not confirmed)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if not confirmed:
+                preview = outcome
+            else:
+                entry = outcome.entry
+                messages.success(
+                    request,
+                    f"Logged {format_minutes(entry.minutes)} on ticket #{entry.ticket.number} for "
+                    f"{outcome.agreement.client}: charged {format_minutes(entry.charged_minutes)}, "
+                    f"balance now {format_minutes(outcome.balance_after)}.",
+                )
+                if outcome.low:
+                    messages.warning(
+                        request,
+                        f"{outcome.agreement.client} is at or below its low-balance threshold "
+                        f"({format_minutes(outcome.agreement.low_balance_threshold_minutes)}).",
+                    )
+                return redirect("timesheet:log")
+    recent = time_entries_for_user(request.user).filter(technician=request.user)[:5]
+    return render(
+        request,
+        "timesheet/log.html",
+        {"form": form, "preview": preview, "agreement_labels": form.choices.by_label.keys(), "recent": recent},
+    )
+
+
+@msp_required
+def mine(request: HttpRequest) -> HttpResponse:
+    entries = time_entries_for_user(request.user).filter(technician=request.user).select_related("voided_by")
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(request, "timesheet/mine.html", {"page": page})
+
+
+def _own_entry(request: HttpRequest, public_id: str) -> TimeEntry:
+    """Technicians change only their own entries; staff any (the services check it too)."""
+    entries = time_entries_for_user(request.user)
+    if not request.user.is_msp_staff:
+        entries = entries.filter(technician=request.user)
+    return get_by_public_id(entries, public_id)
+
+
+def _back(request: HttpRequest) -> str:
+    """Where to go after a change: a local `next` (the staff client page), else the list."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("timesheet:mine") if request.user.is_technician else reverse("dashboard:home")
+
+
+@msp_required
+def void(request: HttpRequest, public_id: str) -> HttpResponse:
+    entry = _own_entry(request, public_id)
+    form = VoidForm(request.POST or None)
+    if entry.is_void:
+        messages.info(request, "This entry is already void.")
+        return redirect(_back(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.time_entry_void(time_entry=entry, actor=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            entry.agreement.refresh_from_db()
+            messages.success(
+                request,
+                f"Voided {format_minutes(entry.minutes)} on ticket #{entry.ticket.number}: "
+                f"{format_minutes(entry.charged_minutes)} given back to {entry.agreement.client} "
+                f"(balance now {format_minutes(entry.agreement.balance_minutes)}).",
+            )
+            return redirect(_back(request))
+    return render(request, "timesheet/void.html", {"entry": entry, "form": form, "next": _back(request)})
+
+
+@msp_required
+def correct(request: HttpRequest, public_id: str) -> HttpResponse:
+    entry = _own_entry(request, public_id)
+    if entry.is_void:
+        messages.info(request, "This entry is void; log a new one instead.")
+        return redirect(_back(request))
+    initial = {
+        "work_date": entry.work_date,
+        "duration": f"{entry.minutes // 60}:{entry.minutes % 60:02d}",
+        "work_type": entry.work_type,
+        "notes": entry.notes,
+    }
+    form = CorrectForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            new = services.time_entry_correct(
+                time_entry=entry,
+                actor=request.user,
+                reason=data["reason"],
+                minutes=data["duration"],
+                work_type=data["work_type"],
+                work_date=data["work_date"],
+                notes=data["notes"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"Corrected ticket #{entry.ticket.number}: now {format_minutes(new.minutes)} worked, "
+                f"{format_minutes(new.charged_minutes)} charged.",
+            )
+            return redirect(_back(request))
+    return render(request, "timesheet/correct.html", {"entry": entry, "form": form})

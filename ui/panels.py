@@ -1,0 +1,41 @@
+"""Agreement summaries shared by the staff pages and the portal."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from agreements.models import Agreement
+from agreements.runway import Runway, daily_balances, runway_of
+from ui.charts import BurnDown, burn_down
+
+
+@dataclass(frozen=True)
+class AgreementCard:
+    agreement: Agreement
+    runway: Runway
+    chart: BurnDown | None
+
+    @property
+    def is_low(self) -> bool:
+        a = self.agreement
+        return 0 < a.balance_minutes <= a.low_balance_threshold_minutes
+
+    @property
+    def is_exhausted(self) -> bool:
+        return self.agreement.balance_minutes <= 0
+
+
+def agreement_cards(agreements: list[Agreement], *, today: datetime.date | None = None) -> list[AgreementCard]:
+    """Runway and burn-down for agreements fetched through `with_runway`: one
+    more query for all the charts together."""
+    today = today or timezone.localdate()
+    history = daily_balances([a.pk for a in agreements])
+    return [
+        AgreementCard(
+            agreement=a,
+            runway=runway_of(a, today=today),
+            chart=burn_down(history[a.pk], today=today, threshold=a.low_balance_threshold_minutes),
+        )
+        for a in agreements
+    ]
