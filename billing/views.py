@@ -30,6 +30,7 @@ from billing.services import (
     payment_record,
 )
 from ui.access import get_by_public_id, staff_required
+from ui.forms import add_service_errors
 
 
 @require_GET
@@ -123,14 +124,6 @@ def _detail_page(
     )
 
 
-def _add_service_errors(form, error: ValidationError) -> None:  # noqa: ANN001 - any form
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
-
-
 @staff_required
 @require_POST
 def invoice_payment(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -140,7 +133,7 @@ def invoice_payment(request: HttpRequest, public_id: str) -> HttpResponse:
         try:
             payment = payment_record(invoice=invoice, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_service_errors(form, error)
+            add_service_errors(form, error)
         else:
             invoice.refresh_from_db()
             invoice.agreement.refresh_from_db()
@@ -163,7 +156,7 @@ def invoice_void_view(request: HttpRequest, public_id: str) -> HttpResponse:
         try:
             invoice_void(invoice=invoice, actor=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as error:
-            _add_service_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(
                 request, f"Invoice {invoice.number or '(draft)'} is void. Its number stays in the sequence."

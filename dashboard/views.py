@@ -37,8 +37,8 @@ from dashboard.forms import (
 )
 from portal import services as portal_services
 from portal.models import HoursRequest
-from timesheet.forms import add_service_errors
 from ui.access import get_by_public_id, staff_required
+from ui.forms import add_service_errors
 from ui.panels import AgreementCard, agreement_cards
 from ui.templatetags.bh import money
 

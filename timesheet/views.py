@@ -16,8 +16,9 @@ from agreements.domain import format_minutes
 from agreements.models import Agreement, TimeEntry
 from agreements.selectors import agreement_get_for_user, time_entries_for_user
 from notifications.tasks import queue_agreement_check
-from timesheet.forms import CorrectForm, TimeEntryForm, VoidForm, add_service_errors, agreement_label
+from timesheet.forms import CorrectForm, TimeEntryForm, VoidForm, agreement_label
 from ui.access import get_by_public_id, msp_required
+from ui.forms import add_service_errors
 
 
 @dataclass(frozen=True)

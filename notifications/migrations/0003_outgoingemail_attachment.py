@@ -4,25 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0002_invoice_email_kind'),
+        ("notifications", "0002_invoice_email_kind"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outgoingemail',
-            name='attachment',
-            field=models.FileField(blank=True, max_length=255, upload_to='attachments/'),
+            model_name="outgoingemail",
+            name="attachment",
+            field=models.FileField(blank=True, max_length=255, upload_to="attachments/"),
         ),
         migrations.AddField(
-            model_name='outgoingemail',
-            name='attachment_name',
+            model_name="outgoingemail",
+            name="attachment_name",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AlterField(
-            model_name='outgoingemail',
-            name='kind',
-            field=models.CharField(choices=[('invoice', 'Invoice to the client'), ('reload_invoice', 'Reload invoice to the client'), ('auto_reloaded', 'Hours reloaded automatically'), ('low_balance_staff', 'Low balance notice to staff'), ('exhausted_staff', 'Exhausted balance alert to staff'), ('usage_alert', 'Share of block used'), ('expiry_notice', 'Hours expiring soon'), ('renewal_notice', 'Agreement term ending soon'), ('statement', 'Monthly statement to the client')], max_length=32),
+            model_name="outgoingemail",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("invoice", "Invoice to the client"),
+                    ("reload_invoice", "Reload invoice to the client"),
+                    ("auto_reloaded", "Hours reloaded automatically"),
+                    ("low_balance_staff", "Low balance notice to staff"),
+                    ("exhausted_staff", "Exhausted balance alert to staff"),
+                    ("usage_alert", "Share of block used"),
+                    ("expiry_notice", "Hours expiring soon"),
+                    ("renewal_notice", "Agreement term ending soon"),
+                    ("statement", "Monthly statement to the client"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -85,3 +85,25 @@ def test_no_expiry_notice_for_a_block_with_nothing_left(client_a, alice, seller,
     agreement_services.block_mark_paid(block=block)
     use_hours(agreement, 60)
     assert record_notices().recorded == 0
+
+
+def test_a_notice_with_an_attachment_is_recorded_once_and_sent_with_it(agreement):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    stored = default_storage.save("attachments/test-statement.pdf", ContentFile(b"%PDF-1.7 statement"))
+
+    def record() -> list[int]:
+        return services.notice_record(
+            agreement_id=agreement.pk,
+            kind=EmailKind.EXPIRY_NOTICE,
+            topic=f"test:{agreement.public_id}",
+            recipients=["ap@acme.example"],
+            context={"block": None, "unused": "1 h", "days_left": 3},
+            attachment=(stored, "Statement-2026-02.pdf"),
+        )
+
+    (email_id,) = record()
+    assert record() == []  # same topic, kind and recipient: nothing new
+    assert services.email_send(email_id=email_id).outcome == "sent"
+    assert mail.outbox[0].attachments == [("Statement-2026-02.pdf", b"%PDF-1.7 statement", "application/pdf")]
