@@ -236,8 +236,9 @@ def run(rounds: int) -> dict[str, object]:
         "usage by client, one month",
         lambda: selectors.usage(first=month_first, last=month_last, by="client"),
         lambda: _sql(USAGE_BY_CLIENT_SQL, {"first": month_first, "last": month_last}),
-        lambda o, s: [(r.label, r.charged_minutes, r.non_billable_minutes) for r in o]
-        == [(x[2], x[5], x[6]) for x in s],
+        lambda o, s: (
+            [(r.label, r.charged_minutes, r.non_billable_minutes) for r in o] == [(x[2], x[5], x[6]) for x in s]
+        ),
         rounds,
     )
     results["usage_by_work_type_year"] = compare(

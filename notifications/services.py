@@ -169,7 +169,8 @@ class SweepReport:
 
     def lines(self) -> list[str]:
         opened = ", ".join(
-            f"{e.agreement.client} ({_SHORT_KIND[e.kind]}, {format_minutes(e.balance_at_open)} left)" for e in self.opened
+            f"{e.agreement.client} ({_SHORT_KIND[e.kind]}, {format_minutes(e.balance_at_open)} left)"
+            for e in self.opened
         )
         return [
             f"Episodes closed (balance back above threshold): {self.closed}",

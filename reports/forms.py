@@ -36,27 +36,26 @@ class PeriodForm(forms.Form):
         return data
 
 
-class ClientChoiceField(forms.ModelChoiceField):
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(
-            queryset=Client.objects.order_by("name"),
-            to_field_name="public_id",
-            required=False,
-            empty_label="All clients",
-            **kwargs,
-        )
+def client_search() -> forms.CharField:
+    # A search box, not a select: the list of clients can be very long.
+    return forms.CharField(
+        label="Client",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "Name contains", "type": "search"}),
+    )
 
 
 class RevenueForm(PeriodForm):
     as_of = forms.DateField(label="Deferred as of", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    client = ClientChoiceField()
+    client = client_search()
 
 
 class UsageForm(PeriodForm):
     by = forms.ChoiceField(
         label="Group by", required=False, choices=[(key, label) for key, (label, _) in USAGE_DIMENSIONS.items()]
     )
-    client = ClientChoiceField()
+    client = client_search()
 
 
 class RunwayForm(forms.Form):

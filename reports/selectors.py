@@ -17,6 +17,7 @@ changes when someone logs late time or voids an entry — the correction lands
 in the month it was made, as in any set of books.
 """
 
+import calendar
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -69,6 +70,13 @@ def add_months(day: datetime.date, months: int) -> datetime.date:
     """The first day of the month `months` after (or before) `day`'s month."""
     index = day.year * 12 + day.month - 1 + months
     return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def same_day_months_before(day: datetime.date, months: int) -> datetime.date:
+    """The same day `months` earlier, or that month's last day if it is shorter."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    return datetime.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def months_between(first: datetime.date, last: datetime.date) -> list[datetime.date]:
@@ -478,17 +486,18 @@ class MsaReport:
     last: datetime.date
     months: int
     seat_price: Decimal
+    currency: str
     rows: list[MsaRow] = field(default_factory=list)
 
 
 def msa_candidates(*, today: datetime.date, candidates_only: bool = False) -> MsaReport:
     """Block clients' trailing spend next to what a flat-rate agreement would
-    cost them: the last REPORTS_MSA_TRAILING_MONTHS full months of invoices
+    cost them: invoices of the REPORTS_MSA_TRAILING_MONTHS months up to today
     (block purchases, reloads, overage; before tax, void left out). One query."""
-    months = settings.REPORTS_MSA_TRAILING_MONTHS
+    months = max(settings.REPORTS_MSA_TRAILING_MONTHS, 1)
     seat_price = settings.REPORTS_MSA_SEAT_PRICE
-    first = add_months(today, -months)
-    last = month_start(today) - datetime.timedelta(days=1)
+    first = same_day_months_before(today, months) + datetime.timedelta(days=1)
+    last = today
     in_window = Q(
         invoices__status__in=[InvoiceStatus.ISSUED, InvoiceStatus.PAID],
         invoices__issued_on__gte=first,
@@ -515,4 +524,6 @@ def msa_candidates(*, today: datetime.date, candidates_only: bool = False) -> Ms
         if row.is_candidate or not candidates_only:
             rows.append(row)
     rows.sort(key=lambda r: (not r.is_candidate, -r.difference if r.seats else Decimal(0), r.client.name))
-    return MsaReport(first=first, last=last, months=months, seat_price=seat_price, rows=rows)
+    return MsaReport(
+        first=first, last=last, months=months, seat_price=seat_price, currency=settings.DEFAULT_CURRENCY, rows=rows
+    )

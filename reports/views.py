@@ -3,14 +3,17 @@ figures as CSV (`?format=csv`). Every figure comes from reports.selectors."""
 
 import datetime
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from agreements.domain import format_minutes, format_money
+from agreements.models import Client
 from agreements.selectors import clients_for_user
 from reports import selectors, services
 from reports.charts import columns
@@ -33,9 +36,10 @@ def _period(form: PeriodForm, today: datetime.date) -> tuple[datetime.date, date
     return first, max(last, first)
 
 
-def _clients(form) -> object:
-    client = form.cleaned_data.get("client") if form.is_valid() else None
-    return None if client is None else type(client).objects.filter(pk=client.pk)
+def _clients(form: forms.Form) -> QuerySet[Client] | None:
+    """The clients whose name contains the search, or None for all."""
+    search = form.cleaned_data.get("client") if form.is_valid() else ""
+    return Client.objects.filter(name__icontains=search.strip()) if search and search.strip() else None
 
 
 def _wants_csv(request: HttpRequest) -> bool:
@@ -265,7 +269,11 @@ def msa(request: HttpRequest) -> HttpResponse:
             for r in report.rows
         )
         return csv_response(_filename("msa-candidates", today), header, data)
-    return render(request, "reports/msa.html", {"form": form, "report": report, "seats_form": SeatsForm()})
+    return render(
+        request,
+        "reports/msa.html",
+        {"form": form, "report": report, "rows": report.rows[:ROW_LIMIT], "more_rows": len(report.rows) > ROW_LIMIT},
+    )
 
 
 def statement_download(request: HttpRequest, public_id: str) -> HttpResponse:

@@ -106,14 +106,21 @@ def test_it_lists_msa_candidates_by_trailing_spend(dataset, settings):
     settings.REPORTS_MSA_SEAT_PRICE = D("150.00")
     client_seats_set(client=dataset.acme, seats=6)
     client_seats_set(client=dataset.birch, seats=3)
-    report = selectors.msa_candidates(today=datetime.date(2026, 4, 15))
+    report = selectors.msa_candidates(today=datetime.date(2026, 3, 31))  # Jan 1 to Mar 31
     assert (report.first, report.last) == (JAN, datetime.date(2026, 3, 31))
     assert [(r.client.name, r.seats, r.spend, r.monthly_spend, r.msa_monthly, r.is_candidate) for r in report.rows] == [
         ("Acme Dental", 6, D("2800.00"), D("933.33"), D("900.00"), True),
         ("Birch Legal", 3, D("1200.00"), D("400.00"), D("450.00"), False),
     ]
-    only = selectors.msa_candidates(today=datetime.date(2026, 4, 15), candidates_only=True)
+    only = selectors.msa_candidates(today=datetime.date(2026, 3, 31), candidates_only=True)
     assert [r.client.name for r in only.rows] == ["Acme Dental"]
+    # Mid-April the window starts Jan 16: invoice 1 (Jan 5) drops out of Acme's spend.
+    april = selectors.msa_candidates(today=datetime.date(2026, 4, 15))
+    assert (april.first, april.rows[0].client.name, april.rows[0].spend) == (
+        datetime.date(2026, 1, 16),
+        "Birch Legal",
+        D("1200.00"),
+    )
     # A window with no invoices: seats still listed, nobody qualifies; closest to break-even first.
     later = selectors.msa_candidates(today=datetime.date(2026, 9, 1))
     assert [(r.client.name, r.spend, r.difference, r.is_candidate) for r in later.rows] == [

@@ -156,3 +156,18 @@ def test_it_caps_long_tables_and_points_to_the_csv(client, staff, dataset, monke
     assert len(_csv(client.get(reverse("reports:revenue"), {"as_of": "2026-01-31", "format": "csv"}))) == 3
     usage = client.get(reverse("reports:usage"), PERIOD)
     assert b"2 more rows: download the CSV" in usage.content
+
+
+def test_it_filters_reports_by_client_name(client, staff, dataset):
+    client.force_login(staff)
+    rows = _csv(client.get(reverse("reports:revenue"), {"as_of": "2026-01-31", "client": "birch", "format": "csv"}))
+    assert rows[1:] == [["Birch Legal", "USD", "480", "960.00"]]
+    usage = _csv(client.get(reverse("reports:usage"), {**PERIOD, "client": "acme", "format": "csv"}))
+    assert {row[1] for row in usage[1:]} == {"Acme Dental"}
+
+
+def test_the_msa_page_has_a_seats_form_per_client(client, staff, dataset):
+    ClientProfile.objects.create(client=dataset.acme, seats=4)  # listed without recent spend: it has seats
+    client.force_login(staff)
+    response = client.get(reverse("reports:msa"))
+    assert f'name="client" value="{dataset.acme.public_id}"'.encode() in response.content
