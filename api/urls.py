@@ -4,7 +4,10 @@ from rest_framework.routers import DefaultRouter
 
 from api import views
 
+# No `.json` suffix twins: the API speaks JSON only, and the detail actions
+# (contacts, ledger, void...) took no `format` argument, so those URLs answered 500.
 router = DefaultRouter()
+router.include_format_suffixes = False
 router.register("clients", views.ClientViewSet, basename="client")
 router.register("tiers", views.TierViewSet, basename="tier")
 router.register("work-types", views.WorkTypeViewSet, basename="work-type")

@@ -41,7 +41,8 @@ from billing import services as billing_services
 from billing.models import PaymentMethod, SellerProfile
 from billing.selectors import seller_profile_get
 
-DEMO_PASSWORD = "blockhours-demo"
+# Demo data only, documented to sign in to the seeded demo.
+DEMO_PASSWORD = "blockhours-demo"  # nosec B105
 SEED = 20240917
 # About four months of time entries, ending today.
 HISTORY_DAYS = 115
@@ -361,7 +362,8 @@ class Planner:
     today: datetime.date
     tiers: dict[int, Tier]
     work_types: dict[str, WorkType]
-    rng: random.Random = field(default_factory=lambda: random.Random(SEED))
+    # Reproducible demo data, not security.
+    rng: random.Random = field(default_factory=lambda: random.Random(SEED))  # nosec B311
 
     def plan(self, spec: ClientSpec) -> list[Sale | Work]:
         sales = [Sale(self.days_ago(days), spec.name, hours) for days, hours in spec.blocks]

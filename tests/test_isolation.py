@@ -1,0 +1,423 @@
+"""Tenant isolation, proven for every door: a walker over the URL configuration.
+
+Every named route must be listed in ROUTES below (a new route fails
+`test_it_classifies_every_route` until it is). For each route that takes an
+object, the test builds the URL of client A's object and requests it as
+Charlie (a contact of client B), as a technician, and anonymously:
+
+* Charlie: 404 on every object a client contact can reach (never the data).
+  Staff-only pages answer 403 from the role check *before* any lookup; that
+  is accepted only because the answer is the same for an id that does not
+  exist (checked), so it tells Charlie nothing about client A.
+* Technician: 403/404 where technicians have no access; "allowed" routes are
+  MSP pages technicians legitimately use (they see every client by design).
+* Anonymous: a redirect to the login page, or 401/403 from the API.
+
+Action routes are also POSTed, and nothing of client A may change.
+List endpoints, CSV exports and portal pages fetched by Charlie must not
+contain client A's name, ticket subject or invoice number.
+"""
+
+import uuid
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import pytest
+from django.conf import settings
+from django.shortcuts import resolve_url
+from django.test import Client as HttpClient
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from agreements.models import Agreement, LedgerEntry, TimeEntry
+from agreements.services import time_entry_log
+from agreements.tests.factories import TicketFactory, tier, work_type
+from api.models import ApiToken
+from api.services import token_create
+from billing.models import Invoice, Payment
+from billing.services import invoice_sell_block, payment_record
+from portal.models import HoursRequest
+from portal.services import hours_request_create
+
+CLIENT_A_NAME = "Acme Dental"
+TICKET_A_SUBJECT = "Acme secret server room"
+
+# Who may reach a route at all (the role check, before any object lookup).
+STAFF = "staff"  # ui.access.staff_required or a staff-only API action: Charlie and technicians 403
+MSP = "msp"  # staff and technicians: Charlie 403 on pages (role check first), 404 from the API (scoped lookup)
+CLIENT = "client"  # client contacts only (portal): Charlie 404, technician 403
+ANY = "any"  # any signed-in user; the scoped selector decides: Charlie 404
+BILLING = "billing"  # staff and the client's own contacts (invoices, PDFs, statements, purchases): technicians 403/404
+
+
+@dataclass(frozen=True)
+class Route:
+    obj: str | None  # the kind of client A object in the URL; None: no object
+    audience: str = ANY
+    post: bool = False  # an action: POSTed too
+    post_only: bool = False  # GET answers 405 before any lookup, so only POST is tried
+    api: bool = False
+    skip: str = ""  # why the walker does not request it
+
+
+def _api(obj: str | None, audience: str = ANY, *, post_only: bool = False) -> Route:
+    return Route(obj, audience, post=post_only, post_only=post_only, api=True)
+
+
+ROUTES: dict[str, Route] = {
+    # --- accounts
+    "home": Route(None),
+    "login": Route(None, skip="public sign-in form"),
+    "logout": Route(None, skip="public; ends the caller's own session"),
+    "password_change": Route(None),
+    "password_change_done": Route(None),
+    "password_reset": Route(None, skip="public form; answers the same for any address"),
+    "password_reset_done": Route(None, skip="public confirmation page"),
+    "password_reset_confirm": Route(None, skip="public; a signed uid+token, not an object id of a client"),
+    "password_reset_complete": Route(None, skip="public confirmation page"),
+    "invitation_accept": Route(None, skip="public; an unguessable signed invitation token is the credential"),
+    # --- staff dashboard
+    "dashboard:home": Route(None, STAFF),
+    "dashboard:client_new": Route(None, STAFF, post=True),
+    "dashboard:client": Route("client", STAFF),
+    "dashboard:agreement_new": Route("client", STAFF, post=True),
+    "dashboard:contact_invite": Route("client", STAFF, post=True),
+    "dashboard:contact_reinvite": Route("contact", STAFF, post=True),
+    "dashboard:block_sell": Route("agreement", STAFF, post=True),
+    "dashboard:adjust": Route("agreement", STAFF, post=True),
+    "dashboard:technician_invite": Route(None, STAFF, post=True),
+    "dashboard:request_handled": Route("hours_request", STAFF, post=True),
+    # --- timesheet
+    "timesheet:log": Route(None, MSP),
+    "timesheet:mine": Route(None, MSP),
+    "timesheet:void": Route("time_entry", MSP, post=True),
+    "timesheet:correct": Route("time_entry", MSP, post=True),
+    # --- client portal
+    "portal:home": Route(None, CLIENT),
+    "portal:agreement": Route("agreement", CLIENT),
+    "portal:usage_csv": Route("agreement", CLIENT),
+    "portal:buy": Route("agreement", CLIENT, post=True),
+    # --- reports
+    "reports:index": Route(None, STAFF),
+    "reports:revenue": Route(None, STAFF),
+    "reports:usage": Route(None, STAFF),
+    "reports:runway": Route(None, STAFF),
+    "reports:cash": Route(None, STAFF),
+    "reports:msa": Route(None, STAFF),
+    "reports:statement": Route("statement", BILLING),
+    # --- billing and notifications
+    "billing:invoices": Route(None, STAFF),
+    "billing:invoice": Route("invoice", STAFF),
+    "billing:invoice_payment": Route("invoice", STAFF, post=True),
+    "billing:invoice_void": Route("invoice", STAFF, post=True),
+    "billing:invoice_pdf": Route("invoice", BILLING),
+    "notifications:invoice_send": Route("invoice", STAFF, post=True),
+    # --- REST API (each name covers the plain and the `.json` suffix pattern)
+    "api:api-root": _api(None),
+    "api:schema": _api(None),
+    "api:docs": Route(None, skip="static Swagger UI page; the data comes from api:schema"),
+    "api:client-list": _api(None),
+    "api:client-detail": _api("client"),
+    "api:client-contacts": _api("client"),
+    "api:tier-list": _api(None),
+    "api:tier-detail": Route(None, skip="price-list catalogue shared by all clients, not client data"),
+    "api:work-type-list": _api(None),
+    "api:work-type-detail": Route(None, skip="price-list catalogue shared by all clients, not client data"),
+    "api:ticket-list": _api(None),
+    "api:ticket-detail": _api("ticket", MSP),
+    "api:agreement-list": _api(None),
+    "api:agreement-detail": _api("agreement", MSP),
+    "api:agreement-ledger": _api("agreement", MSP),
+    "api:agreement-purchases": _api("agreement", BILLING),
+    # The object is looked up (404 for Charlie) before the staff check (403 for a technician).
+    "api:agreement-adjustments": _api("agreement", BILLING, post_only=True),
+    "api:time-entry-list": _api(None),
+    "api:time-entry-detail": _api("time_entry", MSP),
+    "api:time-entry-void": _api("time_entry", MSP, post_only=True),
+    "api:invoice-list": _api(None),
+    "api:invoice-detail": _api("invoice", BILLING),
+    "api:invoice-payments": _api("invoice", BILLING),
+    "api:invoice-pdf": _api("invoice", BILLING),
+    # Tokens belong to users, not clients; the whole viewset is staff-only.
+    "api:token-list": _api(None, STAFF),
+    "api:token-detail": _api("token", STAFF),
+    "api:token-revoke": _api("token", STAFF, post_only=True),
+}
+ADMIN_REASON = "superuser only; Django admin's own permission checks"
+
+
+# ---------------------------------------------------------------------------
+# Walking the URL configuration
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    route: str
+    args: frozenset[str]  # the URL's keyword arguments (converters or regex groups)
+
+
+def _walk(resolver: URLResolver, prefix: str = "", namespaces: tuple[str, ...] = ()) -> list[Pattern]:
+    found = []
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            found += _walk(entry, route, namespaces + ((entry.namespace,) if entry.namespace else ()))
+        elif isinstance(entry, URLPattern):
+            name = ":".join(namespaces + (entry.name or f"<unnamed {route}>",))
+            args = set(getattr(entry.pattern, "converters", {})) | set(entry.pattern.regex.groupindex)
+            found.append(Pattern(name, route, frozenset(args)))
+    return found
+
+
+PATTERNS = _walk(get_resolver())
+WALKED = [p for p in PATTERNS if not p.name.startswith("admin:") and not ROUTES.get(p.name, Route(None)).skip]
+
+
+def test_it_classifies_every_route():
+    unlisted = sorted(
+        {f"{p.name} ({p.route})" for p in PATTERNS if p.name not in ROUTES and not p.name.startswith("admin:")}
+    )
+    assert not unlisted, "Routes missing from tests/test_isolation.py ROUTES (classify them): " + ", ".join(unlisted)
+    stale = sorted(set(ROUTES) - {p.name for p in PATTERNS})
+    assert not stale, f"ROUTES lists routes that no longer exist: {stale}"
+
+
+def test_it_takes_object_arguments_only_where_the_table_says_so():
+    """A route the table calls object-free must not take an id (else it would escape the walker)."""
+    for p in WALKED:
+        object_args = p.args - {"format"}
+        if ROUTES[p.name].obj is None:
+            assert not object_args, f"{p.name} takes {sorted(object_args)} but ROUTES says it has no object"
+        else:
+            assert object_args, f"{p.name} takes no object id but ROUTES says {ROUTES[p.name].obj}"
+
+
+# ---------------------------------------------------------------------------
+# Client A's world
+
+
+@pytest.fixture
+def world(client_a, alice, charlie, staff, technician, agreement, seller):
+    ticket = TicketFactory(client=client_a, subject=TICKET_A_SUBJECT)
+    invoice = invoice_sell_block(agreement=agreement, actor=staff, tier=tier(10))
+    payment_record(
+        invoice=invoice,
+        amount=invoice.total,
+        method="ach",
+        reference="ACH-A-1",
+        paid_on=timezone.localdate(),
+        actor=staff,
+    )
+    invoice.refresh_from_db()
+    unpaid = invoice_sell_block(agreement=agreement, actor=staff, tier=tier(20))
+    entry = time_entry_log(
+        agreement=agreement,
+        technician=technician,
+        ticket=ticket,
+        work_date=timezone.localdate(),
+        minutes=90,
+        work_type=work_type(),
+        notes="Replaced the Acme firewall",
+    )
+    hours_request = hours_request_create(agreement=agreement, tier=tier(10), requested_by=alice, note="More please")
+    token = token_create(user=alice, name="Acme PSA sync", actor=staff).token
+    month = timezone.localdate().replace(day=1)
+    objects = {
+        "client": {"public_id": client_a.public_id},
+        "contact": {"public_id": client_a.public_id, "contact_id": alice.client_contact.pk},
+        "agreement": {"public_id": agreement.public_id},
+        "ticket": {"id": ticket.public_id},
+        "time_entry": {"public_id": entry.public_id},
+        "invoice": {"public_id": unpaid.public_id},
+        "hours_request": {"public_id": hours_request.public_id},
+        "token": {"id": token.public_id},
+        "statement": {"public_id": client_a.public_id},
+    }
+    secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync"]
+    return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
+
+
+def _kwargs(p: Pattern, route: Route, world: dict, *, missing: bool = False) -> dict:
+    kwargs = dict(world["objects"][route.obj]) if route.obj else {}
+    # The API names its lookup `id`, the pages `public_id`: use the pattern's own name.
+    if route.obj and "id" in p.args and "id" not in kwargs:
+        kwargs = {"id": kwargs.pop("public_id")}
+    if route.obj and "public_id" in p.args and "public_id" not in kwargs:
+        kwargs = {"public_id": kwargs.pop("id")}
+    if missing:  # the same URL for an object that does not exist
+        key = "id" if "id" in kwargs else "public_id"
+        kwargs[key] = uuid.uuid4()
+    return kwargs
+
+
+def _url(p: Pattern, world: dict, *, missing: bool = False) -> str:
+    route = ROUTES[p.name]
+    url = reverse(p.name, kwargs=_kwargs(p, route, world, missing=missing))
+    if "format" in p.args:  # DRF's suffix twin of the route: /clients/<id>.json
+        url = (url if p.route.endswith(">") else url.rstrip("/")) + ".json"
+    if route.obj == "statement":
+        url += f"?month={world['month']}"
+    return url
+
+
+def _fingerprint() -> tuple:
+    """What a forbidden request must not change."""
+    return (
+        LedgerEntry.objects.count(),
+        sorted(Agreement.objects.values_list("balance_minutes", flat=True)),
+        sorted(Invoice.objects.values_list("status", flat=True)),
+        Payment.objects.count(),
+        sorted(HoursRequest.objects.values_list("status", flat=True)),
+        TimeEntry.objects.count(),
+        sorted(TimeEntry.objects.values_list("voided_at", flat=True), key=str),
+        ApiToken.objects.filter(revoked_at__isnull=True).count(),
+    )
+
+
+def _requests(p: Pattern):
+    if not ROUTES[p.name].post_only:
+        yield "get"
+    if ROUTES[p.name].post:
+        yield "post"
+
+
+def _send(http: HttpClient, p: Pattern, method: str, url: str):
+    if method == "post" and ROUTES[p.name].api:
+        return http.post(url, data={}, content_type="application/json")  # the API parses JSON only
+    return getattr(http, method)(url)
+
+
+def _leaks(response, secrets: list[str]) -> list[str]:
+    body = b"".join(response) if response.streaming else response.content
+    return [s for s in secrets if s and s.encode() in body]
+
+
+# ---------------------------------------------------------------------------
+# The three visitors
+
+
+def _role_checked_first(route: Route) -> bool:
+    """Pages for staff (or staff and technicians) answer a client contact 403 before any lookup;
+    so does the staff-only token API. Everything else looks the object up in Charlie's scope."""
+    return route.audience == STAFF or (route.audience == MSP and not route.api)
+
+
+def _expected_for_charlie(route: Route) -> set[int]:
+    if _role_checked_first(route):
+        return {HTTPStatus.FORBIDDEN}  # the same for a missing id (checked)
+    if route.obj is None:
+        return {HTTPStatus.OK, HTTPStatus.FOUND}  # his own list, or "/" sending him home: checked for leaks
+    return {HTTPStatus.NOT_FOUND}
+
+
+@pytest.mark.django_db
+def test_it_shows_charlie_nothing_of_client_a(world, charlie):
+    http = HttpClient()
+    http.force_login(charlie)
+    failures = []
+    for p in WALKED:
+        route = ROUTES[p.name]
+        for method in _requests(p):
+            before = _fingerprint()
+            url = _url(p, world)
+            response = _send(http, p, method, url)
+            expected = _expected_for_charlie(route)
+            if response.status_code not in expected:
+                failures.append(f"{method.upper()} {url} ({p.name}): {response.status_code}, expected {expected}")
+            if leaked := _leaks(response, world["secrets"]):
+                failures.append(f"{method.upper()} {url} ({p.name}) shows Charlie {leaked}")
+            if _fingerprint() != before:
+                failures.append(f"{method.upper()} {url} ({p.name}) changed client A's data")
+            if route.obj and _role_checked_first(route):
+                # The 403 must not depend on whether the object exists.
+                other = _send(http, p, method, _url(p, world, missing=True))
+                if other.status_code != response.status_code:
+                    failures.append(f"{p.name}: {response.status_code} for A's object but {other.status_code} for none")
+    assert not failures, "\n".join(failures)
+
+
+TECHNICIAN_DENIED = {STAFF, CLIENT, BILLING}
+
+
+@pytest.mark.django_db
+def test_it_keeps_technicians_out_of_staff_and_client_pages(world, technician):
+    http = HttpClient()
+    http.force_login(technician)
+    failures = []
+    for p in WALKED:
+        route = ROUTES[p.name]
+        if route.audience not in TECHNICIAN_DENIED:
+            continue
+        for method in _requests(p):
+            before = _fingerprint()
+            url = _url(p, world)
+            response = _send(http, p, method, url)
+            if response.status_code not in {HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND}:
+                failures.append(f"{method.upper()} {url} ({p.name}): {response.status_code}, expected 403 or 404")
+            if _fingerprint() != before:
+                failures.append(f"{method.upper()} {url} ({p.name}) let a technician change data")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
+def test_it_sends_anonymous_visitors_to_sign_in(world):
+    http = HttpClient()
+    login = resolve_url(settings.LOGIN_URL)
+    failures = []
+    for p in WALKED:
+        route = ROUTES[p.name]
+        for method in _requests(p):
+            before = _fingerprint()
+            url = _url(p, world)
+            response = _send(http, p, method, url)
+            if p.name in {"api:schema", "api:api-root"} and response.status_code == HTTPStatus.OK:
+                pass  # public API description: checked for leaks below
+            elif route.api:
+                if response.status_code not in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
+                    failures.append(f"{method.upper()} {url} ({p.name}): {response.status_code}, expected 401/403")
+            elif response.status_code != HTTPStatus.FOUND or not response["Location"].startswith(login + "?"):
+                where = response.get("Location", "")
+                failures.append(f"{method.upper()} {url} ({p.name}): {response.status_code} {where}, expected login")
+            if leaked := _leaks(response, world["secrets"]):
+                failures.append(f"{method.upper()} {url} ({p.name}) shows an anonymous visitor {leaked}")
+            if _fingerprint() != before:
+                failures.append(f"{method.upper()} {url} ({p.name}) let an anonymous visitor change data")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
+def test_it_lists_nothing_of_client_a_to_charlie(world, charlie, client_b):
+    """Lists, exports and portal pages Charlie can open are his client's only."""
+    http = HttpClient()
+    http.force_login(charlie)
+    lists = [p for p in WALKED if ROUTES[p.name].obj is None and not _role_checked_first(ROUTES[p.name])]
+    assert {"api:invoice-list", "api:agreement-list", "portal:home"} <= {p.name for p in lists}
+    failures = []
+    for p in lists:
+        url = _url(p, world)
+        response = http.get(url)
+        if leaked := _leaks(response, world["secrets"]):
+            failures.append(f"GET {url} ({p.name}) shows Charlie {leaked}")
+    # And his own export, statement and invoice list really are reachable (the test is not vacuous).
+    from agreements.tests.factories import AgreementFactory
+
+    agreement_b = AgreementFactory(client=client_b)
+    for url in [
+        reverse("portal:usage_csv", kwargs={"public_id": agreement_b.public_id}),
+        reverse("portal:agreement", kwargs={"public_id": agreement_b.public_id}),
+        reverse("reports:statement", kwargs={"public_id": client_b.public_id}) + f"?month={world['month']}",
+        reverse("api:invoice-list"),
+        reverse("api:time-entry-list"),
+        reverse("api:agreement-ledger", kwargs={"id": agreement_b.public_id}),
+    ]:
+        response = http.get(url)
+        assert response.status_code == HTTPStatus.OK, url
+        if leaked := _leaks(response, world["secrets"]):
+            failures.append(f"GET {url} shows Charlie {leaked}")
+    assert not failures, "\n".join(failures)
+
+
+def test_it_leaves_admin_to_django_admin():
+    admin = [p for p in PATTERNS if p.name.startswith("admin:")]
+    assert admin, ADMIN_REASON
