@@ -11,8 +11,10 @@ def test_a_staff_session_ends_after_30_idle_minutes(client, staff, settings):
     assert client.get(reverse("dashboard:home")).status_code == HTTPStatus.OK
     assert client.session.get_expiry_age() == 30 * 60
     session_expires = client.session.get_expiry_date()
-    assert timezone.now() + datetime.timedelta(minutes=29) < session_expires <= timezone.now() + datetime.timedelta(
-        minutes=30
+    assert (
+        timezone.now() + datetime.timedelta(minutes=29)
+        < session_expires
+        <= timezone.now() + datetime.timedelta(minutes=30)
     )
 
 
