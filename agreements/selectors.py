@@ -67,11 +67,6 @@ def ledger_with_running_balance(agreement: Agreement) -> QuerySet[LedgerEntry]:
     )
 
 
-def block_minutes_left(blocks: QuerySet[Block]) -> dict[int, int]:
-    """Unused minutes per block (its cached ledger sum), for many blocks in one query."""
-    return dict(blocks.order_by().values_list("pk", "minutes_left"))
-
-
 def latest_block_usage(agreement: Agreement) -> tuple[Block, int] | None:
     """The agreement's most recently credited block and how many of its minutes are used."""
     block = (

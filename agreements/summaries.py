@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agreements.domain import money
-from agreements.models import Agreement, AgreementStatus, Block, LedgerEntry, TimeEntry
+from agreements.models import Agreement, AgreementStatus, Block, TimeEntry
 
 EXPIRING_DAYS = 30
 
@@ -41,21 +41,21 @@ def expiring_filter(today: datetime.date) -> Q:
 
 
 def deferred_revenue(agreements: QuerySet[Agreement]) -> dict[str, Decimal]:
-    """Prepaid money not yet earned, per currency: unused minutes × their block's rate.
+    """Prepaid money not yet earned, per currency: unused minutes (each block's cached
+    minutes left) × their block's rate.
 
     Grouped by rate in the database, multiplied in Decimal here (SQLite would
     multiply decimals as floats).
     """
     rows = (
-        LedgerEntry.objects.filter(agreement__in=agreements, block__isnull=False)
+        Block.objects.filter(agreement__in=agreements, minutes_left__gt=0)
         .order_by()
-        .values("block__currency", "block__rate")
-        .annotate(minutes=Sum("minutes"))
+        .values("currency", "rate")
+        .annotate(minutes=Sum("minutes_left"))
     )
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for row in rows:
-        if row["minutes"] > 0:
-            totals[row["block__currency"]] += row["block__rate"] * row["minutes"] / 60
+        totals[row["currency"]] += row["rate"] * row["minutes"] / 60
     return {currency: money(total) for currency, total in sorted(totals.items())}
 
 

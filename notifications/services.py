@@ -29,7 +29,7 @@ from accounts.models import Role, User
 from agreements import services as agreement_services
 from agreements.domain import format_minutes
 from agreements.models import Agreement, AgreementStatus, Block, Tier
-from agreements.selectors import block_minutes_left, latest_block_usage
+from agreements.selectors import latest_block_usage
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
@@ -500,11 +500,9 @@ def expiry_notices_record(*, today: datetime.date | None = None, send: Enqueue) 
             cancelled_at__isnull=True,
             expires_on__gte=today,
             expires_on__lte=horizon,
+            minutes_left__gt=0,
         ).select_related("agreement__client")
-        left = block_minutes_left(blocks)
         for block in blocks:
-            if left.get(block.pk, 0) <= 0:
-                continue
             report.queued += _record_notice(
                 agreement_id=block.agreement_id,
                 kind=EmailKind.EXPIRY_NOTICE,
@@ -512,7 +510,7 @@ def expiry_notices_record(*, today: datetime.date | None = None, send: Enqueue) 
                 recipients=client_billing_recipients(block.agreement),
                 context={
                     "block": block,
-                    "unused": format_minutes(left[block.pk]),
+                    "unused": format_minutes(block.minutes_left),
                     "days_left": (block.expires_on - today).days,
                 },
             )
