@@ -6,7 +6,7 @@ FROM python:3.11-slim-bookworm
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
-        libfontconfig1 fonts-dejavu-core \
+        libfontconfig1 fonts-dejavu-core gettext \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -22,6 +22,7 @@ COPY . .
 # Hashed static files for WhiteNoise. The key exists only for this build step;
 # at run time settings refuse to start until SECRET_KEY is provided.
 RUN SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput -v 0 \
+    && SECRET_KEY=collectstatic-only-not-a-secret python manage.py compilemessages -v 0 \
     && useradd --system --home-dir /app --no-create-home blockhours \
     && mkdir -p /app/var/media \
     && chown -R blockhours /app/var

@@ -37,6 +37,14 @@ def _fast_test_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Throttle counters (API, password reset) live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _default_price_list(request):
     """The tiers and work types the data migration creates. A transactional
     test (threads, live server, real workers) ends by flushing every table,

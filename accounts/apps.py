@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = "Accounts"
+    verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from accounts import reauth
+
+        reauth.connect_signals()  # sign-in time, for re-authentication before sensitive actions

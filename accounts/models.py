@@ -1,11 +1,13 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    STAFF = "staff", "MSP staff"
-    TECHNICIAN = "technician", "Technician"
-    CLIENT = "client", "Client contact"
+    STAFF = "staff", _("MSP staff")
+    TECHNICIAN = "technician", _("Technician")
+    CLIENT = "client", _("Client contact")
 
 
 class User(AbstractUser):
@@ -15,8 +17,15 @@ class User(AbstractUser):
     app stays below agreements in the dependency order.
     """
 
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.TECHNICIAN)
-    email = models.EmailField("email address", blank=True)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.TECHNICIAN)
+    email = models.EmailField(_("email address"), blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Language of the pages you see. Empty: your browser's language."),
+    )
 
     class Meta:
         constraints = [
@@ -57,4 +66,4 @@ class Invitation(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"Invitation for {self.user}"
+        return _("Invitation for %(user)s") % {"user": self.user}

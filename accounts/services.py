@@ -2,18 +2,27 @@
 
 import datetime
 import hashlib
+import logging
 import secrets
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_ipv46_address
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Invitation, Role, User
+from audit.models import AuditAction
+from audit.services import audit_record
 
 
 def _hash(token: str) -> str:
@@ -36,7 +45,7 @@ def invitation_send(*, user: User, invited_by: User | None) -> Invitation:
     link is valid.
     """
     if not user.email:
-        raise ValidationError({"email": "An invitation needs an email address."})
+        raise ValidationError({"email": _("An invitation needs an email address.")})
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -49,10 +58,28 @@ def invitation_send(*, user: User, invited_by: User | None) -> Invitation:
         )
         link = settings.SITE_URL.rstrip("/") + reverse("invitation_accept", args=[token])
         context = {"user": user, "link": link, "invited_by": invited_by, "invitation": invitation}
-        subject = render_to_string("emails/invitation-subject.txt", context).strip()
-        body = render_to_string("emails/invitation-body.txt", context)
+        # In the invitee's language if already chosen, else the inviter's.
+        with translation.override(user.language or translation.get_language()):
+            subject = render_to_string("emails/invitation-subject.txt", context).strip()
+            body = render_to_string("emails/invitation-body.txt", context)
         # Sent after commit: a rolled-back invitation never reaches an inbox.
         transaction.on_commit(lambda: send_mail(subject, body, None, [user.email]))
+        # The reverse one-to-one raises AttributeError when absent (MSP people);
+        # read as an attribute, since agreements sits above this app.
+        contact = getattr(user, "client_contact", None)
+        audit_record(
+            actor=invited_by,
+            action=AuditAction.INVITATION_SEND,
+            target=user,
+            client=contact.client if contact is not None else None,
+            before={},
+            after={"user": user.username, "email": user.email, "role": user.role, "expires_at": invitation.expires_at},
+            summary=format_lazy(
+                gettext_lazy("Invited {user} <{email}> to set a password."),
+                user=user.username,
+                email=user.email,
+            ),
+        )
     return invitation
 
 
@@ -69,15 +96,78 @@ def invitation_accept(*, token: str, password: str) -> User:
     """Set the invited user's password; the link works once."""
     invitation = invitation_get_valid(token)
     if invitation is None:
-        raise ValidationError("This invitation link has expired or was already used. Ask for a new one.")
+        raise ValidationError(_("This invitation link has expired or was already used. Ask for a new one."))
     validate_password(password, invitation.user)
     with transaction.atomic():
         # Claim the invitation with a conditional update: of two submissions at
         # once, exactly one changes the row; the other finds it used.
         claimed = Invitation.objects.filter(pk=invitation.pk, used_at__isnull=True).update(used_at=timezone.now())
         if claimed != 1:
-            raise ValidationError("This invitation link was already used.")
+            raise ValidationError(_("This invitation link was already used."))
         user = invitation.user
         user.set_password(password)
         user.save(update_fields=["password"])
     return user
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """Store the language a user chose for their pages; "" means "my browser's"."""
+    if language not in {"", *(code for code, _name in settings.LANGUAGES)}:
+        raise ValidationError({"language": translation.gettext("Choose one of the languages offered.")})
+    user.language = language
+    user.save(update_fields=["language"])
+    return user
+
+
+# ---------------------------------------------------------------------------
+# Sign-in lockouts and the password-reset throttle
+
+logger = logging.getLogger(__name__)
+
+
+def lockout_clear(*, kind: str, value: str, actor: User) -> int:
+    """Forget the failed sign-ins behind an account's or an address's lockout,
+    so it can sign in again at once; returns how many records were removed."""
+    _ = translation.gettext
+    # Checked here, not only in the form: axes' reset() with no name and no
+    # address would forget every failure of everyone.
+    if kind == "address":
+        validate_ipv46_address(value)  # raises ValidationError: the column is an IP address
+        removed = axes_reset(ip=value)
+        nothing = _("Nothing to unlock: no failed sign-ins from address %(value)s.")
+    elif kind == "account":
+        if not value:
+            raise ValidationError(_("Name the account to unlock."))
+        removed = axes_reset(username=value)
+        nothing = _("Nothing to unlock: no failed sign-ins for account %(value)s.")
+    else:
+        raise ValidationError(_("Choose an account or an address to unlock."))
+    if not removed:
+        raise ValidationError(nothing % {"value": value})
+    logger.warning("Sign-in lockout of %s %s lifted by %s (%d records).", kind, value, actor.username, removed)
+    return removed
+
+
+def password_reset_allowed(*, address: str | None, email: str) -> bool:
+    """Count one password-reset request for this address and this email; False
+    once either has made PASSWORD_RESET_LIMIT within PASSWORD_RESET_WINDOW_MINUTES.
+
+    Every request counts, for known and unknown emails alike, so the throttle
+    says nothing about which emails have accounts. The counters live in the
+    default cache (a window that starts at the first request).
+    """
+    window = settings.PASSWORD_RESET_WINDOW_MINUTES * 60
+    email_key = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    keys = [f"password-reset:email:{email_key}"]
+    if address:
+        keys.append(f"password-reset:address:{address}")
+    allowed = True
+    for key in keys:
+        cache.add(key, 0, timeout=window)  # no-op when the window is already open
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr: a new window
+            cache.set(key, 1, timeout=window)
+            count = 1
+        allowed = allowed and count <= settings.PASSWORD_RESET_LIMIT
+    return allowed

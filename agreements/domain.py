@@ -2,13 +2,50 @@
 how a typed duration is read. No database here, so each rule has one home
 and can be tested on its own."""
 
+import datetime
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from babel.numbers import format_currency
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import get_language, gettext, to_locale
 
 MAX_ENTRY_MINUTES = 24 * 60
+MAX_BLOCK_HOURS = 10_000  # the largest block sold; no balance change, threshold or limit is bigger
+MAX_BLOCK_MINUTES = MAX_BLOCK_HOURS * 60
 CENT = Decimal("0.01")
+# Dates a person types: none before 2000 (statements start there) and none more
+# than ten years ahead. Beyond these a typo ("0001-01-01", "9999-12-31") would
+# stretch every report and runway, and date arithmetic near year 1 or 9999 overflows.
+EARLIEST_DATE = datetime.date(2000, 1, 1)
+LATEST_YEARS_AHEAD = 10
+
+
+def check_date_in_range(value: datetime.date | None, *, field: str, today: datetime.date) -> None:
+    """Refuse a date far in the past or future, naming the field."""
+    if value is None:
+        return
+    try:
+        latest = today.replace(year=today.year + LATEST_YEARS_AHEAD)
+    except ValueError:  # 29 February, in a year that has none
+        latest = today.replace(year=today.year + LATEST_YEARS_AHEAD, day=28)
+    if not EARLIEST_DATE <= value <= latest:
+        raise ValidationError(
+            {
+                field: gettext("Enter a date between %(earliest)s and %(latest)s.")
+                % {"earliest": EARLIEST_DATE.isoformat(), "latest": latest.isoformat()}
+            },
+            code="date_out_of_range",
+        )
+
+
+def check_ascii_number(text: str) -> None:
+    """Numbers are typed with the digits 0-9. Python reads "１２" (fullwidth) or
+    "١٢" as 12 too; refusing them keeps one spelling per number, so what the
+    ledger, invoices and confirmations show is what was typed."""
+    if not text.isascii():
+        raise ValidationError(gettext("Type numbers with the digits 0-9."), code="invalid")
 
 
 def money(value: Decimal) -> Decimal:
@@ -16,26 +53,17 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-_CURRENCY_SYMBOLS = {
-    "USD": "$",
-    "CAD": "CA$",
-    "AUD": "A$",
-    "NZD": "NZ$",
-    "EUR": "€",
-    "GBP": "£",
-    "JPY": "¥",
-    "INR": "₹",
-    "CHF": "CHF ",
-}
-
-
-def format_money(amount: Decimal, currency: str) -> str:
-    """`Decimal("1800")`, `"USD"` → `$1,800.00`; currencies without a symbol keep their code."""
+def format_money(amount: Decimal, currency: str, language: str | None = None) -> str:
+    """`Decimal("1800")`, `"USD"` → `$1,800.00` in English, `1.800,00 USD` in Italian;
+    `"EUR"` in Italian → `1.800,00 €`. Formatted for `language`, by default the
+    active one, from Babel's locale data (symbol, its place, separators)."""
     amount = money(Decimal(amount))
-    sign = "−" if amount < 0 else ""
-    digits = f"{abs(amount):,.2f}"
-    symbol = _CURRENCY_SYMBOLS.get((currency or "").upper())
-    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {currency}".strip()
+    locale = to_locale(language or get_language() or settings.LANGUAGE_CODE)
+    text = format_currency(abs(amount), (currency or settings.DEFAULT_CURRENCY).upper(), locale=locale)
+    # CLDR's currency spacing, which Babel leaves out: a code is kept apart from the digits ("CHF 1,800.00").
+    text = re.sub(r"(?<=[A-Z])(?=\d)", "\xa0", text)
+    # A minus sign, not a hyphen, and always in front of the symbol.
+    return f"−{text}" if amount < 0 else text
 
 
 def round_to_increment(minutes: int, increment: int, mode: str) -> int:
@@ -80,7 +108,8 @@ def parse_duration(text: str) -> int:
     """
     value = (text or "").strip().lower()
     if not value:
-        raise ValidationError("Enter a duration, e.g. 90, 1:30, 1.5h or 1h30m.", code="required")
+        raise ValidationError(gettext("Enter a duration, e.g. 90, 1:30, 1.5h or 1h30m."), code="required")
+    check_ascii_number(value)
     minutes: Decimal | None = None
     try:
         if value.isdigit():
@@ -97,12 +126,14 @@ def parse_duration(text: str) -> int:
         minutes = None
     if minutes is None:
         raise ValidationError(
-            "“%(value)s” is not a duration. Use minutes (90), hours and minutes (1:30), hours (1.5h) or both (1h30m).",
+            gettext(
+                "“%(value)s” is not a duration. Use minutes (90), hours and minutes (1:30), hours (1.5h) or both (1h30m)."
+            ),
             code="invalid",
             params={"value": text},
         )
     if minutes != minutes.to_integral_value():
-        raise ValidationError("A duration must be a whole number of minutes.", code="invalid")
+        raise ValidationError(gettext("A duration must be a whole number of minutes."), code="invalid")
     return int(minutes)
 
 

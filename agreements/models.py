@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -21,18 +22,40 @@ def default_currency() -> str:
     return settings.DEFAULT_CURRENCY
 
 
+def default_language() -> str:
+    return settings.LANGUAGE_CODE
+
+
 class Client(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(max_length=200, unique=True)
-    billing_name = models.CharField(max_length=200, blank=True, help_text="Name on invoices, if not the client's name.")
-    billing_address = models.TextField(blank=True)
-    billing_email = models.EmailField(blank=True, help_text="Accounts-payable address that receives invoices.")
-    hourly_rate = models.DecimalField(**MONEY, default=Decimal("100.00"), validators=[MinValueValidator(Decimal("0"))])
-    currency = models.CharField(max_length=3, default=default_currency)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    name = models.CharField(max_length=200, unique=True, verbose_name=_("name"))
+    billing_name = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("Name on invoices, if not the client's name."),
+        verbose_name=_("billing name"),
+    )
+    billing_address = models.TextField(blank=True, verbose_name=_("billing address"))
+    billing_email = models.EmailField(
+        blank=True, help_text=_("Accounts-payable address that receives invoices."), verbose_name=_("billing email")
+    )
+    hourly_rate = models.DecimalField(
+        **MONEY, default=Decimal("100.00"), validators=[MinValueValidator(Decimal("0"))], verbose_name=_("hourly rate")
+    )
+    currency = models.CharField(max_length=3, default=default_currency, verbose_name=_("currency"))
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=default_language,
+        help_text=_("Language of this client's invoices, statements and emails."),
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(hourly_rate__gte=0), name="client_rate_not_negative"),
@@ -46,11 +69,19 @@ class Client(models.Model):
 class ClientContact(models.Model):
     """Ties a user with the client role to exactly one client."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_contact")
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contacts")
-    receives_invoices = models.BooleanField(
-        default=True, help_text="Billing contact: receives invoices and low-balance notices."
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_contact", verbose_name=_("user")
     )
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("client"))
+    receives_invoices = models.BooleanField(
+        default=True,
+        help_text=_("Billing contact: receives invoices and low-balance notices."),
+        verbose_name=_("receives invoices"),
+    )
+
+    class Meta:
+        verbose_name = _("client contact")
+        verbose_name_plural = _("client contacts")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.client})"
@@ -59,14 +90,19 @@ class ClientContact(models.Model):
 class Tier(models.Model):
     """A block size on sale, with its per-hour discount off the client's rate."""
 
-    name = models.CharField(max_length=100, unique=True)
-    hours = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    hours = models.PositiveIntegerField(validators=[MinValueValidator(1)], verbose_name=_("hours"))
     discount_per_hour = models.DecimalField(
-        **MONEY, default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))]
+        **MONEY,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        verbose_name=_("discount per hour"),
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
 
     class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
         ordering = ["hours"]
         constraints = [
             models.CheckConstraint(condition=Q(hours__gt=0), name="tier_hours_positive"),
@@ -84,11 +120,15 @@ class Tier(models.Model):
 class WorkType(models.Model):
     """Normal, after-hours, emergency, non-billable... a multiplier on charged time."""
 
-    name = models.CharField(max_length=100, unique=True)
-    multiplier = models.DecimalField(max_digits=4, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
-    is_active = models.BooleanField(default=True)
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    multiplier = models.DecimalField(
+        max_digits=4, decimal_places=2, validators=[MinValueValidator(Decimal("0"))], verbose_name=_("multiplier")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
 
     class Meta:
+        verbose_name = _("work type")
+        verbose_name_plural = _("work types")
         ordering = ["multiplier", "name"]
         constraints = [
             models.CheckConstraint(condition=Q(multiplier__gte=0), name="worktype_multiplier_not_negative"),
@@ -99,62 +139,95 @@ class WorkType(models.Model):
 
 
 class RoundingMode(models.TextChoices):
-    UP = "up", "Round up"
-    NEAREST = "nearest", "Round to nearest"
-    DOWN = "down", "Round down"
+    UP = "up", _("Round up")
+    NEAREST = "nearest", _("Round to nearest")
+    DOWN = "down", _("Round down")
 
 
 class OveragePolicy(models.TextChoices):
-    REJECT = "reject", "Reject time beyond the balance"
-    ALLOW_NEGATIVE = "allow_negative", "Allow a negative balance down to a limit"
-    BILL_OVERAGE = "bill_overage", "Allow, and bill overage at the hourly rate"
+    REJECT = "reject", _("Reject time beyond the balance")
+    ALLOW_NEGATIVE = "allow_negative", _("Allow a negative balance down to a limit")
+    BILL_OVERAGE = "bill_overage", _("Allow, and bill overage at the hourly rate")
 
 
 class CreditPolicy(models.TextChoices):
-    ON_PAYMENT = "on_payment", "Hours usable when the block is paid"
-    IMMEDIATE = "immediate", "Hours usable at once"
+    ON_PAYMENT = "on_payment", _("Hours usable when the block is paid")
+    IMMEDIATE = "immediate", _("Hours usable at once")
 
 
 class AgreementStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    ENDED = "ended", "Ended"
+    ACTIVE = "active", _("Active")
+    ENDED = "ended", _("Ended")
 
 
 class Agreement(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="agreements")
-    name = models.CharField(max_length=200, default="Prepaid support hours")
-    status = models.CharField(max_length=16, choices=AgreementStatus.choices, default=AgreementStatus.ACTIVE)
-    starts_on = models.DateField(default=timezone.localdate)
-    ends_on = models.DateField(null=True, blank=True, help_text="Leave empty for an agreement that never expires.")
-    low_balance_threshold_minutes = models.PositiveIntegerField(default=120)
-    billing_increment_minutes = models.PositiveIntegerField(default=15, validators=[MinValueValidator(1)])
-    rounding_mode = models.CharField(max_length=16, choices=RoundingMode.choices, default=RoundingMode.UP)
-    overage_policy = models.CharField(max_length=16, choices=OveragePolicy.choices, default=OveragePolicy.REJECT)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("client"))
+    name = models.CharField(max_length=200, default="Prepaid support hours", verbose_name=_("name"))
+    status = models.CharField(
+        max_length=16, choices=AgreementStatus.choices, default=AgreementStatus.ACTIVE, verbose_name=_("status")
+    )
+    starts_on = models.DateField(default=timezone.localdate, verbose_name=_("starts on"))
+    ends_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_("Leave empty for an agreement that never expires."),
+        verbose_name=_("ends on"),
+    )
+    low_balance_threshold_minutes = models.PositiveIntegerField(
+        default=120, verbose_name=_("low balance threshold minutes")
+    )
+    billing_increment_minutes = models.PositiveIntegerField(
+        default=15, validators=[MinValueValidator(1)], verbose_name=_("billing increment minutes")
+    )
+    rounding_mode = models.CharField(
+        max_length=16, choices=RoundingMode.choices, default=RoundingMode.UP, verbose_name=_("rounding mode")
+    )
+    overage_policy = models.CharField(
+        max_length=16, choices=OveragePolicy.choices, default=OveragePolicy.REJECT, verbose_name=_("overage policy")
+    )
     overage_limit_minutes = models.PositiveIntegerField(
-        default=0, help_text="How far below zero the balance may go (allow-negative policy)."
+        default=0,
+        help_text=_("How far below zero the balance may go (allow-negative policy)."),
+        verbose_name=_("overage limit minutes"),
     )
-    credit_policy = models.CharField(max_length=16, choices=CreditPolicy.choices, default=CreditPolicy.ON_PAYMENT)
+    credit_policy = models.CharField(
+        max_length=16, choices=CreditPolicy.choices, default=CreditPolicy.ON_PAYMENT, verbose_name=_("credit policy")
+    )
     auto_reload = models.BooleanField(
-        default=False, help_text="Payment on file: add the reload block at once when low."
+        default=False,
+        help_text=_("Payment on file: add the reload block at once when low."),
+        verbose_name=_("auto reload"),
     )
-    reload_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reload_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("reload tier")
+    )
     usage_alert_percent = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(99)],
-        help_text="Optional early notice when this share of the latest block is used (e.g. 80).",
+        help_text=_("Optional early notice when this share of the latest block is used (e.g. 80)."),
+        verbose_name=_("usage alert percent"),
     )
-    rollover_unused = models.BooleanField(default=False, help_text="Unused hours carry over when the term is renewed.")
+    rollover_unused = models.BooleanField(
+        default=False,
+        help_text=_("Unused hours carry over when the term is renewed."),
+        verbose_name=_("rollover unused"),
+    )
     work_types = models.ManyToManyField(
-        WorkType, blank=True, help_text="Work types this agreement covers; empty means all."
+        WorkType,
+        blank=True,
+        help_text=_("Work types this agreement covers; empty means all."),
+        verbose_name=_("work types"),
     )
     # Cached sum of the ledger, written only by agreements.services under the
     # agreement's row lock; tests check it against the ledger after every call.
-    balance_minutes = models.IntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    balance_minutes = models.IntegerField(default=0, editable=False, verbose_name=_("balance minutes"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("agreement")
+        verbose_name_plural = _("agreements")
         ordering = ["client__name", "starts_on"]
         constraints = [
             models.CheckConstraint(
@@ -207,29 +280,38 @@ class Agreement(models.Model):
 class Block(models.Model):
     """One purchase of hours under an agreement."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="blocks")
-    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True)
-    minutes = models.PositiveIntegerField()
-    rate = models.DecimalField(**MONEY, help_text="Price per hour after any discount.")
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
-    starts_on = models.DateField(default=timezone.localdate)
-    expires_on = models.DateField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="blocks", verbose_name=_("agreement")
+    )
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("tier"))
+    minutes = models.PositiveIntegerField(verbose_name=_("minutes"))
+    rate = models.DecimalField(**MONEY, help_text=_("Price per hour after any discount."), verbose_name=_("rate"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    starts_on = models.DateField(default=timezone.localdate, verbose_name=_("starts on"))
+    expires_on = models.DateField(null=True, blank=True, verbose_name=_("expires on"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid at"))
     # Set when the sale is cancelled (its invoice voided): never credited after that.
-    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("cancelled at"))
     # Cached sum of the ledger entries of this block (its unused minutes),
     # written only by agreements.services under the agreement's row lock.
-    minutes_left = models.IntegerField(default=0, editable=False)
+    minutes_left = models.IntegerField(default=0, editable=False, verbose_name=_("minutes left"))
     # Set once, when the purchase credit is written to the ledger.
-    credited_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    credited_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("credited at"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     class Meta:
+        verbose_name = _("block")
+        verbose_name_plural = _("blocks")
         ordering = ["starts_on", "created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(minutes__gt=0), name="block_minutes_positive"),
@@ -258,19 +340,23 @@ class Block(models.Model):
 
 
 class TicketStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
 
 
 class Ticket(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="tickets")
-    number = models.CharField(max_length=64)
-    subject = models.CharField(max_length=300)
-    status = models.CharField(max_length=16, choices=TicketStatus.choices, default=TicketStatus.OPEN)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("client"))
+    number = models.CharField(max_length=64, verbose_name=_("number"))
+    subject = models.CharField(max_length=300, verbose_name=_("subject"))
+    status = models.CharField(
+        max_length=16, choices=TicketStatus.choices, default=TicketStatus.OPEN, verbose_name=_("status")
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["client", "number"], name="ticket_number_unique_per_client"),
@@ -281,36 +367,48 @@ class Ticket(models.Model):
 
 
 class TimeEntry(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="time_entries")
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="time_entries")
-    technician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries")
-    work_date = models.DateField()
-    minutes = models.PositiveIntegerField(help_text="Time worked, as logged.")
-    work_type = models.ForeignKey(WorkType, on_delete=models.PROTECT)
-    charged_minutes = models.PositiveIntegerField(
-        help_text="Minutes deducted after rounding and the work-type multiplier."
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="time_entries", verbose_name=_("agreement")
     )
-    notes = models.TextField(blank=True)
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL: no key, ignored by the unique constraint
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="time_entries", verbose_name=_("ticket"))
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries", verbose_name=_("technician")
+    )
+    work_date = models.DateField(verbose_name=_("work date"))
+    minutes = models.PositiveIntegerField(help_text=_("Time worked, as logged."), verbose_name=_("minutes"))
+    work_type = models.ForeignKey(WorkType, on_delete=models.PROTECT, verbose_name=_("work type"))
+    charged_minutes = models.PositiveIntegerField(
+        help_text=_("Minutes deducted after rounding and the work-type multiplier."),
+        verbose_name=_("charged minutes"),
+    )
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, verbose_name=_("idempotency key"))  # noqa: DJ001 - NULL: no key, ignored by the unique constraint
     corrects = models.OneToOneField(
         "self",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="corrected_by",
-        help_text="The voided entry this one replaces.",
+        help_text=_("The voided entry this one replaces."),
+        verbose_name=_("corrects"),
     )
-    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("voided at"))
     voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("voided by"),
     )
-    void_reason = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    void_reason = models.CharField(max_length=500, blank=True, verbose_name=_("void reason"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-work_date", "-created_at"]
-        verbose_name_plural = "time entries"
+        verbose_name = _("time entry")
+        verbose_name_plural = _("time entries")
         constraints = [
             models.CheckConstraint(
                 condition=Q(minutes__gt=0) & Q(minutes__lte=24 * 60),
@@ -335,14 +433,14 @@ class TimeEntry(models.Model):
 
 
 class LedgerKind(models.TextChoices):
-    PURCHASE = "purchase", "Block purchase"
-    DEBIT = "debit", "Time entry"
-    REVERSAL = "reversal", "Time entry reversal"
-    ADJUSTMENT = "adjustment", "Manual adjustment"
-    EXPIRY = "expiry", "Expiry"
-    SETTLEMENT = "settlement", "Overage settled by a new block"
-    OVERAGE_BILLED = "overage_billed", "Overage billed on an invoice"
-    CANCELLATION = "cancellation", "Block sale cancelled"
+    PURCHASE = "purchase", _("Block purchase")
+    DEBIT = "debit", _("Time entry")
+    REVERSAL = "reversal", _("Time entry reversal")
+    ADJUSTMENT = "adjustment", _("Manual adjustment")
+    EXPIRY = "expiry", _("Expiry")
+    SETTLEMENT = "settlement", _("Overage settled by a new block")
+    OVERAGE_BILLED = "overage_billed", _("Overage billed on an invoice")
+    CANCELLATION = "cancellation", _("Block sale cancelled")
 
 
 class LedgerQuerySet(models.QuerySet):
@@ -361,23 +459,37 @@ class LedgerEntry(models.Model):
     agreement's unallocated pool. The balance is the sum of every entry.
     """
 
-    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="ledger")
-    block = models.ForeignKey(Block, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger")
-    kind = models.CharField(max_length=16, choices=LedgerKind.choices)
-    minutes = models.IntegerField()
-    time_entry = models.ForeignKey(TimeEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger")
-    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by")
-    reason = models.CharField(max_length=500, blank=True)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="ledger", verbose_name=_("agreement")
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    block = models.ForeignKey(
+        Block, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger", verbose_name=_("block")
+    )
+    kind = models.CharField(max_length=16, choices=LedgerKind.choices, verbose_name=_("kind"))
+    minutes = models.IntegerField(verbose_name=_("minutes"))
+    time_entry = models.ForeignKey(
+        TimeEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger", verbose_name=_("time entry")
+    )
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", verbose_name=_("reverses")
+    )
+    reason = models.CharField(max_length=500, blank=True, verbose_name=_("reason"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     objects = LedgerQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
-        verbose_name_plural = "ledger entries"
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
         constraints = [
             models.CheckConstraint(condition=~Q(minutes=0), name="ledger_minutes_not_zero"),
             models.CheckConstraint(condition=Q(kind__in=LedgerKind.values), name="ledger_kind_valid"),

@@ -17,9 +17,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import Role, User
-from agreements.domain import MAX_ENTRY_MINUTES, block_price, charged_minutes
+from agreements.domain import (
+    MAX_BLOCK_HOURS,
+    MAX_BLOCK_MINUTES,
+    MAX_ENTRY_MINUTES,
+    block_price,
+    charged_minutes,
+    check_date_in_range,
+    format_minutes,
+)
 from agreements.models import (
     Agreement,
     AgreementStatus,
@@ -35,6 +45,8 @@ from agreements.models import (
     TimeEntry,
     WorkType,
 )
+from audit.models import AuditAction
+from audit.services import audit_record
 
 
 class InsufficientBalance(ValidationError):
@@ -57,9 +69,10 @@ def client_create(
     billing_email: str = "",
     billing_address: str = "",
     billing_name: str = "",
+    language: str = "",
 ) -> Client:
     if Client.objects.filter(name__iexact=name.strip()).exists():
-        raise ValidationError({"name": f"A client named “{name.strip()}” already exists."})
+        raise ValidationError({"name": gettext("A client named “%(name)s” already exists.") % {"name": name.strip()}})
     client = Client(
         name=name.strip(),
         hourly_rate=hourly_rate,
@@ -69,13 +82,17 @@ def client_create(
     )
     if currency:
         client.currency = currency.upper()
+    if language:
+        client.language = language
     client.full_clean()
     try:
         with transaction.atomic():
             client.save()
     except IntegrityError:
         # Two requests created the same name at once: the database kept one.
-        raise ValidationError({"name": f"A client named “{client.name}” already exists."}) from None
+        raise ValidationError(
+            {"name": gettext("A client named “%(name)s” already exists.") % {"name": client.name}}
+        ) from None
     return client
 
 
@@ -97,8 +114,44 @@ def client_contact_create(
         return ClientContact.objects.create(user=user, client=client, receives_invoices=receives_invoices)
 
 
+def _check_agreement_terms(agreement: Agreement) -> None:
+    """Bounds the model's field types do not give: a plausible term, and no
+    threshold, limit or increment beyond the largest block or the longest entry."""
+    _ = gettext
+    today = timezone.localdate()
+    errors: dict[str, list[str]] = {}
+    for name in ("starts_on", "ends_on"):
+        try:
+            check_date_in_range(getattr(agreement, name), field=name, today=today)
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    if not errors and agreement.ends_on and agreement.starts_on and agreement.ends_on < agreement.starts_on:
+        errors["ends_on"] = [_("The agreement cannot end before it starts.")]
+    limits = {
+        "low_balance_threshold_minutes": (
+            MAX_BLOCK_MINUTES,
+            _("A threshold cannot be more than the largest block (%(hours)s h)."),
+        ),
+        "overage_limit_minutes": (
+            MAX_BLOCK_MINUTES,
+            _("An overage limit cannot be more than the largest block (%(hours)s h)."),
+        ),
+        "billing_increment_minutes": (
+            MAX_ENTRY_MINUTES,
+            _("A billing increment cannot be longer than a day (%(minutes)s min)."),
+        ),
+    }
+    for name, (maximum, message) in limits.items():
+        value = getattr(agreement, name)
+        if isinstance(value, int) and value > maximum:
+            errors[name] = [message % {"hours": MAX_BLOCK_HOURS, "minutes": MAX_ENTRY_MINUTES}]
+    if errors:
+        raise ValidationError(errors)
+
+
 def agreement_create(*, client: Client, work_types: list[WorkType] | None = None, **fields: object) -> Agreement:
     agreement = Agreement(client=client, **fields)
+    _check_agreement_terms(agreement)
     agreement.full_clean()
     with transaction.atomic():
         agreement.save()
@@ -119,6 +172,18 @@ def _lock(agreement: Agreement) -> Agreement:
     clause; its IMMEDIATE transactions already serialise writers.
     """
     return Agreement.objects.select_for_update(no_key=True).get(pk=agreement.pk)
+
+
+def agreement_balance_locked(agreement: Agreement) -> int:
+    """The agreement's balance now, its row locked until the caller's transaction ends.
+
+    For a caller in another app that reports the balance before and after a
+    change it makes through these services (the audit log): no other writer
+    can move the balance in between.
+    """
+    if not transaction.get_connection().in_atomic_block:  # not an assert: `python -O` would drop it
+        raise RuntimeError("Lock the agreement inside the transaction that changes it.")
+    return _lock(agreement).balance_minutes
 
 
 def _write(agreement: Agreement, entries: list[LedgerEntry]) -> None:
@@ -189,9 +254,18 @@ def _check_overage(agreement: Agreement, charged: int, on: datetime.date) -> Non
     if usable - charged < floor:
         allowed = max(usable - floor, 0)
         raise InsufficientBalance(
-            f"This entry would charge {charged} min but only {allowed} min can be charged to "
-            f"{agreement.client} on {on:%Y-%m-%d} (overage policy: {agreement.get_overage_policy_display().lower()}). "
-            "Sell a block or ask staff for an adjustment first."
+            gettext(
+                "This entry would charge %(charged)s min but only %(allowed)s min can be charged to "
+                "%(client)s on %(date)s (overage policy: %(policy)s). "
+                "Sell a block or ask staff for an adjustment first."
+            )
+            % {
+                "charged": charged,
+                "allowed": allowed,
+                "client": agreement.client,
+                "date": f"{on:%Y-%m-%d}",
+                "policy": agreement.get_overage_policy_display().lower(),
+            }
         )
 
 
@@ -204,7 +278,8 @@ def _credit_block(agreement: Agreement, block: Block, author: User | None) -> No
     pool = _pool_minutes(agreement)
     if pool < 0 and agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
         repay = min(-pool, block.minutes)
-        reason = "Overage repaid from the new block"
+        # Stored: written in the language active now, like every ledger reason.
+        reason = gettext("Overage repaid from the new block")
         entries += [
             LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.SETTLEMENT, minutes=-repay, reason=reason),
             LedgerEntry(agreement=agreement, block=None, kind=LedgerKind.SETTLEMENT, minutes=repay, reason=reason),
@@ -224,7 +299,7 @@ def _expire_blocks_of(agreement: Agreement, today: datetime.date) -> int:
             block=block,
             kind=LedgerKind.EXPIRY,
             minutes=-remaining[block.pk],
-            reason=f"Block expired on {block.expires_on:%Y-%m-%d}",
+            reason=gettext("Block expired on %(date)s") % {"date": f"{block.expires_on:%Y-%m-%d}"},
         )
         for block in expired
     ]
@@ -252,22 +327,29 @@ def block_sell(
     otherwise `block_mark_paid` credits them when the block is paid.
     """
     if (tier is None) == (hours is None):
-        raise ValidationError("Choose a tier or enter a number of hours, not both.")
-    if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 10_000):
-        raise ValidationError({"hours": "Hours must be a whole number between 1 and 10000."})
+        raise ValidationError(gettext("Choose a tier or enter a number of hours, not both."))
+    if hours is not None and (
+        isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_BLOCK_HOURS
+    ):
+        raise ValidationError(
+            {"hours": gettext("Hours must be a whole number between 1 and %(max)s.") % {"max": MAX_BLOCK_HOURS}}
+        )
+    today = timezone.localdate()
+    check_date_in_range(starts_on, field="starts_on", today=today)
+    check_date_in_range(expires_on, field="expires_on", today=today)
     if tier is not None and not tier.is_active:
-        raise ValidationError({"tier": f"The tier “{tier}” is no longer on sale."})
+        raise ValidationError({"tier": gettext("The tier “%(tier)s” is no longer on sale.") % {"tier": tier}})
     with transaction.atomic():
         agreement = _lock(agreement)
         if agreement.status != AgreementStatus.ACTIVE:
-            raise ValidationError("Blocks can only be sold on an active agreement.")
+            raise ValidationError(gettext("Blocks can only be sold on an active agreement."))
         client = agreement.client
         minutes = tier.minutes if tier else hours * 60
         discount = tier.discount_per_hour if tier else Decimal("0")
         rate, amount = block_price(hourly_rate=client.hourly_rate, discount_per_hour=discount, minutes=minutes)
         starts_on = starts_on or timezone.localdate()
         if starts_on < agreement.starts_on:
-            raise ValidationError({"starts_on": "A block cannot start before its agreement does."})
+            raise ValidationError({"starts_on": gettext("A block cannot start before its agreement does.")})
         block = Block(
             agreement=agreement,
             tier=tier,
@@ -282,8 +364,35 @@ def block_sell(
         )
         block.full_clean()
         block.save()
+        balance_before = agreement.balance_minutes
         if agreement.credit_policy == CreditPolicy.IMMEDIATE:
             _credit_block(agreement, block, actor)
+        audit_record(
+            actor=actor,
+            action=AuditAction.BLOCK_SELL,
+            target=block,
+            client=client,
+            before={"balance_minutes": balance_before},
+            after={
+                "balance_minutes": agreement.balance_minutes,
+                "tier": tier.name if tier else None,
+                "minutes": block.minutes,
+                "rate": block.rate,
+                "amount": block.amount,
+                "currency": block.currency,
+                "starts_on": block.starts_on,
+                "expires_on": block.expires_on,
+                "credited": block.credited_at is not None,
+            },
+            summary=format_lazy(
+                gettext_lazy("Sold a {duration} block to {client} ({agreement}) for {amount} {currency}."),
+                duration=format_minutes(block.minutes),
+                client=client.name,
+                agreement=agreement.name,
+                amount=block.amount,
+                currency=block.currency,
+            ),
+        )
     return block
 
 
@@ -296,7 +405,7 @@ def block_credit(*, block: Block, actor: User | None = None) -> Block:
         agreement = _lock(block.agreement)
         block = Block.objects.get(pk=block.pk)
         if block.cancelled_at is not None:
-            raise ValidationError("This block sale was cancelled; its hours cannot be credited.")
+            raise ValidationError(gettext("This block sale was cancelled; its hours cannot be credited."))
         if block.credited_at is None:
             _credit_block(agreement, block, actor)
     return block
@@ -308,39 +417,44 @@ def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, a
     Safe to call twice: the hours are credited once.
     """
     if paid_at is not None and paid_at > timezone.now():
-        raise ValidationError({"paid_at": "A payment date cannot be in the future."})
+        raise ValidationError({"paid_at": gettext("A payment date cannot be in the future.")})
     with transaction.atomic():
         _lock(block.agreement)  # credits and payment state change together
         block = Block.objects.get(pk=block.pk)
         if block.cancelled_at is not None:
-            raise ValidationError("This block sale was cancelled; its hours cannot be credited.")
+            raise ValidationError(gettext("This block sale was cancelled; its hours cannot be credited."))
         if block.paid_at is None:
             block.paid_at = paid_at or timezone.now()
             Block.objects.filter(pk=block.pk).update(paid_at=block.paid_at)
         return block_credit(block=block, actor=actor)
 
 
-def block_cancel(*, block: Block, actor: User | None, reason: str) -> Block:
+def block_cancel(*, block: Block, actor: User | None, reason: str, record_audit: bool = True) -> Block:
     """Cancel a block sale (its invoice was voided).
 
     Refused once any of its minutes were used: a partly used block must be
     paid for, or corrected with an adjustment. Unused credited minutes are
     taken back with a cancellation entry; an uncredited block is never
-    credited afterwards.
+    credited afterwards. `record_audit=False` is for billing.invoice_void,
+    whose own audit event covers the cancellation.
     """
     if not reason or not reason.strip():
-        raise ValidationError({"reason": "Say why the block is cancelled."})
+        raise ValidationError({"reason": gettext("Say why the block is cancelled.")})
     with transaction.atomic():
         agreement = _lock(block.agreement)
         block = Block.objects.get(pk=block.pk)
         if block.cancelled_at is not None:
             return block
+        balance_before = agreement.balance_minutes
         if block.credited_at is not None:
             left = _block_remaining(agreement).get(block.pk, 0)
             if left != block.minutes:
                 raise ValidationError(
-                    f"{block.minutes - left} of the block's {block.minutes} min are already used or expired; "
-                    "it cannot be cancelled. Record the payment, or adjust the balance with a reason."
+                    gettext(
+                        "%(used)s of the block's %(minutes)s min are already used or expired; "
+                        "it cannot be cancelled. Record the payment, or adjust the balance with a reason."
+                    )
+                    % {"used": block.minutes - left, "minutes": block.minutes}
                 )
             _write(
                 agreement,
@@ -357,6 +471,21 @@ def block_cancel(*, block: Block, actor: User | None, reason: str) -> Block:
             )
         block.cancelled_at = timezone.now()
         Block.objects.filter(pk=block.pk).update(cancelled_at=block.cancelled_at)
+        if record_audit:
+            audit_record(
+                actor=actor,
+                action=AuditAction.BLOCK_CANCEL,
+                target=block,
+                client=agreement.client,
+                before={"balance_minutes": balance_before, "cancelled": False},
+                after={"balance_minutes": agreement.balance_minutes, "cancelled": True, "reason": reason.strip()},
+                summary=format_lazy(
+                    gettext_lazy("Cancelled the sale of a {duration} block to {client}: {reason}"),
+                    duration=format_minutes(block.minutes),
+                    client=agreement.client.name,
+                    reason=reason.strip(),
+                ),
+            )
     return block
 
 
@@ -373,7 +502,10 @@ def overage_mark_billed(*, agreement: Agreement, minutes: int, reason: str, acto
         unbilled = overage_unbilled_minutes(agreement)
         if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= unbilled:
             raise ValidationError(
-                {"minutes": f"Between 1 and {unbilled} min of overage can be billed on this agreement."}
+                {
+                    "minutes": gettext("Between 1 and %(unbilled)s min of overage can be billed on this agreement.")
+                    % {"unbilled": unbilled}
+                }
             )
         entry = LedgerEntry(
             agreement=agreement,
@@ -431,26 +563,26 @@ def _validate_entry(
     work_type: WorkType,
 ) -> None:
     if not technician.works_for_msp:
-        raise PermissionDenied("Only technicians and staff can log time.")
+        raise PermissionDenied(gettext("Only technicians and staff can log time."))
     errors: dict[str, str] = {}
     if isinstance(minutes, bool) or not isinstance(minutes, int):
-        errors["minutes"] = "Enter the duration as a whole number of minutes."
+        errors["minutes"] = gettext("Enter the duration as a whole number of minutes.")
     elif minutes <= 0:
-        errors["minutes"] = "The duration must be more than zero minutes."
+        errors["minutes"] = gettext("The duration must be more than zero minutes.")
     elif minutes > MAX_ENTRY_MINUTES:
-        errors["minutes"] = "One entry cannot be longer than 24 hours; split it by day."
+        errors["minutes"] = gettext("One entry cannot be longer than 24 hours; split it by day.")
     if ticket.client_id != agreement.client_id:
-        errors["ticket"] = f"Ticket #{ticket.number} belongs to another client."
+        errors["ticket"] = gettext("Ticket #%(number)s belongs to another client.") % {"number": ticket.number}
     if not work_type.is_active:
-        errors["work_type"] = f"The work type “{work_type.name}” is no longer in use."
+        errors["work_type"] = gettext("The work type “%(name)s” is no longer in use.") % {"name": work_type.name}
     elif agreement.work_types.exists() and not agreement.work_types.filter(pk=work_type.pk).exists():
-        errors["work_type"] = f"This agreement does not cover “{work_type.name}” work."
+        errors["work_type"] = gettext("This agreement does not cover “%(name)s” work.") % {"name": work_type.name}
     if work_date > timezone.localdate():
-        errors["work_date"] = "Time cannot be logged for a future date."
+        errors["work_date"] = gettext("Time cannot be logged for a future date.")
     elif work_date < agreement.starts_on or (agreement.ends_on and work_date > agreement.ends_on):
-        errors["work_date"] = "The date is outside the agreement's term."
+        errors["work_date"] = gettext("The date is outside the agreement's term.")
     if agreement.status != AgreementStatus.ACTIVE:
-        errors["agreement"] = "This agreement has ended; time cannot be logged on it."
+        errors["agreement"] = gettext("This agreement has ended; time cannot be logged on it.")
     if errors:
         raise ValidationError(errors)
 
@@ -529,7 +661,7 @@ def time_entry_log(
 def _replay(earlier: TimeEntry, request: _EntryRequest) -> TimeEntry:
     if _EntryRequest.of(earlier) != request:
         raise IdempotencyConflict(
-            "This idempotency key was already used for a different time entry; use a new key for a new entry."
+            gettext("This idempotency key was already used for a different time entry; use a new key for a new entry.")
         )
     return earlier
 
@@ -539,19 +671,23 @@ def _check_may_change(time_entry: TimeEntry, actor: User) -> None:
         return
     if actor.is_technician and time_entry.technician_id == actor.pk:
         return
-    raise PermissionDenied("Technicians can only change their own time entries.")
+    raise PermissionDenied(gettext("Technicians can only change their own time entries."))
 
 
-def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str) -> TimeEntry:
-    """Void an entry: reversal entries give its minutes back to the blocks they came from."""
+def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_audit: bool = True) -> TimeEntry:
+    """Void an entry: reversal entries give its minutes back to the blocks they came from.
+
+    `record_audit=False` is for time_entry_correct, whose own audit event covers the void.
+    """
     _check_may_change(time_entry, actor)
     if not reason or not reason.strip():
-        raise ValidationError({"reason": "Say why the entry is voided."})
+        raise ValidationError({"reason": gettext("Say why the entry is voided.")})
     with transaction.atomic():
         agreement = _lock(time_entry.agreement)
-        time_entry = TimeEntry.objects.get(pk=time_entry.pk)
+        time_entry = TimeEntry.objects.select_related("ticket", "technician").get(pk=time_entry.pk)
         if time_entry.is_void:
-            raise ValidationError("This time entry is already void.")
+            raise ValidationError(gettext("This time entry is already void."))
+        balance_before = agreement.balance_minutes
         reversals = [
             LedgerEntry(
                 agreement=agreement,
@@ -575,7 +711,41 @@ def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str) -> TimeE
         TimeEntry.objects.filter(pk=time_entry.pk).update(
             voided_at=time_entry.voided_at, voided_by=actor, void_reason=time_entry.void_reason
         )
+        if record_audit:
+            audit_record(
+                actor=actor,
+                action=AuditAction.TIME_ENTRY_VOID,
+                target=time_entry,
+                client=agreement.client,
+                before={
+                    "balance_minutes": balance_before,
+                    "charged_minutes": time_entry.charged_minutes,
+                    "voided": False,
+                },
+                after={"balance_minutes": agreement.balance_minutes, "voided": True, "reason": time_entry.void_reason},
+                summary=format_lazy(
+                    gettext_lazy(
+                        "Voided {technician}'s {duration} on ticket #{ticket} ({date}) for {client}: {reason}"
+                    ),
+                    technician=time_entry.technician.username,
+                    duration=format_minutes(time_entry.minutes),
+                    ticket=time_entry.ticket.number,
+                    date=time_entry.work_date.isoformat(),
+                    client=agreement.client.name,
+                    reason=time_entry.void_reason,
+                ),
+            )
     return time_entry
+
+
+def _entry_audit_fields(entry: TimeEntry) -> dict[str, object]:
+    return {
+        "minutes": entry.minutes,
+        "charged_minutes": entry.charged_minutes,
+        "work_type": entry.work_type.name,
+        "work_date": entry.work_date,
+        "notes": entry.notes,
+    }
 
 
 def time_entry_correct(
@@ -590,8 +760,10 @@ def time_entry_correct(
 ) -> TimeEntry:
     """Correct an entry: void it and log its replacement, in one transaction."""
     with transaction.atomic():
-        voided = time_entry_void(time_entry=time_entry, actor=actor, reason=reason)
-        return time_entry_log(
+        # Locked first, so the balance before is the one the correction changes.
+        balance_before = _lock(time_entry.agreement).balance_minutes
+        voided = time_entry_void(time_entry=time_entry, actor=actor, reason=reason, record_audit=False)
+        replacement = time_entry_log(
             agreement=voided.agreement,
             technician=voided.technician,
             ticket=voided.ticket,
@@ -601,6 +773,32 @@ def time_entry_correct(
             notes=voided.notes if notes is None else notes,
             corrects=voided,
         )
+        agreement = _lock(voided.agreement)
+        audit_record(
+            actor=actor,
+            action=AuditAction.TIME_ENTRY_CORRECT,
+            target=voided,
+            client=agreement.client,
+            before={"balance_minutes": balance_before, **_entry_audit_fields(voided)},
+            after={
+                "balance_minutes": agreement.balance_minutes,
+                **_entry_audit_fields(replacement),
+                "replacement": replacement.public_id,
+                "reason": voided.void_reason,
+            },
+            summary=format_lazy(
+                gettext_lazy(
+                    "Corrected {technician}'s entry on ticket #{ticket} for {client}: {old} → {new}. {reason}"
+                ),
+                technician=voided.technician.username,
+                ticket=voided.ticket.number,
+                client=agreement.client.name,
+                old=format_minutes(voided.minutes),
+                new=format_minutes(replacement.minutes),
+                reason=voided.void_reason,
+            ),
+        )
+        return replacement
 
 
 # ---------------------------------------------------------------------------
@@ -611,13 +809,13 @@ def ledger_adjust(*, agreement: Agreement, minutes: int, reason: str, author: Us
     """A staff correction of the balance, with a reason. Credits go to the
     agreement's pool; debits are taken like time, oldest block first."""
     if not author.is_msp_staff:
-        raise PermissionDenied("Only MSP staff can adjust a balance.")
+        raise PermissionDenied(gettext("Only MSP staff can adjust a balance."))
     if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes == 0:
-        raise ValidationError({"minutes": "Enter a whole, non-zero number of minutes (negative to deduct)."})
-    if abs(minutes) > 100_000 * 60:
-        raise ValidationError({"minutes": "That adjustment is larger than any block; check the number."})
+        raise ValidationError({"minutes": gettext("Enter a whole, non-zero number of minutes (negative to deduct).")})
+    if abs(minutes) > MAX_BLOCK_MINUTES:
+        raise ValidationError({"minutes": gettext("That adjustment is larger than any block; check the number.")})
     if not reason or not reason.strip():
-        raise ValidationError({"reason": "A reason is required for every adjustment."})
+        raise ValidationError({"reason": gettext("A reason is required for every adjustment.")})
     with transaction.atomic():
         agreement = _lock(agreement)
         fields = {"reason": reason.strip(), "author": author}
@@ -627,19 +825,38 @@ def ledger_adjust(*, agreement: Agreement, minutes: int, reason: str, author: Us
             ]
         else:
             entries = _allocate_debit(agreement, -minutes, timezone.localdate(), LedgerKind.ADJUSTMENT, **fields)
+        balance_before = agreement.balance_minutes
         _write(agreement, entries)
+        audit_record(
+            actor=author,
+            action=AuditAction.LEDGER_ADJUST,
+            target=agreement,
+            client=agreement.client,
+            before={"balance_minutes": balance_before},
+            after={"balance_minutes": agreement.balance_minutes, "minutes": minutes, "reason": reason.strip()},
+            summary=format_lazy(
+                gettext_lazy("Adjusted the balance of {client} ({agreement}) by {sign}{duration}: {reason}"),
+                client=agreement.client.name,
+                agreement=agreement.name,
+                sign="+" if minutes > 0 else "−",
+                duration=format_minutes(abs(minutes)),
+                reason=reason.strip(),
+            ),
+        )
     return entries
 
 
 def ticket_get_or_create(*, client: Client, number: str, subject: str = "") -> Ticket:
     number = (number or "").strip().lstrip("#")
     if not number:
-        raise ValidationError({"ticket": "Enter a ticket number."})
+        raise ValidationError({"ticket": gettext("Enter a ticket number.")})
     ticket = Ticket.objects.filter(client=client, number=number).first()
     if ticket:
         return ticket
     if not subject.strip():
-        raise ValidationError({"subject": f"Ticket #{number} is new: give it a subject."})
+        raise ValidationError(
+            {"subject": gettext("Ticket #%(number)s is new: give it a subject.") % {"number": number}}
+        )
     ticket = Ticket(client=client, number=number, subject=subject.strip())
     ticket.full_clean()
     try:

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
-from django.utils import timezone
 
 from api.models import ApiToken, IdempotencyKey
+from api.services import token_revoke
 
 
 @admin.register(ApiToken)
@@ -31,8 +31,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset) -> None:  # noqa: ANN001
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=request.user)
-        self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
+        # Through the service, one by one, so each revocation is in the audit log.
+        tokens = list(queryset.filter(revoked_at__isnull=True).select_related("user"))
+        for token in tokens:
+            token_revoke(token=token, actor=request.user)
+        self.message_user(request, f"{len(tokens)} token(s) revoked.", messages.SUCCESS)
 
 
 @admin.register(IdempotencyKey)

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -14,14 +15,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].decode(errors="replace").lower() not in self.keywords:
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Send the header as “Authorization: Token <key>”.")
+            raise exceptions.AuthenticationFailed(gettext("Send the header as “Authorization: Token <key>”."))
         try:
             key = header[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.") from None
+            raise exceptions.AuthenticationFailed(gettext("Invalid or revoked token.")) from None
         token = token_authenticate(key)
         if token is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+            raise exceptions.AuthenticationFailed(gettext("Invalid or revoked token."))
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -13,6 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -54,7 +55,7 @@ def _from_django(exc: Exception) -> exceptions.APIException | None:
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, (Http404, ObjectDoesNotExist)):
-        return exceptions.NotFound("Not found.")  # never say whose it is
+        return exceptions.NotFound()  # "Not found.", in the caller's language; never say whose it is
     return None
 
 
@@ -86,7 +87,10 @@ def _body(exc: exceptions.APIException) -> dict[str, object]:
                 fields = {}
         else:
             first_field, messages = next(iter(fields.items()))
-            message = f"{first_field}: {messages[0]}" if len(fields) == 1 else "Some fields are not valid; see fields."
+            if len(fields) == 1:
+                message = f"{first_field}: {messages[0]}"
+            else:
+                message = gettext("Some fields are not valid; see fields.")
         return {"status": exc.status_code, "code": "invalid", "message": message, "fields": fields}
     codes = exc.get_codes()
     code = codes if isinstance(codes, str) else exc.default_code

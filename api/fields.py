@@ -3,9 +3,12 @@ objects referred to by their public UUID within what the caller may see."""
 
 import uuid
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from agreements.domain import check_ascii_number
 
 MONEY_PATTERN = r"^-?\d{1,10}(\.\d{1,2})?$"
 AMOUNT_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
@@ -27,11 +30,12 @@ class AmountInputField(MoneyField):
     """A non-negative amount as input, as a string: "1800.00" (a JSON number
     could already have lost cents on the way)."""
 
-    default_error_messages = {"invalid": 'Enter the amount as a decimal string such as "1800.00".'}
+    default_error_messages = {"invalid": _('Enter the amount as a decimal string such as "1800.00".')}
 
     def to_internal_value(self, data: object):  # noqa: ANN201
         if not isinstance(data, str):
             self.fail("invalid")
+        check_ascii_number(data)  # "１２" is not 12 here either
         return super().to_internal_value(data)
 
 
@@ -51,7 +55,7 @@ class _StrictString:
 
 
 class StrictCharField(_StrictString, serializers.CharField):
-    default_error_messages = {"invalid": "Enter text (a JSON string)."}
+    default_error_messages = {"invalid": _("Enter text (a JSON string).")}
 
 
 class StrictRegexField(_StrictString, serializers.RegexField):
@@ -63,7 +67,7 @@ class StrictEmailField(_StrictString, serializers.EmailField):
 
 
 class StrictSlugRelatedField(_StrictString, serializers.SlugRelatedField):
-    default_error_messages = {"invalid": "Enter text (a JSON string)."}
+    default_error_messages = {"invalid": _("Enter text (a JSON string).")}
 
 
 class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
@@ -103,12 +107,14 @@ class BoundedIntegerField(serializers.IntegerField):
 class PublicIdRelatedField(serializers.RelatedField):
     """An object by its public UUID, looked up in a queryset scoped to the caller.
 
-    Unknown and not-yours read the same: "no such <thing>".
+    Unknown and not-yours read the same: "no such <thing>". `unknown` is that
+    whole sentence with an `%(id)s` placeholder, e.g. _("No client with id “%(id)s”."),
+    so each one is translated as a sentence.
     """
 
-    def __init__(self, *, scope, label_name: str, **kwargs: object) -> None:  # noqa: ANN001
+    def __init__(self, *, scope, unknown: str, **kwargs: object) -> None:  # noqa: ANN001
         self.scope = scope  # callable(user) -> QuerySet
-        self.label_name = label_name
+        self.unknown = unknown
         kwargs.setdefault("queryset", None)
         super().__init__(**kwargs)
         self.queryset = None
@@ -127,7 +133,7 @@ class PublicIdRelatedField(serializers.RelatedField):
         return obj
 
     def fail_unknown(self, data: object) -> None:
-        raise serializers.ValidationError(f"No {self.label_name} with id “{str(data)[:64]}”.")
+        raise serializers.ValidationError(str(self.unknown) % {"id": str(data)[:64]})
 
     def to_representation(self, value) -> str:  # noqa: ANN001
         return str(value.public_id)

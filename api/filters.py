@@ -4,6 +4,7 @@ client's id simply finds nothing."""
 
 import django_filters as filters
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
@@ -45,7 +46,9 @@ class TicketFilter(filters.FilterSet):
 class AgreementFilter(filters.FilterSet):
     client = filters.UUIDFilter(field_name="client__public_id")
     status = filters.ChoiceFilter(choices=AgreementStatus.choices)
-    balance_below = IntegerFilter(field_name="balance_minutes", lookup_expr="lt", label="Balance below (minutes)")
+    balance_below = IntegerFilter(
+        field_name="balance_minutes", lookup_expr="lt", label=gettext_lazy("Balance below (minutes)")
+    )
 
     class Meta:
         model = Agreement
@@ -91,9 +94,9 @@ class StrictFilterBackend(DjangoFilterBackend):
         for name, declared in filterset.filters.items():
             for value in request.query_params.getlist(name):
                 if value == "":
-                    errors[name] = ["Give a value, or leave the filter out."]
+                    errors[name] = [gettext("Give a value, or leave the filter out.")]
                 elif isinstance(declared, filters.BooleanFilter) and value not in ("true", "false"):
-                    errors[name] = ["Use true or false."]
+                    errors[name] = [gettext("Use true or false.")]
         if errors:
             raise ValidationError(errors)
         return filterset

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 
 from django.db import transaction
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -28,9 +29,8 @@ def idempotency_key(request: Request) -> str | None:
     if key is None:
         return None
     if not _VALID_KEY.match(key):
-        raise exceptions.ValidationError(
-            {HEADER: ["An Idempotency-Key is 1 to 200 printable ASCII characters without spaces, e.g. a UUID."]}
-        )
+        message = gettext("An Idempotency-Key is 1 to 200 printable ASCII characters without spaces, e.g. a UUID.")
+        raise exceptions.ValidationError({HEADER: [message]})
     return key
 
 

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
@@ -15,7 +16,8 @@ class Pagination(PageNumberPagination):
             return self.page_size
         # DRF would silently fall back to the default; a wrong page size is the caller's mistake.
         if not raw.isdigit() or int(raw) < 1:
-            raise ValidationError({self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]})
+            message = gettext("A whole number from 1 to %(max)s.") % {"max": self.max_page_size}
+            raise ValidationError({self.page_size_query_param: [message]})
         return min(int(raw), self.max_page_size)
 
     def get_schema_operation_parameters(self, view) -> list[dict]:  # noqa: ANN001

@@ -20,8 +20,9 @@ class ErrorSerializer(serializers.Serializer):
 ERRORS = {
     400: "Bad input: the messages say what to change. Nothing was changed.",
     401: "No credentials, or an invalid or revoked token.",
-    403: "Your role may not do this.",
-    404: "No such object — or it belongs to another client; on a list, a page past the end.",
+    403: "Refused by a rule on an object you can see, e.g. a technician voiding another technician's entry.",
+    404: "No such object — or it belongs to another client, or your role may not use this endpoint; "
+    "on a list, also a page past the end.",
     409: "Refused by the current state, e.g. the balance is not enough.",
     422: "This Idempotency-Key was already used for a different request.",
     429: "Too many requests for this token: retry after the Retry-After seconds.",
@@ -32,9 +33,8 @@ class ApiAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction: str = "response") -> dict:
         responses = super()._get_response_bodies(direction)
         method = self.method.upper()
-        codes = [401, 403, 429]
-        if "{" in self.path or self._is_list_view():
-            codes.append(404)  # an unknown object, or a page past the end
+        # 404 everywhere: an unknown object, a page past the end, or a role that may not use the endpoint.
+        codes = [401, 403, 404, 429]
         if method in ("POST", "PUT", "PATCH") or self._is_list_view():
             codes.append(400)  # bad body, or a bad filter / page on a list
         if method == "POST":

@@ -7,11 +7,13 @@ feed. Time is integer minutes; money is a decimal string beside a currency.
 
 from decimal import Decimal
 
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from agreements.domain import MAX_ENTRY_MINUTES
+from agreements.domain import MAX_BLOCK_HOURS, MAX_BLOCK_MINUTES, MAX_ENTRY_MINUTES
 from agreements.models import (
     Agreement,
     Block,
@@ -92,6 +94,7 @@ class ClientSerializer(serializers.ModelSerializer):
             "billing_email",
             "hourly_rate",
             "currency",
+            "language",
             "is_active",
             "created_at",
         ]
@@ -105,6 +108,12 @@ class ClientCreateSerializer(serializers.Serializer):
     billing_name = StrictCharField(max_length=200, required=False, default="", allow_blank=True)
     billing_address = StrictCharField(max_length=2000, required=False, default="", allow_blank=True)
     billing_email = StrictEmailField(required=False, default="", allow_blank=True)
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        default="",
+        help_text="Language of the client's invoices, statements and emails; default: the site's.",
+    )
 
 
 class ContactSerializer(serializers.ModelSerializer):
@@ -142,7 +151,7 @@ class TicketSerializer(serializers.ModelSerializer):
 
 
 class TicketCreateSerializer(serializers.Serializer):
-    client = PublicIdRelatedField(scope=clients_for_user, label_name="client")
+    client = PublicIdRelatedField(scope=clients_for_user, unknown=_("No client with id “%(id)s”."))
     number = StrictCharField(max_length=64)
     subject = StrictCharField(max_length=300, required=False, default="", allow_blank=True)
 
@@ -207,15 +216,16 @@ class AgreementSerializer(serializers.ModelSerializer):
 
 
 class AgreementCreateSerializer(serializers.Serializer):
-    client = PublicIdRelatedField(scope=clients_for_user, label_name="client")
+    client = PublicIdRelatedField(scope=clients_for_user, unknown=_("No client with id “%(id)s”."))
     name = StrictCharField(max_length=200, required=False)
     starts_on = serializers.DateField(required=False)
     ends_on = serializers.DateField(required=False, allow_null=True)
-    low_balance_threshold_minutes = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
-    billing_increment_minutes = serializers.IntegerField(min_value=1, max_value=2_147_483_647, required=False)
+    # JSON integers only, as everywhere in the API; agreements.services checks the bounds.
+    low_balance_threshold_minutes = BoundedIntegerField(minimum=0, maximum=MAX_BLOCK_MINUTES, required=False)
+    billing_increment_minutes = BoundedIntegerField(minimum=1, maximum=MAX_ENTRY_MINUTES, required=False)
     rounding_mode = serializers.ChoiceField(RoundingMode.choices, required=False)
     overage_policy = serializers.ChoiceField(OveragePolicy.choices, required=False)
-    overage_limit_minutes = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
+    overage_limit_minutes = BoundedIntegerField(minimum=0, maximum=MAX_BLOCK_MINUTES, required=False)
     credit_policy = serializers.ChoiceField(CreditPolicy.choices, required=False)
     auto_reload = StrictBooleanField(required=False)
     reload_tier = StrictPrimaryKeyRelatedField(queryset=Tier.objects.all(), required=False, allow_null=True)
@@ -309,7 +319,11 @@ class PurchaseSerializer(serializers.Serializer):
         queryset=Tier.objects.all(), required=False, allow_null=True, help_text="A tier id, or give hours."
     )
     hours = BoundedIntegerField(
-        minimum=1, maximum=10_000, required=False, allow_null=True, help_text="Custom whole hours at the client's rate."
+        minimum=1,
+        maximum=MAX_BLOCK_HOURS,
+        required=False,
+        allow_null=True,
+        help_text="Custom whole hours at the client's rate.",
     )
 
 
@@ -321,7 +335,7 @@ class PurchaseResultSerializer(serializers.Serializer):
 
 class AdjustmentSerializer(serializers.Serializer):
     minutes = BoundedIntegerField(
-        minimum=-6_000_000, maximum=6_000_000, help_text="Signed, non-zero: negative deducts."
+        minimum=-MAX_BLOCK_MINUTES, maximum=MAX_BLOCK_MINUTES, help_text="Signed, non-zero: negative deducts."
     )
     reason = StrictCharField(max_length=500)
 
@@ -369,9 +383,12 @@ class TimeEntrySerializer(serializers.ModelSerializer):
 
 
 class TimeEntryCreateSerializer(serializers.Serializer):
-    agreement = PublicIdRelatedField(scope=agreements_for_user, label_name="agreement")
+    agreement = PublicIdRelatedField(scope=agreements_for_user, unknown=_("No agreement with id “%(id)s”."))
     ticket = PublicIdRelatedField(
-        scope=tickets_for_user, label_name="ticket", required=False, help_text="A ticket id, or give ticket_number."
+        scope=tickets_for_user,
+        unknown=_("No ticket with id “%(id)s”."),
+        required=False,
+        help_text="A ticket id, or give ticket_number.",
     )
     ticket_number = StrictCharField(
         max_length=64, required=False, help_text="The client's ticket number; a new number needs ticket_subject."
@@ -393,7 +410,7 @@ class TimeEntryCreateSerializer(serializers.Serializer):
 
     def validate(self, data: dict) -> dict:
         if ("ticket" in data) == ("ticket_number" in data):
-            raise serializers.ValidationError({"ticket": "Give either ticket (an id) or ticket_number, not both."})
+            raise serializers.ValidationError({"ticket": _("Give either ticket (an id) or ticket_number, not both.")})
         return data
 
 

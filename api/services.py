@@ -15,9 +15,14 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
+from agreements.models import Client
 from api.models import ApiToken, IdempotencyKey, token_hash
+from audit.models import AuditAction
+from audit.services import audit_record
 
 # The public prefix of every key, not a secret.
 TOKEN_PREFIX = "bh_"  # nosec B105
@@ -36,26 +41,65 @@ class NewToken:
 def token_create(*, user: User, name: str, actor: User) -> NewToken:
     """A new token for `user`; the key is returned here and never again."""
     if not actor.is_msp_staff:
-        raise PermissionDenied("Only MSP staff can create API tokens.")
+        raise PermissionDenied(gettext("Only MSP staff can create API tokens."))
     if not user.is_active:
-        raise ValidationError({"user": f"{user.username} is not an active user."})
+        raise ValidationError({"user": gettext("%(username)s is not an active user.") % {"username": user.username}})
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "Name the token after what uses it, e.g. “PSA sync”."})
+        raise ValidationError({"name": gettext("Name the token after what uses it, e.g. “PSA sync”.")})
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user, name=name[:100], prefix=key[:10], key_hash=token_hash(key), created_by=actor
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, name=name[:100], prefix=key[:10], key_hash=token_hash(key), created_by=actor
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.API_TOKEN_CREATE,
+            target=token,
+            client=_client_of(user),
+            before={},
+            after={"user": user.username, "name": token.name, "prefix": token.prefix},
+            summary=format_lazy(
+                gettext_lazy("Created API token “{name}” ({prefix}…) for {user}."),
+                name=token.name,
+                prefix=token.prefix,
+                user=user.username,
+            ),
+        )
     return NewToken(token=token, key=key)
 
 
 def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
     """Revoke a token at once; revoking twice changes nothing."""
     if not actor.is_msp_staff:
-        raise PermissionDenied("Only MSP staff can revoke API tokens.")
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=actor)
-    token.refresh_from_db()
+        raise PermissionDenied(gettext("Only MSP staff can revoke API tokens."))
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=actor
+        )
+        token.refresh_from_db()
+        if revoked:  # the second revocation changed nothing: nothing to log
+            audit_record(
+                actor=actor,
+                action=AuditAction.API_TOKEN_REVOKE,
+                target=token,
+                client=_client_of(token.user),
+                before={"revoked": False},
+                after={"revoked": True},
+                summary=format_lazy(
+                    gettext_lazy("Revoked API token “{name}” ({prefix}…) of {user}."),
+                    name=token.name,
+                    prefix=token.prefix,
+                    user=token.user.username,
+                ),
+            )
     return token
+
+
+def _client_of(user: User) -> Client | None:
+    """The client a client contact belongs to; None for MSP people."""
+    contact = getattr(user, "client_contact", None)  # the reverse one-to-one raises AttributeError when absent
+    return contact.client if contact is not None else None
 
 
 def token_authenticate(key: str) -> ApiToken | None:
@@ -125,9 +169,12 @@ def idempotency_claim(*, user: User, key: str, method: str, path: str, fingerpri
         return IdempotencyKey.objects.create(user=user, key=key, **fields)
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused(
-            f"The Idempotency-Key “{key}” was already used for a different request "
-            f"({record.method} {record.path} with another body) in the last {settings.API_IDEMPOTENCY_KEY_HOURS} h. "
-            "Send a new key for a new request, or the same body to get the first response again."
+            gettext(
+                "The Idempotency-Key “%(key)s” was already used for a different request "
+                "(%(method)s %(path)s with another body) in the last %(hours)s h. "
+                "Send a new key for a new request, or the same body to get the first response again."
+            )
+            % {"key": key, "method": record.method, "path": record.path, "hours": settings.API_IDEMPOTENCY_KEY_HOURS}
         )
     return record
 

@@ -2,25 +2,32 @@
 
 Every object is fetched through a *_for_user selector, so another client's
 object is "not found" (404) exactly like one that does not exist, and lists
-only ever hold what the caller may see. Role checks (403) come after the
-object is found. Every write calls a service; service errors become the one
-JSON error shape in api.exceptions.
+only ever hold what the caller may see. A role that may not use an endpoint
+or action gets the same 404 (`require`), never a 403 that would confirm it is
+there. Every write calls a service; service errors become the one JSON error
+shape in api.exceptions.
 """
 
 import uuid
 
+from django.conf import settings
 from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, HttpResponse
+from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.reauth import login_is_recent
 from agreements import services as agreement_services
 from agreements.models import Agreement, Block, ClientContact, Tier, WorkType
 from agreements.runway import with_runway
@@ -64,16 +71,33 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
-def require(condition: bool, message: str) -> None:
+def require(condition: bool, why: str) -> None:
+    """A role check: when it fails, 404 exactly like an unknown URL or object.
+
+    `why` documents the rule for readers; it is not sent, since a reason would
+    tell the caller the endpoint exists and is merely closed to them."""
     if not condition:
-        raise exceptions.PermissionDenied(message)
+        raise exceptions.NotFound()  # DRF's "Not found.", in the caller's language
+
+
+def require_recent_login(request: Request) -> None:
+    """The pages' re-authentication rule (accounts.reauth) for sensitive writes
+    from a browser session: 403 `reauthentication_required` once the sign-in
+    is older than REAUTH_AFTER_HOURS. A request with an API token is exempt:
+    the token is the credential."""
+    if isinstance(request.successful_authenticator, SessionAuthentication) and not login_is_recent(request):
+        raise exceptions.PermissionDenied(
+            gettext("Your sign-in is more than %(hours)d hours old: confirm your password at %(url)s, then retry.")
+            % {"hours": settings.REAUTH_AFTER_HOURS, "url": reverse("reauth")},
+            code="reauthentication_required",
+        )
 
 
 def _uuid_or_404(value: object) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise exceptions.NotFound("Not found.") from None
+        raise exceptions.NotFound() from None
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -92,7 +116,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
         try:
             obj = queryset.get(public_id=key)
         except queryset.model.DoesNotExist:
-            raise exceptions.NotFound("Not found.") from None
+            raise exceptions.NotFound() from None
         self.check_object_permissions(self.request, obj)
         return obj
 
@@ -279,6 +303,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     def purchase(self, request, id=None) -> Response:  # noqa: A002, ANN001
         agreement = self.get_object()
         require(request.user.is_msp_staff, "Only MSP staff can sell blocks.")
+        require_recent_login(request)
 
         def perform() -> Response:
             data = _valid(s.PurchaseSerializer, self)
@@ -301,6 +326,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     def adjustments(self, request, id=None) -> Response:  # noqa: A002, ANN001
         agreement = self.get_object()
         require(request.user.is_msp_staff, "Only MSP staff can adjust a balance.")
+        require_recent_login(request)
 
         def perform() -> Response:
             data = _valid(s.AdjustmentSerializer, self)
@@ -376,6 +402,7 @@ class TimeEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     @action(detail=True, methods=["post"], filter_backends=[])
     def void(self, request, id=None) -> Response:  # noqa: A002, ANN001
         entry = self.get_object()
+        require(request.user.works_for_msp, "Client contacts see their entries but never change them.")
         data = _valid(s.VoidSerializer, self)
         agreement_services.time_entry_void(time_entry=entry, actor=request.user, reason=data["reason"])
         return _out(s.TimeEntrySerializer, self.get_queryset().get(pk=entry.pk), self)
@@ -472,6 +499,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     def record_payment(self, request, id=None) -> Response:  # noqa: A002, ANN001
         invoice = self.get_object()
         require(request.user.is_msp_staff, "Only MSP staff can record payments.")
+        require_recent_login(request)
 
         def perform() -> Response:
             data = _valid(s.PaymentCreateSerializer, self)
@@ -507,6 +535,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
         return ApiToken.objects.select_related("user", "created_by").order_by("-created_at", "-id")
 
     def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        require_recent_login(request)
         data = _valid(s.ApiTokenCreateSerializer, self)
         new = token_create(user=data["user"], name=data["name"], actor=request.user)
         new.token.key = new.key

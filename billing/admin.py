@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing import services
 from billing.models import Invoice, InvoiceLine, Payment, SellerProfile
@@ -68,9 +70,9 @@ class InvoiceAdmin(admin.ModelAdmin):
     @admin.display(description="PDF")
     def pdf_link(self, obj: Invoice) -> str:
         url = reverse("billing:invoice_pdf", args=[obj.public_id])
-        return format_html('<a href="{}">Download PDF</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Download PDF"))
 
-    @admin.action(description="Issue selected drafts (assigns numbers)")
+    @admin.action(description=_("Issue selected drafts (assigns numbers)"))
     def issue(self, request: HttpRequest, queryset) -> None:
         for invoice in queryset.order_by("created_at", "id"):
             try:
@@ -78,8 +80,8 @@ class InvoiceAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 self.message_user(request, f"{invoice}: {'; '.join(error.messages)}", messages.WARNING)
 
-    @admin.action(description="Re-render PDF of selected invoices")
+    @admin.action(description=_("Re-render PDF of selected invoices"))
     def rerender_pdf(self, request: HttpRequest, queryset) -> None:
         for invoice in queryset.exclude(status="draft"):
             services.invoice_render_pdf(invoice=invoice)
-        self.message_user(request, "PDFs re-rendered.", messages.SUCCESS)
+        self.message_user(request, gettext("PDFs re-rendered."), messages.SUCCESS)

@@ -1,28 +1,33 @@
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import InvoiceStatus, PaymentMethod
 
 
 class InvoiceFilterForm(forms.Form):
     client = forms.CharField(
-        required=False, label="Client", widget=forms.TextInput(attrs={"placeholder": "Search clients"})
+        required=False, label=_("Client"), widget=forms.TextInput(attrs={"placeholder": _("Search clients")})
     )
-    status = forms.ChoiceField(required=False, label="Status", choices=[("", "Any status"), *InvoiceStatus.choices])
-    overdue = forms.BooleanField(required=False, label="Overdue only")
+    status = forms.ChoiceField(
+        required=False, label=_("Status"), choices=[("", _("Any status")), *InvoiceStatus.choices]
+    )
+    overdue = forms.BooleanField(required=False, label=_("Overdue only"))
 
 
 class PaymentForm(forms.Form):
     # Read as text: the service parses the amount and says what is wrong with it.
-    amount = forms.CharField(label="Amount", max_length=30)
-    method = forms.ChoiceField(label="Method", choices=PaymentMethod.choices)
+    amount = forms.CharField(label=_("Amount"), max_length=30)
+    method = forms.ChoiceField(label=_("Method"), choices=PaymentMethod.choices)
     reference = forms.CharField(
-        label="Reference", max_length=100, help_text="The ACH trace, card receipt, transfer or cheque number."
+        label=_("Reference"), max_length=100, help_text=_("The ACH trace, card receipt, transfer or cheque number.")
     )
     paid_on = forms.DateField(
-        label="Received on", initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Received on"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
     )
 
 
 class VoidForm(forms.Form):
-    reason = forms.CharField(label="Reason", max_length=500, help_text="Kept on the void invoice for the records.")
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, help_text=_("Kept on the void invoice for the records.")
+    )

@@ -15,6 +15,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+from agreements.models import default_language
+from billing.fields import LogoField
+from billing.validators import validate_logo
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -27,28 +33,38 @@ class SellerProfile(models.Model):
     """
 
     # The single row always has pk=1 (a constraint keeps it that way).
-    name = models.CharField("MSP name", max_length=200)
-    address = models.TextField(blank=True)
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=50, blank=True)
-    website = models.CharField(max_length=200, blank=True)
-    tax_id = models.CharField("tax id", max_length=100, blank=True, help_text="VAT / EIN / ABN shown on invoices.")
-    logo = models.ImageField(
+    name = models.CharField(_("MSP name"), max_length=200)
+    address = models.TextField(_("address"), blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    website = models.CharField(_("website"), max_length=200, blank=True)
+    tax_id = models.CharField(
+        _("tax id"), max_length=100, blank=True, help_text=_("VAT / EIN / ABN shown on invoices.")
+    )
+    logo = LogoField(
+        _("logo"),
         upload_to="seller/",
         blank=True,
-        help_text="PNG or JPEG, printed at the top left of invoices. Old logos stay on old invoices.",
+        validators=[validate_logo],
+        help_text=_(
+            "PNG or JPEG, at most 2 MB and 4000 × 4000 pixels, printed at the top left of invoices. "
+            "Old logos stay on old invoices."
+        ),
     )
-    payment_instructions = models.TextField(blank=True, help_text="Bank details, ACH routing, where to send cheques…")
+    payment_instructions = models.TextField(
+        _("payment instructions"), blank=True, help_text=_("Bank details, ACH routing, where to send cheques…")
+    )
     payment_terms_days = models.PositiveIntegerField(
-        "default payment terms (days)",
+        _("default payment terms (days)"),
         default=15,
         validators=[MaxValueValidator(365)],
-        help_text="0 means due on receipt; 15 is net 15.",
+        help_text=_("0 means due on receipt; 15 is net 15."),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = "seller profile"
+        verbose_name = _("seller profile")
+        verbose_name_plural = _("seller profiles")
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="sellerprofile_single_row"),
             models.CheckConstraint(condition=Q(payment_terms_days__lte=365), name="sellerprofile_terms_within_a_year"),
@@ -82,16 +98,18 @@ class InvoiceNumberCounter(models.Model):
 
 
 class InvoiceKind(models.TextChoices):
-    BLOCK = "block", "Block purchase"
-    RELOAD = "reload", "Reload"
-    OVERAGE = "overage", "Overage"
+    BLOCK = "block", _("Block purchase")
+    RELOAD = "reload", pgettext_lazy("invoice kind", "Reload")
+    OVERAGE = "overage", _("Overage")
 
 
+# The context tells translators these describe an invoice (gender, and "Void"
+# the state, not the verb on buttons).
 class InvoiceStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    ISSUED = "issued", "Issued"
-    PAID = "paid", "Paid"
-    VOID = "void", "Void"
+    DRAFT = "draft", pgettext_lazy("invoice status", "Draft")
+    ISSUED = "issued", pgettext_lazy("invoice status", "Issued")
+    PAID = "paid", pgettext_lazy("invoice status", "Paid")
+    VOID = "void", pgettext_lazy("invoice status", "Void")
 
 
 def _invoice_pdf_path(instance: "Invoice", filename: str) -> str:
@@ -104,82 +122,114 @@ class InvoiceQuerySet(models.QuerySet):
 
 
 class Invoice(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    kind = models.CharField(max_length=16, choices=InvoiceKind.choices)
-    status = models.CharField(max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
-    client = models.ForeignKey("agreements.Client", on_delete=models.PROTECT, related_name="invoices")
-    agreement = models.ForeignKey("agreements.Agreement", on_delete=models.PROTECT, related_name="invoices")
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=16, choices=InvoiceKind.choices)
+    status = models.CharField(_("status"), max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
+    client = models.ForeignKey(
+        "agreements.Client", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("client")
+    )
+    agreement = models.ForeignKey(
+        "agreements.Agreement", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("agreement")
+    )
     block = models.ForeignKey(
         "agreements.Block",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="invoices",
-        help_text="The block this invoice bills; empty for overage.",
+        verbose_name=_("block"),
+        help_text=_("The block this invoice bills; empty for overage."),
     )
-    overage_minutes = models.PositiveIntegerField(default=0, help_text="Minutes billed (overage invoices).")
+    overage_minutes = models.PositiveIntegerField(
+        _("overage minutes"), default=0, help_text=_("Minutes billed (overage invoices).")
+    )
 
     # Number: assigned at issue from the locked yearly counter; drafts have none.
-    number = models.CharField(max_length=20, null=True, blank=True, unique=True)
-    number_year = models.PositiveIntegerField(null=True, blank=True)
-    number_sequence = models.PositiveIntegerField(null=True, blank=True)
-    issued_on = models.DateField(null=True, blank=True)
-    due_on = models.DateField(null=True, blank=True)
-    payment_terms_days = models.PositiveIntegerField(default=0)
+    number = models.CharField(_("number"), max_length=20, null=True, blank=True, unique=True)
+    number_year = models.PositiveIntegerField(_("number year"), null=True, blank=True)
+    number_sequence = models.PositiveIntegerField(_("number sequence"), null=True, blank=True)
+    issued_on = models.DateField(_("issued on"), null=True, blank=True)
+    due_on = models.DateField(_("due on"), null=True, blank=True)
+    payment_terms_days = models.PositiveIntegerField(_("payment terms (days)"), default=0)
 
     # Snapshot of the seller (copied at issue).
-    seller_name = models.CharField(max_length=200, blank=True)
-    seller_address = models.TextField(blank=True)
-    seller_email = models.CharField(max_length=254, blank=True)
-    seller_phone = models.CharField(max_length=50, blank=True)
-    seller_website = models.CharField(max_length=200, blank=True)
-    seller_tax_id = models.CharField(max_length=100, blank=True)
-    seller_logo = models.CharField(max_length=255, blank=True, help_text="Storage name of the logo at issue.")
-    payment_instructions = models.TextField(blank=True)
+    seller_name = models.CharField(_("seller name"), max_length=200, blank=True)
+    seller_address = models.TextField(_("seller address"), blank=True)
+    seller_email = models.CharField(_("seller email"), max_length=254, blank=True)
+    seller_phone = models.CharField(_("seller phone"), max_length=50, blank=True)
+    seller_website = models.CharField(_("seller website"), max_length=200, blank=True)
+    seller_tax_id = models.CharField(_("seller tax id"), max_length=100, blank=True)
+    seller_logo = models.CharField(
+        _("seller logo"), max_length=255, blank=True, help_text=_("Storage name of the logo at issue.")
+    )
+    payment_instructions = models.TextField(_("payment instructions"), blank=True)
     # Snapshot of the client (copied at issue).
-    client_name = models.CharField(max_length=200, blank=True)
-    client_address = models.TextField(blank=True)
-    client_email = models.CharField(max_length=254, blank=True)
-    currency = models.CharField(max_length=3)
+    client_name = models.CharField(_("client name"), max_length=200, blank=True)
+    client_address = models.TextField(_("client address"), blank=True)
+    client_email = models.CharField(_("client email"), max_length=254, blank=True)
+    currency = models.CharField(_("currency"), max_length=3)
+    # The client's language at issue: the PDF and its emails keep speaking it.
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default=default_language)
 
-    subtotal = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    subtotal = models.DecimalField(_("subtotal"), **MONEY, default=Decimal("0.00"))
     tax_rate = models.DecimalField(
+        _("tax rate"),
         max_digits=5,
         decimal_places=2,
         default=Decimal("0.00"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-        help_text="Percent, from INVOICE_TAX_RATE.",
+        help_text=_("Percent, from INVOICE_TAX_RATE."),
     )
-    tax_label = models.CharField(max_length=50, blank=True)
-    tax_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    total = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    tax_label = models.CharField(_("tax label"), max_length=50, blank=True)
+    tax_amount = models.DecimalField(_("tax amount"), **MONEY, default=Decimal("0.00"))
+    total = models.DecimalField(_("total"), **MONEY, default=Decimal("0.00"))
 
-    paid_at = models.DateTimeField(null=True, blank=True)
-    voided_at = models.DateTimeField(null=True, blank=True)
-    void_reason = models.CharField(max_length=500, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    void_reason = models.CharField(_("void reason"), max_length=500, blank=True)
     voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("voided by"),
     )
 
     # The PDF lives in media storage under a random name and is only ever
     # served through the access-checked download view.
-    pdf = models.FileField(upload_to=_invoice_pdf_path, blank=True, max_length=255)
+    pdf = models.FileField("PDF", upload_to=_invoice_pdf_path, blank=True, max_length=255)
     pdf_status = models.CharField(
-        max_length=16, blank=True, help_text="The invoice status the stored PDF shows (stale when it differs)."
+        _("PDF status"),
+        max_length=16,
+        blank=True,
+        help_text=_("The invoice status the stored PDF shows (stale when it differs)."),
     )
-    pdf_rendered_at = models.DateTimeField(null=True, blank=True)
+    pdf_rendered_at = models.DateTimeField(_("PDF rendered at"), null=True, blank=True)
 
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued by"),
     )
 
     objects = InvoiceQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=InvoiceKind.values), name="invoice_kind_valid"),
@@ -245,7 +295,10 @@ class Invoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Invoice {self.number or '(draft)'} — {self.client_name or self.client_id}"
+        return gettext("Invoice %(number)s — %(client)s") % {
+            "number": self.number or gettext("(draft)"),
+            "client": self.client_name or self.client_id,
+        }
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise TypeError("Invoices are never deleted: void the invoice instead.")
@@ -258,14 +311,16 @@ class Invoice(models.Model):
 class InvoiceLine(models.Model):
     """One line of an invoice; `minutes` is the quantity of time lines (integer minutes)."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
-    position = models.PositiveIntegerField()
-    description = models.CharField(max_length=300)
-    minutes = models.PositiveIntegerField(null=True, blank=True)
-    unit_price = models.DecimalField(**MONEY, help_text="Per hour; negative for a discount.")
-    amount = models.DecimalField(**MONEY)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines", verbose_name=_("invoice"))
+    position = models.PositiveIntegerField(_("position"))
+    description = models.CharField(_("description"), max_length=300)
+    minutes = models.PositiveIntegerField(_("minutes"), null=True, blank=True)
+    unit_price = models.DecimalField(_("unit price"), **MONEY, help_text=_("Per hour; negative for a discount."))
+    amount = models.DecimalField(_("amount"), **MONEY)
 
     class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
         ordering = ["invoice", "position"]
         constraints = [
             models.UniqueConstraint(fields=["invoice", "position"], name="invoiceline_position_unique"),
@@ -285,21 +340,27 @@ class InvoiceLine(models.Model):
 
 class PaymentMethod(models.TextChoices):
     ACH = "ach", "ACH"
-    CARD = "card", "Card"
-    BANK_TRANSFER = "bank_transfer", "Bank transfer"
-    CHEQUE = "cheque", "Cheque"
+    CARD = "card", _("Card")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    CHEQUE = "cheque", _("Cheque")
 
 
 class Payment(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
-    method = models.CharField(max_length=16, choices=PaymentMethod.choices)
-    reference = models.CharField(max_length=100, help_text="ACH trace, card transaction id, cheque number…")
-    amount = models.DecimalField(**MONEY)
-    paid_on = models.DateField()
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments", verbose_name=_("invoice"))
+    method = models.CharField(_("method"), max_length=16, choices=PaymentMethod.choices)
+    reference = models.CharField(
+        _("reference"), max_length=100, help_text=_("ACH trace, card transaction id, cheque number…")
+    )
+    amount = models.DecimalField(_("amount"), **MONEY)
+    paid_on = models.DateField(_("paid on"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("recorded by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         ordering = ["paid_on", "created_at", "id"]
         constraints = [
             # The same payment recorded twice (double click, retried import) is refused by the database too.

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from billing.models import Invoice, InvoiceStatus
 
@@ -101,7 +102,9 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
 
 
 def invoice_html(invoice: Invoice) -> str:
-    return render_to_string(TEMPLATE, invoice_context(invoice))
+    # In the client's language at issue, whoever asks and whatever the worker's.
+    with translation.override(invoice.language):
+        return render_to_string(TEMPLATE, invoice_context(invoice))
 
 
 def html_to_pdf(html: str) -> bytes:

@@ -16,12 +16,17 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import User
 from agreements import services as agreement_services
-from agreements.domain import format_minutes, money
+from agreements.domain import check_ascii_number, check_date_in_range, format_minutes, money
 from agreements.models import Agreement, Block, OveragePolicy, Tier
+from audit.models import AuditAction
+from audit.services import audit_record
 from billing import pdf
 from billing.models import (
     Invoice,
@@ -54,8 +59,13 @@ def _lock(invoice: Invoice) -> Invoice:
     )
 
 
-def _label(invoice: Invoice) -> str:
-    return f"invoice {invoice.number}" if invoice.number else "this draft invoice"
+def _about(invoice: Invoice, numbered: str, draft: str, **values: object) -> str:
+    """The sentence about a numbered invoice, or the one about a draft, filled in.
+
+    Both are whole sentences translated at the call: "invoice 2026-0001" glued
+    into another sentence would not translate.
+    """
+    return (numbered if invoice.number else draft) % {"number": invoice.number, **values}
 
 
 def _set_totals(invoice: Invoice, lines: list[InvoiceLine]) -> None:
@@ -77,6 +87,7 @@ def _snapshot(invoice: Invoice, seller: SellerProfile | None) -> None:
     invoice.client_name = client.billing_name or client.name
     invoice.client_address = client.billing_address
     invoice.client_email = client.billing_email
+    invoice.language = client.language
     if seller is not None:
         invoice.seller_name = seller.name
         invoice.seller_address = seller.address
@@ -134,13 +145,22 @@ def _block_lines(block: Block) -> list[InvoiceLine]:
     minutes = block.minutes
     discount = block.tier.discount_per_hour if block.tier is not None else Decimal("0")
     hours = Decimal(minutes) / 60
-    name = f"{minutes // 60}-hour support block" if minutes % 60 == 0 else f"{format_minutes(minutes)} support block"
+    # Stored text, written once in the language of the client's invoices.
+    with translation.override(block.agreement.client.language):
+        if minutes % 60 == 0:
+            whole_hours = minutes // 60
+            # Translators: English keeps the adjective singular ("20-hour"); other languages may need a plural.
+            name = ngettext("%(hours)d-hour support block", "%(hours)d-hour support block", whole_hours)
+            name = name % {"hours": whole_hours}
+        else:
+            name = _("%(duration)s support block") % {"duration": format_minutes(minutes)}
+        discount_name = _("Prepaid block discount")
     if discount > 0:
         list_rate = block.rate + discount
         lines = [
             InvoiceLine(description=name, minutes=minutes, unit_price=list_rate, amount=money(list_rate * hours)),
             InvoiceLine(
-                description="Prepaid block discount",
+                description=discount_name,
                 minutes=minutes,
                 unit_price=-discount,
                 amount=-money(discount * hours),
@@ -156,7 +176,7 @@ def _block_lines(block: Block) -> list[InvoiceLine]:
 def invoice_create_for_block(*, block: Block, kind: str = InvoiceKind.BLOCK, actor: User | None) -> Invoice:
     """A draft invoice for a sold block (a first purchase or a reload)."""
     if kind not in (InvoiceKind.BLOCK, InvoiceKind.RELOAD):
-        raise ValidationError({"kind": "A block is billed on a block-purchase or a reload invoice."})
+        raise ValidationError({"kind": _("A block is billed on a block-purchase or a reload invoice.")})
     with transaction.atomic():
         # The block row lock makes a second, simultaneous invoice for the same
         # block wait and then see the first (the unique constraint backs this up).
@@ -164,10 +184,16 @@ def invoice_create_for_block(*, block: Block, kind: str = InvoiceKind.BLOCK, act
             Block.objects.select_for_update(of=("self",)).select_related("agreement__client", "tier").get(pk=block.pk)
         )
         if block.cancelled_at is not None:
-            raise ValidationError("This block sale was cancelled; it cannot be invoiced.")
+            raise ValidationError(_("This block sale was cancelled; it cannot be invoiced."))
         existing = Invoice.objects.filter(block=block).exclude(status=InvoiceStatus.VOID).first()
         if existing is not None:
-            raise ValidationError(f"This block is already billed on {_label(existing)}.")
+            raise ValidationError(
+                _about(
+                    existing,
+                    _("This block is already billed on invoice %(number)s."),
+                    _("This block is already billed on this draft invoice."),
+                )
+            )
         invoice = Invoice(
             kind=kind,
             client=block.agreement.client,
@@ -188,16 +214,18 @@ def invoice_create_for_overage(*, agreement: Agreement, actor: User | None) -> I
     agreement = Agreement.objects.select_related("client").get(pk=agreement.pk)
     if agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
         raise ValidationError(
-            "This agreement does not bill overage: time beyond the balance is repaid from the next block."
+            _("This agreement does not bill overage: time beyond the balance is repaid from the next block.")
         )
     minutes = agreement_services.overage_unbilled_minutes(agreement)
     if minutes == 0:
-        raise ValidationError("There is no unbilled overage on this agreement.")
+        raise ValidationError(_("There is no unbilled overage on this agreement."))
     if Invoice.objects.filter(agreement=agreement, kind=InvoiceKind.OVERAGE, status=InvoiceStatus.DRAFT).exists():
-        raise ValidationError("An overage invoice for this agreement is already in draft: issue or void it first.")
+        raise ValidationError(_("An overage invoice for this agreement is already in draft: issue or void it first."))
     client = agreement.client
+    with translation.override(client.language):  # stored text, in the language of the client's invoices
+        description = _("Support time beyond prepaid hours")
     line = InvoiceLine(
-        description="Support time beyond prepaid hours",
+        description=description,
         minutes=minutes,
         unit_price=client.hourly_rate,
         amount=money(client.hourly_rate * Decimal(minutes) / 60),
@@ -224,16 +252,24 @@ def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
     seller = seller_profile_get()
     if seller is None or not seller.name.strip():
         raise ValidationError(
-            "Fill in the seller profile (your company's name, address and payment instructions) before issuing invoices."
+            _(
+                "Fill in the seller profile (your company's name, address and payment instructions) "
+                "before issuing invoices."
+            )
         )
     with transaction.atomic():
         invoice = _lock(invoice)
         if invoice.status != InvoiceStatus.DRAFT:
             raise ValidationError(
-                f"{_label(invoice).capitalize()} is {invoice.get_status_display().lower()}; only a draft can be issued."
+                _about(
+                    invoice,
+                    _("Invoice %(number)s is %(status)s; only a draft can be issued."),
+                    _("This draft invoice is %(status)s; only a draft can be issued."),
+                    status=invoice.get_status_display().lower(),
+                )
             )
         if invoice.block is not None and invoice.block.cancelled_at is not None:
-            raise ValidationError("The block on this invoice was cancelled; void the draft instead.")
+            raise ValidationError(_("The block on this invoice was cancelled; void the draft instead."))
         _snapshot(invoice, seller)
         _set_totals(invoice, list(invoice.lines.all()))
         issued_on = timezone.localdate()
@@ -250,13 +286,16 @@ def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
             unbilled = agreement_services.overage_unbilled_minutes(invoice.agreement)
             if invoice.overage_minutes > unbilled:
                 raise ValidationError(
-                    f"The unbilled overage changed since this draft was made (now {format_minutes(unbilled)}): "
-                    "void the draft and create a new overage invoice."
+                    _(
+                        "The unbilled overage changed since this draft was made (now %(unbilled)s): "
+                        "void the draft and create a new overage invoice."
+                    )
+                    % {"unbilled": format_minutes(unbilled)}
                 )
             agreement_services.overage_mark_billed(
                 agreement=invoice.agreement,
                 minutes=invoice.overage_minutes,
-                reason=f"Billed on invoice {invoice.number}",
+                reason=_("Billed on invoice %(number)s") % {"number": invoice.number},
                 actor=actor,
             )
         _queue_render(invoice)
@@ -290,22 +329,29 @@ def _parse_amount(value: object) -> Decimal:
     """A payment amount as exact cents, or a ValidationError saying what is wrong."""
     if isinstance(value, bool) or isinstance(value, float):
         # Floats cannot hold cents exactly; the caller must pass a string or Decimal.
-        raise ValidationError({"amount": "Enter the amount as a decimal number such as 1800.00."})
+        raise ValidationError({"amount": _("Enter the amount as a decimal number such as 1800.00.")})
     if isinstance(value, int):
         value = Decimal(value)
     elif isinstance(value, str):
         try:
+            check_ascii_number(value)
+        except ValidationError as error:
+            raise ValidationError({"amount": error.messages}) from None
+        try:
             value = Decimal(value.strip())
         except InvalidOperation:
-            raise ValidationError({"amount": f"“{value}” is not an amount; enter a number such as 1800.00."}) from None
+            raise ValidationError(
+                {"amount": _("“%(value)s” is not an amount; enter a number such as 1800.00.") % {"value": value}}
+            ) from None
     if not isinstance(value, Decimal) or not value.is_finite():
-        raise ValidationError({"amount": "Enter the amount as a decimal number such as 1800.00."})
+        raise ValidationError({"amount": _("Enter the amount as a decimal number such as 1800.00.")})
     if value <= 0:
-        raise ValidationError({"amount": "A payment must be more than zero."})
-    if value != value.quantize(Decimal("0.01")):
-        raise ValidationError({"amount": "An amount has at most two decimals (cents)."})
+        raise ValidationError({"amount": _("A payment must be more than zero.")})
+    # Before the cents check: quantizing 1e309 overflows the decimal context.
     if value >= MAX_PAYMENT:
-        raise ValidationError({"amount": "That amount is larger than any invoice; check the number."})
+        raise ValidationError({"amount": _("That amount is larger than any invoice; check the number.")})
+    if value != value.quantize(Decimal("0.01")):
+        raise ValidationError({"amount": _("An amount has at most two decimals (cents).")})
     return money(value)
 
 
@@ -327,16 +373,21 @@ def payment_record(
     amount = _parse_amount(amount)
     errors: dict[str, str] = {}
     if method not in PaymentMethod.values:
-        errors["method"] = "Choose a payment method: ACH, card, bank transfer or cheque."
+        errors["method"] = _("Choose a payment method: ACH, card, bank transfer or cheque.")
     reference = reference.strip() if isinstance(reference, str) else ""
     if not reference:
-        errors["reference"] = "Enter the payment's reference (ACH trace, card transaction id, cheque number…)."
+        errors["reference"] = _("Enter the payment's reference (ACH trace, card transaction id, cheque number…).")
     elif len(reference) > 100:
-        errors["reference"] = "A reference has at most 100 characters."
+        errors["reference"] = _("A reference has at most 100 characters.")
     if not isinstance(paid_on, datetime.date) or isinstance(paid_on, datetime.datetime):
-        errors["paid_on"] = "Enter the date the payment was received."
+        errors["paid_on"] = _("Enter the date the payment was received.")
     elif paid_on > timezone.localdate():
-        errors["paid_on"] = "A payment cannot be dated in the future."
+        errors["paid_on"] = _("A payment cannot be dated in the future.")
+    else:
+        try:
+            check_date_in_range(paid_on, field="paid_on", today=timezone.localdate())
+        except ValidationError as error:
+            errors.update({name: messages[0] for name, messages in error.message_dict.items()})
     if errors:
         raise ValidationError(errors)
 
@@ -346,28 +397,48 @@ def payment_record(
         if earlier is not None:
             if (earlier.amount, earlier.method, earlier.paid_on) == (amount, method, paid_on):
                 return earlier  # the same payment recorded again: nothing more is credited
+            # A payment exists, so the invoice was issued and has its number.
             raise ValidationError(
                 {
-                    "reference": f"A payment with reference “{reference}” is already recorded on {_label(invoice)} "
-                    f"({format_money(earlier.amount, invoice.currency)} on {earlier.paid_on:%Y-%m-%d}); "
-                    "a different payment needs its own reference."
+                    "reference": _(
+                        "A payment with reference “%(reference)s” is already recorded on invoice %(number)s "
+                        "(%(amount)s on %(date)s); a different payment needs its own reference."
+                    )
+                    % {
+                        "reference": reference,
+                        "number": invoice.number,
+                        "amount": format_money(earlier.amount, invoice.currency),
+                        "date": f"{earlier.paid_on:%Y-%m-%d}",
+                    }
                 }
             )
         if invoice.status == InvoiceStatus.DRAFT:
-            raise ValidationError("Issue the invoice before recording a payment on it.")
+            raise ValidationError(_("Issue the invoice before recording a payment on it."))
         if invoice.status == InvoiceStatus.PAID:
-            raise ValidationError(f"{_label(invoice).capitalize()} is already paid in full.")
+            raise ValidationError(_("Invoice %(number)s is already paid in full.") % {"number": invoice.number})
         if invoice.status == InvoiceStatus.VOID:
-            raise ValidationError(f"{_label(invoice).capitalize()} is void; payments cannot be recorded on it.")
+            raise ValidationError(
+                _about(
+                    invoice,
+                    _("Invoice %(number)s is void; payments cannot be recorded on it."),
+                    _("This draft invoice is void; payments cannot be recorded on it."),
+                )
+            )
         paid = invoice_amount_paid(invoice)
         due = invoice.total - paid
         if amount > due:
             raise ValidationError(
                 {
-                    "amount": f"{format_money(amount, invoice.currency)} is more than the "
-                    f"{format_money(due, invoice.currency)} still due on {_label(invoice)}."
+                    "amount": _("%(amount)s is more than the %(due)s still due on invoice %(number)s.")
+                    % {
+                        "amount": format_money(amount, invoice.currency),
+                        "due": format_money(due, invoice.currency),
+                        "number": invoice.number,
+                    }
                 }
             )
+        status_before = invoice.status
+        balance_before = agreement_services.agreement_balance_locked(invoice.agreement)
         payment = Payment.objects.create(
             invoice=invoice, method=method, reference=reference, amount=amount, paid_on=paid_on, recorded_by=actor
         )
@@ -379,6 +450,30 @@ def payment_record(
                 # Same transaction: the invoice is never paid without its hours, nor the reverse.
                 agreement_services.block_mark_paid(block=invoice.block, paid_at=invoice.paid_at, actor=actor)
             _queue_render(invoice)  # the PDF gets its PAID stamp
+        audit_record(
+            actor=actor,
+            action=AuditAction.PAYMENT_RECORD,
+            target=invoice,
+            client=invoice.client,
+            before={"status": status_before, "amount_paid": money(paid), "balance_minutes": balance_before},
+            after={
+                "status": invoice.status,
+                "amount_paid": money(paid + amount),
+                "balance_minutes": agreement_services.agreement_balance_locked(invoice.agreement),
+                "amount": amount,
+                "method": method,
+                "reference": reference,
+                "paid_on": paid_on,
+            },
+            summary=format_lazy(
+                gettext_lazy("Recorded payment {reference} of {amount} {currency} on invoice {number} for {client}."),
+                reference=reference,
+                amount=amount,
+                currency=invoice.currency,
+                number=invoice.number,
+                client=invoice.client.name,
+            ),
+        )
     return payment
 
 
@@ -396,23 +491,41 @@ def invoice_void(*, invoice: Invoice, actor: User | None, reason: str) -> Invoic
     invoice writes the overage off: its minutes stay settled in the ledger.
     """
     if not isinstance(reason, str) or not reason.strip():
-        raise ValidationError({"reason": "Say why the invoice is voided."})
+        raise ValidationError({"reason": _("Say why the invoice is voided.")})
     reason = reason.strip()[:500]
     with transaction.atomic():
         invoice = _lock(invoice)
         if invoice.status == InvoiceStatus.VOID:
-            raise ValidationError(f"{_label(invoice).capitalize()} is already void.")
+            raise ValidationError(
+                _about(invoice, _("Invoice %(number)s is already void."), _("This draft invoice is already void."))
+            )
         if invoice.status == InvoiceStatus.PAID:
-            raise ValidationError(f"{_label(invoice).capitalize()} is paid; a paid invoice cannot be voided.")
+            raise ValidationError(
+                _("Invoice %(number)s is paid; a paid invoice cannot be voided.") % {"number": invoice.number}
+            )
         paid = invoice_amount_paid(invoice)
         if paid:
             raise ValidationError(
-                f"{format_money(paid, invoice.currency)} is already recorded against {_label(invoice)}; "
-                "it cannot be voided while payments are recorded on it."
+                _(
+                    "%(amount)s is already recorded against invoice %(number)s; "
+                    "it cannot be voided while payments are recorded on it."
+                )
+                % {"amount": format_money(paid, invoice.currency), "number": invoice.number}
             )
+        status_before = invoice.status
+        balance_before = agreement_services.agreement_balance_locked(invoice.agreement)
         if invoice.block is not None:
+            # One audit event for the whole void (below), the cancellation included.
             agreement_services.block_cancel(
-                block=invoice.block, actor=actor, reason=f"{_label(invoice).capitalize()} voided: {reason}"
+                block=invoice.block,
+                actor=actor,
+                reason=_about(
+                    invoice,
+                    _("Invoice %(number)s voided: %(reason)s"),
+                    _("This draft invoice voided: %(reason)s"),
+                    reason=reason,
+                ),
+                record_audit=False,
             )
         invoice.status = InvoiceStatus.VOID
         invoice.voided_at = timezone.now()
@@ -421,6 +534,27 @@ def invoice_void(*, invoice: Invoice, actor: User | None, reason: str) -> Invoic
         invoice.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
         if invoice.number:
             _queue_render(invoice)  # the PDF gets its VOID stamp
+        audit_record(
+            actor=actor,
+            action=AuditAction.INVOICE_VOID,
+            target=invoice,
+            client=invoice.client,
+            before={"status": status_before, "balance_minutes": balance_before},
+            after={
+                "status": invoice.status,
+                "balance_minutes": agreement_services.agreement_balance_locked(invoice.agreement),
+                "block_cancelled": invoice.block is not None,
+                "reason": reason,
+            },
+            summary=format_lazy(
+                gettext_lazy("Voided invoice {number} of {client}: {reason}")
+                if invoice.number
+                else gettext_lazy("Voided a draft invoice of {client}: {reason}"),
+                number=invoice.number,
+                client=invoice.client.name,
+                reason=reason,
+            ),
+        )
     return invoice
 
 
@@ -443,7 +577,7 @@ def invoice_render_pdf(*, invoice: Invoice) -> str:
     with transaction.atomic():
         invoice = _lock(invoice)
         if invoice.status == InvoiceStatus.DRAFT:
-            raise ValidationError("A draft has no stored PDF; issue it first (or use invoice_preview_pdf).")
+            raise ValidationError(_("A draft has no stored PDF; issue it first (or use invoice_preview_pdf)."))
         data = pdf.invoice_pdf_bytes(invoice)
         storage = invoice.pdf.storage
         name = invoice.pdf.name or _new_pdf_name(invoice)

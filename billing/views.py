@@ -9,8 +9,10 @@ from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.reauth import recent_login_required
 from agreements.domain import format_minutes, format_money
 from billing.forms import InvoiceFilterForm, PaymentForm, VoidForm
 from billing.models import Invoice, InvoiceStatus
@@ -126,6 +128,7 @@ def _detail_page(
 
 @staff_required
 @require_POST
+@recent_login_required(return_to="billing:invoice")  # the forms are on the invoice's page
 def invoice_payment(request: HttpRequest, public_id: str) -> HttpResponse:
     invoice = _staff_invoice(request, public_id)
     form = PaymentForm(request.POST)
@@ -137,18 +140,27 @@ def invoice_payment(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             invoice.refresh_from_db()
             invoice.agreement.refresh_from_db()
-            note = " The invoice is paid in full." if invoice.status == InvoiceStatus.PAID else ""
-            messages.success(
-                request,
-                f"Payment {payment.reference} of {format_money(payment.amount, invoice.currency)} recorded.{note} "
-                f"{invoice.client} balance: {format_minutes(invoice.agreement.balance_minutes)}.",
-            )
+            values = {
+                "reference": payment.reference,
+                "amount": format_money(payment.amount, invoice.currency),
+                "client": invoice.client,
+                "balance": format_minutes(invoice.agreement.balance_minutes),
+            }
+            if invoice.status == InvoiceStatus.PAID:
+                text = _(
+                    "Payment %(reference)s of %(amount)s recorded. The invoice is paid in full. "
+                    "%(client)s balance: %(balance)s."
+                )
+            else:
+                text = _("Payment %(reference)s of %(amount)s recorded. %(client)s balance: %(balance)s.")
+            messages.success(request, text % values)
             return redirect("billing:invoice", public_id=invoice.public_id)
     return _detail_page(request, invoice, form, VoidForm())
 
 
 @staff_required
 @require_POST
+@recent_login_required(return_to="billing:invoice")  # the forms are on the invoice's page
 def invoice_void_view(request: HttpRequest, public_id: str) -> HttpResponse:
     invoice = _staff_invoice(request, public_id)
     form = VoidForm(request.POST)
@@ -159,7 +171,9 @@ def invoice_void_view(request: HttpRequest, public_id: str) -> HttpResponse:
             add_service_errors(form, error)
         else:
             messages.success(
-                request, f"Invoice {invoice.number or '(draft)'} is void. Its number stays in the sequence."
+                request,
+                _("Invoice %(number)s is void. Its number stays in the sequence.")
+                % {"number": invoice.number or _("(draft)")},
             )
             return redirect("billing:invoice", public_id=invoice.public_id)
     return _detail_page(request, invoice, PaymentForm(), form)

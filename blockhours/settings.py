@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI assets served locally, no CDN
     "bootstrap",  # django-bootstrap-static: Bootstrap's dist files, served locally
     "axes",
+    "audit",
     "accounts",
     "agreements",
     "billing",
@@ -70,10 +71,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.StaffIdleTimeoutMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -123,19 +126,25 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Repeated failed logins are throttled by django-axes: after AXES_FAILURE_LIMIT
-# failures for one username from one address, that pair is locked out for
-# AXES_COOLOFF_MINUTES. The axes backend must come first.
+# Repeated failed logins are throttled by django-axes, counted twice: per
+# account (from any address: one account guessed from many machines) and per
+# address (for any account: one machine trying many accounts). At
+# AXES_FAILURE_LIMIT failures either one is locked until AXES_COOLOFF_MINUTES
+# pass without a failure; staff unlock earlier on the dashboard's lockouts
+# page. The axes backend must come first.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Not reset on a successful sign-in: axes would then forget every failure from
+# that address, so an attacker could sign in to their own account now and then
+# to wipe the count of the accounts they are guessing.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 # Behind a proxy, the client address comes from X-Forwarded-For (see django-axes docs).
 AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0) or None
 
@@ -143,14 +152,29 @@ AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0) or None
 INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7)
 # Password-reset links stop working after this many seconds (Django's default: 3 days).
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60 * 24)
+# At most this many password-reset requests per address and per email address
+# in PASSWORD_RESET_WINDOW_MINUTES; beyond it nothing is sent (accounts.services).
+PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 5)
+PASSWORD_RESET_WINDOW_MINUTES = env_int("PASSWORD_RESET_WINDOW_MINUTES", 60)
 # MSP staff are signed out after this many idle minutes (other roles keep
 # Django's session age); see accounts.middleware.
 STAFF_SESSION_IDLE_MINUTES = env_int("STAFF_SESSION_IDLE_MINUTES", 30)
+# Selling blocks, adjusting balances, voiding, recording payments and creating
+# API tokens ask staff for their password again when they signed in (or last
+# confirmed it) more than this many hours ago; see accounts.reauth.
+REAUTH_AFTER_HOURS = env_int("REAUTH_AFTER_HOURS", 12)
 
 # Bootstrap's alert classes for flash messages.
 MESSAGE_TAGS = {40: "danger"}
 
-LANGUAGE_CODE = "en-us"
+# English and Italian. A signed-in user's own choice wins (accounts.middleware),
+# then the language cookie, then the browser's Accept-Language, then this
+# default, which is also the language of new clients' invoices and emails.
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")
+LANGUAGES = [("en", "English"), ("it", "Italiano")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our date formats first ("Nov 23, 2026" / "23 nov 2026"), then Django's.
+FORMAT_MODULE_PATH = ["blockhours.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -286,7 +310,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # integrations speak JSON
+    # Integrations speak JSON; api.parsers also refuses NUL and lone surrogates in any string.
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": API_THROTTLE_RATE},
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",

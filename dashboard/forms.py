@@ -1,50 +1,76 @@
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from agreements.models import Agreement, Tier, WorkType
+from agreements.domain import MAX_BLOCK_HOURS
+from agreements.models import Agreement, Tier, WorkType, default_language
 from timesheet.forms import DurationField
+from ui.forms import DecimalField, IntegerField
 
 
 class AgreementFilterForm(forms.Form):
     q = forms.CharField(
-        label="Client",
+        label=_("Client"),
         required=False,
-        widget=forms.TextInput(attrs={"placeholder": "Search clients", "type": "search"}),
+        widget=forms.TextInput(attrs={"placeholder": _("Search clients"), "type": "search"}),
     )
     status = forms.ChoiceField(
-        required=False, choices=[("active", "Active"), ("ended", "Ended"), ("all", "All statuses")]
+        label=_("Status"),
+        required=False,
+        choices=[("active", _("Active")), ("ended", _("Ended")), ("all", _("All statuses"))],
     )
     flag = forms.ChoiceField(
-        label="Show",
+        label=_("Show"),
         required=False,
         choices=[
-            ("", "All balances"),
-            ("low", "Low (at or below threshold)"),
-            ("exhausted", "Exhausted"),
-            ("expiring", "Expiring within 30 days"),
+            ("", _("All balances")),
+            ("low", _("Low (at or below threshold)")),
+            ("exhausted", _("Exhausted")),
+            ("expiring", _("Expiring within 30 days")),
         ],
     )
 
 
 class ClientForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    hourly_rate = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), initial=Decimal("100.00"))
+    name = forms.CharField(label=_("Name"), max_length=200)
+    hourly_rate = DecimalField(
+        label=_("Hourly rate"), max_digits=12, decimal_places=2, min_value=Decimal("0"), initial=Decimal("100.00")
+    )
     currency = forms.CharField(
-        max_length=3, min_length=3, required=False, help_text="ISO code, e.g. USD; empty for the default."
+        label=_("Currency"),
+        max_length=3,
+        min_length=3,
+        required=False,
+        help_text=_("ISO code, e.g. USD; empty for the default."),
     )
     billing_name = forms.CharField(
-        max_length=200, required=False, help_text="Name on invoices, if not the client's name."
+        label=_("Billing name"),
+        max_length=200,
+        required=False,
+        help_text=_("Name on invoices, if not the client's name."),
     )
-    billing_email = forms.EmailField(required=False, help_text="Accounts-payable address that receives invoices.")
-    billing_address = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    billing_email = forms.EmailField(
+        label=_("Billing email"), required=False, help_text=_("Accounts-payable address that receives invoices.")
+    )
+    billing_address = forms.CharField(
+        label=_("Billing address"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=settings.LANGUAGES,
+        initial=default_language,
+        required=False,
+        help_text=_("Language of the client's invoices, statements and emails."),
+    )
 
     def clean_currency(self) -> str:
         value = self.cleaned_data["currency"].strip().upper()
         if value and not value.isalpha():
-            raise ValidationError("Use a three-letter currency code such as USD or EUR.")
+            raise ValidationError(_("Use a three-letter currency code such as USD or EUR."))
         return value
 
 
@@ -59,9 +85,9 @@ class ThresholdField(DurationField):
 
 class AgreementForm(forms.ModelForm):
     low_balance_threshold = ThresholdField(
-        label="Low-balance threshold",
+        label=_("Low-balance threshold"),
         initial="2:00",
-        help_text="Reload when the balance falls to this, e.g. 2:00 or 120.",
+        help_text=_("Reload when the balance falls to this, e.g. 2:00 or 120."),
     )
 
     class Meta:
@@ -85,9 +111,10 @@ class AgreementForm(forms.ModelForm):
             "ends_on": forms.DateInput(attrs={"type": "date"}),
             "work_types": forms.SelectMultiple(attrs={"size": 4}),
         }
+        field_classes = {"billing_increment_minutes": IntegerField, "overage_limit_minutes": IntegerField}
         labels = {
-            "billing_increment_minutes": "Billing increment (minutes)",
-            "overage_limit_minutes": "Overage limit (minutes)",
+            "billing_increment_minutes": _("Billing increment (minutes)"),
+            "overage_limit_minutes": _("Overage limit (minutes)"),
         }
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -112,43 +139,51 @@ class TierChoiceField(forms.ModelChoiceField):
 
 class BlockSellForm(forms.Form):
     tier = TierChoiceField(
-        queryset=Tier.objects.filter(is_active=True), required=False, empty_label="Custom number of hours"
+        label=_("Tier"),
+        queryset=Tier.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("Custom number of hours"),
     )
-    hours = forms.IntegerField(
-        label="Custom hours",
+    hours = IntegerField(
+        label=_("Custom hours"),
         required=False,
         min_value=1,
-        max_value=10_000,
-        help_text="Only for a custom block, at the client's full rate.",
+        max_value=MAX_BLOCK_HOURS,
+        help_text=_("Only for a custom block, at the client's full rate."),
     )
     starts_on = forms.DateField(
-        label="Usable from", widget=forms.DateInput(attrs={"type": "date"}), initial=timezone.localdate
+        label=_("Usable from"), widget=forms.DateInput(attrs={"type": "date"}), initial=timezone.localdate
     )
     expires_on = forms.DateField(
-        label="Expires on",
+        label=_("Expires on"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Empty: the agreement's term end, or never.",
+        help_text=_("Empty: the agreement's term end, or never."),
     )
 
     def clean(self) -> dict:
         data = super().clean()
         if not self.errors:
             if data.get("tier") and data.get("hours"):
-                raise ValidationError("Choose a tier or enter custom hours, not both.")
+                raise ValidationError(_("Choose a tier or enter custom hours, not both."))
             if not data.get("tier") and not data.get("hours"):
-                self.add_error("hours", "Choose a tier, or enter the number of hours.")
+                self.add_error("hours", _("Choose a tier, or enter the number of hours."))
             if data.get("expires_on") and data.get("starts_on") and data["expires_on"] < data["starts_on"]:
-                self.add_error("expires_on", "The block cannot expire before it starts.")
+                self.add_error("expires_on", _("The block cannot expire before it starts."))
         return data
 
 
 class AdjustmentForm(forms.Form):
     direction = forms.ChoiceField(
-        choices=[("add", "Add hours"), ("deduct", "Deduct hours")], widget=forms.RadioSelect, initial="add"
+        label=_("Direction"),
+        choices=[("add", _("Add hours")), ("deduct", _("Deduct hours"))],
+        widget=forms.RadioSelect,
+        initial="add",
     )
-    duration = DurationField(label="Time", help_text="e.g. 1:30, 90 or 2h")
-    reason = forms.CharField(max_length=500, help_text="Required; the client sees this in the ledger.")
+    duration = DurationField(label=_("Time"), help_text=_("e.g. 1:30, 90 or 2h"))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, help_text=_("Required; the client sees this in the ledger.")
+    )
 
     def signed_minutes(self) -> int:
         minutes = self.cleaned_data["duration"]
@@ -156,17 +191,24 @@ class AdjustmentForm(forms.Form):
 
 
 class ContactInviteForm(forms.Form):
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
-    email = forms.EmailField()
-    username = forms.CharField(max_length=150, help_text="What they type to sign in.")
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("Email"))
+    username = forms.CharField(label=_("Username"), max_length=150, help_text=_("What they type to sign in."))
     receives_invoices = forms.BooleanField(
-        label="Billing contact (receives invoices and low-balance notices)", required=False, initial=True
+        label=_("Billing contact (receives invoices and low-balance notices)"), required=False, initial=True
     )
 
 
 class TechnicianInviteForm(forms.Form):
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
-    email = forms.EmailField()
-    username = forms.CharField(max_length=150, help_text="What they type to sign in.")
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("Email"))
+    username = forms.CharField(label=_("Username"), max_length=150, help_text=_("What they type to sign in."))
+
+
+class LockoutUnlockForm(forms.Form):
+    """One row's Unlock button on the lockouts page (accounts.services.lockout_clear checks the rest)."""
+
+    kind = forms.ChoiceField(choices=[("account", _("Account")), ("address", _("Address"))])
+    value = forms.CharField(max_length=255)

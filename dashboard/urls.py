@@ -16,4 +16,6 @@ urlpatterns = [
     path("agreements/<str:public_id>/adjust/", views.adjust, name="adjust"),
     path("technicians/invite/", views.technician_invite, name="technician_invite"),
     path("requests/<str:public_id>/handled/", views.request_handled, name="request_handled"),
+    path("lockouts/", views.lockouts, name="lockouts"),
+    path("lockouts/unlock/", views.lockout_unlock, name="lockout_unlock"),
 ]

@@ -1,17 +1,22 @@
 """The staff dashboard: every client's balance and runway, the client page,
 and the actions that change balances — each through agreements.services."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import F, Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from accounts import services as account_services
+from accounts.reauth import recent_login_required
+from accounts.selectors import lockouts_current
 from agreements import services
 from agreements.domain import block_price, format_minutes
 from agreements.models import ClientContact, Tier
@@ -33,6 +38,7 @@ from dashboard.forms import (
     BlockSellForm,
     ClientForm,
     ContactInviteForm,
+    LockoutUnlockForm,
     TechnicianInviteForm,
 )
 from portal import services as portal_services
@@ -113,9 +119,13 @@ def client_new(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, f"Client “{client.name}” created. Next: set up its agreement.")
+            messages.success(
+                request, _("Client “%(name)s” created. Next: set up its agreement.") % {"name": client.name}
+            )
             return redirect("dashboard:agreement_new", public_id=client.public_id)
-    return render(request, "dashboard/form.html", {"form": form, "title": "New client", "submit": "Create client"})
+    return render(
+        request, "dashboard/form.html", {"form": form, "title": _("New client"), "submit": _("Create client")}
+    )
 
 
 @staff_required
@@ -171,12 +181,21 @@ def agreement_new(request: HttpRequest, public_id: str) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, f"Agreement “{agreement.name}” created for {client}. Sell its first block below.")
+            messages.success(
+                request,
+                _("Agreement “%(agreement)s” created for %(client)s. Sell its first block below.")
+                % {"agreement": agreement.name, "client": client},
+            )
             return redirect("dashboard:block_sell", public_id=agreement.public_id)
     return render(
         request,
         "dashboard/form.html",
-        {"form": form, "title": f"New agreement for {client}", "submit": "Create agreement", "client": client},
+        {
+            "form": form,
+            "title": _("New agreement for %(client)s") % {"client": client},
+            "submit": _("Create agreement"),
+            "client": client,
+        },
     )
 
 
@@ -193,6 +212,7 @@ def _confirm(request: HttpRequest, form, *, title: str, lines: list[str], submit
 
 
 @staff_required
+@recent_login_required
 def block_sell(request: HttpRequest, public_id: str) -> HttpResponse:
     agreement = get_by_public_id(agreements_for_user(request.user), public_id)
     initial = {}
@@ -209,20 +229,28 @@ def block_sell(request: HttpRequest, public_id: str) -> HttpResponse:
             minutes=minutes,
         )
         if "confirm" not in request.POST:
-            usable = (
-                "usable at once" if agreement.credit_policy == "immediate" else "usable once the block is marked paid"
-            )
+            balance = {"balance": format_minutes(agreement.balance_minutes)}
+            if agreement.credit_policy == "immediate":
+                usable = _("Hours usable at once; current balance %(balance)s.") % balance
+            else:
+                usable = _("Hours usable once the block is marked paid; current balance %(balance)s.") % balance
             return _confirm(
                 request,
                 form,
                 client=agreement.client,
-                title="Sell this block?",
-                submit="Sell block",
+                title=_("Sell this block?"),
+                submit=_("Sell block"),
                 lines=[
-                    f"Client: {agreement.client} — {agreement.name}",
-                    f"Block: {tier.name if tier else 'Custom'}, {format_minutes(minutes)} at {money(rate, agreement.currency)}/h",
-                    f"Amount: {money(amount, agreement.currency)}",
-                    f"Hours {usable}; current balance {format_minutes(agreement.balance_minutes)}.",
+                    _("Client: %(client)s — %(agreement)s") % {"client": agreement.client, "agreement": agreement.name},
+                    # Translators: e.g. "Block: 20 hours, 20 h at $90.00/h"
+                    _("Block: %(block)s, %(duration)s at %(rate)s/h")
+                    % {
+                        "block": tier.name if tier else _("Custom"),
+                        "duration": format_minutes(minutes),
+                        "rate": money(rate, agreement.currency),
+                    },
+                    _("Amount: %(amount)s") % {"amount": money(amount, agreement.currency)},
+                    usable,
                 ],
             )
         try:
@@ -239,20 +267,30 @@ def block_sell(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             agreement.refresh_from_db()
             block = invoice.block
-            credited = "credited now" if block.credited_at else "credited when paid"
-            messages.success(
-                request,
-                f"Sold {format_minutes(block.minutes)} to {agreement.client} ({credited}); invoice {invoice.number} "
-                f"issued. Balance: {format_minutes(agreement.balance_minutes)}.",
-            )
+            sale = {
+                "duration": format_minutes(block.minutes),
+                "client": agreement.client,
+                "number": invoice.number,
+                "balance": format_minutes(agreement.balance_minutes),
+            }
+            if block.credited_at:
+                text = _(
+                    "Sold %(duration)s to %(client)s (credited now); invoice %(number)s issued. Balance: %(balance)s."
+                )
+            else:
+                text = _(
+                    "Sold %(duration)s to %(client)s (credited when paid); invoice %(number)s issued. "
+                    "Balance: %(balance)s."
+                )
+            messages.success(request, text % sale)
             return redirect(_client_page(agreement))
     return render(
         request,
         "dashboard/form.html",
         {
             "form": form,
-            "title": f"Sell a block to {agreement.client}",
-            "submit": "Review sale",
+            "title": _("Sell a block to %(client)s") % {"client": agreement.client},
+            "submit": _("Review sale"),
             "client": agreement.client,
             "agreement": agreement,
         },
@@ -260,23 +298,32 @@ def block_sell(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @staff_required
+@recent_login_required
 def adjust(request: HttpRequest, public_id: str) -> HttpResponse:
     agreement = get_by_public_id(agreements_for_user(request.user), public_id)
     form = AdjustmentForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
         minutes = form.signed_minutes()
         if "confirm" not in request.POST:
-            verb = "Add" if minutes > 0 else "Deduct"
+            change = {"duration": format_minutes(abs(minutes)), "client": agreement.client, "agreement": agreement.name}
+            if minutes > 0:
+                what = _("Add %(duration)s to %(client)s — %(agreement)s") % change
+            else:
+                what = _("Deduct %(duration)s from %(client)s — %(agreement)s") % change
             return _confirm(
                 request,
                 form,
                 client=agreement.client,
-                title="Record this adjustment?",
-                submit="Record adjustment",
+                title=_("Record this adjustment?"),
+                submit=_("Record adjustment"),
                 lines=[
-                    f"{verb} {format_minutes(abs(minutes))} {'to' if minutes > 0 else 'from'} {agreement.client} — {agreement.name}",
-                    f"Balance: {format_minutes(agreement.balance_minutes)} → {format_minutes(agreement.balance_minutes + minutes)}",
-                    f"Reason: {form.cleaned_data['reason']}",
+                    what,
+                    _("Balance: %(before)s → %(after)s")
+                    % {
+                        "before": format_minutes(agreement.balance_minutes),
+                        "after": format_minutes(agreement.balance_minutes + minutes),
+                    },
+                    _("Reason: %(reason)s") % {"reason": form.cleaned_data["reason"]},
                 ],
             )
         try:
@@ -289,8 +336,12 @@ def adjust(request: HttpRequest, public_id: str) -> HttpResponse:
             agreement.refresh_from_db()
             messages.success(
                 request,
-                f"Adjustment recorded ({'+' if minutes > 0 else '−'}{format_minutes(abs(minutes))}). "
-                f"{agreement.client} balance: {format_minutes(agreement.balance_minutes)}.",
+                _("Adjustment recorded (%(change)s). %(client)s balance: %(balance)s.")
+                % {
+                    "change": ("+" if minutes > 0 else "−") + format_minutes(abs(minutes)),
+                    "client": agreement.client,
+                    "balance": format_minutes(agreement.balance_minutes),
+                },
             )
             return redirect(_client_page(agreement))
     return render(
@@ -298,8 +349,8 @@ def adjust(request: HttpRequest, public_id: str) -> HttpResponse:
         "dashboard/form.html",
         {
             "form": form,
-            "title": f"Adjust the balance of {agreement.client}",
-            "submit": "Review adjustment",
+            "title": _("Adjust the balance of %(client)s") % {"client": agreement.client},
+            "submit": _("Review adjustment"),
             "client": agreement.client,
             "agreement": agreement,
         },
@@ -322,12 +373,20 @@ def contact_invite(request: HttpRequest, public_id: str) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, f"Invitation sent to {contact.user.email}. They choose their own password.")
+            messages.success(
+                request,
+                _("Invitation sent to %(email)s. They choose their own password.") % {"email": contact.user.email},
+            )
             return redirect("dashboard:client", public_id=client.public_id)
     return render(
         request,
         "dashboard/form.html",
-        {"form": form, "title": f"Invite a contact of {client}", "submit": "Send invitation", "client": client},
+        {
+            "form": form,
+            "title": _("Invite a contact of %(client)s") % {"client": client},
+            "submit": _("Send invitation"),
+            "client": client,
+        },
     )
 
 
@@ -335,14 +394,19 @@ def contact_invite(request: HttpRequest, public_id: str) -> HttpResponse:
 def contact_reinvite(request: HttpRequest, public_id: str, contact_id: int) -> HttpResponse:
     client = get_by_public_id(clients_for_user(request.user), public_id)
     contact = ClientContact.objects.filter(client=client, pk=contact_id).select_related("user").first()
-    if contact is None or request.method != "POST":
+    if contact is None:  # unknown, or another client's contact: like any unknown object
+        raise Http404("No such contact.")
+    if request.method != "POST":
         return redirect("dashboard:client", public_id=client.public_id)
     try:
         account_services.invitation_send(user=contact.user, invited_by=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"A new invitation was sent to {contact.user.email}; earlier links no longer work.")
+        messages.success(
+            request,
+            _("A new invitation was sent to %(email)s; earlier links no longer work.") % {"email": contact.user.email},
+        )
     return redirect("dashboard:client", public_id=client.public_id)
 
 
@@ -357,10 +421,14 @@ def technician_invite(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, f"Invitation sent to {user.email}. They choose their own password.")
+            messages.success(
+                request, _("Invitation sent to %(email)s. They choose their own password.") % {"email": user.email}
+            )
             return redirect("dashboard:home")
     return render(
-        request, "dashboard/form.html", {"form": form, "title": "Invite a technician", "submit": "Send invitation"}
+        request,
+        "dashboard/form.html",
+        {"form": form, "title": _("Invite a technician"), "submit": _("Send invitation")},
     )
 
 
@@ -369,5 +437,42 @@ def request_handled(request: HttpRequest, public_id: str) -> HttpResponse:
     hours_request = get_by_public_id(HoursRequest.objects.select_related("agreement__client"), public_id)
     if request.method == "POST":
         portal_services.hours_request_mark_handled(hours_request=hours_request, actor=request.user)
-        messages.success(request, f"Request from {hours_request.agreement.client} marked as handled.")
+        messages.success(
+            request, _("Request from %(client)s marked as handled.") % {"client": hours_request.agreement.client}
+        )
     return redirect("dashboard:home")
+
+
+@staff_required
+def lockouts(request: HttpRequest) -> HttpResponse:
+    """Accounts and addresses locked out after failed sign-ins, each with an Unlock button."""
+    return render(
+        request,
+        "dashboard/lockouts.html",
+        {"lockouts": lockouts_current(), "limit": settings.AXES_FAILURE_LIMIT},
+    )
+
+
+@staff_required
+@require_POST
+def lockout_unlock(request: HttpRequest) -> HttpResponse:
+    form = LockoutUnlockForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("dashboard:lockouts")
+    kind, value = form.cleaned_data["kind"], form.cleaned_data["value"]
+    try:
+        account_services.lockout_clear(kind=kind, value=value, actor=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        if kind == "account":
+            messages.success(request, _("Unlocked account %(value)s: it can sign in again.") % {"value": value})
+        else:
+            messages.success(
+                request, _("Unlocked address %(value)s: sign-ins from it are accepted again.") % {"value": value}
+            )
+    return redirect("dashboard:lockouts")

@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from notifications import services
 from notifications.models import Episode, OutgoingEmail
@@ -40,8 +42,8 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.action(description="Send again (stuck or failed emails only)")
+    @admin.action(description=gettext_lazy("Send again (stuck or failed emails only)"))
     def resend(self, request, queryset) -> None:
         for email in queryset:
             services.email_resend(email=email)
-        self.message_user(request, "Stuck and failed emails were queued for the next sweep.", messages.SUCCESS)
+        self.message_user(request, _("Stuck and failed emails were queued for the next sweep."), messages.SUCCESS)

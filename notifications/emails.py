@@ -7,6 +7,7 @@ from email.utils import formataddr, parseaddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
 
 
 @dataclass(frozen=True)
@@ -16,14 +17,22 @@ class RenderedEmail:
     body_html: str
 
 
-def render(name: str, context: dict[str, object]) -> RenderedEmail:
-    subject = render_to_string(f"emails/{name}-subject.txt", context)
-    return RenderedEmail(
-        # A subject is one line whatever the template's whitespace.
-        subject=" ".join(subject.split()),
-        body_text=render_to_string(f"emails/{name}-body.txt", context).strip() + "\n",
-        body_html=render_to_string(f"emails/{name}-body.html", context),
-    )
+def render(name: str, context: dict[str, object], language: str | None = None) -> RenderedEmail:
+    """The email in `language` (words, dates and money), by default the active one."""
+    with translation.override(language or translation.get_language()):
+        subject = render_to_string(f"emails/{name}-subject.txt", context)
+        return RenderedEmail(
+            # A subject is one line whatever the template's whitespace.
+            subject=" ".join(subject.split()),
+            body_text=render_to_string(f"emails/{name}-body.txt", context).strip() + "\n",
+            body_html=render_to_string(f"emails/{name}-body.html", context),
+        )
+
+
+def render_each(name: str, context: dict[str, object], languages: dict[str, str]) -> dict[str, RenderedEmail]:
+    """The email for each recipient in that recipient's language, rendered once per language."""
+    by_language = {language: render(name, context, language) for language in set(languages.values())}
+    return {recipient: by_language[language] for recipient, language in languages.items()}
 
 
 def sender(seller_name: str) -> str:

@@ -11,12 +11,13 @@ import uuid
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class EpisodeKind(models.TextChoices):
-    LOW_BALANCE = "low_balance", "Balance at or below the threshold"
-    USAGE = "usage", "Share of the last block used"
-    EXHAUSTED = "exhausted", "Balance exhausted"
+    LOW_BALANCE = "low_balance", _("Balance at or below the threshold")
+    USAGE = "usage", _("Share of the last block used")
+    EXHAUSTED = "exhausted", _("Balance exhausted")
 
 
 class Episode(models.Model):
@@ -51,7 +52,10 @@ class Episode(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} — {self.agreement} ({'open' if self.is_open else 'closed'})"
+        values = {"kind": self.get_kind_display(), "agreement": self.agreement}
+        if self.is_open:
+            return _("%(kind)s — %(agreement)s (open)") % values
+        return _("%(kind)s — %(agreement)s (closed)") % values
 
     @property
     def is_open(self) -> bool:
@@ -59,23 +63,23 @@ class Episode(models.Model):
 
 
 class EmailKind(models.TextChoices):
-    INVOICE = "invoice", "Invoice to the client"
-    RELOAD_INVOICE = "reload_invoice", "Reload invoice to the client"
-    AUTO_RELOADED = "auto_reloaded", "Hours reloaded automatically"
-    LOW_BALANCE_STAFF = "low_balance_staff", "Low balance notice to staff"
-    EXHAUSTED_STAFF = "exhausted_staff", "Exhausted balance alert to staff"
-    USAGE_ALERT = "usage_alert", "Share of block used"
-    EXPIRY_NOTICE = "expiry_notice", "Hours expiring soon"
-    RENEWAL_NOTICE = "renewal_notice", "Agreement term ending soon"
-    STATEMENT = "statement", "Monthly statement to the client"
+    INVOICE = "invoice", _("Invoice to the client")
+    RELOAD_INVOICE = "reload_invoice", _("Reload invoice to the client")
+    AUTO_RELOADED = "auto_reloaded", _("Hours reloaded automatically")
+    LOW_BALANCE_STAFF = "low_balance_staff", _("Low balance notice to staff")
+    EXHAUSTED_STAFF = "exhausted_staff", _("Exhausted balance alert to staff")
+    USAGE_ALERT = "usage_alert", _("Share of block used")
+    EXPIRY_NOTICE = "expiry_notice", _("Hours expiring soon")
+    RENEWAL_NOTICE = "renewal_notice", _("Agreement term ending soon")
+    STATEMENT = "statement", _("Monthly statement to the client")
 
 
 class EmailStatus(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
-    SENDING = "sending", "Being sent"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    STUCK = "stuck", "Interrupted while sending"
+    PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", _("Being sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    STUCK = "stuck", _("Interrupted while sending")
 
 
 class OutgoingEmail(models.Model):
@@ -127,4 +131,8 @@ class OutgoingEmail(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} to {self.recipient} ({self.status})"
+        return _("%(kind)s to %(recipient)s (%(status)s)") % {
+            "kind": self.get_kind_display(),
+            "recipient": self.recipient,
+            "status": self.status,
+        }

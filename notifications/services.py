@@ -23,7 +23,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from agreements import services as agreement_services
@@ -58,6 +60,21 @@ def client_billing_recipients(agreement: Agreement) -> list[str]:
 def staff_recipients() -> list[str]:
     staff = User.objects.filter(is_active=True, role=Role.STAFF).exclude(email="").order_by("pk")
     return _unique(user.email for user in staff)
+
+
+def recipient_languages(recipients: list[str], *, default: str) -> dict[str, str]:
+    """Each address with the language its emails are written in: the language
+    its user chose for themselves, else `default` (the client's language for
+    client emails, the site's for staff)."""
+    lowered = {address.lower() for address in recipients}
+    chosen = {
+        email.lower(): language
+        for email, language in User.objects.annotate(lower_email=Lower("email"))
+        .filter(lower_email__in=lowered)
+        .exclude(language="")
+        .values_list("email", "language")
+    }
+    return {address: chosen.get(address.lower(), default) for address in recipients}
 
 
 def _unique(addresses) -> list[str]:
@@ -249,14 +266,38 @@ def episode_process(*, episode_id: int, send: Enqueue) -> str:
             return "closed before it was processed"
         agreement = episode.agreement
         if episode.kind == EpisodeKind.EXHAUSTED:
-            _record_emails(episode, EmailKind.EXHAUSTED_STAFF, staff_recipients(), invoice=None)
+            _record_emails(
+                episode,
+                EmailKind.EXHAUSTED_STAFF,
+                staff_recipients(),
+                invoice=None,
+                default_language=settings.LANGUAGE_CODE,
+            )
         elif episode.kind == EpisodeKind.USAGE:
-            _record_emails(episode, EmailKind.USAGE_ALERT, client_billing_recipients(agreement), invoice=None)
+            _record_emails(
+                episode,
+                EmailKind.USAGE_ALERT,
+                client_billing_recipients(agreement),
+                invoice=None,
+                default_language=agreement.client.language,
+            )
         else:
             invoice = _raise_reload_invoice(episode, agreement)
             client_kind = EmailKind.AUTO_RELOADED if episode.auto_reloaded else EmailKind.RELOAD_INVOICE
-            _record_emails(episode, client_kind, client_billing_recipients(agreement), invoice=invoice)
-            _record_emails(episode, EmailKind.LOW_BALANCE_STAFF, staff_recipients(), invoice=invoice)
+            _record_emails(
+                episode,
+                client_kind,
+                client_billing_recipients(agreement),
+                invoice=invoice,
+                default_language=invoice.language,
+            )
+            _record_emails(
+                episode,
+                EmailKind.LOW_BALANCE_STAFF,
+                staff_recipients(),
+                invoice=invoice,
+                default_language=settings.LANGUAGE_CODE,
+            )
         episode.processed_at = timezone.now()
         episode.save(update_fields=["processed_at"])
         for email_id in episode.emails.filter(status=EmailStatus.PENDING).values_list("pk", flat=True):
@@ -299,9 +340,12 @@ def _email_context(agreement_id: int, **extra: object) -> dict[str, object]:
     }
 
 
-def _record_emails(episode: Episode, kind: str, recipients: list[str], *, invoice: Invoice | None) -> None:
-    rendered = emails.render(kind, _email_context(episode.agreement_id, episode=episode, invoice=invoice))
-    for recipient in recipients:
+def _record_emails(
+    episode: Episode, kind: str, recipients: list[str], *, invoice: Invoice | None, default_language: str
+) -> None:
+    context = _email_context(episode.agreement_id, episode=episode, invoice=invoice)
+    rendered_for = emails.render_each(kind, context, recipient_languages(recipients, default=default_language))
+    for recipient, rendered in rendered_for.items():
         OutgoingEmail.objects.get_or_create(
             episode=episode,
             kind=kind,
@@ -447,10 +491,13 @@ def _record_notice(
 ) -> list[int]:
     """One email per recipient for `topic`, once (the unique topic/kind/recipient
     holds it); `attachment` = (storage name of a PDF already saved, file name)."""
-    rendered = emails.render(kind, _email_context(agreement_id, **context))
+    client_language = Agreement.objects.values_list("client__language", flat=True).get(pk=agreement_id)
+    rendered_for = emails.render_each(
+        kind, _email_context(agreement_id, **context), recipient_languages(recipients, default=client_language)
+    )
     stored, filename = attachment or ("", "")
     created = []
-    for recipient in recipients:
+    for recipient, rendered in rendered_for.items():
         email, is_new = OutgoingEmail.objects.get_or_create(
             topic=topic,
             kind=kind,
@@ -542,17 +589,22 @@ def invoice_send(*, invoice: Invoice, send: Enqueue) -> list[OutgoingEmail]:
     same send and records nothing more; a later resend is a new one.
     """
     if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.PAID):
-        raise ValidationError("Only an issued or paid invoice can be emailed.")
+        raise ValidationError(_("Only an issued or paid invoice can be emailed."))
     recipients = client_billing_recipients(invoice.agreement)
     if not recipients:
         raise ValidationError(
-            f"{invoice.client} has no billing email address or billing contact: add one on the client page first."
+            _("%(client)s has no billing email address or billing contact: add one on the client page first.")
+            % {"client": invoice.client}
         )
     topic = f"invoice:{invoice.public_id}:{timezone.now():%Y%m%d%H%M}"
-    rendered = emails.render(EmailKind.INVOICE, _email_context(invoice.agreement_id, invoice=invoice))
+    rendered_for = emails.render_each(
+        EmailKind.INVOICE,
+        _email_context(invoice.agreement_id, invoice=invoice),
+        recipient_languages(recipients, default=invoice.language),
+    )
     recorded = []
     with transaction.atomic():
-        for recipient in recipients:
+        for recipient, rendered in rendered_for.items():
             email, created = OutgoingEmail.objects.get_or_create(
                 topic=topic,
                 kind=EmailKind.INVOICE,

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from billing.selectors import invoices_for_user
@@ -19,5 +20,9 @@ def invoice_send(request: HttpRequest, public_id: str) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"Invoice {invoice.number} is on its way to {', '.join(e.recipient for e in sent)}.")
+        messages.success(
+            request,
+            _("Invoice %(number)s is on its way to %(recipients)s.")
+            % {"number": invoice.number, "recipients": ", ".join(e.recipient for e in sent)},
+        )
     return redirect("billing:invoice", public_id=invoice.public_id)

@@ -1,16 +1,17 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from agreements.models import Tier
 
 
 class UsageFilterForm(forms.Form):
-    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self) -> dict:
         data = super().clean()
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            self.add_error("end", "The end date is before the start date.")
+            self.add_error("end", _("The end date is before the start date."))
         return data
 
 
@@ -24,11 +25,12 @@ class HoursRequestForm(forms.Form):
         queryset=Tier.objects.filter(is_active=True),
         empty_label=None,
         widget=forms.RadioSelect,
-        label="Block size",
+        label=_("Block size"),
     )
     note = forms.CharField(
+        label=_("Note"),
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Anything we should know, e.g. a purchase-order number.",
+        help_text=_("Anything we should know, e.g. a purchase-order number."),
     )

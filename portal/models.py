@@ -5,13 +5,14 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from agreements.models import Agreement, Tier
 
 
 class HoursRequestStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    HANDLED = "handled", "Handled"
+    OPEN = "open", _("Open")
+    HANDLED = "handled", _("Handled")
 
 
 class HoursRequest(models.Model):
@@ -44,4 +45,4 @@ class HoursRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.tier} for {self.agreement}"
+        return _("%(tier)s for %(agreement)s") % {"tier": self.tier, "agreement": self.agreement}

@@ -1,6 +1,7 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from agreements.models import Agreement, AgreementStatus, Tier
@@ -12,11 +13,11 @@ def hours_request_create(*, agreement: Agreement, tier: Tier, requested_by: User
     """A contact of the agreement's client asks for another block."""
     contact = getattr(requested_by, "client_contact", None)
     if not requested_by.is_client_contact or contact is None or contact.client_id != agreement.client_id:
-        raise PermissionDenied("Only the client's own contacts can ask for more hours.")
+        raise PermissionDenied(_("Only the client's own contacts can ask for more hours."))
     if agreement.status != AgreementStatus.ACTIVE:
-        raise ValidationError("This agreement has ended; contact us to renew it.")
+        raise ValidationError(_("This agreement has ended; contact us to renew it."))
     if not tier.is_active:
-        raise ValidationError({"tier": "That block size is no longer on sale."})
+        raise ValidationError({"tier": _("That block size is no longer on sale.")})
     request = HoursRequest(agreement=agreement, tier=tier, requested_by=requested_by, note=note.strip())
     request.full_clean()
     request.save()
@@ -25,7 +26,7 @@ def hours_request_create(*, agreement: Agreement, tier: Tier, requested_by: User
 
 def hours_request_mark_handled(*, hours_request: HoursRequest, actor: User) -> HoursRequest:
     if not actor.is_msp_staff:
-        raise PermissionDenied("Only staff handle requests.")
+        raise PermissionDenied(_("Only staff handle requests."))
     HoursRequest.objects.filter(pk=hours_request.pk, status=HoursRequestStatus.OPEN).update(
         status=HoursRequestStatus.HANDLED, handled_at=timezone.now(), handled_by=actor
     )

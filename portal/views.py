@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from agreements.domain import block_price
 from agreements.models import Agreement, ClientContact
@@ -25,7 +26,7 @@ from ui.panels import agreement_cards
 def home(request: HttpRequest) -> HttpResponse:
     client = clients_for_user(request.user).first()
     if client is None:  # a client-role user not (or no longer) tied to a client
-        raise Http404("Your account is not linked to a client.")
+        raise Http404(_("Your account is not linked to a client."))
     agreements = list(with_runway(agreements_for_user(request.user)).order_by("-status", "starts_on"))
     billing_contacts = ClientContact.objects.filter(client=client, receives_invoices=True).select_related("user")
     requests = services.hours_requests_for_user(request.user).filter(status="open")
@@ -84,7 +85,7 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 @client_required
 def usage_csv(request: HttpRequest, public_id: str) -> HttpResponse:
     agreement = get_by_public_id(agreements_for_user(request.user), public_id)
-    _, entries = _usage(request, agreement)
+    _form, entries = _usage(request, agreement)
     rows = (
         (
             e.work_date.isoformat(),
@@ -98,7 +99,16 @@ def usage_csv(request: HttpRequest, public_id: str) -> HttpResponse:
         )
         for e in entries.iterator(chunk_size=2000)
     )
-    header = ["Date", "Technician", "Ticket", "Subject", "Work type", "Worked (min)", "Charged (min)", "Notes"]
+    header = [
+        _("Date"),
+        _("Technician"),
+        _("Ticket"),
+        _("Subject"),
+        _("Work type"),
+        _("Worked (min)"),
+        _("Charged (min)"),
+        _("Notes"),
+    ]
     filename = f"usage-{slugify(agreement.client.name)[:40]}-{timezone.localdate():%Y-%m-%d}.csv"
     return csv_response(filename, header, rows)
 
@@ -130,8 +140,8 @@ def buy_hours(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Thank you — we received your request for a {hours_request.tier.name}. "
-                "We will send the invoice shortly.",
+                _("Thank you — we received your request for a %(block)s. We will send the invoice shortly.")
+                % {"block": hours_request.tier.name},
             )
             return redirect("portal:agreement", public_id=agreement.public_id)
     return render(request, "portal/buy.html", {"agreement": agreement, "form": form, "offers": offers})

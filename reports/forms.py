@@ -2,9 +2,11 @@ import datetime
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from agreements.models import Client
 from reports.selectors import USAGE_DIMENSIONS
+from ui.forms import IntegerField
 
 MONTH_INPUT = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
 MAX_MONTHS = 60
@@ -22,50 +24,52 @@ class MonthField(forms.DateField):
 
 
 class PeriodForm(forms.Form):
-    first = MonthField(label="From month", required=False)
-    last = MonthField(label="To month", required=False)
+    first = MonthField(label=_("From month"), required=False)
+    last = MonthField(label=_("To month"), required=False)
 
     def clean(self) -> dict:
         data = super().clean()
         first, last = data.get("first"), data.get("last")
         if first and last:
             if first > last:
-                raise ValidationError("The first month must not be after the last one.")
+                raise ValidationError(_("The first month must not be after the last one."))
             if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
-                raise ValidationError(f"Choose at most {MAX_MONTHS} months.")
+                raise ValidationError(_("Choose at most %(count)s months.") % {"count": MAX_MONTHS})
         return data
 
 
 def client_search() -> forms.CharField:
     # A search box, not a select: the list of clients can be very long.
     return forms.CharField(
-        label="Client",
+        label=_("Client"),
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"placeholder": "Name contains", "type": "search"}),
+        widget=forms.TextInput(attrs={"placeholder": _("Name contains"), "type": "search"}),
     )
 
 
 class RevenueForm(PeriodForm):
-    as_of = forms.DateField(label="Deferred as of", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    as_of = forms.DateField(label=_("Deferred as of"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     client = client_search()
 
 
 class UsageForm(PeriodForm):
     by = forms.ChoiceField(
-        label="Group by", required=False, choices=[(key, label) for key, (label, _) in USAGE_DIMENSIONS.items()]
+        label=_("Group by"),
+        required=False,
+        choices=[(key, label) for key, (label, _fields) in USAGE_DIMENSIONS.items()],
     )
     client = client_search()
 
 
 class RunwayForm(forms.Form):
-    include_ended = forms.BooleanField(label="Include ended agreements", required=False)
+    include_ended = forms.BooleanField(label=_("Include ended agreements"), required=False)
 
 
 class MsaForm(forms.Form):
-    candidates_only = forms.BooleanField(label="Candidates only", required=False)
+    candidates_only = forms.BooleanField(label=_("Candidates only"), required=False)
 
 
 class SeatsForm(forms.Form):
-    client = forms.ModelChoiceField(queryset=Client.objects.all(), to_field_name="public_id")
-    seats = forms.IntegerField(min_value=0, max_value=100_000)
+    client = forms.ModelChoiceField(label=_("Client"), queryset=Client.objects.all(), to_field_name="public_id")
+    seats = IntegerField(label=_("Seats"), min_value=0, max_value=100_000)

@@ -37,6 +37,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Round, TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from agreements.domain import money
 from agreements.models import Agreement, AgreementStatus, Client, LedgerEntry, LedgerKind, TimeEntry
@@ -276,13 +277,13 @@ def recognised_revenue(
 # Usage
 
 USAGE_DIMENSIONS = {
-    "client": ("Client", ("agreement__client_id", "agreement__client__name")),
+    "client": (gettext_lazy("Client"), ("agreement__client_id", "agreement__client__name")),
     "technician": (
-        "Technician",
+        gettext_lazy("Technician"),
         ("technician_id", "technician__username", "technician__first_name", "technician__last_name"),
     ),
-    "work_type": ("Work type", ("work_type_id", "work_type__name")),
-    "month": ("Month", ()),
+    "work_type": (gettext_lazy("Work type"), ("work_type_id", "work_type__name")),
+    "month": (gettext_lazy("Month"), ()),
 }
 
 
@@ -352,11 +353,13 @@ class RunwayRow:
     runway: Runway
 
 
-RUNWAY_METHOD = (
-    f"Burn rate = minutes charged on the agreement's non-void time entries worked in the last "
-    f"{WINDOW_DAYS} days (today included) ÷ {WINDOW_WEEKS}, per week. Run-out = today + balance ÷ daily burn, "
-    "in whole days; today when the balance is used up; unknown when nothing was charged in the window."
-)
+def runway_method() -> str:
+    """How the runway figures are computed, in the reader's language."""
+    return gettext(
+        "Burn rate = minutes charged on the agreement's non-void time entries worked in the last "
+        "%(days)s days (today included) ÷ %(weeks)s, per week. Run-out = today + balance ÷ daily burn, "
+        "in whole days; today when the balance is used up; unknown when nothing was charged in the window."
+    ) % {"days": WINDOW_DAYS, "weeks": WINDOW_WEEKS}
 
 
 def runway_ranking(*, today: datetime.date, include_ended: bool = False, limit: int | None = None) -> list[RunwayRow]:

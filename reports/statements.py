@@ -25,7 +25,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, TimeEntry
 from agreements.runway import runway_of, with_runway
@@ -101,12 +104,18 @@ def _month_bounds(month: datetime.date) -> tuple[datetime.datetime, datetime.dat
 
 
 _OTHER = {
-    LedgerKind.EXPIRY: "Unused hours expired",
-    LedgerKind.ADJUSTMENT: "Adjustment",
-    LedgerKind.CANCELLATION: "Block sale cancelled",
-    LedgerKind.SETTLEMENT: "Earlier overage repaid from a new block",
-    LedgerKind.OVERAGE_BILLED: "Overage billed on an invoice",
+    LedgerKind.EXPIRY: _("Unused hours expired"),
+    LedgerKind.ADJUSTMENT: _("Adjustment"),
+    LedgerKind.CANCELLATION: _("Block sale cancelled"),
+    LedgerKind.SETTLEMENT: _("Earlier overage repaid from a new block"),
+    LedgerKind.OVERAGE_BILLED: _("Overage billed on an invoice"),
 }
+
+
+def _movement_text(kind: str, reason: str) -> str:
+    what = str(_OTHER[kind])
+    # Translators: a balance movement on a statement and the reason staff gave for it.
+    return gettext("%(what)s: %(reason)s") % {"what": what, "reason": reason} if reason else what
 
 
 def statement_build(*, client: Client, month: datetime.date) -> Statement:
@@ -162,17 +171,6 @@ def statement_build(*, client: Client, month: datetime.date) -> Statement:
         .annotate(total=Sum("minutes"))
         .order_by("created_at__date")
     )
-    movements = [
-        MovementLine(
-            day=row["created_at__date"],
-            description=(
-                f"Correction: entry of {row['time_entry__work_date']:%d %b %Y} "
-                f"on ticket #{row['time_entry__ticket__number']} voided"
-            ),
-            minutes=row["total"],
-        )
-        for row in reversals
-    ]
     others = (
         in_month.filter(kind__in=list(_OTHER))
         .annotate(day=TruncDate("created_at"))
@@ -181,14 +179,24 @@ def statement_build(*, client: Client, month: datetime.date) -> Statement:
         .filter(~Q(total=0))  # a settlement moves minutes between a block and the pool: net zero
         .order_by("day", "kind")
     )
-    movements += [
-        MovementLine(
-            day=row["day"],
-            description=_OTHER[row["kind"]] + (f": {row['reason']}" if row["reason"] else ""),
-            minutes=row["total"],
-        )
-        for row in others
-    ]
+    # The lines read in the client's language, like the PDF they go on.
+    with translation.override(client.language):
+        movements = [
+            MovementLine(
+                day=row["created_at__date"],
+                description=gettext("Correction: entry of %(date)s on ticket #%(ticket)s voided")
+                % {
+                    "date": date_format(row["time_entry__work_date"], "d M Y"),
+                    "ticket": row["time_entry__ticket__number"],
+                },
+                minutes=row["total"],
+            )
+            for row in reversals
+        ]
+        movements += [
+            MovementLine(day=row["day"], description=_movement_text(row["kind"], row["reason"]), minutes=row["total"])
+            for row in others
+        ]
     statement.movements = sorted(movements, key=lambda line: line.day)
 
     today = min(timezone.localdate(), last_day)
@@ -199,7 +207,9 @@ def statement_build(*, client: Client, month: datetime.date) -> Statement:
 
 def statement_pdf(statement: Statement) -> bytes:
     seller = seller_profile_get()
-    html = render_to_string(TEMPLATE, {"s": statement, "seller": seller, "static_base": STATIC_BASE})
+    # A client's document speaks the client's language, like its invoices.
+    with translation.override(statement.client.language):
+        html = render_to_string(TEMPLATE, {"s": statement, "seller": seller, "static_base": STATIC_BASE})
     return html_to_pdf(html)
 
 

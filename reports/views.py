@@ -6,11 +6,12 @@ import datetime
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
 
 from agreements.domain import format_minutes, format_money
 from agreements.models import Client
@@ -50,6 +51,11 @@ def _filename(name: str, today: datetime.date) -> str:
     return f"{name}-{today:%Y-%m-%d}.csv"
 
 
+def _month_label(month: datetime.date) -> str:
+    """`Feb 26` under a chart column, with the month named in the reader's language."""
+    return date_format(month, "M y")
+
+
 @staff_required
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/index.html", {})
@@ -66,8 +72,9 @@ def revenue(request: HttpRequest) -> HttpResponse:
     months = selectors.recognised_revenue(first=first, last=last, clients=clients)
     if _wants_csv(request):
         if request.GET.get("table") == "months":
-            header = ["Month", "Currency", "Opening deferred", "Purchased", "Recognised", "Breakage", "Cancelled",
-                      "Closing deferred", "Minutes recognised", "Minutes expired"]  # fmt: skip
+            header = [gettext("Month"), gettext("Currency"), gettext("Opening deferred"), gettext("Purchased"),
+                      gettext("Recognised"), gettext("Breakage"), gettext("Cancelled"), gettext("Closing deferred"),
+                      gettext("Minutes recognised"), gettext("Minutes expired")]  # fmt: skip
             rows = (
                 (
                     f"{m.month:%Y-%m}",
@@ -84,16 +91,16 @@ def revenue(request: HttpRequest) -> HttpResponse:
                 for m in months
             )
             return csv_response(_filename("recognised-revenue", today), header, rows)
-        header = ["Client", "Currency", "Unused minutes", "Deferred revenue"]
+        header = [gettext("Client"), gettext("Currency"), gettext("Unused minutes"), gettext("Deferred revenue")]
         rows = [(r.client_name, r.currency, r.minutes, r.amount) for r in deferred.rows]
         return csv_response(_filename(f"deferred-revenue-{as_of:%Y-%m-%d}", today), header, rows)
     main_currency = next(iter(deferred.totals), None) or (months[0].currency if months else "")
     shown = [m for m in months if m.currency == main_currency]
     chart = columns(
-        [f"{m.month:%b %y}" for m in shown],
-        {"Recognised": [m.recognised for m in shown], "Breakage": [m.breakage for m in shown]},
+        [_month_label(m.month) for m in shown],
+        {gettext("Recognised"): [m.recognised for m in shown], gettext("Breakage"): [m.breakage for m in shown]},
         fmt=lambda v: format_money(v, main_currency),
-        summary=f"Recognised revenue and breakage per month ({main_currency})",
+        summary=gettext("Recognised revenue and breakage per month (%(currency)s)") % {"currency": main_currency},
     )
     return render(
         request,
@@ -117,9 +124,10 @@ def usage(request: HttpRequest) -> HttpResponse:
     first, last = _period(form, today)
     by = (form.cleaned_data.get("by") if form.is_valid() else None) or "client"
     rows = selectors.usage(first=first, last=last, by=by, clients=_clients(form))
-    label = selectors.USAGE_DIMENSIONS[by][0]
+    label = str(selectors.USAGE_DIMENSIONS[by][0])
     if _wants_csv(request):
-        header = ["Month", label, "Entries", "Worked billable (min)", "Charged (min)", "Non-billable (min)"]
+        header = [gettext("Month"), label, gettext("Entries"), gettext("Worked billable (min)"),
+                  gettext("Charged (min)"), gettext("Non-billable (min)")]  # fmt: skip
         data = (
             (f"{r.month:%Y-%m}", r.label, r.entries, r.worked_minutes, r.charged_minutes, r.non_billable_minutes)
             for r in rows
@@ -130,10 +138,13 @@ def usage(request: HttpRequest) -> HttpResponse:
         per_month[r.month][0] += r.charged_minutes
         per_month[r.month][1] += r.non_billable_minutes
     chart = columns(
-        [f"{m:%b %y}" for m in per_month],
-        {"Charged": [v[0] for v in per_month.values()], "Non-billable": [v[1] for v in per_month.values()]},
+        [_month_label(m) for m in per_month],
+        {
+            gettext("Charged"): [v[0] for v in per_month.values()],
+            gettext("Non-billable"): [v[1] for v in per_month.values()],
+        },
         fmt=format_minutes,
-        summary="Charged and non-billable time per month",
+        summary=gettext("Charged and non-billable time per month"),
     )
     totals = {
         "entries": sum(r.entries for r in rows),
@@ -168,8 +179,9 @@ def runway(request: HttpRequest) -> HttpResponse:
         today=today, include_ended=include_ended, limit=None if wants_csv else ROW_LIMIT + 1
     )
     if wants_csv:
-        header = ["Client", "Agreement", "Status", "Balance (min)", "Charged in window (min)", "Burn per week (min)",
-                  "Runway (days)", "Runs out on"]  # fmt: skip
+        header = [gettext("Client"), gettext("Agreement"), gettext("Status"), gettext("Balance (min)"),
+                  gettext("Charged in window (min)"), gettext("Burn per week (min)"), gettext("Runway (days)"),
+                  gettext("Runs out on")]  # fmt: skip
         data = (
             (
                 r.agreement.client.name,
@@ -191,7 +203,7 @@ def runway(request: HttpRequest) -> HttpResponse:
             "form": form,
             "rows": rows[:ROW_LIMIT],
             "more_rows": len(rows) > ROW_LIMIT,
-            "method": selectors.RUNWAY_METHOD,
+            "method": selectors.runway_method(),
             "today": today,
         },
     )
@@ -204,9 +216,10 @@ def cash(request: HttpRequest) -> HttpResponse:
     first, last = _period(form, today)
     months = selectors.cash(first=first, last=last)
     if _wants_csv(request):
-        header = ["Month", "Currency", "Invoices", "Invoiced", "Collected", "Outstanding at month end",
-                  "Overdue at month end", "Reload invoices raised", "Reload amount raised", "Reloads paid",
-                  "Reload amount paid"]  # fmt: skip
+        header = [gettext("Month"), gettext("Currency"), gettext("Invoices"), gettext("Invoiced"),
+                  gettext("Collected"), gettext("Outstanding at month end"), gettext("Overdue at month end"),
+                  gettext("Reload invoices raised"), gettext("Reload amount raised"), gettext("Reloads paid"),
+                  gettext("Reload amount paid")]  # fmt: skip
         data = (
             (
                 f"{m.month:%Y-%m}",
@@ -227,10 +240,10 @@ def cash(request: HttpRequest) -> HttpResponse:
     currency = months[0].currency if months else ""
     shown = [m for m in months if m.currency == currency]
     chart = columns(
-        [f"{m.month:%b %y}" for m in shown],
-        {"Invoiced": [m.invoiced for m in shown], "Collected": [m.collected for m in shown]},
+        [_month_label(m.month) for m in shown],
+        {gettext("Invoiced"): [m.invoiced for m in shown], gettext("Collected"): [m.collected for m in shown]},
         fmt=lambda v: format_money(v, currency),
-        summary=f"Invoiced and collected per month ({currency})",
+        summary=gettext("Invoiced and collected per month (%(currency)s)") % {"currency": currency},
     )
     return render(request, "reports/cash.html", {"form": form, "months": months, "chart": chart})
 
@@ -244,17 +257,28 @@ def msa(request: HttpRequest) -> HttpResponse:
             profile = services.client_seats_set(
                 client=seats_form.cleaned_data["client"], seats=seats_form.cleaned_data["seats"]
             )
-            messages.success(request, f"{profile.client}: {profile.seats} seat{'s' if profile.seats != 1 else ''}.")
+            messages.success(
+                request,
+                ngettext("%(client)s: %(count)s seat.", "%(client)s: %(count)s seats.", profile.seats)
+                % {"client": profile.client, "count": profile.seats},
+            )
         else:
-            messages.error(request, "Seats must be a whole number between 0 and 100000.")
+            # Name the input that was wrong: an unknown client is not a seats problem.
+            for name, errors in seats_form.errors.items():
+                for error in errors:
+                    label = seats_form[name].label
+                    messages.error(request, gettext("%(field)s: %(error)s") % {"field": label, "error": error})
         return redirect(request.get_full_path())
     form = MsaForm(request.GET or None)
     report = selectors.msa_candidates(
         today=today, candidates_only=form.is_valid() and form.cleaned_data["candidates_only"]
     )
     if _wants_csv(request):
-        header = ["Client", "Currency", "Seats", f"Spend over {report.months} months", "Average per month",
-                  "MSA per month", "Difference per month", "Candidate"]  # fmt: skip
+        spend = ngettext("Spend over %(count)s month", "Spend over %(count)s months", report.months) % {
+            "count": report.months
+        }
+        header = [gettext("Client"), gettext("Currency"), gettext("Seats"), spend, gettext("Average per month"),
+                  gettext("MSA per month"), gettext("Difference per month"), gettext("Candidate")]  # fmt: skip
         data = (
             (
                 r.client.name,
@@ -264,7 +288,7 @@ def msa(request: HttpRequest) -> HttpResponse:
                 r.monthly_spend,
                 r.msa_monthly,
                 r.difference,
-                "yes" if r.is_candidate else "no",
+                gettext("yes") if r.is_candidate else gettext("no"),
             )  # fmt: skip
             for r in report.rows
         )
@@ -282,7 +306,7 @@ def statement_download(request: HttpRequest, public_id: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     if not (request.user.is_msp_staff or request.user.is_client_contact):
-        raise PermissionDenied("Statements are for staff and the client's contacts.")
+        raise Http404("No such page.")  # technicians: as ui.access, a closed page looks absent
     client = get_by_public_id(clients_for_user(request.user), public_id)
     try:
         month = parse_month(request.GET.get("month", ""))

@@ -5,11 +5,12 @@ Every named route must be listed in ROUTES below (a new route fails
 object, the test builds the URL of client A's object and requests it as
 Charlie (a contact of client B), as a technician, and anonymously:
 
-* Charlie: 404 on every object a client contact can reach (never the data).
-  Staff-only pages answer 403 from the role check *before* any lookup; that
-  is accepted only because the answer is the same for an id that does not
+* Charlie: 404 on every object of client A and on every page or endpoint his
+  role may not use — never a 403, which would confirm that the page exists.
+  The answer is the very same (status and body) for an id that does not
+  exist, and on role-restricted pages the same as for a URL that does not
   exist (checked), so it tells Charlie nothing about client A.
-* Technician: 403/404 where technicians have no access; "allowed" routes are
+* Technician: 404 where technicians have no access; "allowed" routes are
   MSP pages technicians legitimately use (they see every client by design).
 * Anonymous: a redirect to the login page, or 401/403 from the API.
 
@@ -43,11 +44,11 @@ CLIENT_A_NAME = "Acme Dental"
 TICKET_A_SUBJECT = "Acme secret server room"
 
 # Who may reach a route at all (the role check, before any object lookup).
-STAFF = "staff"  # ui.access.staff_required or a staff-only API action: Charlie and technicians 403
-MSP = "msp"  # staff and technicians: Charlie 403 on pages (role check first), 404 from the API (scoped lookup)
-CLIENT = "client"  # client contacts only (portal): Charlie 404, technician 403
+STAFF = "staff"  # ui.access.staff_required or a staff-only API action: Charlie and technicians 404
+MSP = "msp"  # staff and technicians: Charlie 404 (the role check on pages, the scoped lookup in the API)
+CLIENT = "client"  # client contacts only (portal): Charlie 404 on client A's objects, technicians 404
 ANY = "any"  # any signed-in user; the scoped selector decides: Charlie 404
-BILLING = "billing"  # staff and the client's own contacts (invoices, PDFs, statements, purchases): technicians 403/404
+BILLING = "billing"  # staff and the client's own contacts (invoices, PDFs, statements, purchases): technicians 404
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ ROUTES: dict[str, Route] = {
     "password_reset_confirm": Route(None, skip="public; a signed uid+token, not an object id of a client"),
     "password_reset_complete": Route(None, skip="public confirmation page"),
     "invitation_accept": Route(None, skip="public; an unguessable signed invitation token is the credential"),
+    # Any signed-in user may confirm their own password; it shows nothing of anyone else.
+    "reauth": Route(None, post=True),
+    "language_choose": Route(None, skip="public; sets the caller's own language, takes no object id"),
     # --- staff dashboard
     "dashboard:home": Route(None, STAFF),
     "dashboard:client_new": Route(None, STAFF, post=True),
@@ -87,6 +91,8 @@ ROUTES: dict[str, Route] = {
     "dashboard:adjust": Route("agreement", STAFF, post=True),
     "dashboard:technician_invite": Route(None, STAFF, post=True),
     "dashboard:request_handled": Route("hours_request", STAFF, post=True),
+    "dashboard:lockouts": Route(None, STAFF),
+    "dashboard:lockout_unlock": Route(None, STAFF, post=True),
     # --- timesheet
     "timesheet:log": Route(None, MSP),
     "timesheet:mine": Route(None, MSP),
@@ -112,6 +118,8 @@ ROUTES: dict[str, Route] = {
     "billing:invoice_void": Route("invoice", STAFF, post=True),
     "billing:invoice_pdf": Route("invoice", BILLING),
     "notifications:invoice_send": Route("invoice", STAFF, post=True),
+    # --- audit log
+    "audit:events": Route(None, STAFF),
     # --- REST API (each name covers the plain and the `.json` suffix pattern)
     "api:api-root": _api(None),
     "api:schema": _api(None),
@@ -129,7 +137,7 @@ ROUTES: dict[str, Route] = {
     "api:agreement-detail": _api("agreement", MSP),
     "api:agreement-ledger": _api("agreement", MSP),
     "api:agreement-purchases": _api("agreement", BILLING),
-    # The object is looked up (404 for Charlie) before the staff check (403 for a technician).
+    # The object is looked up (404 for Charlie) before the staff check (404 for a technician too).
     "api:agreement-adjustments": _api("agreement", BILLING, post_only=True),
     "api:time-entry-list": _api(None),
     "api:time-entry-detail": _api("time_entry", MSP),
@@ -298,17 +306,39 @@ def _leaks(response, secrets: list[str]) -> list[str]:
 
 
 def _role_checked_first(route: Route) -> bool:
-    """Pages for staff (or staff and technicians) answer a client contact 403 before any lookup;
+    """Pages for staff (or staff and technicians) answer a client contact 404 before any lookup;
     so does the staff-only token API. Everything else looks the object up in Charlie's scope."""
     return route.audience == STAFF or (route.audience == MSP and not route.api)
 
 
 def _expected_for_charlie(route: Route) -> set[int]:
-    if _role_checked_first(route):
-        return {HTTPStatus.FORBIDDEN}  # the same for a missing id (checked)
-    if route.obj is None:
-        return {HTTPStatus.OK, HTTPStatus.FOUND}  # his own list, or "/" sending him home: checked for leaks
-    return {HTTPStatus.NOT_FOUND}
+    if _role_checked_first(route) or route.obj is not None:
+        return {HTTPStatus.NOT_FOUND}  # the same as for a missing id or page (checked)
+    return {HTTPStatus.OK, HTTPStatus.FOUND}  # his own list, or "/" sending him home: checked for leaks
+
+
+API_NOT_FOUND = {"status": 404, "code": "not_found", "message": "Not found.", "fields": {}}
+
+
+def _body(response) -> bytes:
+    return b"".join(response) if response.streaming else response.content
+
+
+def _looks_absent(http: HttpClient, p: Pattern, method: str, response, world: dict) -> str:
+    """Why this 404 would tell the visitor more than "there is nothing here", or ""."""
+    route = ROUTES[p.name]
+    if route.obj:
+        other = _send(http, p, method, _url(p, world, missing=True))
+        if (other.status_code, _body(other)) != (response.status_code, _body(response)):
+            return f"{response.status_code} for A's object but {other.status_code} (or another body) for none"
+    elif route.api:
+        if response.json() != API_NOT_FOUND:
+            return f"answers {response.json()} instead of the plain API 404"
+    else:
+        nowhere = getattr(http, method)("/no-such-page-at-all/")
+        if (nowhere.status_code, _body(nowhere)) != (response.status_code, _body(response)):
+            return "answers differently from a URL that does not exist"
+    return ""
 
 
 @pytest.mark.django_db
@@ -329,11 +359,10 @@ def test_it_shows_charlie_nothing_of_client_a(world, charlie):
                 failures.append(f"{method.upper()} {url} ({p.name}) shows Charlie {leaked}")
             if _fingerprint() != before:
                 failures.append(f"{method.upper()} {url} ({p.name}) changed client A's data")
-            if route.obj and _role_checked_first(route):
-                # The 403 must not depend on whether the object exists.
-                other = _send(http, p, method, _url(p, world, missing=True))
-                if other.status_code != response.status_code:
-                    failures.append(f"{p.name}: {response.status_code} for A's object but {other.status_code} for none")
+            if response.status_code == HTTPStatus.NOT_FOUND and (
+                why := _looks_absent(http, p, method, response, world)
+            ):
+                failures.append(f"{method.upper()} {url} ({p.name}) {why}")
     assert not failures, "\n".join(failures)
 
 
@@ -353,8 +382,10 @@ def test_it_keeps_technicians_out_of_staff_and_client_pages(world, technician):
             before = _fingerprint()
             url = _url(p, world)
             response = _send(http, p, method, url)
-            if response.status_code not in {HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND}:
-                failures.append(f"{method.upper()} {url} ({p.name}): {response.status_code}, expected 403 or 404")
+            if response.status_code != HTTPStatus.NOT_FOUND:
+                failures.append(f"{method.upper()} {url} ({p.name}): {response.status_code}, expected 404")
+            elif why := _looks_absent(http, p, method, response, world):
+                failures.append(f"{method.upper()} {url} ({p.name}) {why}")
             if _fingerprint() != before:
                 failures.append(f"{method.upper()} {url} ({p.name}) let a technician change data")
     assert not failures, "\n".join(failures)

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TimesheetConfig(AppConfig):
     name = "timesheet"
-    verbose_name = "Time entry"
+    verbose_name = _("Time entry")

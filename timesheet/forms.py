@@ -7,6 +7,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Case, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from agreements.domain import parse_duration
@@ -32,7 +34,8 @@ class AgreementChoices:
         self.by_label: dict[str, Agreement] = {}
         for agreement, label in zip(agreements, labels, strict=True):
             if labels.count(label) > 1:  # two agreements of one client with one name
-                label = f"{label} (from {agreement.starts_on:%Y-%m-%d})"
+                # Translators: two agreements of one client with one name, told apart by their start date
+                label = _("%(label)s (from %(start)s)") % {"label": label, "start": f"{agreement.starts_on:%Y-%m-%d}"}
             self.by_label[label] = agreement
         self.label_of = {a.pk: label for label, a in self.by_label.items()}
 
@@ -75,28 +78,33 @@ class DurationField(forms.CharField):
 
 class TimeEntryForm(forms.Form):
     agreement = forms.CharField(
-        label="Client / agreement",
-        help_text="Start typing the client's name and pick the agreement.",
+        label=gettext_lazy("Client / agreement"),
+        help_text=gettext_lazy("Start typing the client's name and pick the agreement."),
         widget=forms.TextInput(attrs={"list": "agreement-options", "autocomplete": "off", "autofocus": True}),
     )
     ticket = forms.CharField(
-        label="Ticket number", max_length=64, widget=forms.TextInput(attrs={"placeholder": "e.g. 4711"})
+        label=gettext_lazy("Ticket number"),
+        max_length=64,
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("e.g. 4711")}),
     )
     subject = forms.CharField(
-        label="Ticket subject",
+        label=gettext_lazy("Ticket subject"),
         max_length=300,
         required=False,
-        help_text="Only for a new ticket: an existing ticket keeps its subject.",
+        help_text=gettext_lazy("Only for a new ticket: an existing ticket keeps its subject."),
     )
-    work_date = forms.DateField(label="Date worked", widget=forms.DateInput(attrs={"type": "date"}))
+    work_date = forms.DateField(label=gettext_lazy("Date worked"), widget=forms.DateInput(attrs={"type": "date"}))
     duration = DurationField(
-        label="Duration",
-        help_text="90, 1:30, 1.5h or 1h30m",
+        label=gettext_lazy("Duration"),
+        help_text=gettext_lazy("90, 1:30, 1.5h or 1h30m"),
         widget=forms.TextInput(attrs={"placeholder": "1:30", "inputmode": "text", "autocomplete": "off"}),
     )
-    work_type = WorkTypeField()
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False)
+    work_type = WorkTypeField(label=gettext_lazy("Work type"))
+    notes = forms.CharField(
+        label=gettext_lazy("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
+    )
+    # As long as the column holding it: a longer key would be a database error on PostgreSQL.
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=200)
 
     def __init__(self, *args: object, user: User, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -107,25 +115,29 @@ class TimeEntryForm(forms.Form):
     def clean_agreement(self) -> Agreement:
         agreement = self.choices.resolve(self.cleaned_data["agreement"])
         if agreement is None:
-            raise ValidationError("Choose an active agreement from the list.")
+            raise ValidationError(_("Choose an active agreement from the list."))
         return agreement
 
     def clean_work_date(self) -> datetime.date:
         value = self.cleaned_data["work_date"]
         if value > timezone.localdate():
-            raise ValidationError("Time cannot be logged for a future date.")
+            raise ValidationError(_("Time cannot be logged for a future date."))
         return value
 
 
 class VoidForm(forms.Form):
     reason = forms.CharField(
-        max_length=500, widget=forms.TextInput(attrs={"placeholder": "e.g. logged on the wrong ticket"})
+        label=gettext_lazy("Reason"),
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("e.g. logged on the wrong ticket")}),
     )
 
 
 class CorrectForm(forms.Form):
-    work_date = forms.DateField(label="Date worked", widget=forms.DateInput(attrs={"type": "date"}))
-    duration = DurationField(label="Duration", help_text="90, 1:30, 1.5h or 1h30m")
-    work_type = WorkTypeField()
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
-    reason = forms.CharField(label="Reason for the correction", max_length=500)
+    work_date = forms.DateField(label=gettext_lazy("Date worked"), widget=forms.DateInput(attrs={"type": "date"}))
+    duration = DurationField(label=gettext_lazy("Duration"), help_text=gettext_lazy("90, 1:30, 1.5h or 1h30m"))
+    work_type = WorkTypeField(label=gettext_lazy("Work type"))
+    notes = forms.CharField(
+        label=gettext_lazy("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason for the correction"), max_length=500)

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from agreements import services
 from agreements.domain import format_minutes
@@ -92,15 +93,26 @@ def log(request: HttpRequest) -> HttpResponse:
                 entry = outcome.entry
                 messages.success(
                     request,
-                    f"Logged {format_minutes(entry.minutes)} on ticket #{entry.ticket.number} for "
-                    f"{outcome.agreement.client}: charged {format_minutes(entry.charged_minutes)}, "
-                    f"balance now {format_minutes(outcome.balance_after)}.",
+                    _(
+                        "Logged %(worked)s on ticket #%(ticket)s for %(client)s: "
+                        "charged %(charged)s, balance now %(balance)s."
+                    )
+                    % {
+                        "worked": format_minutes(entry.minutes),
+                        "ticket": entry.ticket.number,
+                        "client": outcome.agreement.client,
+                        "charged": format_minutes(entry.charged_minutes),
+                        "balance": format_minutes(outcome.balance_after),
+                    },
                 )
                 if outcome.low:
                     messages.warning(
                         request,
-                        f"{outcome.agreement.client} is at or below its low-balance threshold "
-                        f"({format_minutes(outcome.agreement.low_balance_threshold_minutes)}).",
+                        _("%(client)s is at or below its low-balance threshold (%(threshold)s).")
+                        % {
+                            "client": outcome.agreement.client,
+                            "threshold": format_minutes(outcome.agreement.low_balance_threshold_minutes),
+                        },
                     )
                 return redirect("timesheet:log")
     recent = time_entries_for_user(request.user).filter(technician=request.user)[:5]
@@ -139,7 +151,7 @@ def void(request: HttpRequest, public_id: str) -> HttpResponse:
     entry = _own_entry(request, public_id)
     form = VoidForm(request.POST or None)
     if entry.is_void:
-        messages.info(request, "This entry is already void.")
+        messages.info(request, _("This entry is already void."))
         return redirect(_back(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -150,9 +162,17 @@ def void(request: HttpRequest, public_id: str) -> HttpResponse:
             entry.agreement.refresh_from_db()
             messages.success(
                 request,
-                f"Voided {format_minutes(entry.minutes)} on ticket #{entry.ticket.number}: "
-                f"{format_minutes(entry.charged_minutes)} given back to {entry.agreement.client} "
-                f"(balance now {format_minutes(entry.agreement.balance_minutes)}).",
+                _(
+                    "Voided %(worked)s on ticket #%(ticket)s: %(charged)s given back to %(client)s "
+                    "(balance now %(balance)s)."
+                )
+                % {
+                    "worked": format_minutes(entry.minutes),
+                    "ticket": entry.ticket.number,
+                    "charged": format_minutes(entry.charged_minutes),
+                    "client": entry.agreement.client,
+                    "balance": format_minutes(entry.agreement.balance_minutes),
+                },
             )
             return redirect(_back(request))
     return render(request, "timesheet/void.html", {"entry": entry, "form": form, "next": _back(request)})
@@ -162,7 +182,7 @@ def void(request: HttpRequest, public_id: str) -> HttpResponse:
 def correct(request: HttpRequest, public_id: str) -> HttpResponse:
     entry = _own_entry(request, public_id)
     if entry.is_void:
-        messages.info(request, "This entry is void; log a new one instead.")
+        messages.info(request, _("This entry is void; log a new one instead."))
         return redirect(_back(request))
     initial = {
         "work_date": entry.work_date,
@@ -188,8 +208,12 @@ def correct(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Corrected ticket #{entry.ticket.number}: now {format_minutes(new.minutes)} worked, "
-                f"{format_minutes(new.charged_minutes)} charged.",
+                _("Corrected ticket #%(ticket)s: now %(worked)s worked, %(charged)s charged.")
+                % {
+                    "ticket": entry.ticket.number,
+                    "worked": format_minutes(new.minutes),
+                    "charged": format_minutes(new.charged_minutes),
+                },
             )
             return redirect(_back(request))
     return render(request, "timesheet/correct.html", {"entry": entry, "form": form})

@@ -1,8 +1,10 @@
 """Who may open which face, and fetching objects by public id with a 404.
 
-Role checks answer 403 (a technician on the staff dashboard); objects are
-always fetched through a scoped selector's queryset, so another client's
-object answers 404 — indistinguishable from one that does not exist.
+A signed-in user whose role may not open a page gets 404, exactly like a
+page that does not exist (a 403 would confirm the page is there and only
+closed to them); anonymous visitors are sent to sign in. Objects are always
+fetched through a scoped selector's queryset, so another client's object
+answers 404 too — indistinguishable from one that does not exist.
 """
 
 import uuid
@@ -11,9 +13,9 @@ from functools import wraps
 from typing import TypeVar
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 View = Callable[..., HttpResponse]
 M = TypeVar("M", bound=Model)
@@ -25,7 +27,7 @@ def _role_required(check: Callable[[object], bool]) -> Callable[[View], View]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
             if not check(request.user):
-                raise PermissionDenied("This page is not part of your account.")
+                raise Http404(_("No such page."))
             return view(request, *args, **kwargs)
 
         return wrapped
@@ -43,8 +45,8 @@ def get_by_public_id(queryset: QuerySet[M], public_id: object) -> M:
     try:
         key = uuid.UUID(str(public_id))
     except ValueError:
-        raise Http404("No such object.") from None
+        raise Http404(_("No such object.")) from None
     try:
         return queryset.get(public_id=key)
     except queryset.model.DoesNotExist:
-        raise Http404("No such object.") from None
+        raise Http404(_("No such object.")) from None

@@ -3,6 +3,9 @@
 import datetime
 from dataclasses import dataclass
 
+from django.utils.dateformat import format as format_date
+from django.utils.translation import gettext
+
 from agreements.domain import format_minutes
 
 WIDTH, HEIGHT = 960, 220
@@ -57,11 +60,13 @@ def burn_down(points: list[tuple[datetime.date, int]], *, today: datetime.date, 
     area = f"{path} L{x(end)},{y(0)} L{x(points[0][0])},{y(0)} Z"
     y_labels = [(y(value), format_minutes(value)) for value in sorted({top, bottom, 0, threshold})]
     middle = start + (end - start) / 2
-    x_labels = [(x(day), day.strftime("%d %b %Y")) for day in (start, middle, end)]
-    summary = (
-        f"Balance from {format_minutes(points[0][1])} on {points[0][0]:%d %b %Y} "
-        f"to {format_minutes(points[-1][1])} today"
-    )
+    # Month names in the active language; "05 Mar 2025" in English.
+    x_labels = [(x(day), format_date(day, "d M Y")) for day in (start, middle, end)]
+    summary = gettext("Balance from %(first)s on %(date)s to %(last)s today") % {
+        "first": format_minutes(points[0][1]),
+        "date": format_date(points[0][0], "d M Y"),
+        "last": format_minutes(points[-1][1]),
+    }
     return BurnDown(
         path=path,
         area=area,

@@ -1,7 +1,10 @@
-"""Showing a service's refusal on the form that asked for it."""
+"""Showing a service's refusal on the form that asked for it, and the number
+fields every form uses (digits 0-9 only)."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+
+from agreements.domain import check_ascii_number
 
 # Service errors are keyed by the services' argument names; the form's fields
 # are named for the person typing.
@@ -26,3 +29,20 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, error)
+
+
+class _AsciiNumber:
+    """A typed number in the digits 0-9 only (agreements.domain.check_ascii_number)."""
+
+    def to_python(self, value: object) -> object:
+        if isinstance(value, str):
+            check_ascii_number(value)
+        return super().to_python(value)  # type: ignore[misc]
+
+
+class IntegerField(_AsciiNumber, forms.IntegerField):
+    pass
+
+
+class DecimalField(_AsciiNumber, forms.DecimalField):
+    pass

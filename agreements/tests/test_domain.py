@@ -1,9 +1,20 @@
+import datetime
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
-from agreements.domain import block_price, charged_minutes, format_minutes, money, parse_duration, round_to_increment
+from agreements.domain import (
+    block_price,
+    charged_minutes,
+    check_date_in_range,
+    format_minutes,
+    format_money,
+    money,
+    parse_duration,
+    round_to_increment,
+)
 
 
 @pytest.mark.parametrize(
@@ -86,3 +97,46 @@ def test_it_formats_minutes_as_hours_and_minutes():
     assert format_minutes(120) == "2 h"
     assert format_minutes(5) == "5 min"
     assert format_minutes(-90) == "−1 h 30 min"
+
+
+def test_it_formats_money_for_the_language_given():
+    assert format_money(Decimal("1800"), "EUR", "it") == "1.800,00\xa0€"
+    assert format_money(Decimal("1800"), "USD", "en") == "$1,800.00"
+
+
+def test_it_formats_money_for_the_active_language_by_default():
+    with translation.override("it"):
+        assert format_money(Decimal("1800"), "EUR") == "1.800,00\xa0€"
+    with translation.override("en"):
+        assert format_money(Decimal("1800"), "USD") == "$1,800.00"
+
+
+def test_it_puts_the_minus_sign_in_front_of_a_negative_amount():
+    assert format_money(Decimal("-1800"), "EUR", "it") == "−1.800,00\xa0€"
+    assert format_money(Decimal("-12.5"), "USD", "en") == "−$12.50"
+
+
+@pytest.mark.parametrize(
+    ("day", "ok"),
+    [
+        ("1999-12-31", False),
+        ("2000-01-01", True),
+        ("2034-02-28", True),  # ten years after 29 February 2024: the 28th, there is no 29th
+        ("2034-03-01", False),
+    ],
+)
+def test_it_accepts_dates_from_2000_to_ten_years_ahead(day, ok):
+    value = datetime.date.fromisoformat(day)
+    if ok:
+        check_date_in_range(value, field="paid_on", today=datetime.date(2024, 2, 29))
+    else:
+        with pytest.raises(ValidationError) as refused:
+            check_date_in_range(value, field="paid_on", today=datetime.date(2024, 2, 29))
+        assert refused.value.message_dict == {"paid_on": ["Enter a date between 2000-01-01 and 2034-02-28."]}
+
+
+@pytest.mark.parametrize("text", ["１２", "١٢", "1:３０", "１h"])
+def test_it_reads_durations_in_the_digits_0_to_9_only(text):
+    with pytest.raises(ValidationError) as refused:
+        parse_duration(text)
+    assert refused.value.messages == ["Type numbers with the digits 0-9."]

@@ -139,7 +139,7 @@ def test_schemathesis_finds_nothing_for_a_staff_token(live_api):
 
 def test_schemathesis_finds_nothing_for_a_client_token(live_api):
     base, tokens, workdir = live_api
-    # Mostly 403s and the client's own objects: the boundary-value phase adds
+    # Mostly 404s (role checks answer like unknown URLs) and the client's own objects: the boundary-value phase adds
     # little here, so it is left to the staff run to keep the suite quick.
     result = schemathesis(base, tokens["alice"], workdir, "--phases", "examples,fuzzing,stateful")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -114,15 +114,15 @@ def test_emailing_an_invoice_sends_the_pdf_once_per_click(client, staff, invoice
 def test_nobody_but_staff_opens_the_invoice_pages(client, request, invoice, who):
     client.force_login(request.getfixturevalue(who))
     for name in ("billing:invoices",):
-        assert client.get(reverse(name)).status_code == HTTPStatus.FORBIDDEN
-    assert client.get(reverse("billing:invoice", args=[invoice.public_id])).status_code == HTTPStatus.FORBIDDEN
+        assert client.get(reverse(name)).status_code == HTTPStatus.NOT_FOUND
+    assert client.get(reverse("billing:invoice", args=[invoice.public_id])).status_code == HTTPStatus.NOT_FOUND
     data = {"amount": "1800", "method": "ach", "reference": "R", "paid_on": timezone.localdate().isoformat()}
     assert (
         client.post(reverse("billing:invoice_payment", args=[invoice.public_id]), data).status_code
-        == HTTPStatus.FORBIDDEN
+        == HTTPStatus.NOT_FOUND
     )
     assert (
-        client.post(reverse("notifications:invoice_send", args=[invoice.public_id])).status_code == HTTPStatus.FORBIDDEN
+        client.post(reverse("notifications:invoice_send", args=[invoice.public_id])).status_code == HTTPStatus.NOT_FOUND
     )
     assert not Payment.objects.exists() and not OutgoingEmail.objects.exists()
     assert LedgerEntry.objects.count() == 0

@@ -131,7 +131,7 @@ def test_malformed_ids_are_404(client, alice):
 def test_staff_and_technicians_do_not_use_the_portal(client, staff, technician):
     for user in (staff, technician):
         client.force_login(user)
-        assert client.get(HOME).status_code == HTTPStatus.FORBIDDEN
+        assert client.get(HOME).status_code == HTTPStatus.NOT_FOUND
 
 
 def test_portal_query_count_does_not_grow(client, alice, funded, technician):

@@ -33,8 +33,8 @@ def test_it_shows_each_report_to_staff(client, staff, dataset, page):
 def test_it_refuses_technicians_and_client_contacts(client, technician, alice, page):
     for user in (technician, alice):
         client.force_login(user)
-        assert client.get(reverse(page)).status_code == HTTPStatus.FORBIDDEN
-        assert client.get(reverse(page), {"format": "csv"}).status_code == HTTPStatus.FORBIDDEN
+        assert client.get(reverse(page)).status_code == HTTPStatus.NOT_FOUND
+        assert client.get(reverse(page), {"format": "csv"}).status_code == HTTPStatus.NOT_FOUND
 
 
 def test_it_sends_anonymous_visitors_to_sign_in(client):

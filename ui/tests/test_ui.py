@@ -1,6 +1,8 @@
 import datetime
 from decimal import Decimal
 
+from django.utils import translation
+
 from ui.charts import burn_down
 from ui.templatetags.bh import minutes, money, signed_minutes
 
@@ -15,7 +17,14 @@ def test_minutes_are_hours_and_minutes():
 def test_money_has_its_currency():
     assert money(Decimal("1800"), "USD") == "$1,800.00"
     assert money(Decimal("-5.5"), "EUR") == "−€5.50"
-    assert money(Decimal("12.30"), "SEK") == "12.30 SEK"
+    assert money(Decimal("12.30"), "SEK") == "SEK\xa012.30"  # a code, not a symbol: kept apart
+
+
+def test_money_follows_the_active_language():
+    with translation.override("it"):
+        assert money(Decimal("1800"), "EUR") == "1.800,00\xa0€"
+        assert money(Decimal("-5.5"), "EUR") == "−5,50\xa0€"
+        assert money(Decimal("1800"), "USD") == "1.800,00\xa0USD"
 
 
 def test_burn_down_is_a_step_line_down_to_today():

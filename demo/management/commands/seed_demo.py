@@ -111,6 +111,8 @@ class ClientSpec:
     billing_name: str = ""
     subjects: tuple[str, ...] = ()
     scripted: tuple[Scripted, ...] = ()
+    currency: str = ""  # empty: the site's default
+    language: str = "en"  # of the client's invoices, statements and emails; its tickets too
 
 
 MSP_DOMAIN = "lakeside-it.example"
@@ -285,6 +287,26 @@ CLIENTS: tuple[ClientSpec, ...] = (
             "Online ordering tablet keeps logging out",
         ),
     ),
+    ClientSpec(
+        name="Studio Dentistico Bianchi",
+        scenario="Italian client, in euros: low, its reload invoice and emails in Italian",
+        billing_email="amministrazione@studiobianchi.example",
+        billing_address="Via Solferino 12\n20121 Milano MI\nItalia",
+        hourly_rate=Decimal("80.00"),
+        currency="EUR",
+        language="it",
+        contacts=(Person("giulia.bianchi", "Giulia", "Bianchi", "giulia@studiobianchi.example"),),
+        blocks=((75, 20),),
+        final_balance=105,
+        subjects=(
+            "Il gestionale dello studio non si avvia",
+            "Stampante delle ricette non stampa",
+            "Backup notturno non riuscito",
+            "Nuova postazione in reception",
+            "Il Wi-Fi degli ospiti non funziona",
+            "Aggiornamento del software radiografico",
+        ),
+    ),
 )
 
 GENERIC_SUBJECTS = (
@@ -322,6 +344,18 @@ NOTES = {
         "No charge: follow-up on our own earlier fix.",
         "No charge: vendor warranty call.",
     ),
+}
+# The same notes for clients served in Italian.
+NOTES_IT = {
+    NORMAL: (
+        "Sessione remota con l'utente: risolto e verificato.",
+        "Controllati i log, applicata la correzione del fornitore, provato.",
+        "Telefonata: guidato l'utente passo passo.",
+        "In sede: diagnosticato e risolto, provato con l'utente.",
+        "Verifica successiva: il problema non si è ripresentato.",
+    ),
+    AFTER_HOURS: ("Fuori orario su richiesta del cliente: modifica eseguita e verificata.",),
+    NON_BILLABLE: ("Senza addebito: verifica di un nostro intervento precedente.",),
 }
 WORKED_MINUTES = {
     NORMAL: (5, 10, 15, 20, 25, 30, 30, 45, 45, 60, 60, 75, 90, 120, 150, 180),
@@ -438,9 +472,9 @@ class Planner:
                 ticket_index += 1
                 ticket_left = self.rng.choice((1, 1, 2, 2, 3))
                 technician = self.rng.choice(TECHNICIANS).username
-                subject = subjects.pop() if subjects else self.rng.choice(GENERIC_SUBJECTS)
+                subject = subjects.pop() if subjects else self.rng.choice(spec.subjects or GENERIC_SUBJECTS)
             ticket_left -= 1
-            notes = self.rng.choice(NOTES[work_type])
+            notes = self.rng.choice((NOTES if spec.language == "en" else NOTES_IT)[work_type])
             work.append(Work(on, spec.name, (spec.name, ticket_index), subject, technician, work_type, minutes, notes))
         return work
 
@@ -477,7 +511,8 @@ class Planner:
 
     def subject_pool(self, spec: ClientSpec) -> list[str]:
         """The client's ticket subjects in random order, each used once before generic repeats."""
-        subjects = [*GENERIC_SUBJECTS, *spec.subjects]
+        # The generic subjects are English: a client in another language repeats its own.
+        subjects = [*GENERIC_SUBJECTS, *spec.subjects] if spec.language == "en" else [*spec.subjects] * 4
         self.rng.shuffle(subjects)
         return subjects
 
@@ -530,6 +565,8 @@ def create_client(
         billing_email=spec.billing_email,
         billing_address=spec.billing_address,
         billing_name=spec.billing_name,
+        currency=spec.currency or None,
+        language=spec.language,
     )
     for person in spec.contacts:
         contact = services.client_contact_create(

@@ -1,0 +1,93 @@
+"""The audit log: who did what to which object, when, and what changed.
+
+Events are appended by the services that make the change, inside the same
+transaction (audit.services.audit_record), so a rolled-back action leaves no
+event and a committed one always has its event. Nothing updates or deletes an
+event. This app sits at the bottom of the dependency order (audit ← accounts ←
+agreements ← billing …): it imports none of them, and names the models its
+foreign keys point to as strings.
+"""
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    BLOCK_SELL = "block.sell", _("Block sold")
+    BLOCK_CANCEL = "block.cancel", _("Block sale cancelled")
+    LEDGER_ADJUST = "ledger.adjust", _("Balance adjusted")
+    TIME_ENTRY_VOID = "time_entry.void", _("Time entry voided")
+    TIME_ENTRY_CORRECT = "time_entry.correct", _("Time entry corrected")
+    INVOICE_VOID = "invoice.void", _("Invoice voided")
+    PAYMENT_RECORD = "payment.record", _("Payment recorded")
+    API_TOKEN_CREATE = "api_token.create", _("API token created")
+    API_TOKEN_REVOKE = "api_token.revoke", _("API token revoked")
+    INVITATION_SEND = "invitation.send", _("Invitation sent")
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise TypeError("Audit events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Audit events are never deleted.")
+
+
+class AuditEvent(models.Model):
+    created_at = models.DateTimeField(_("when"), default=timezone.now, editable=False)
+    # None: the system acting on its own (the low-balance sweep selling a reload block).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("who"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(_("action"), max_length=32, choices=AuditAction.choices)
+    summary = models.CharField(_("summary"), max_length=500)
+    # The object acted on: its model name and public id (the UUID in its URLs).
+    target_type = models.CharField(_("object type"), max_length=32)
+    target_id = models.CharField(_("object id"), max_length=64)
+    client = models.ForeignKey(
+        "agreements.Client",
+        verbose_name=_("client"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The relevant fields before and after, as JSON (money and dates as strings).
+    before = models.JSONField(_("before"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(_("after"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        indexes = [models.Index(fields=["-created_at", "-id"], name="auditevent_newest_first")]
+        constraints = [
+            models.CheckConstraint(condition=Q(action__in=AuditAction.values), name="auditevent_action_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_type} {self.target_id}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise TypeError("Audit events are never deleted.")
+
+    def changes(self) -> list[tuple[str, object, object]]:
+        """(field, before, after) for every field in either snapshot, in the order recorded."""
+        fields = list(self.before) + [field for field in self.after if field not in self.before]
+        return [(field, self.before.get(field), self.after.get(field)) for field in fields]

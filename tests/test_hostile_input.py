@@ -1,0 +1,1008 @@
+"""Hostile and malformed input on every form and every API write (issue 7, invariant 6).
+
+One table drives it all. WRITES lists every route that writes data: who sends
+it, the objects in its URL, and a valid body that really writes (proved by
+`test_it_writes_with_the_valid_body`, so a refusal below cannot be an accident
+of a broken baseline). HOSTILE lists, per write and field, the values tried:
+negative, zero, huge and non-numeric durations and amounts, impossible and
+far-away dates, unknown and foreign ids, overlong text, HTML/JS payloads and
+Unicode edge cases (NUL, a lone surrogate, RTL override, zero-width joiner,
+emoji).
+
+Every hostile value is refused with a clear message on the field — the form
+page again with the error shown, or the API's JSON error shape naming the
+field — never a 500, and every row of the project's tables (ledger, balances,
+blocks, invoices, payments, time entries, tokens, requests, users...) is the
+same afterwards. Text that is legitimately accepted (HTML or unusual Unicode
+in a note or a reason) is stored exactly as typed and escaped on the page
+that shows it.
+
+`test_it_covers_every_write` fails when a route accepts POST (or a DRF write
+method) and is neither in WRITES nor in NOT_DATA_WRITES with a reason.
+"""
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+import pytest
+from axes.models import AccessAttempt
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.messages import get_messages
+from django.core import mail
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Sum
+from django.test import Client as HttpClient
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.html import escape
+from django.utils.http import urlsafe_base64_encode
+from drf_spectacular.generators import SchemaGenerator
+
+from accounts.services import invitation_send
+from agreements.models import Agreement, Block, Client, LedgerEntry, Tier, TimeEntry
+from agreements.services import time_entry_log
+from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, tier, work_type
+from api.models import ApiToken
+from api.services import token_create
+from billing.models import Invoice, Payment
+from billing.services import invoice_sell_block, payment_record
+from portal.models import HoursRequest
+from portal.services import hours_request_create
+
+UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
+PASSWORD = "correct horse battery staple"  # the factories' password
+NEW_PASSWORD = "a fresh Passphrase 42"
+
+
+# ---------------------------------------------------------------------------
+# The writes
+
+
+@dataclass(frozen=True)
+class Write:
+    role: str  # who sends it: "staff", "technician", "alice" (client A's contact), "anon"
+    url: dict[str, str]  # URL keyword argument -> key of the world's ids
+    valid: dict[str, object]  # a body that writes; str values "@key" are the world's ids
+    api: bool = False
+    form: str = "form"  # the form's name in the page's context
+    success: int = HTTPStatus.FOUND  # the answer to the valid body
+    quiet: str = ""  # why a refusal may be a plain redirect without a message
+
+
+def _api(role: str, url: dict[str, str], valid: dict[str, object], success: int = HTTPStatus.CREATED) -> Write:
+    return Write(role, url, valid, api=True, success=success)
+
+
+AGREEMENT_FORM = {
+    "name": "Second agreement",
+    "starts_on": "@today",
+    "ends_on": "",
+    "low_balance_threshold": "2:00",
+    "billing_increment_minutes": "15",
+    "rounding_mode": "up",
+    "overage_policy": "reject",
+    "overage_limit_minutes": "0",
+    "credit_policy": "on_payment",
+    "reload_tier": "",
+    "work_types": ["@work_type"],
+}
+
+WRITES: dict[str, Write] = {
+    # --- staff dashboard
+    "dashboard:client_new": Write(
+        "staff",
+        {},
+        {
+            "name": "Hostile Test Co",
+            "hourly_rate": "100.00",
+            "currency": "USD",
+            "billing_name": "",
+            "billing_email": "ap@hostile.example",
+            "billing_address": "1 Harbour Road",
+            "language": "en",
+        },
+    ),
+    "dashboard:agreement_new": Write("staff", {"public_id": "client"}, AGREEMENT_FORM),
+    "dashboard:contact_invite": Write(
+        "staff",
+        {"public_id": "client"},
+        {"first_name": "Dana", "last_name": "Lee", "email": "dana@acme.example", "username": "dana"},
+    ),
+    "dashboard:contact_reinvite": Write("staff", {"public_id": "client", "contact_id": "contact"}, {}),
+    "dashboard:block_sell": Write(
+        "staff",
+        {"public_id": "agreement"},
+        {"tier": "", "hours": "5", "starts_on": "@today", "expires_on": "", "confirm": "1"},
+    ),
+    "dashboard:adjust": Write(
+        "staff",
+        {"public_id": "agreement"},
+        {"direction": "add", "duration": "1:30", "reason": "Goodwill credit", "confirm": "1"},
+    ),
+    "dashboard:technician_invite": Write(
+        "staff", {}, {"first_name": "Tim", "last_name": "Ng", "email": "tim@northwind.example", "username": "tim"}
+    ),
+    "dashboard:request_handled": Write("staff", {"public_id": "hours_request"}, {}),
+    "dashboard:lockout_unlock": Write("staff", {}, {"kind": "account", "value": "tess"}),
+    # --- timesheet
+    "timesheet:log": Write(
+        "technician",
+        {},
+        {
+            "agreement": "@agreement",
+            "ticket": "@ticket_number",
+            "subject": "",
+            "work_date": "@today",
+            "duration": "30",
+            "work_type": "@work_type",
+            "notes": "Fixed the printer",
+            "idempotency_key": "",
+            "save": "1",
+        },
+    ),
+    "timesheet:void": Write("technician", {"public_id": "entry"}, {"reason": "Logged on the wrong ticket"}),
+    "timesheet:correct": Write(
+        "technician",
+        {"public_id": "entry"},
+        {"work_date": "@today", "duration": "45", "work_type": "@work_type", "notes": "Fixed", "reason": "Typo"},
+    ),
+    # --- client portal
+    "portal:buy": Write("alice", {"public_id": "agreement"}, {"tier": "@tier", "note": "PO 1234"}),
+    # --- reports
+    "reports:msa": Write("staff", {}, {"client": "@client", "seats": "12"}),
+    # --- billing and notifications
+    "billing:invoice_payment": Write(
+        "staff",
+        {"public_id": "invoice"},
+        {"amount": "100.00", "method": "ach", "reference": "ACH-HOSTILE-1", "paid_on": "@today"},
+        form="payment_form",
+    ),
+    "billing:invoice_void": Write("staff", {"public_id": "invoice"}, {"reason": "Sold by mistake"}, form="void_form"),
+    "notifications:invoice_send": Write("staff", {"public_id": "invoice"}, {}),
+    # --- accounts
+    "password_change": Write(
+        "alice",
+        {},
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    ),
+    "password_reset": Write("anon", {}, {"email": "@alice_email"}),
+    "password_reset_confirm": Write(
+        "anon",
+        {"uidb64": "alice_uid", "token": "alice_reset_token"},
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    ),
+    "invitation_accept": Write(
+        "anon", {"token": "invitation"}, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    ),
+    "language_choose": Write(
+        "alice",
+        {},
+        {"language": "it", "next": "/"},
+        quiet="a menu choice: Django's set_language ignores a language it does not offer",
+    ),
+    # --- REST API
+    "api:client-list": _api(
+        "staff",
+        {},
+        {"name": "Hostile API Co", "hourly_rate": "90.00", "currency": "EUR", "billing_email": "ap@api.example"},
+    ),
+    "api:client-contacts": _api(
+        "staff", {"id": "client"}, {"username": "erin", "email": "erin@acme.example", "first_name": "Erin"}
+    ),
+    "api:ticket-list": _api("technician", {}, {"client": "@client", "number": "T-NEW-1", "subject": "New laptop"}),
+    "api:agreement-list": _api(
+        "staff",
+        {},
+        {
+            "client": "@client",
+            "name": "API agreement",
+            "starts_on": "@today",
+            "low_balance_threshold_minutes": 120,
+            "billing_increment_minutes": 15,
+            "overage_limit_minutes": 0,
+        },
+    ),
+    "api:agreement-adjustments": _api("staff", {"id": "agreement"}, {"minutes": 30, "reason": "Goodwill credit"}),
+    "api:agreement-purchases": _api("staff", {"id": "agreement"}, {"hours": 5}),
+    "api:time-entry-list": _api(
+        "technician",
+        {},
+        {
+            "agreement": "@agreement",
+            "ticket": "@ticket",
+            "work_date": "@today",
+            "minutes": 30,
+            "work_type": "@work_type",
+            "notes": "Fixed the printer",
+        },
+    ),
+    "api:time-entry-void": _api(
+        "technician", {"id": "entry"}, {"reason": "Logged on the wrong ticket"}, success=HTTPStatus.OK
+    ),
+    "api:invoice-payments": _api(
+        "staff", {"id": "invoice"}, {"amount": "100.00", "method": "ach", "reference": "API-1", "paid_on": "@today"}
+    ),
+    "api:token-list": _api("staff", {}, {"user": "alice", "name": "PSA sync 2"}),
+    "api:token-revoke": _api("staff", {"id": "token"}, {}, success=HTTPStatus.OK),
+}
+
+NOT_DATA_WRITES = {
+    "login": "signs the caller in; changes no data (django-axes counts failures, tested in accounts)",
+    "logout": "ends the caller's own session; takes no input",
+    "reauth": "confirms the caller's own password before a sensitive action; marks their session only",
+}
+ADMIN_REASON = "Django admin: superusers only, with the admin's own form validation"
+
+
+# ---------------------------------------------------------------------------
+# The hostile values
+
+
+SAME = object()  # H's value is its label
+
+
+@dataclass(frozen=True)
+class H:
+    """A hostile value with a readable label for the test id."""
+
+    label: str
+    value: object = SAME
+    error: str | None = None  # the field the refusal names, when not the one changed (PARSE, WHOLE_REQUEST)
+
+    def __post_init__(self) -> None:
+        if self.value is SAME:
+            object.__setattr__(self, "value", self.label)
+
+
+PARSE = "(not JSON)"  # the body is refused as a whole: a JSON parse error
+WHOLE_REQUEST = "(whole request)"  # a message about the request, naming no single field
+
+
+@dataclass(frozen=True)
+class Raw:
+    """JSON text sent as is (1e309, NaN): what json.dumps cannot write."""
+
+    text: str
+
+
+NUL = H("NUL-byte", "ab\x00cd")
+LONG = H("10000-chars", "x" * 10_000)
+BLANK = H("blank", "")
+SPACES = H("spaces", "   ")
+SURROGATE = H("lone-surrogate", "ab\ud800cd")  # reachable only through JSON escapes
+FULLWIDTH = H("fullwidth-12", "１２")
+
+SCRIPT = H("script-tag", "<script>alert(1)</script>")
+IMG = H("img-onerror", '"><img src=x onerror=alert(1)>')
+RTL = H("RTL-override", "refund \u202egnp.exe")
+ZWJ = H("zero-width-joiner", "wo\u200drk \u200bdone")
+EMOJI = H("emoji", "Printer fixed \U0001f5a8\ufe0f\u2705")
+MARKUP_AND_UNICODE = [SCRIPT, IMG, RTL, ZWJ, EMOJI]  # accepted in free text: stored as typed, escaped when shown
+
+DURATIONS = [
+    H("-1:30"),
+    H("99999h"),
+    H("1:75"),
+    H("0"),
+    H("-1"),
+    H("abc"),
+    H("1,5"),
+    FULLWIDTH,
+    H("1e309"),
+    H("NaN"),
+    H("Infinity"),
+    H("10**12", str(10**12)),
+    H("10**30", str(10**30)),
+    BLANK,
+    NUL,
+]
+AMOUNTS = [
+    H("-1"),
+    H("0"),
+    H("1e6"),
+    H("12.345"),
+    BLANK,
+    H("abc"),
+    H("1,5"),
+    FULLWIDTH,
+    H("NaN"),
+    H("Infinity"),
+    H("1e309"),
+    H("10**12", str(10**12)),
+    H("10**30", str(10**30)),
+    NUL,
+]
+WHOLE_NUMBERS = [
+    H("-1"),
+    H("10**12", str(10**12)),
+    H("10**30", str(10**30)),
+    H("1e309"),
+    H("NaN"),
+    H("abc"),
+    H("1.5"),
+    FULLWIDTH,
+    NUL,
+]
+DATES = [H("0001-01-01"), H("9999-12-31"), H("2026-02-30"), H("yesterday"), NUL]
+REQUIRED_DATES = [*DATES, BLANK]
+CHOICES = [H("unknown-99999", "99999"), H("abc"), H("-1"), FULLWIDTH, NUL]
+TEXT = [BLANK, SPACES, LONG, NUL]  # required text
+OPTIONAL_TEXT = [LONG, NUL]
+PASSWORDS = [H("NUL-byte", "a fresh Pass\x00phrase 42"), H("mismatch", "another Passphrase 43")]
+
+# JSON: wrong types, and numbers no JSON parser should turn into a balance.
+API_MINUTES = [
+    H("-1", -1),
+    H("0", 0),
+    H("10**12", 10**12),
+    H("10**30", 10**30),
+    H("1.5", 1.5),
+    H("string-30", "30"),
+    H("abc"),
+    H("null", None),
+    H("true", True),
+    H("1e309", Raw("1e309")),
+    H("NaN", Raw("NaN"), error=PARSE),
+    H("Infinity", Raw("Infinity"), error=PARSE),
+    FULLWIDTH,
+]
+API_AMOUNTS = [
+    *[h for h in AMOUNTS if h is not BLANK],
+    BLANK,
+    H("number-100", 100),
+    H("number-10**30", 10**30),
+    H("float-1.5", 1.5),
+    H("null", None),
+    SURROGATE,
+]
+API_DATES = [*DATES, H("number-20260101", 20260101), SURROGATE]
+API_TEXT = [*TEXT, SURROGATE, H("number-123", 123), H("list", ["a"])]
+API_OPTIONAL_TEXT = [*OPTIONAL_TEXT, SURROGATE, H("number-123", 123)]
+API_IDS = [H("unknown-uuid", UNKNOWN_UUID), H("abc"), H("number-12", 12), BLANK, NUL, SURROGATE]
+API_PKS = [H("unknown-99999", 99999), H("string-1", "1"), H("-1", -1), H("true", True), H("abc"), NUL, SURROGATE]
+
+
+@dataclass(frozen=True)
+class Field:
+    """Values tried on one field; `error` is the field the refusal must name (default: the field itself)."""
+
+    values: list[H]
+    error: str | None = None
+    accepts: list[H] = field(default_factory=list)  # free text stored as typed
+
+
+def F(values: list[H], *, error: str | None = None, accepts: list[H] | None = None) -> Field:  # noqa: N802
+    return Field(values, error, accepts or [])
+
+
+HOSTILE: dict[str, dict[str, Field]] = {
+    "dashboard:client_new": {
+        "name": F(TEXT, accepts=[SCRIPT, IMG]),
+        "hourly_rate": F([h for h in AMOUNTS if h.label not in {"0", "1e6"}]),
+        "currency": F([H("two-letters", "US"), H("digits", "123"), H("script", "<s>"), NUL]),
+        "billing_email": F([H("not-an-email"), H("script", "<script>@x.example"), LONG, NUL]),
+        "billing_name": F(OPTIONAL_TEXT),
+        "billing_address": F(OPTIONAL_TEXT),
+        "language": F([H("unknown-xx", "xx"), NUL]),
+    },
+    "dashboard:agreement_new": {
+        "name": F(TEXT),
+        "starts_on": F(REQUIRED_DATES),
+        "ends_on": F(DATES),
+        "low_balance_threshold": F([h for h in DURATIONS if h.label != "0"]),
+        "billing_increment_minutes": F([H("0"), *WHOLE_NUMBERS]),
+        "overage_limit_minutes": F(WHOLE_NUMBERS),
+        "rounding_mode": F([H("sideways"), NUL]),
+        "reload_tier": F(CHOICES),
+        "work_types": F(CHOICES),
+    },
+    "dashboard:contact_invite": {
+        "username": F([*TEXT, SCRIPT, RTL]),
+        "email": F([H("not-an-email"), BLANK, LONG, NUL]),
+        "first_name": F(OPTIONAL_TEXT),
+    },
+    "dashboard:technician_invite": {
+        "username": F([*TEXT, SCRIPT, RTL]),
+        "email": F([H("not-an-email"), BLANK, LONG, NUL]),
+        "last_name": F(OPTIONAL_TEXT),
+    },
+    "dashboard:lockout_unlock": {
+        "kind": F([H("sideways"), BLANK, NUL]),
+        "value": F([H("not-locked", "nobody"), BLANK, LONG, NUL]),
+    },
+    "dashboard:block_sell": {
+        "hours": F([H("0"), *WHOLE_NUMBERS]),
+        "tier": F(CHOICES),
+        "starts_on": F(REQUIRED_DATES),
+        "expires_on": F(DATES),
+    },
+    "dashboard:adjust": {
+        "duration": F(DURATIONS),
+        "direction": F([H("sideways"), NUL]),
+        "reason": F(TEXT, accepts=MARKUP_AND_UNICODE),
+    },
+    "timesheet:log": {
+        "agreement": F([H("unknown-uuid", UNKNOWN_UUID), H("ended-agreement", "@agreement_b_ended"), SCRIPT, *TEXT]),
+        "ticket": F(TEXT),
+        "subject": F(OPTIONAL_TEXT),
+        "work_date": F(REQUIRED_DATES),
+        "duration": F(DURATIONS),
+        "work_type": F(CHOICES),
+        "notes": F(OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
+        "idempotency_key": F([LONG, NUL]),
+    },
+    "timesheet:void": {"reason": F(TEXT, accepts=MARKUP_AND_UNICODE)},
+    "timesheet:correct": {
+        "work_date": F(REQUIRED_DATES),
+        "duration": F(DURATIONS),
+        "work_type": F(CHOICES),
+        "notes": F(OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
+        "reason": F(TEXT, accepts=[SCRIPT, IMG]),
+    },
+    "portal:buy": {
+        "tier": F([*CHOICES, H("retired-tier", "@retired_tier")]),
+        "note": F(OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
+    },
+    "reports:msa": {
+        "client": F([H("unknown-uuid", UNKNOWN_UUID), H("abc"), BLANK, NUL]),
+        "seats": F(WHOLE_NUMBERS),
+    },
+    "billing:invoice_payment": {
+        "amount": F(AMOUNTS),
+        "method": F([H("bitcoin"), BLANK, NUL]),
+        "reference": F(TEXT, accepts=[SCRIPT, IMG]),
+        "paid_on": F(REQUIRED_DATES),
+    },
+    "billing:invoice_void": {"reason": F(TEXT, accepts=MARKUP_AND_UNICODE)},
+    "password_change": {
+        "old_password": F([H("wrong", "not my password"), NUL, BLANK]),
+        "new_password1": F([H("NUL-byte", "a fresh Pass\x00phrase 42")]),
+        "new_password2": F(PASSWORDS),
+    },
+    "language_choose": {"language": F([H("unknown-xx", "xx"), NUL, LONG, SCRIPT])},
+    "password_reset": {"email": F([H("not-an-email"), LONG, NUL, SCRIPT])},
+    "password_reset_confirm": {"new_password2": F(PASSWORDS)},
+    "invitation_accept": {"new_password2": F(PASSWORDS)},
+    # --- REST API
+    "api:client-list": {
+        "name": F(API_TEXT),
+        "hourly_rate": F([h for h in API_AMOUNTS if h.label not in {"0", "1e6"}]),
+        "currency": F([H("two-letters", "US"), H("digits", "123"), NUL, SURROGATE, H("number-1", 1)]),
+        "billing_email": F([H("not-an-email"), LONG, NUL, SURROGATE]),
+        "billing_address": F(API_OPTIONAL_TEXT),
+    },
+    "api:client-contacts": {
+        "username": F([*API_TEXT, SCRIPT, RTL]),
+        "email": F([H("not-an-email"), BLANK, LONG, NUL, SURROGATE]),
+        "first_name": F(API_OPTIONAL_TEXT),
+        "receives_invoices": F([H("string-yes", "yes"), H("number-1", 1), H("null", None), NUL, SURROGATE]),
+    },
+    "api:ticket-list": {
+        "client": F(API_IDS),
+        "number": F(API_TEXT),
+        "subject": F(API_OPTIONAL_TEXT),
+    },
+    "api:agreement-list": {
+        "client": F(API_IDS),
+        "name": F(API_TEXT),
+        "starts_on": F(API_DATES),
+        "ends_on": F(API_DATES),
+        "low_balance_threshold_minutes": F(API_MINUTES[:1] + API_MINUTES[2:]),  # zero is allowed: no warning
+        "billing_increment_minutes": F(API_MINUTES),
+        "rounding_mode": F([H("sideways"), NUL, SURROGATE, H("number-1", 1)]),
+        "reload_tier": F(API_PKS),
+        "work_types": F(
+            [H("unknown-99999", [99999]), H("not-a-list", 1), H("strings", ["1"]), H("surrogate", [SURROGATE.value])]
+        ),
+    },
+    "api:agreement-adjustments": {
+        "minutes": F([h for h in API_MINUTES if h.label != "-1"] + [H("10001-hours", 10_001 * 60)]),
+        "reason": F(API_TEXT, accepts=MARKUP_AND_UNICODE),
+    },
+    "api:agreement-purchases": {
+        "hours": F([H("null", None, error=WHOLE_REQUEST) if h.label == "null" else h for h in API_MINUTES]),
+        "tier": F(API_PKS),
+    },
+    "api:time-entry-list": {
+        "agreement": F([*API_IDS, H("ended-agreement", "@agreement_b_ended")]),
+        "ticket": F([*API_IDS, H("client-B-ticket", "@ticket_b")]),
+        "work_date": F(API_DATES),
+        "minutes": F(API_MINUTES),
+        "work_type": F(API_PKS),
+        "notes": F(API_OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
+    },
+    "api:time-entry-void": {"reason": F(API_TEXT, accepts=[SCRIPT, IMG])},
+    "api:invoice-payments": {
+        "amount": F(API_AMOUNTS),
+        "method": F([H("bitcoin"), BLANK, NUL, SURROGATE, H("number-1", 1)]),
+        "reference": F(API_TEXT),
+        "paid_on": F(API_DATES),
+    },
+    "api:token-list": {
+        "user": F([H("unknown", "nobody"), H("deactivated", "@inactive_username"), *API_TEXT]),
+        "name": F(API_TEXT, accepts=[SCRIPT, IMG]),
+    },
+}
+
+# Objects in the URL: an unknown and a malformed id for the URL's first object,
+# and (where one exists) another client's or another technician's object.
+BAD_URL_IDS = [H("unknown-uuid", UNKNOWN_UUID), H("not-a-uuid", "not-a-uuid")]
+FOREIGN_URL_IDS: dict[str, list[tuple[str, H]]] = {
+    "portal:buy": [("public_id", H("client-B-agreement", "@agreement_b"))],
+    "timesheet:void": [("public_id", H("another-technicians-entry", "@entry_tom"))],
+    "timesheet:correct": [("public_id", H("another-technicians-entry", "@entry_tom"))],
+    "dashboard:contact_reinvite": [
+        ("contact_id", H("client-B-contact", "@contact_b")),
+        ("contact_id", H("unknown-contact", "999999")),
+    ],
+    "api:time-entry-void": [("id", H("another-technicians-entry", "@entry_tom"))],
+}
+NO_URL_CASES = {"password_reset_confirm": "Django's view: a bad uid or token shows its own 'invalid link' page"}
+
+
+# ---------------------------------------------------------------------------
+# Where accepted text is stored and shown
+
+
+@dataclass(frozen=True)
+class Shown:
+    model: type
+    attribute: str
+    role: str  # who opens the page
+    page: Callable[[dict, object], str] | None  # (world, the stored object) -> the page that shows it
+
+
+def _client_page(world: dict, _obj: object) -> str:
+    return reverse("dashboard:client", args=[world["ids"]["client"]]) + f"?agreement={world['ids']['agreement']}"
+
+
+def _invoice_page(world: dict, _obj: object) -> str:
+    return reverse("billing:invoice", args=[world["ids"]["invoice"]])
+
+
+def _portal_page(world: dict, _obj: object) -> str:
+    return reverse("portal:agreement", args=[world["ids"]["agreement"]])
+
+
+def _mine(_world: dict, _obj: object) -> str:
+    return reverse("timesheet:mine")
+
+
+SHOWN: dict[tuple[str, str], Shown] = {
+    ("dashboard:client_new", "name"): Shown(
+        Client, "name", "staff", lambda w, client: reverse("dashboard:client", args=[client.public_id])
+    ),
+    ("dashboard:adjust", "reason"): Shown(LedgerEntry, "reason", "staff", _client_page),
+    ("timesheet:log", "notes"): Shown(TimeEntry, "notes", "alice", _portal_page),
+    ("timesheet:void", "reason"): Shown(TimeEntry, "void_reason", "technician", _mine),
+    ("timesheet:correct", "notes"): Shown(TimeEntry, "notes", "technician", _mine),
+    ("timesheet:correct", "reason"): Shown(TimeEntry, "void_reason", "staff", _client_page),
+    ("portal:buy", "note"): Shown(HoursRequest, "note", "staff", lambda w, o: reverse("dashboard:home")),
+    ("billing:invoice_payment", "reference"): Shown(Payment, "reference", "staff", _invoice_page),
+    ("billing:invoice_void", "reason"): Shown(Invoice, "void_reason", "staff", _invoice_page),
+    ("api:agreement-adjustments", "reason"): Shown(LedgerEntry, "reason", "staff", _client_page),
+    ("api:time-entry-list", "notes"): Shown(TimeEntry, "notes", "technician", _mine),
+    ("api:time-entry-void", "reason"): Shown(TimeEntry, "void_reason", "technician", _mine),
+    ("api:token-list", "name"): Shown(ApiToken, "name", "staff", None),  # no page shows it but the admin
+}
+
+
+# ---------------------------------------------------------------------------
+# The world: client A's agreement with a paid and an unpaid block, entries,
+# a request, tokens; client B with an agreement and a ticket.
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    cache.clear()  # API throttle counters
+
+
+@pytest.fixture
+def world(
+    client_a, client_b, alice, charlie, staff, technician, agreement, ticket, seller, django_capture_on_commit_callbacks
+):
+    today = timezone.localdate()
+    paid = invoice_sell_block(agreement=agreement, actor=staff, tier=tier(10))
+    payment_record(invoice=paid, amount=paid.total, method="ach", reference="ACH-1", paid_on=today, actor=staff)
+    unpaid = invoice_sell_block(agreement=agreement, actor=staff, tier=tier(20))
+    entry = time_entry_log(
+        agreement=agreement,
+        technician=technician,
+        ticket=ticket,
+        work_date=today,
+        minutes=90,
+        work_type=work_type(),
+        notes="Replaced the firewall",
+    )
+    tom = TechnicianFactory(username="tom")
+    entry_tom = time_entry_log(
+        agreement=agreement, technician=tom, ticket=ticket, work_date=today, minutes=30, work_type=work_type()
+    )
+    agreement_b = AgreementFactory(client=client_b)
+    ended_b = AgreementFactory(client=client_b, name="Old agreement", status="ended")
+    ticket_b = TicketFactory(client=client_b)
+    hours_request = hours_request_create(agreement=agreement, tier=tier(10), requested_by=alice, note="More please")
+    alice_token = token_create(user=alice, name="Acme PSA sync", actor=staff).token
+    retired = Tier.objects.create(name="Retired 5 h", hours=5, is_active=False)
+    inactive = TechnicianFactory(username="gone", is_active=False)
+    invited = TechnicianFactory(username="ivy")
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation_send(user=invited, invited_by=staff)
+    AccessAttempt.objects.create(  # tess is locked out after failed sign-ins
+        username="tess", ip_address="10.0.0.7", user_agent="test", http_accept="*/*", path_info="/login/",
+        get_data="", post_data="", failures_since_start=10,
+    )  # fmt: skip
+    invitation_token = re.search(r"/invitation/([^/\s]+)/", mail.outbox[-1].body).group(1)
+
+    http = {"anon": HttpClient()}
+    for role, user in [("staff", staff), ("technician", technician), ("alice", alice)]:
+        http[role] = HttpClient()
+        http[role].force_login(user)
+    api = {
+        role: HttpClient(headers={"Authorization": f"Token {token_create(user=user, name=role, actor=staff).key}"})
+        for role, user in [("staff", staff), ("technician", technician)]
+    }
+    ids = {
+        "today": today.isoformat(),
+        "client": str(client_a.public_id),
+        "contact": str(alice.client_contact.pk),
+        "contact_b": str(charlie.client_contact.pk),
+        "agreement": str(agreement.public_id),
+        "agreement_b": str(agreement_b.public_id),
+        "agreement_b_ended": str(ended_b.public_id),
+        "invoice": str(unpaid.public_id),
+        "entry": str(entry.public_id),
+        "entry_tom": str(entry_tom.public_id),
+        "ticket": str(ticket.public_id),
+        "ticket_number": ticket.number,
+        "ticket_b": str(ticket_b.public_id),
+        "hours_request": str(hours_request.public_id),
+        "token": str(alice_token.public_id),
+        "tier": tier(10).pk,
+        "retired_tier": retired.pk,
+        "work_type": work_type().pk,
+        "inactive_username": inactive.username,
+        "invitation": invitation_token,
+        "alice_email": alice.email,
+        "alice_uid": urlsafe_base64_encode(force_bytes(alice.pk)),
+        "alice_reset_token": default_token_generator.make_token(alice),
+    }
+    return {"ids": ids, "http": http, "api": api}
+
+
+# ---------------------------------------------------------------------------
+# One helper to snapshot, one to perform
+
+
+SNAPSHOT_APPS = {"axes", "audit", "accounts", "agreements", "billing", "portal", "api", "notifications", "reports"}
+# Columns a request may touch without changing any data: the token's "last used" stamp.
+SNAPSHOT_SKIP = {"api.ApiToken": {"last_used_at"}, "accounts.User": {"last_login"}}
+
+
+def _snapshot() -> dict[str, object]:
+    """Every row of every project table (ledger, balances, blocks' minutes left,
+    invoices, payments, entries, tokens, requests, users...) and the emails sent."""
+    state: dict[str, object] = {"emails sent": len(mail.outbox)}
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.app_label not in SNAPSHOT_APPS:
+            continue
+        skip = SNAPSHOT_SKIP.get(model._meta.label, set())
+        columns = [f.attname for f in model._meta.concrete_fields if f.name not in skip]
+        state[model._meta.label] = list(model.objects.order_by("pk").values_list(*columns))
+    return state
+
+
+def _changes(before: dict, after: dict) -> list[str]:
+    return [name for name in before if before[name] != after[name]]
+
+
+def _assert_balances_are_ledger_sums() -> None:
+    for agreement in Agreement.objects.all():
+        total = LedgerEntry.objects.filter(agreement=agreement).aggregate(s=Sum("minutes"))["s"] or 0
+        assert agreement.balance_minutes == total, agreement
+    for block in Block.objects.all():
+        total = LedgerEntry.objects.filter(block=block).aggregate(s=Sum("minutes"))["s"] or 0
+        assert block.minutes_left == total, block
+
+
+def _resolve(value: object, world: dict) -> object:
+    if isinstance(value, str) and value.startswith("@"):
+        return world["ids"][value[1:]]
+    if isinstance(value, list):
+        return [_resolve(item, world) for item in value]
+    return value
+
+
+def _url(name: str, world: dict, override: tuple[str, object] | None = None) -> str:
+    write = WRITES[name]
+    kwargs = {key: world["ids"][ref] for key, ref in write.url.items()}
+    if override:
+        kwargs[override[0]] = _resolve(override[1], world)
+    url = reverse(name, kwargs=kwargs)
+    if name == "password_reset_confirm":
+        # Django moves the token into the session and redirects to a fixed URL first.
+        response = world["http"]["anon"].get(url)
+        if response.status_code == HTTPStatus.FOUND:
+            url = response["Location"]
+    return url
+
+
+def _json(body: dict) -> str:
+    """JSON text, with Raw values written as they are (1e309, NaN)."""
+    raws = {}
+    for key, value in body.items():
+        if isinstance(value, Raw):
+            raws[key] = value.text
+            body = {**body, key: f"__raw_{key}__"}
+    text = json.dumps(body)  # escapes a lone surrogate as \\ud800: valid JSON text
+    for key, raw in raws.items():
+        text = text.replace(json.dumps(f"__raw_{key}__"), raw)
+    return text
+
+
+def _perform(name: str, world: dict, body: dict, *, override: tuple[str, object] | None = None):
+    write = WRITES[name]
+    url = _url(name, world, override)
+    if write.api:
+        return world["api"][write.role].post(url, data=_json(body), content_type="application/json")
+    return world["http"][write.role].post(url, data=body)
+
+
+def _body(name: str, world: dict, changes: dict[str, object] | None = None) -> dict:
+    body = {key: _resolve(value, world) for key, value in WRITES[name].valid.items()}
+    for key, value in (changes or {}).items():
+        body[key] = _resolve(value, world)
+    return body
+
+
+# ---------------------------------------------------------------------------
+# What a refusal looks like
+
+
+def _assert_api_refusal(response, field_name: str) -> None:
+    assert response.status_code == HTTPStatus.BAD_REQUEST, (response.status_code, response.content[:500])
+    body = response.json()
+    assert set(body) == {"status", "code", "message", "fields"}, body
+    assert body["status"] == HTTPStatus.BAD_REQUEST, body
+    assert body["code"] == ("parse_error" if field_name == PARSE else "invalid"), body
+    assert body["message"].strip(), body
+    if field_name not in {PARSE, WHOLE_REQUEST}:
+        assert field_name in body["fields"], body
+        assert all(message.strip() for message in body["fields"][field_name]), body
+
+
+def _assert_form_refusal(response, write: Write, field_name: str) -> None:
+    if write.quiet:
+        assert response.status_code == HTTPStatus.FOUND, response.status_code
+        return
+    if response.status_code == HTTPStatus.FOUND:  # a row action: back to the list, with the error as a message
+        errors = [str(m) for m in get_messages(response.wsgi_request) if m.level == messages.ERROR]
+        assert errors, f"redirected to {response['Location']} without an error message"
+        return
+    assert response.status_code in {HTTPStatus.OK, HTTPStatus.BAD_REQUEST}, response.status_code
+    form = response.context[write.form]
+    errors = form.errors.get(field_name)
+    assert errors, f"no error on {field_name}: {form.errors.as_data()}"
+    html = response.content.decode()
+    for message in errors:
+        assert escape(message) in html, f"the error “{message}” is not on the page"
+
+
+def _assert_escaped(html: str, text: str) -> None:
+    assert escape(text) in html, f"{text!r} is not shown (escaped) on the page"
+    if "<" in text:
+        assert text not in html, f"{text!r} is on the page unescaped"
+
+
+# ---------------------------------------------------------------------------
+# The tests
+
+
+def _hostile_cases():
+    for name, fields in HOSTILE.items():
+        for field_name, spec in fields.items():
+            for hostile in spec.values:
+                error = hostile.error or spec.error or field_name
+                yield pytest.param(name, field_name, hostile.value, error, id=f"{name}|{field_name}={hostile.label}")
+
+
+def _accepted_cases():
+    for name, fields in HOSTILE.items():
+        for field_name, spec in fields.items():
+            for hostile in spec.accepts:
+                yield pytest.param(name, field_name, hostile.value, id=f"{name}|{field_name}={hostile.label}")
+
+
+def _url_cases():
+    for name, write in WRITES.items():
+        if not write.url or name in NO_URL_CASES:
+            continue
+        first = next(iter(write.url))
+        for key, hostile in [*((first, h) for h in BAD_URL_IDS), *FOREIGN_URL_IDS.get(name, [])]:
+            yield pytest.param(name, key, hostile.value, id=f"{name}|url {key}={hostile.label}")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", WRITES)
+def test_it_writes_with_the_valid_body(world, name):
+    """The baseline of every row below really writes: a refusal is the hostile value's doing."""
+    before = _snapshot()
+    response = _perform(name, world, _body(name, world))
+    assert response.status_code == WRITES[name].success, response.content[:1000]
+    assert _changes(before, _snapshot()), f"{name}: the valid body changed nothing"
+    _assert_balances_are_ledger_sums()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "field_name", "value", "error"), list(_hostile_cases()))
+def test_it_refuses_hostile_input_and_changes_nothing(world, name, field_name, value, error):
+    before = _snapshot()
+    response = _perform(name, world, _body(name, world, {field_name: value}))
+    if WRITES[name].api:
+        _assert_api_refusal(response, error)
+    else:
+        _assert_form_refusal(response, WRITES[name], error)
+    assert not _changes(before, _snapshot()), f"changed: {_changes(before, _snapshot())}"
+    _assert_balances_are_ledger_sums()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "key", "value"), list(_url_cases()))
+def test_it_answers_404_for_unknown_and_foreign_ids_in_the_url(world, name, key, value):
+    before = _snapshot()
+    response = _perform(name, world, _body(name, world), override=(key, value))
+    expected = {HTTPStatus.NOT_FOUND}
+    if name == "api:time-entry-void":  # the API shows technicians every entry; changing another's is forbidden
+        expected.add(HTTPStatus.FORBIDDEN)
+    assert response.status_code in expected, response.status_code
+    if WRITES[name].api:
+        assert set(response.json()) == {"status", "code", "message", "fields"}
+    assert not _changes(before, _snapshot()), f"changed: {_changes(before, _snapshot())}"
+
+
+IDEMPOTENT_WRITES = [
+    "api:time-entry-list",
+    "api:agreement-adjustments",
+    "api:agreement-purchases",
+    "api:invoice-payments",
+]
+BAD_KEYS = [H("201-chars", "k" * 201), H("with-space", "my key"), H("non-ascii", "clé-1"), BLANK, NUL]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", IDEMPOTENT_WRITES)
+@pytest.mark.parametrize("key", [pytest.param(h.value, id=h.label) for h in BAD_KEYS])
+def test_it_refuses_a_malformed_idempotency_key(world, name, key):
+    before = _snapshot()
+    url = _url(name, world)
+    api = world["api"][WRITES[name].role]
+    response = api.post(
+        url, data=_json(_body(name, world)), content_type="application/json", headers={"Idempotency-Key": key}
+    )
+    _assert_api_refusal(response, "Idempotency-Key")
+    assert not _changes(before, _snapshot()), f"changed: {_changes(before, _snapshot())}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", [pytest.param("\ud800", id="lone-surrogate"), pytest.param("a\x00b", id="NUL-byte")])
+def test_it_refuses_unstorable_text_in_a_json_key(world, key):
+    """Not a field of any serializer, yet quoted back in an error it would crash the JSON renderer."""
+    before = _snapshot()
+    response = _perform("api:time-entry-list", world, {**_body("api:time-entry-list", world), key: {key: "x"}})
+    _assert_api_refusal(response, key.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00"))
+    assert not _changes(before, _snapshot())
+
+
+def _strings(data: object):
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _strings(value)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "field_name", "value"), list(_accepted_cases()))
+def test_it_stores_free_text_as_typed_and_escapes_it_when_shown(world, name, field_name, value):
+    # What the same write with the valid body changes, tried in a savepoint and rolled back.
+    with transaction.atomic():
+        before = _snapshot()
+        _perform(name, world, _body(name, world))
+        plain = _changes(before, _snapshot())
+        transaction.set_rollback(True)
+    before = _snapshot()
+    response = _perform(name, world, _body(name, world, {field_name: value}))
+    assert response.status_code == WRITES[name].success, response.content[:1000]
+    assert _changes(before, _snapshot()) == plain, "the text changed more than the plain write does"
+    shown = SHOWN[(name, field_name)]
+    stored = shown.model.objects.filter(**{shown.attribute: value})
+    assert stored.count() == 1, "not stored exactly as typed"
+    if WRITES[name].api:
+        assert value in set(_strings(response.json())), "not answered exactly as typed"
+    if shown.page is not None:
+        page = world["http"][shown.role].get(shown.page(world, stored.get()))
+        assert page.status_code == HTTPStatus.OK
+        _assert_escaped(page.content.decode(), value)
+    _assert_balances_are_ledger_sums()
+
+
+# ---------------------------------------------------------------------------
+# The table covers every write
+
+
+def _patterns(resolver: URLResolver | None = None, namespaces: tuple[str, ...] = ()):
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from _patterns(entry, namespaces + ((entry.namespace,) if entry.namespace else ()))
+        elif isinstance(entry, URLPattern):
+            yield ":".join(namespaces + (entry.name or str(entry.pattern),)), entry.callback
+
+
+def _accepts_writes(callback: Callable) -> bool:
+    """Does this view take POST (or PUT/PATCH/DELETE)? Read from the view itself."""
+    if (actions := getattr(callback, "actions", None)) is not None:  # a DRF viewset route
+        return bool({"post", "put", "patch", "delete"} & set(actions))
+    if (view_class := getattr(callback, "view_class", None)) is not None:  # a class-based view
+        return any(hasattr(view_class, method) for method in ("post", "put", "patch", "delete"))
+    function = callback
+    while function is not None:
+        for cell in function.__closure__ or ():  # require_POST / require_http_methods([...])
+            contents = cell.cell_contents
+            if isinstance(contents, (list, tuple, set, frozenset)) and "POST" in contents:
+                return True
+        code = function.__code__  # the compiled view, not its source file (which may be edited meanwhile)
+        if "POST" in code.co_names or "POST" in code.co_consts:  # request.POST, request.method == "POST"
+            return True
+        function = getattr(function, "__wrapped__", None)
+    return False
+
+
+def test_it_covers_every_write():
+    writes = {name for name, callback in _patterns() if not name.startswith("admin:") and _accepts_writes(callback)}
+    assert any(name.startswith("admin:") for name, _ in _patterns()), ADMIN_REASON
+    missing = sorted(writes - set(WRITES) - set(NOT_DATA_WRITES))
+    assert not missing, f"Routes that write but are not in tests/test_hostile_input.py WRITES: {missing}"
+    stale = sorted((set(WRITES) | set(NOT_DATA_WRITES)) - writes)
+    assert not stale, f"WRITES/NOT_DATA_WRITES list routes that take no POST: {stale}"
+    untried = sorted(name for name in WRITES if name not in HOSTILE and not WRITES[name].url)
+    assert not untried, f"Writes with no hostile input tried: {untried}"
+    assert set(HOSTILE) <= set(WRITES)
+    assert {key for key in SHOWN} == {(n, f) for n, fields in HOSTILE.items() for f, s in fields.items() if s.accepts}
+
+
+def test_it_covers_every_api_write_in_the_schema():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    documented, idempotent = set(), set()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if method in {"post", "put", "patch", "delete"}:
+                name = resolve(path.replace("{id}", UNKNOWN_UUID)).view_name
+                documented.add(name)
+                if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])):
+                    idempotent.add(name)
+    assert documented, "the schema lists no writes"
+    api_writes = {name for name in WRITES if WRITES[name].api}
+    assert documented == api_writes, (sorted(documented - api_writes), sorted(api_writes - documented))
+    assert idempotent == set(IDEMPOTENT_WRITES)
+
+
+def test_it_tries_every_kind_of_hostile_value():
+    """The table stays honest: the issue's categories are all in it."""
+    tried = {h.label for fields in HOSTILE.values() for spec in fields.values() for h in [*spec.values, *spec.accepts]}
+    tried |= {h.label for values in FOREIGN_URL_IDS.values() for _, h in values}
+    expected = {"-1:30", "99999h", "1:75", "-1", "0", "10**12", "10**30", "1e309", "NaN", "Infinity", "abc", "1,5",
+                "fullwidth-12", "12.345", "1e6", "blank", "0001-01-01", "9999-12-31", "2026-02-30", "yesterday",
+                "unknown-uuid", "client-B-agreement", "client-B-ticket", "10000-chars", "script-tag", "img-onerror",
+                "NUL-byte", "lone-surrogate", "RTL-override", "zero-width-joiner", "emoji"}  # fmt: skip
+    assert expected <= tried, sorted(expected - tried)
