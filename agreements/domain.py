@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from babel.numbers import format_currency
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.translation import get_language, gettext, to_locale
+from django.utils.translation import get_language, gettext, ngettext, to_locale
 
 MAX_ENTRY_MINUTES = 24 * 60
 MAX_BLOCK_HOURS = 10_000  # the largest block sold; no balance change, threshold or limit is bigger
@@ -146,3 +146,13 @@ def format_minutes(minutes: int) -> str:
     if hours:
         return f"{sign}{hours} h"
     return f"{sign}{mins} min"
+
+
+def block_name(minutes: int) -> str:
+    """What a block of `minutes` is called, in the active language: `1200` →
+    "20-hour support block"; a block of part hours → "1 h 30 min support block"."""
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        # Translators: English keeps the adjective singular ("20-hour"); other languages may need a plural.
+        return ngettext("%(hours)d-hour support block", "%(hours)d-hour support block", hours) % {"hours": hours}
+    return gettext("%(duration)s support block") % {"duration": format_minutes(minutes)}

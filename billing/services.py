@@ -19,11 +19,11 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from agreements import services as agreement_services
-from agreements.domain import check_ascii_number, check_date_in_range, format_minutes, money
+from agreements.domain import block_name, check_ascii_number, check_date_in_range, format_minutes, money
 from agreements.models import Agreement, Block, OveragePolicy, Tier
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -147,13 +147,7 @@ def _block_lines(block: Block) -> list[InvoiceLine]:
     hours = Decimal(minutes) / 60
     # Stored text, written once in the language of the client's invoices.
     with translation.override(block.agreement.client.language):
-        if minutes % 60 == 0:
-            whole_hours = minutes // 60
-            # Translators: English keeps the adjective singular ("20-hour"); other languages may need a plural.
-            name = ngettext("%(hours)d-hour support block", "%(hours)d-hour support block", whole_hours)
-            name = name % {"hours": whole_hours}
-        else:
-            name = _("%(duration)s support block") % {"duration": format_minutes(minutes)}
+        name = block_name(minutes)
         discount_name = _("Prepaid block discount")
     if discount > 0:
         list_rate = block.rate + discount

@@ -42,7 +42,7 @@ def test_agreement_page_shows_blocks_and_usage(client, alice, entry):
     response = client.get(reverse("portal:agreement", args=[entry.agreement.public_id]))
     page = response.content.decode()
     assert response.status_code == HTTPStatus.OK
-    assert "10-hour block" in page and "$1,000.00" in page
+    assert "10-hour support block" in page and "$1,000.00" in page
     assert f"#{entry.ticket.number}" in page and "1 h 30 min" in page
 
 

@@ -6,6 +6,7 @@ not touch committed files.
 """
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Role, User
 from agreements.models import Agreement
+from billing.models import Invoice, InvoiceKind
+from billing.pdf import invoice_pdf_bytes
 from tests.browser.test_faces import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -44,7 +47,12 @@ def test_screenshots_of_every_main_page(live_server, page: Page, browser, shots:
     base = live_server.url
     staff = User.objects.filter(role=Role.STAFF, is_superuser=False).order_by("pk").first()
     technician = User.objects.filter(role=Role.TECHNICIAN, time_entries__isnull=False).order_by("pk").first()
-    low = Agreement.objects.filter(balance_minutes__gt=0).order_by("balance_minutes").select_related("client").first()
+    low = (
+        Agreement.objects.filter(balance_minutes__gt=0, client__language="en")
+        .order_by("balance_minutes")
+        .select_related("client")
+        .first()
+    )
     contact = User.objects.filter(client_contact__client=low.client).order_by("pk").first()
 
     page.goto(f"{base}/login/")
@@ -89,3 +97,30 @@ def test_screenshots_of_every_main_page(live_server, page: Page, browser, shots:
     sign_in(phone, base, contact.username, DEMO_PASSWORD)
     snap(phone, shots, "12-portal-phone")
     phone.context.close()
+
+    # The Italian client: its contact's browser asks for Italian; the low-balance
+    # sweep raises its reload invoice, in Italian and in euros.
+    call_command("sweep_low_balances", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    italian = Agreement.objects.select_related("client").get(client__language="it")
+    reload_invoice = Invoice.objects.filter(client=italian.client, kind=InvoiceKind.RELOAD).get()
+    giulia = User.objects.filter(client_contact__client=italian.client).get()
+    portal = browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT").new_page()
+    portal.goto(f"{base}/login/")
+    snap(portal, shots, "17-login-italian")
+    portal.get_by_label("Nome utente").fill(giulia.username)
+    portal.get_by_label("Password").fill(DEMO_PASSWORD)
+    portal.get_by_role("button", name="Accedi").click()
+    expect(portal.get_by_role("link", name="Le mie ore")).to_be_visible()
+    snap(portal, shots, "18-portal-italian")
+    portal.get_by_role("link", name="Utilizzo e blocchi").first.click()
+    snap(portal, shots, "19-portal-usage-italian")
+    portal.context.close()
+    pdf = shots / "20-reload-invoice-italian.pdf"
+    pdf.write_bytes(invoice_pdf_bytes(reload_invoice))
+    subprocess.run(["pdftoppm", "-png", "-r", "70", "-singlefile", str(pdf), str(pdf.with_suffix(""))], check=True)
+    pdf.unlink()
+    english = Invoice.objects.filter(kind=InvoiceKind.BLOCK, client=low.client).order_by("-pk").first()
+    pdf = shots / "21-invoice-english.pdf"
+    pdf.write_bytes(invoice_pdf_bytes(english))
+    subprocess.run(["pdftoppm", "-png", "-r", "70", "-singlefile", str(pdf), str(pdf.with_suffix(""))], check=True)
+    pdf.unlink()

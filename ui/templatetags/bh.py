@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import template
 from django.http import QueryDict
 
+from agreements.domain import block_name as name_of_block
 from agreements.domain import format_minutes, format_money
 
 register = template.Library()
@@ -16,6 +17,12 @@ def minutes(value: int | None) -> str:
     if value is None or value == "":
         return "—"
     return format_minutes(int(value))
+
+
+@register.filter
+def block_name(minutes: int) -> str:
+    """`1200` → "20-hour support block" in the active language (agreements.domain.block_name)."""
+    return name_of_block(int(minutes))
 
 
 @register.filter

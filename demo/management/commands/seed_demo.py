@@ -297,7 +297,8 @@ CLIENTS: tuple[ClientSpec, ...] = (
         language="it",
         contacts=(Person("giulia.bianchi", "Giulia", "Bianchi", "giulia@studiobianchi.example"),),
         blocks=((75, 20),),
-        final_balance=105,
+        final_balance=90,
+        agreement=AgreementSpec(name="Ore di assistenza prepagate"),
         subjects=(
             "Il gestionale dello studio non si avvia",
             "Stampante delle ricette non stampa",
