@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.db.models.functions import Lower
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
@@ -431,7 +431,9 @@ def _message_for(email: OutgoingEmail):
         if not billing_services.invoice_pdf_is_current(invoice):
             invoice.pdf.name = billing_services.invoice_render_pdf(invoice=invoice)
         with invoice.pdf.open("rb") as pdf:
-            attachments.append((f"Invoice-{invoice.number}.pdf", pdf.read(), "application/pdf"))
+            with translation.override(invoice.language):  # the document's language, like its contents
+                filename = _("Invoice-%(number)s.pdf") % {"number": invoice.number}
+            attachments.append((filename, pdf.read(), "application/pdf"))
     if email.attachment:
         with email.attachment.open("rb") as document:
             attachments.append((email.attachment_name or "attachment.pdf", document.read(), "application/pdf"))

@@ -44,6 +44,7 @@ def test_an_italian_clients_reload_invoice_and_email_are_in_italian(make_low_agr
     # The PDF is the client's document: Italian in both emails.
     for message in (italian, english):
         ((filename, content, mimetype),) = message.attachments
+        assert filename == f"Fattura-{invoice.number}.pdf"
         text = " ".join(pdf_text(content).split())
         assert "Fattura n. " + invoice.number in text
         assert "intestata a" in text.lower() and "importo dovuto" in text.lower()  # upper case by CSS
