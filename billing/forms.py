@@ -1,5 +1,5 @@
 from django import forms
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import InvoiceStatus, PaymentMethod
@@ -25,6 +25,11 @@ class PaymentForm(forms.Form):
     paid_on = forms.DateField(
         label=_("Received on"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+    def clean_amount(self) -> str:
+        # "1400,50" in Italian is 1400.50: the language's decimal separator becomes
+        # the point the service reads; anything else reaches it as typed.
+        return formats.sanitize_separators(self.cleaned_data["amount"].strip())
 
 
 class VoidForm(forms.Form):

@@ -8,7 +8,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -105,7 +105,12 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     invoice = _staff_invoice(request, public_id)
-    return _detail_page(request, invoice, PaymentForm(initial={"amount": invoice_amount_due(invoice)}), VoidForm())
+    return _detail_page(
+        request,
+        invoice,
+        PaymentForm(initial={"amount": formats.localize_input(invoice_amount_due(invoice))}),
+        VoidForm(),
+    )
 
 
 def _detail_page(

@@ -45,4 +45,8 @@ class IntegerField(_AsciiNumber, forms.IntegerField):
 
 
 class DecimalField(_AsciiNumber, forms.DecimalField):
-    pass
+    """Typed and shown with the language's decimal separator: 95,50 in Italian."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("localize", True)
+        super().__init__(*args, **kwargs)

@@ -68,6 +68,30 @@ def test_recording_full_payment_marks_paid_and_credits_the_hours(client, staff, 
     assert assert_balance_is_ledger_sum(agreement) == 1200
 
 
+def test_italian_staff_type_amounts_with_a_decimal_comma(client, staff, invoice, agreement):
+    staff.language = "it"
+    staff.save()
+    client.force_login(staff)
+    page = client.get(reverse("billing:invoice", args=[invoice.public_id])).content.decode()
+    assert 'value="1800,00"' in page  # the amount due, as an Italian reads it
+    response = client.post(
+        reverse("billing:invoice_payment", args=[invoice.public_id]),
+        {"amount": "1000,50", "method": "ach", "reference": "BON-1", "paid_on": timezone.localdate().isoformat()},
+        follow=True,
+    )
+    assert "Pagamento BON-1 di 1.000,50 USD registrato" in response.content.decode().replace("\xa0", " ")
+    assert Payment.objects.get().amount == Decimal("1000.50")
+    # In English the comma is not a decimal separator: refused, nothing recorded twice.
+    staff.language = "en"
+    staff.save()
+    response = client.post(
+        reverse("billing:invoice_payment", args=[invoice.public_id]),
+        {"amount": "799,50", "method": "ach", "reference": "BON-2", "paid_on": timezone.localdate().isoformat()},
+    )
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert Payment.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("amount", "message"),
     [("-5", "more than zero"), ("abc", "number"), ("1800.001", "cents"), ("5000", "more than the")],
