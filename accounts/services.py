@@ -133,17 +133,33 @@ def lockout_clear(*, kind: str, value: str, actor: User) -> int:
     # address would forget every failure of everyone.
     if kind == "address":
         validate_ipv46_address(value)  # raises ValidationError: the column is an IP address
-        removed = axes_reset(ip=value)
+        reset = {"ip": value}
         nothing = _("Nothing to unlock: no failed sign-ins from address %(value)s.")
     elif kind == "account":
         if not value:
             raise ValidationError(_("Name the account to unlock."))
-        removed = axes_reset(username=value)
+        reset = {"username": value}
         nothing = _("Nothing to unlock: no failed sign-ins for account %(value)s.")
     else:
         raise ValidationError(_("Choose an account or an address to unlock."))
-    if not removed:
-        raise ValidationError(nothing % {"value": value})
+    with transaction.atomic():
+        removed = axes_reset(**reset)
+        if not removed:
+            raise ValidationError(nothing % {"value": value})
+        audit_record(
+            actor=actor,
+            action=AuditAction.LOCKOUT_CLEAR,
+            target=(kind, value),
+            client=None,
+            before={"failed_sign_in_records": removed},
+            after={"failed_sign_in_records": 0},
+            summary=format_lazy(
+                gettext_lazy("Lifted the sign-in lockout of account {value}.")
+                if kind == "account"
+                else gettext_lazy("Lifted the sign-in lockout of address {value}."),
+                value=value,
+            ),
+        )
     logger.warning("Sign-in lockout of %s %s lifted by %s (%d records).", kind, value, actor.username, removed)
     return removed
 

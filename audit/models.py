@@ -27,6 +27,7 @@ class AuditAction(models.TextChoices):
     API_TOKEN_CREATE = "api_token.create", _("API token created")
     API_TOKEN_REVOKE = "api_token.revoke", _("API token revoked")
     INVITATION_SEND = "invitation.send", _("Invitation sent")
+    LOCKOUT_CLEAR = "lockout.clear", _("Sign-in lockout lifted")
 
 
 class AuditEventQuerySet(models.QuerySet):

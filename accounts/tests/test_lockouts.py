@@ -10,6 +10,8 @@ from axes.models import AccessAttempt
 from django.core import mail
 from django.urls import reverse
 
+from audit.models import AuditAction, AuditEvent
+
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery staple"  # the factories' password
 LOCKOUTS = reverse("dashboard:lockouts")
@@ -155,6 +157,16 @@ def test_staff_unlock_an_account_and_it_signs_in(client, technician, staff):
     assert not AccessAttempt.objects.filter(username="tess").exists()
     sign_in(client, "tess", PASSWORD, "10.0.0.1")
     assert signed_in(client)
+    event = AuditEvent.objects.get()
+    assert (event.actor, event.action, event.target_type, event.target_id, event.before, event.after) == (
+        staff,
+        AuditAction.LOCKOUT_CLEAR,
+        "account",
+        "tess",
+        {"failed_sign_in_records": 10},
+        {"failed_sign_in_records": 0},
+    )
+    assert event.summary == "Lifted the sign-in lockout of account tess."
 
 
 def test_staff_unlock_an_address_and_it_signs_in(client, technician, staff):
@@ -184,6 +196,7 @@ def test_a_bad_unlock_says_why_and_changes_nothing(client, staff, data, message)
     response = client.post(UNLOCK, data, follow=True)
     assert message in response.content.decode()
     assert list(AccessAttempt.objects.values_list("username", "ip_address", "failures_since_start")) == before
+    assert not AuditEvent.objects.exists()
 
 
 @pytest.mark.parametrize("who", ["charlie", "technician"])
