@@ -38,7 +38,7 @@ def technician_create(*, username: str, email: str, first_name: str = "", last_n
     return user
 
 
-def invitation_send(*, user: User, invited_by: User | None) -> Invitation:
+def invitation_send(*, user: User, invited_by: User | None, language: str = "") -> Invitation:
     """Create an invitation and email its link after the transaction commits.
 
     Earlier unused invitations of the same user stop working: only the newest
@@ -58,8 +58,9 @@ def invitation_send(*, user: User, invited_by: User | None) -> Invitation:
         )
         link = settings.SITE_URL.rstrip("/") + reverse("invitation_accept", args=[token])
         context = {"user": user, "link": link, "invited_by": invited_by, "invitation": invitation}
-        # In the invitee's language if already chosen, else the inviter's.
-        with translation.override(user.language or translation.get_language()):
+        # In the invitee's own language if chosen, else `language` (a client
+        # contact's: the client's), else the inviter's.
+        with translation.override(user.language or language or translation.get_language()):
             subject = render_to_string("emails/invitation-subject.txt", context).strip()
             body = render_to_string("emails/invitation-body.txt", context)
         # Sent after commit: a rolled-back invitation never reaches an inbox.

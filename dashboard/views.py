@@ -369,7 +369,9 @@ def contact_invite(request: HttpRequest, public_id: str) -> HttpResponse:
         try:
             with transaction.atomic():
                 contact = services.client_contact_create(client=client, **form.cleaned_data)
-                account_services.invitation_send(user=contact.user, invited_by=request.user)
+                account_services.invitation_send(
+                    user=contact.user, invited_by=request.user, language=contact.client.language
+                )
         except ValidationError as error:
             add_service_errors(form, error)
         else:
@@ -399,7 +401,7 @@ def contact_reinvite(request: HttpRequest, public_id: str, contact_id: int) -> H
     if request.method != "POST":
         return redirect("dashboard:client", public_id=client.public_id)
     try:
-        account_services.invitation_send(user=contact.user, invited_by=request.user)
+        account_services.invitation_send(user=contact.user, invited_by=request.user, language=contact.client.language)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

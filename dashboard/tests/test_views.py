@@ -256,6 +256,20 @@ def test_staff_invite_a_contact_who_sets_a_password_once(client, staff, client_a
     assert client.get(path).status_code == HTTPStatus.NOT_FOUND  # single use
 
 
+def test_a_contact_of_an_italian_client_is_invited_in_italian(
+    client, staff, client_a, django_capture_on_commit_callbacks
+):
+    client_a.language = "it"
+    client_a.save()
+    client.force_login(staff)  # staff read English
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("dashboard:contact_invite", args=[client_a.public_id]),
+            {"first_name": "Lia", "last_name": "Neri", "email": "lia@acme.example", "username": "lia"},
+        )
+    assert mail.outbox[0].subject == "Invito a Blockhours"
+
+
 def test_an_expired_invitation_does_not_work(client, staff, client_a, django_capture_on_commit_callbacks):
     client.force_login(staff)
     with django_capture_on_commit_callbacks(execute=True):
