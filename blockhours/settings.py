@@ -225,6 +225,19 @@ EMAIL_STUCK_AFTER = env_int("EMAIL_STUCK_AFTER", 15 * 60)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Blockhours <billing@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# The cache holds throttle counters (password resets, API requests). Per
+# process by default, so with several gunicorn workers each counts apart:
+# production sets CACHE_URL to a Redis database of its own (clearing the cache
+# empties that database, so never Celery's).
+CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Celery: Redis when REDIS_URL (or CELERY_BROKER_URL) is set; otherwise a broker
 # on the local filesystem, so a worker and beat run with no server installed.
 REDIS_URL = env_str("REDIS_URL", "")
