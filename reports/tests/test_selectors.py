@@ -165,3 +165,36 @@ def test_it_refuses_absurd_seat_counts(client_a, bad):
 
     with pytest.raises(ValidationError):
         client_seats_set(client=client_a, seats=bad)
+
+
+def test_the_dashboard_and_the_report_agree_on_deferred_revenue_today(client_a, client_b, staff, technician):
+    """Two computations of one rule: the dashboard's from each block's cached
+    minutes left (fast, now only), the report's from the ledger (any date).
+    Built through the services, which keep the cache."""
+    from django.utils import timezone
+
+    from agreements.models import Agreement
+    from agreements.summaries import deferred_revenue as dashboard_deferred_revenue
+
+    today = timezone.localdate()
+    for client, minutes in ((client_a, 95), (client_b, 7 * 60 + 13)):
+        agreement = AgreementFactory(client=client, billing_increment_minutes=1)
+        for hours in (10, 20):
+            block = agreement_services.block_sell(
+                agreement=agreement, tier=tier(hours), actor=staff, starts_on=agreement.starts_on
+            )
+            agreement_services.block_mark_paid(block=block, actor=staff)
+        entry = agreement_services.time_entry_log(
+            agreement=agreement,
+            technician=technician,
+            ticket=TicketFactory(client=client),
+            work_date=today,
+            minutes=minutes,
+            work_type=work_type(),
+        )
+        agreement_services.ledger_adjust(agreement=agreement, minutes=-17, reason="Goodwill", author=staff)
+    agreement_services.time_entry_void(time_entry=entry, actor=staff, reason="Wrong client")
+
+    report = selectors.deferred_revenue(as_of=today)
+    assert report.totals == dashboard_deferred_revenue(Agreement.objects.all())
+    assert report.total_minutes == 2 * (30 * 60 - 17) - 95
