@@ -96,6 +96,83 @@ def client_create(
     return client
 
 
+def client_update(
+    *,
+    client: Client,
+    actor: User,
+    name: str | None = None,
+    hourly_rate: Decimal | None = None,
+    currency: str | None = None,
+    billing_name: str | None = None,
+    billing_email: str | None = None,
+    billing_address: str | None = None,
+    language: str | None = None,
+) -> Client:
+    """Change a client's details; None leaves a field as it is.
+
+    A new hourly rate prices future sales only: blocks keep the rate they were
+    sold at. The currency is fixed once the client has a block or an invoice,
+    which carry their own currency: mixing them would make totals meaningless."""
+    wanted: dict[str, object] = {
+        "name": name.strip() if name is not None else None,
+        "hourly_rate": hourly_rate,
+        "currency": currency.strip().upper() if currency is not None else None,
+        "billing_name": billing_name,
+        "billing_email": billing_email,
+        "billing_address": billing_address,
+        "language": language,
+    }
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        before = {field: getattr(client, field) for field, value in wanted.items() if value is not None}
+        changed = [field for field, value in wanted.items() if value is not None and value != before[field]]
+        if not changed:
+            return client
+        if "name" in changed and Client.objects.filter(name__iexact=wanted["name"]).exclude(pk=client.pk).exists():
+            raise ValidationError(
+                {"name": gettext("A client named “%(name)s” already exists.") % {"name": wanted["name"]}}
+            )
+        if "currency" in changed and (
+            Block.objects.filter(agreement__client=client).exists() or client.invoices.exists()
+        ):
+            raise ValidationError(
+                {
+                    "currency": gettext(
+                        "The currency cannot change once the client has blocks or invoices: "
+                        "their amounts are in %(currency)s."
+                    )
+                    % {"currency": client.currency}
+                }
+            )
+        for field in changed:
+            setattr(client, field, wanted[field])
+        client.full_clean()
+        try:
+            with transaction.atomic():
+                client.save(update_fields=changed)
+        except IntegrityError:
+            # Another request took the same name at once: the database kept one.
+            raise ValidationError(
+                {"name": gettext("A client named “%(name)s” already exists.") % {"name": client.name}}
+            ) from None
+        audit_record(
+            actor=actor,
+            action=AuditAction.CLIENT_UPDATE,
+            target=client,
+            client=client,
+            before={field: before[field] for field in changed},
+            after={field: getattr(client, field) for field in changed},
+            summary=format_lazy(
+                gettext_lazy("Changed the details of {client}: {fields}"),
+                client=client.name,
+                fields=format_lazy(
+                    ", ".join(["{}"] * len(changed)), *(Client._meta.get_field(f).verbose_name for f in changed)
+                ),
+            ),
+        )
+    return client
+
+
 def client_contact_create(
     *,
     client: Client,

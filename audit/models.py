@@ -28,6 +28,7 @@ class AuditAction(models.TextChoices):
     API_TOKEN_REVOKE = "api_token.revoke", _("API token revoked")
     INVITATION_SEND = "invitation.send", _("Invitation sent")
     LOCKOUT_CLEAR = "lockout.clear", _("Sign-in lockout lifted")
+    CLIENT_UPDATE = "client.update", _("Client details changed")
 
 
 class AuditEventQuerySet(models.QuerySet):

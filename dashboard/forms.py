@@ -74,6 +74,17 @@ class ClientForm(forms.Form):
         return value
 
 
+class ClientEditForm(ClientForm):
+    """The same fields, prefilled; currency and language are never left empty here."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["hourly_rate"].help_text = _("Applies to future sales only: blocks already sold keep their rate.")
+        self.fields["currency"].required = True
+        self.fields["currency"].help_text = _("ISO code, e.g. USD. Fixed once the client has blocks or invoices.")
+        self.fields["language"].required = True
+
+
 class ThresholdField(DurationField):
     """A duration where zero is allowed (no warning)."""
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("clients/new/", views.client_new, name="client_new"),
     path("clients/<str:public_id>/", views.client_detail, name="client"),
+    path("clients/<str:public_id>/edit/", views.client_edit, name="client_edit"),
     path("clients/<str:public_id>/agreements/new/", views.agreement_new, name="agreement_new"),
     path("clients/<str:public_id>/contacts/invite/", views.contact_invite, name="contact_invite"),
     path(

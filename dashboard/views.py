@@ -36,6 +36,7 @@ from dashboard.forms import (
     AgreementFilterForm,
     AgreementForm,
     BlockSellForm,
+    ClientEditForm,
     ClientForm,
     ContactInviteForm,
     LockoutUnlockForm,
@@ -125,6 +126,29 @@ def client_new(request: HttpRequest) -> HttpResponse:
             return redirect("dashboard:agreement_new", public_id=client.public_id)
     return render(
         request, "dashboard/form.html", {"form": form, "title": _("New client"), "submit": _("Create client")}
+    )
+
+
+@staff_required
+def client_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+    client = get_by_public_id(clients_for_user(request.user), public_id)
+    initial = {
+        field: getattr(client, field)
+        for field in ("name", "hourly_rate", "currency", "billing_name", "billing_email", "billing_address", "language")
+    }
+    form = ClientEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            client = services.client_update(client=client, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Client “%(name)s” saved.") % {"name": client.name})
+            return redirect("dashboard:client", public_id=client.public_id)
+    return render(
+        request,
+        "dashboard/form.html",
+        {"form": form, "client": client, "title": _("Edit client"), "submit": _("Save")},
     )
 
 

@@ -109,6 +109,19 @@ WRITES: dict[str, Write] = {
             "language": "en",
         },
     ),
+    "dashboard:client_edit": Write(
+        "staff",
+        {"public_id": "client"},
+        {
+            "name": "Acme Dental Group",
+            "hourly_rate": "120.00",
+            "currency": "USD",  # client A has blocks: its currency is fixed
+            "billing_name": "",
+            "billing_email": "ap@acme.example",
+            "billing_address": "1 Harbour Road",
+            "language": "it",
+        },
+    ),
     "dashboard:agreement_new": Write("staff", {"public_id": "client"}, AGREEMENT_FORM),
     "dashboard:contact_invite": Write(
         "staff",
@@ -392,6 +405,15 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "billing_address": F(OPTIONAL_TEXT),
         "language": F([H("unknown-xx", "xx"), NUL]),
     },
+    "dashboard:client_edit": {
+        "name": F([*TEXT, H("client-B-name-upper-case", "BIRCH LEGAL")], accepts=[SCRIPT, IMG]),
+        "hourly_rate": F([h for h in AMOUNTS if h.label not in {"0", "1e6"}]),
+        "currency": F([H("changed-with-blocks", "EUR"), H("two-letters", "US"), H("digits", "123"), BLANK, NUL]),
+        "billing_email": F([H("not-an-email"), H("script", "<script>@x.example"), LONG, NUL]),
+        "billing_name": F(OPTIONAL_TEXT),
+        "billing_address": F(OPTIONAL_TEXT),
+        "language": F([H("unknown-xx", "xx"), BLANK, NUL]),
+    },
     "dashboard:agreement_new": {
         "name": F(TEXT),
         "starts_on": F(REQUIRED_DATES),
@@ -579,6 +601,7 @@ SHOWN: dict[tuple[str, str], Shown] = {
     ("dashboard:client_new", "name"): Shown(
         Client, "name", "staff", lambda w, client: reverse("dashboard:client", args=[client.public_id])
     ),
+    ("dashboard:client_edit", "name"): Shown(Client, "name", "staff", _client_page),
     ("dashboard:adjust", "reason"): Shown(LedgerEntry, "reason", "staff", _client_page),
     ("timesheet:log", "notes"): Shown(TimeEntry, "notes", "alice", _portal_page),
     ("timesheet:void", "reason"): Shown(TimeEntry, "void_reason", "technician", _mine),

@@ -84,6 +84,7 @@ ROUTES: dict[str, Route] = {
     "dashboard:home": Route(None, STAFF),
     "dashboard:client_new": Route(None, STAFF, post=True),
     "dashboard:client": Route("client", STAFF),
+    "dashboard:client_edit": Route("client", STAFF, post=True),
     "dashboard:agreement_new": Route("client", STAFF, post=True),
     "dashboard:contact_invite": Route("client", STAFF, post=True),
     "dashboard:contact_reinvite": Route("contact", STAFF, post=True),
