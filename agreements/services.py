@@ -71,8 +71,6 @@ def client_create(
     billing_name: str = "",
     language: str = "",
 ) -> Client:
-    if Client.objects.filter(name__iexact=name.strip()).exists():
-        raise ValidationError({"name": gettext("A client named “%(name)s” already exists.") % {"name": name.strip()}})
     client = Client(
         name=name.strip(),
         hourly_rate=hourly_rate,
@@ -84,16 +82,23 @@ def client_create(
         client.currency = currency.upper()
     if language:
         client.language = language
+    _client_save(client)
+    return client
+
+
+def _client_save(client: Client, *, update_fields: list[str] | None = None) -> None:
+    """Validate and save, with one message for a name another client already
+    has (ignoring case): found before saving, or by the database's constraint
+    when two requests take the same name at once."""
+    taken = ValidationError({"name": gettext("A client named “%(name)s” already exists.") % {"name": client.name}})
+    if Client.objects.filter(name__iexact=client.name).exclude(pk=client.pk).exists():
+        raise taken
     client.full_clean()
     try:
         with transaction.atomic():
-            client.save()
+            client.save(update_fields=update_fields)
     except IntegrityError:
-        # Two requests created the same name at once: the database kept one.
-        raise ValidationError(
-            {"name": gettext("A client named “%(name)s” already exists.") % {"name": client.name}}
-        ) from None
-    return client
+        raise taken from None
 
 
 def client_update(
@@ -128,10 +133,6 @@ def client_update(
         changed = [field for field, value in wanted.items() if value is not None and value != before[field]]
         if not changed:
             return client
-        if "name" in changed and Client.objects.filter(name__iexact=wanted["name"]).exclude(pk=client.pk).exists():
-            raise ValidationError(
-                {"name": gettext("A client named “%(name)s” already exists.") % {"name": wanted["name"]}}
-            )
         if "currency" in changed and (
             Block.objects.filter(agreement__client=client).exists() or client.invoices.exists()
         ):
@@ -146,15 +147,7 @@ def client_update(
             )
         for field in changed:
             setattr(client, field, wanted[field])
-        client.full_clean()
-        try:
-            with transaction.atomic():
-                client.save(update_fields=changed)
-        except IntegrityError:
-            # Another request took the same name at once: the database kept one.
-            raise ValidationError(
-                {"name": gettext("A client named “%(name)s” already exists.") % {"name": client.name}}
-            ) from None
+        _client_save(client, update_fields=changed)
         audit_record(
             actor=actor,
             action=AuditAction.CLIENT_UPDATE,

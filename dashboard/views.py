@@ -19,7 +19,7 @@ from accounts.reauth import recent_login_required
 from accounts.selectors import lockouts_current
 from agreements import services
 from agreements.domain import block_price, format_minutes
-from agreements.models import ClientContact, Tier
+from agreements.models import ClientContact, CreditPolicy, Tier
 from agreements.runway import runway_of, runway_order, with_runway
 from agreements.selectors import (
     agreements_for_user,
@@ -132,10 +132,7 @@ def client_new(request: HttpRequest) -> HttpResponse:
 @staff_required
 def client_edit(request: HttpRequest, public_id: str) -> HttpResponse:
     client = get_by_public_id(clients_for_user(request.user), public_id)
-    initial = {
-        field: getattr(client, field)
-        for field in ("name", "hourly_rate", "currency", "billing_name", "billing_email", "billing_address", "language")
-    }
+    initial = {field: getattr(client, field) for field in ClientEditForm.base_fields}
     form = ClientEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -254,7 +251,7 @@ def block_sell(request: HttpRequest, public_id: str) -> HttpResponse:
         )
         if "confirm" not in request.POST:
             balance = {"balance": format_minutes(agreement.balance_minutes)}
-            if agreement.credit_policy == "immediate":
+            if agreement.credit_policy == CreditPolicy.IMMEDIATE:
                 usable = _("Hours usable at once; current balance %(balance)s.") % balance
             else:
                 usable = _("Hours usable once the block is marked paid; current balance %(balance)s.") % balance
