@@ -7,11 +7,11 @@ client's rows, and an object of another client is simply "not found".
 
 import uuid
 
-from django.db.models import QuerySet, Sum, Window
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from agreements.models import Agreement, Block, Client, LedgerEntry, Ticket, TimeEntry
+from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, Ticket, TimeEntry
 
 
 def _client_scope(user: User) -> dict[str, object] | None:
@@ -65,6 +65,22 @@ def ledger_with_running_balance(agreement: Agreement) -> QuerySet[LedgerEntry]:
         .annotate(running_balance=Window(Sum("minutes"), order_by=["created_at", "id"]))
         .order_by("created_at", "id")
     )
+
+
+def has_bought_hours() -> Q:
+    """Agreements whose client has had hours to use: a block credited (paid, or
+    usable at once under its policy) and not cancelled, or hours granted by
+    an adjustment. An agreement that never had any has nothing to reload."""
+    credited = Block.objects.filter(agreement=OuterRef("pk"), credited_at__isnull=False, cancelled_at__isnull=True)
+    granted = LedgerEntry.objects.filter(agreement=OuterRef("pk"), kind=LedgerKind.ADJUSTMENT, minutes__gt=0)
+    return Q(Exists(credited)) | Q(Exists(granted))
+
+
+def has_hours_on_the_way() -> Q:
+    """Agreements with a block sold and not yet credited (awaiting payment
+    under the usable-when-paid policy): those hours are coming, so the
+    balance is not low for want of a sale."""
+    return Q(Exists(Block.objects.filter(agreement=OuterRef("pk"), credited_at__isnull=True, cancelled_at__isnull=True)))
 
 
 def latest_block_usage(agreement: Agreement) -> tuple[Block, int] | None:

@@ -30,8 +30,8 @@ from django.utils.translation import gettext as _
 from accounts.models import Role, User
 from agreements import services as agreement_services
 from agreements.domain import format_minutes
-from agreements.models import Agreement, AgreementStatus, Block, Tier
-from agreements.selectors import latest_block_usage
+from agreements.models import Agreement, AgreementStatus, Block, OveragePolicy, Tier
+from agreements.selectors import has_bought_hours, has_hours_on_the_way, latest_block_usage
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
@@ -105,7 +105,8 @@ def _has_open_episode(kind: str) -> Exists:
 
 
 def low_balance_candidates(scope: QuerySet[Agreement] | None = None) -> QuerySet[Agreement]:
-    """Active agreements at or below their threshold with no open episode.
+    """Active agreements whose bought hours fell to their threshold, with
+    nothing on its way and no open episode: a reload is due.
 
     The first filter is exactly the condition of the partial index
     `agreement_low_balance_idx`, so the database reads only low agreements.
@@ -113,6 +114,8 @@ def low_balance_candidates(scope: QuerySet[Agreement] | None = None) -> QuerySet
     return (
         _scoped(scope)
         .filter(status=AgreementStatus.ACTIVE, balance_minutes__lte=F("low_balance_threshold_minutes"))
+        .filter(has_bought_hours())
+        .exclude(has_hours_on_the_way())
         .exclude(_has_open_episode(EpisodeKind.LOW_BALANCE))
         .order_by("pk")
     )
@@ -234,9 +237,10 @@ def exhausted_candidates(scope: QuerySet[Agreement] | None = None) -> QuerySet[A
         _scoped(scope)
         .filter(
             status=AgreementStatus.ACTIVE,
-            overage_policy="reject",
+            overage_policy=OveragePolicy.REJECT,
             balance_minutes__lte=0,
         )
+        .filter(has_bought_hours())
         .exclude(_has_open_episode(EpisodeKind.EXHAUSTED))
         .order_by("pk")
     )

@@ -1,0 +1,99 @@
+"""When a reload is due: the hours the client has bought (credited) fall to
+the threshold, and no hours are already on their way (sold, awaiting payment)."""
+
+import datetime
+
+from django.core import mail
+from django.utils import timezone
+
+from agreements import services as agreement_services
+from agreements.models import OveragePolicy
+from agreements.tests.factories import AgreementFactory, tier
+from billing import services as billing_services
+from billing.models import Invoice, InvoiceKind
+from notifications.models import Episode
+from notifications.tests.conftest import sweep_now
+
+
+def test_a_first_block_awaiting_payment_raises_no_reload_and_no_email(client_a, alice, seller, msp_staff):
+    agreement = AgreementFactory(client=client_a)
+    billing_services.invoice_sell_block(agreement=agreement, tier=tier(20), actor=msp_staff)
+
+    output = sweep_now()
+
+    assert list(Invoice.objects.values_list("kind", flat=True)) == [InvoiceKind.BLOCK]
+    assert not Episode.objects.exists()
+    assert mail.outbox == []
+    assert "Episodes opened: 0" in output
+
+
+def test_an_agreement_with_no_block_at_all_raises_no_reload_and_no_alert(client_a, alice, seller, msp_staff):
+    AgreementFactory(client=client_a)
+    AgreementFactory(client=client_a, name="Projects", overage_policy=OveragePolicy.REJECT)
+
+    sweep_now()
+
+    assert not Invoice.objects.exists()
+    assert not Episode.objects.exists()
+    assert mail.outbox == []
+
+
+def test_the_first_block_paid_and_used_down_raises_the_reload(client_a, alice, seller, msp_staff):
+    agreement = AgreementFactory(client=client_a, billing_increment_minutes=1)
+    invoice = billing_services.invoice_sell_block(agreement=agreement, tier=tier(10), actor=msp_staff)
+    sweep_now()
+    billing_services.payment_record(
+        invoice=invoice, amount="1000.00", paid_on=timezone.localdate(), method="ach", reference="ACH-1", actor=msp_staff
+    )
+    from notifications.tests.conftest import use_hours
+
+    use_hours(agreement, 480)
+
+    sweep_now()
+
+    episode = Episode.objects.get()
+    assert (episode.balance_at_open, episode.reload_invoice.kind) == (120, InvoiceKind.RELOAD)
+
+
+def test_hours_sold_and_awaiting_payment_hold_off_the_reload_until_their_sale_is_voided(
+    make_low_agreement, msp_staff
+):
+    agreement = make_low_agreement(left=60)
+    waiting = billing_services.invoice_sell_block(agreement=agreement, tier=tier(10), actor=msp_staff)
+
+    sweep_now()
+    assert not Episode.objects.exists()
+    assert mail.outbox == []
+
+    billing_services.invoice_void(invoice=waiting, actor=msp_staff, reason="Client changed their mind")
+    sweep_now()
+
+    episode = Episode.objects.get()
+    assert episode.reload_invoice.kind == InvoiceKind.RELOAD
+    assert episode.reload_invoice.block.minutes == 1200
+
+
+def test_a_reload_awaiting_payment_keeps_its_episode_open_so_nothing_more_is_sold(make_low_agreement):
+    agreement = make_low_agreement(left=60)
+    sweep_now()
+    sweep_now()
+    sweep_now()
+
+    episode = Episode.objects.get()
+    assert episode.is_open
+    assert Invoice.objects.filter(agreement=agreement, kind=InvoiceKind.RELOAD).count() == 1
+
+
+def test_a_block_that_has_not_started_yet_still_counts_as_on_its_way(make_low_agreement, msp_staff):
+    agreement = make_low_agreement(left=60)
+    block = agreement_services.block_sell(
+        agreement=agreement,
+        tier=tier(10),
+        actor=msp_staff,
+        starts_on=timezone.localdate() + datetime.timedelta(days=3),
+    )
+    assert block.credited_at is None
+
+    sweep_now()
+
+    assert not Episode.objects.exists()
