@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -8,6 +8,13 @@ class Role(models.TextChoices):
     STAFF = "staff", _("MSP staff")
     TECHNICIAN = "technician", _("Technician")
     CLIENT = "client", _("Client contact")
+
+
+class BlockhoursUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):  # noqa: ANN001, ANN201
+        # `manage.py createsuperuser` comes here: a superuser is MSP staff.
+        extra_fields.setdefault("role", Role.STAFF)
+        return super().create_superuser(username, email, password, **extra_fields)
 
 
 class User(AbstractUser):
@@ -27,14 +34,23 @@ class User(AbstractUser):
         help_text=_("Language of the pages you see. Empty: your browser's language."),
     )
 
+    objects = BlockhoursUserManager()
+
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(role__in=Role.values), name="user_role_valid"),
+            # A superuser is staff everywhere: every check of the role (pages,
+            # API, recipients of staff emails) then holds for them too.
+            models.CheckConstraint(
+                condition=models.Q(is_superuser=False) | models.Q(role=Role.STAFF),
+                name="user_superuser_is_staff",
+                violation_error_message=_("A superuser has the MSP staff role."),
+            ),
         ]
 
     @property
     def is_msp_staff(self) -> bool:
-        return self.role == Role.STAFF or self.is_superuser
+        return self.role == Role.STAFF
 
     @property
     def is_technician(self) -> bool:
@@ -42,7 +58,7 @@ class User(AbstractUser):
 
     @property
     def is_client_contact(self) -> bool:
-        return self.role == Role.CLIENT and not self.is_superuser
+        return self.role == Role.CLIENT
 
     @property
     def works_for_msp(self) -> bool:

@@ -80,7 +80,9 @@ def has_hours_on_the_way() -> Q:
     """Agreements with a block sold and not yet credited (awaiting payment
     under the usable-when-paid policy): those hours are coming, so the
     balance is not low for want of a sale."""
-    return Q(Exists(Block.objects.filter(agreement=OuterRef("pk"), credited_at__isnull=True, cancelled_at__isnull=True)))
+    return Q(
+        Exists(Block.objects.filter(agreement=OuterRef("pk"), credited_at__isnull=True, cancelled_at__isnull=True))
+    )
 
 
 def latest_block_usage(agreement: Agreement) -> tuple[Block, int] | None:

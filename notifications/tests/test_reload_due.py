@@ -2,8 +2,11 @@
 the threshold, and no hours are already on their way (sold, awaiting payment)."""
 
 import datetime
+import io
 
+import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.utils import timezone
 
 from agreements import services as agreement_services
@@ -43,7 +46,12 @@ def test_the_first_block_paid_and_used_down_raises_the_reload(client_a, alice, s
     invoice = billing_services.invoice_sell_block(agreement=agreement, tier=tier(10), actor=msp_staff)
     sweep_now()
     billing_services.payment_record(
-        invoice=invoice, amount="1000.00", paid_on=timezone.localdate(), method="ach", reference="ACH-1", actor=msp_staff
+        invoice=invoice,
+        amount="1000.00",
+        paid_on=timezone.localdate(),
+        method="ach",
+        reference="ACH-1",
+        actor=msp_staff,
     )
     from notifications.tests.conftest import use_hours
 
@@ -55,9 +63,7 @@ def test_the_first_block_paid_and_used_down_raises_the_reload(client_a, alice, s
     assert (episode.balance_at_open, episode.reload_invoice.kind) == (120, InvoiceKind.RELOAD)
 
 
-def test_hours_sold_and_awaiting_payment_hold_off_the_reload_until_their_sale_is_voided(
-    make_low_agreement, msp_staff
-):
+def test_hours_sold_and_awaiting_payment_hold_off_the_reload_until_their_sale_is_voided(make_low_agreement, msp_staff):
     agreement = make_low_agreement(left=60)
     waiting = billing_services.invoice_sell_block(agreement=agreement, tier=tier(10), actor=msp_staff)
 
@@ -97,3 +103,24 @@ def test_a_block_that_has_not_started_yet_still_counts_as_on_its_way(make_low_ag
     sweep_now()
 
     assert not Episode.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the command commits as it goes, as when run by hand
+def test_the_command_counts_only_the_episodes_it_processed_itself(make_low_agreement, monkeypatch):
+    from notifications import services
+
+    make_low_agreement(left=60)
+    real = services.episode_process
+
+    def a_worker_got_there_first(*, episode_id, send):
+        real(episode_id=episode_id, send=send)
+        return real(episode_id=episode_id, send=send)
+
+    monkeypatch.setattr(services, "episode_process", a_worker_got_there_first)
+    out = io.StringIO()
+    call_command("sweep_low_balances", stdout=out)
+    output = out.getvalue()
+
+    assert "episode" in output and ": already processed" in output
+    assert "Done: 0 episode(s) processed (1 already handled elsewhere)" in output
+    assert Invoice.objects.filter(kind=InvoiceKind.RELOAD).count() == 1
