@@ -21,8 +21,8 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 # Hashed static files for WhiteNoise. The key exists only for this build step;
 # at run time settings refuse to start until SECRET_KEY is provided.
-RUN SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput -v 0 \
-    && SECRET_KEY=collectstatic-only-not-a-secret python manage.py compilemessages -v 0 \
+RUN SECRET_KEY=collectstatic-only-not-a-secret SITE_URL=http://build.invalid python manage.py collectstatic --noinput -v 0 \
+    && SECRET_KEY=collectstatic-only-not-a-secret SITE_URL=http://build.invalid python manage.py compilemessages -v 0 \
     && useradd --system --home-dir /app --no-create-home blockhours \
     && mkdir -p /app/var/media \
     && chown -R blockhours /app/var

@@ -56,6 +56,7 @@ def server_env(database_url: str, workdir: Path) -> dict[str, str]:
         "DATABASE_CONN_MAX_AGE": "60",
         "DEBUG": "false",
         "SECRET_KEY": "benchmark-only-secret-key-not-for-production",
+        "SITE_URL": "http://127.0.0.1:8000",
         "SECURE_SSL_REDIRECT": "false",
         "BLOCKHOURS_VAR_DIR": str(workdir),
         "API_THROTTLE_RATE": "1000000/min",

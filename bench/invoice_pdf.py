@@ -35,6 +35,7 @@ def setup_django(database_url: str | None, workdir: Path) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blockhours.settings")
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production")
+    os.environ.setdefault("SITE_URL", "http://127.0.0.1:8000")
     os.environ["BLOCKHOURS_VAR_DIR"] = str(workdir)
     os.environ["MEDIA_ROOT"] = str(workdir / "media")
     # Setup queues the renders to a throw-away filesystem broker instead of rendering them inline.

@@ -59,6 +59,7 @@ def setup_django(workdir: Path) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "blockhours.settings",
         "DEBUG": "false",
         "SECRET_KEY": "benchmark-only-secret-key-not-for-production",
+        "SITE_URL": "http://127.0.0.1:8000",
         "DATABASE_URL": f"{SERVER_URL}/{DB_NAME}",
         "REDIS_URL": REDIS_URL,
         "BLOCKHOURS_VAR_DIR": str(workdir),

@@ -40,6 +40,7 @@ def setup_django(workdir: Path) -> None:
         DJANGO_SETTINGS_MODULE="blockhours.settings",
         DEBUG="false",
         SECRET_KEY="benchmark-only-secret-key-not-for-production",
+        SITE_URL="http://127.0.0.1:8000",
         DATABASE_URL=f"{SERVER_URL}/{DB_NAME}",
         BLOCKHOURS_VAR_DIR=str(workdir),
         SECURE_SSL_REDIRECT="false",

@@ -36,7 +36,17 @@ elif SECRET_KEY == _INSECURE_DEV_KEY and not DEBUG:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Where the app is served: the links in emails point here. Production must
+# say it; the embedded default follows the address scripts/run serves, which
+# it records in var/site_url for every process (worker, beat, manage.py).
+SITE_URL = env_str("SITE_URL", "")
+if not SITE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SITE_URL must be set when DEBUG is off: the address emails link to, e.g. https://hours.example.com"
+        )
+    _served_at = VAR_DIR / "site_url"
+    SITE_URL = _served_at.read_text().strip() if _served_at.exists() else "http://127.0.0.1:8000"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -124,7 +124,7 @@ def test_env_example_documents_every_setting():
     assert not documented - read, f".env.example documents unread variables: {sorted(documented - read)}"
 
 
-def _start_settings(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+def _start_settings(env: dict[str, str], tmp_path: Path, code: str = "") -> subprocess.CompletedProcess:
     """Import the settings the way a server does, in a clean environment.
 
     Variables that a developer's .env could supply are pinned here (python-dotenv
@@ -145,7 +145,7 @@ def _start_settings(env: dict[str, str], tmp_path: Path) -> subprocess.Completed
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", "import django; django.setup()\n" + code],
         cwd=ROOT,
         env=clean,
         capture_output=True,
@@ -161,8 +161,26 @@ def test_settings_refuse_to_start_without_a_secret_key_when_debug_is_off(tmp_pat
 
 
 def test_settings_start_with_a_secret_key(tmp_path):
-    result = _start_settings({"SECRET_KEY": "a-real-secret-" + "x" * 40}, tmp_path)
+    result = _start_settings(
+        {"SECRET_KEY": "a-real-secret-" + "x" * 40, "SITE_URL": "https://hours.example.com"}, tmp_path
+    )
     assert result.returncode == 0, result.stderr
+
+
+def test_settings_refuse_to_start_without_a_site_url_when_debug_is_off(tmp_path):
+    result = _start_settings({"SECRET_KEY": "a-real-secret-" + "x" * 40}, tmp_path)
+    assert result.returncode != 0
+    assert "SITE_URL must be set when DEBUG is off" in result.stderr
+
+
+def test_the_embedded_default_links_to_the_address_scripts_run_serves(tmp_path):
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "site_url").write_text("http://127.0.0.1:8765\n")
+    result = _start_settings(
+        {"DEBUG": "true"}, tmp_path, code="from django.conf import settings; print(settings.SITE_URL)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "http://127.0.0.1:8765"
 
 
 def test_settings_start_in_debug_without_a_secret_key(tmp_path):
@@ -174,7 +192,9 @@ def test_settings_accept_every_example_value(tmp_path):
     values = {name: value for name, value in example_values().items() if value}
     values.pop("BLOCKHOURS_VAR_DIR", None)  # keep the run inside tmp_path
     values.pop("MEDIA_ROOT", None)
-    result = _start_settings({**values, "SECRET_KEY": "a-real-secret-" + "x" * 40}, tmp_path)
+    result = _start_settings(
+        {"SITE_URL": "https://hours.example.com", **values, "SECRET_KEY": "a-real-secret-" + "x" * 40}, tmp_path
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -184,6 +204,7 @@ def test_production_settings_pass_the_deploy_checks(tmp_path):
         "DEBUG": "false",
         "SECRET_KEY": "x9-" + "production-like-secret-key-for-the-check" * 2,
         "ALLOWED_HOSTS": "hours.example.com",
+        "SITE_URL": "https://hours.example.com",
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "blockhours.settings",
         "BLOCKHOURS_VAR_DIR": str(tmp_path / "var"),
