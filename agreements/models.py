@@ -209,11 +209,6 @@ class Agreement(models.Model):
         help_text=_("Optional early notice when this share of the latest block is used (e.g. 80)."),
         verbose_name=_("usage alert percent"),
     )
-    rollover_unused = models.BooleanField(
-        default=False,
-        help_text=_("Unused hours carry over when the term is renewed."),
-        verbose_name=_("rollover unused"),
-    )
     work_types = models.ManyToManyField(
         WorkType,
         blank=True,

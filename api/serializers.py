@@ -196,7 +196,6 @@ class AgreementSerializer(serializers.ModelSerializer):
             "credit_policy",
             "auto_reload",
             "reload_tier",
-            "rollover_unused",
             "work_types",
             "balance_minutes",
             "currency",
@@ -229,7 +228,6 @@ class AgreementCreateSerializer(serializers.Serializer):
     credit_policy = serializers.ChoiceField(CreditPolicy.choices, required=False)
     auto_reload = StrictBooleanField(required=False)
     reload_tier = StrictPrimaryKeyRelatedField(queryset=Tier.objects.all(), required=False, allow_null=True)
-    rollover_unused = StrictBooleanField(required=False)
     work_types = StrictPrimaryKeyRelatedField(queryset=WorkType.objects.all(), many=True, required=False)
 
 

@@ -108,9 +108,9 @@ def grow_to(total: int) -> None:
             INSERT INTO agreements_agreement (public_id, client_id, name, status, starts_on, ends_on,
                 low_balance_threshold_minutes, billing_increment_minutes, rounding_mode, overage_policy,
                 overage_limit_minutes, credit_policy, auto_reload, reload_tier_id, usage_alert_percent,
-                rollover_unused, balance_minutes, created_at)
+                balance_minutes, created_at)
             SELECT gen_random_uuid(), c.id, 'Prepaid support hours', 'active', current_date - 365, NULL,
-                120, 15, 'up', 'reject', 0, 'on_payment', false, NULL, NULL, false,
+                120, 15, 'up', 'reject', 0, 'on_payment', false, NULL, NULL,
                 CASE WHEN c.id %% 100 = 0 THEN 1800 - 19 * 90 ELSE 1800 - 19 * 30 END, now()
             FROM agreements_client c WHERE c.name LIKE 'Bench client %%' AND c.id > (
                 SELECT coalesce(max(client_id), 0) FROM agreements_agreement);

@@ -77,9 +77,9 @@ def build(clients: int) -> tuple[object, object]:
             INSERT INTO agreements_agreement (public_id, client_id, name, status, starts_on, ends_on,
                 low_balance_threshold_minutes, billing_increment_minutes, rounding_mode, overage_policy,
                 overage_limit_minutes, credit_policy, auto_reload, reload_tier_id, usage_alert_percent,
-                rollover_unused, balance_minutes, created_at)
+                balance_minutes, created_at)
             SELECT gen_random_uuid(), c.id, 'Prepaid support hours', 'active', current_date - 365, NULL,
-                120, 15, 'up', 'reject', 0, 'on_payment', false, NULL, NULL, false, 1800 - 8 * 60, now()
+                120, 15, 'up', 'reject', 0, 'on_payment', false, NULL, NULL, 1800 - 8 * 60, now()
             FROM agreements_client c;
 
             INSERT INTO agreements_block (public_id, agreement_id, tier_id, minutes, minutes_left, rate, amount,

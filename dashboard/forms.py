@@ -114,7 +114,6 @@ class AgreementForm(forms.ModelForm):
             "credit_policy",
             "auto_reload",
             "reload_tier",
-            "rollover_unused",
             "work_types",
         ]
         widgets = {

@@ -29,3 +29,13 @@ def test_a_new_clients_first_block_awaiting_payment_gets_no_reload_invoice(staff
     invoices = staff_api.get("/api/v1/invoices/", {"agreement": agreement_id}).json()["results"]
     assert [(i["kind"], i["total"]) for i in invoices] == [("block", "1800.00")]
     assert mail.outbox == []
+
+
+def test_no_page_api_or_email_offers_a_rollover_that_no_code_performs(staff_api, staff, agreement, client):
+    # Unused hours expire with the term until renewal with rollover exists.
+    body = staff_api.get(f"/api/v1/agreements/{agreement.public_id}/").json()
+    assert not [name for name in body if "rollover" in name]
+    client.force_login(staff)
+    form = client.get(f"/dashboard/clients/{agreement.client.public_id}/agreements/new/")
+    assert form.status_code == HTTPStatus.OK
+    assert b"rollover" not in form.content.lower() and b"carry over" not in form.content.lower()

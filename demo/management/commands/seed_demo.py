@@ -91,7 +91,6 @@ class AgreementSpec:
     overage_limit: int = 0
     credit: str = CreditPolicy.ON_PAYMENT
     reload_tier_hours: int | None = None  # set: auto-reload with this tier
-    rollover: bool = False
     work_types: tuple[str, ...] = ()  # empty: every work type
     days_ago: int | None = None  # term start; default: the first block's sale
     days_left: int | None = None  # fixed term ending this many days from today
@@ -596,7 +595,6 @@ def create_client(
         credit_policy=terms.credit,
         auto_reload=terms.reload_tier_hours is not None,
         reload_tier=tiers[terms.reload_tier_hours] if terms.reload_tier_hours is not None else None,
-        rollover_unused=terms.rollover,
     )
 
 
