@@ -287,6 +287,9 @@ CELERY_TIMEZONE = TIME_ZONE
 LOW_BALANCE_SWEEP_SECONDS = env_int("LOW_BALANCE_SWEEP_SECONDS", 15 * 60)
 # Clients hear this many days ahead that unused hours expire or their term ends.
 EXPIRY_NOTICE_DAYS = env_int("EXPIRY_NOTICE_DAYS", 14)
+# Within this many days of an agreement's end the sweep sells no reload block
+# (its hours would expire with the term); staff are told instead.
+RELOAD_STOPS_DAYS_BEFORE_TERM_END = env_int("RELOAD_STOPS_DAYS_BEFORE_TERM_END", 30)
 CELERY_BEAT_SCHEDULE = {
     "sweep-low-balances": {
         "task": "notifications.tasks.sweep_low_balances",

@@ -33,6 +33,8 @@ class Episode(models.Model):
     reload_invoice = models.OneToOneField(
         "billing.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="episode"
     )
+    # The reload block's hours were credited at once (auto-reload, or the
+    # agreement's usable-at-once policy), not when its invoice is paid.
     auto_reloaded = models.BooleanField(default=False)
     # Set when the invoice, its PDF and the email rows exist; until then the
     # sweep hands the episode to a worker again (broker down, worker killed).
@@ -67,6 +69,7 @@ class EmailKind(models.TextChoices):
     RELOAD_INVOICE = "reload_invoice", _("Reload invoice to the client")
     AUTO_RELOADED = "auto_reloaded", _("Hours reloaded automatically")
     LOW_BALANCE_STAFF = "low_balance_staff", _("Low balance notice to staff")
+    TERM_ENDING_STAFF = "term_ending_staff", _("Low balance near the end of the term, to staff")
     EXHAUSTED_STAFF = "exhausted_staff", _("Exhausted balance alert to staff")
     USAGE_ALERT = "usage_alert", _("Share of block used")
     EXPIRY_NOTICE = "expiry_notice", _("Hours expiring soon")

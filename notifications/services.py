@@ -285,6 +285,14 @@ def episode_process(*, episode_id: int, send: Enqueue) -> str:
                 invoice=None,
                 default_language=agreement.client.language,
             )
+        elif _term_ends_soon(agreement):
+            _record_emails(
+                episode,
+                EmailKind.TERM_ENDING_STAFF,
+                staff_recipients(),
+                invoice=None,
+                default_language=settings.LANGUAGE_CODE,
+            )
         else:
             invoice = _raise_reload_invoice(episode, agreement)
             client_kind = EmailKind.AUTO_RELOADED if episode.auto_reloaded else EmailKind.RELOAD_INVOICE
@@ -310,6 +318,15 @@ def episode_process(*, episode_id: int, send: Enqueue) -> str:
     return "processed"
 
 
+def _term_ends_soon(agreement: Agreement) -> bool:
+    """A reload block sold now would expire with the term within the window:
+    the client would pay for hours they may not have time to use."""
+    if agreement.ends_on is None:
+        return False
+    days_left = (agreement.ends_on - timezone.localdate()).days
+    return days_left <= settings.RELOAD_STOPS_DAYS_BEFORE_TERM_END
+
+
 def _raise_reload_invoice(episode: Episode, agreement: Agreement) -> Invoice:
     tier = reload_tier_for(agreement)
     if tier is None:
@@ -318,8 +335,10 @@ def _raise_reload_invoice(episode: Episode, agreement: Agreement) -> Invoice:
     invoice = billing_services.invoice_create_for_block(block=block, kind=InvoiceKind.RELOAD, actor=None)
     invoice = billing_services.invoice_issue(invoice=invoice, actor=None)
     if agreement.auto_reload:
-        agreement_services.block_credit(block=block, actor=None)
-        episode.auto_reloaded = True
+        block = agreement_services.block_credit(block=block, actor=None)
+    # Credited now by auto-reload or by the usable-at-once policy: the emails
+    # then say the hours were added, not that they come once paid.
+    episode.auto_reloaded = block.credited_at is not None
     # The PDF is attached to the email, so it is rendered now, not later.
     billing_services.invoice_render_pdf(invoice=invoice)
     episode.reload_invoice = invoice
@@ -339,6 +358,7 @@ def _email_context(agreement_id: int, **extra: object) -> dict[str, object]:
         "threshold": format_minutes(agreement.low_balance_threshold_minutes),
         "latest_block": usage[0] if usage else None,
         "latest_block_used": format_minutes(usage[1]) if usage else "",
+        "days_left": (agreement.ends_on - timezone.localdate()).days if agreement.ends_on else None,
         "site_url": settings.SITE_URL.rstrip("/"),
         **extra,
     }

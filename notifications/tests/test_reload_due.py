@@ -124,3 +124,77 @@ def test_the_command_counts_only_the_episodes_it_processed_itself(make_low_agree
     assert "episode" in output and ": already processed" in output
     assert "Done: 0 episode(s) processed (1 already handled elsewhere)" in output
     assert Invoice.objects.filter(kind=InvoiceKind.RELOAD).count() == 1
+
+
+# --- near the end of a term -------------------------------------------------------
+
+
+def test_no_reload_is_sold_near_the_end_of_a_term_and_staff_are_told(make_low_agreement, settings):
+    settings.RELOAD_STOPS_DAYS_BEFORE_TERM_END = 30
+    agreement = make_low_agreement(left=90, ends_on=timezone.localdate() + datetime.timedelta(days=7))
+
+    sweep_now()
+
+    assert not Invoice.objects.filter(kind=InvoiceKind.RELOAD).exists()
+    assert agreement.blocks.count() == 1
+    episode = Episode.objects.get()
+    assert episode.processed_at is not None and episode.reload_invoice is None
+    (alert,) = mail.outbox
+    assert alert.to == ["owner@northwind.example"]
+    assert alert.subject == (
+        f"Low balance: Acme Dental has 1 h 30 min left — the term ends on {agreement.ends_on:%-d %B %Y}, no reload sold"
+    )
+    assert "in 7 days" in alert.body and "so none was sold and the client was not told" in alert.body
+
+    sweep_now()
+    assert len(mail.outbox) == 1  # one alert per episode
+
+
+def test_a_term_ending_after_the_window_still_gets_its_reload(make_low_agreement, settings):
+    settings.RELOAD_STOPS_DAYS_BEFORE_TERM_END = 30
+    agreement = make_low_agreement(left=90, ends_on=timezone.localdate() + datetime.timedelta(days=31))
+
+    sweep_now()
+
+    reload = Invoice.objects.get(kind=InvoiceKind.RELOAD)
+    assert reload.block.expires_on == agreement.ends_on
+
+
+def test_the_window_is_a_setting(make_low_agreement, settings):
+    settings.RELOAD_STOPS_DAYS_BEFORE_TERM_END = 0
+    make_low_agreement(left=90, ends_on=timezone.localdate() + datetime.timedelta(days=7))
+
+    sweep_now()
+
+    assert Invoice.objects.filter(kind=InvoiceKind.RELOAD).count() == 1
+
+
+# --- what the reload email says, under each credit policy ---------------------------
+
+
+def test_under_the_usable_at_once_policy_the_email_says_the_hours_were_added(make_low_agreement):
+    from agreements.models import CreditPolicy
+
+    agreement = make_low_agreement(left=60, credit_policy=CreditPolicy.IMMEDIATE)
+
+    sweep_now()
+
+    agreement.refresh_from_db()
+    assert agreement.balance_minutes == 60 + 1200
+    client_mail = next(m for m in mail.outbox if m.to == ["alice@example.com"])
+    assert "we have added a new 20-hour support block to your balance straight away" in client_mail.body
+    assert "Balance now: 21 h" in client_mail.body
+    assert "once paid" not in client_mail.body and "as soon as it is paid" not in client_mail.body
+    assert "payment method on file" not in client_mail.body
+    staff_mail = next(m for m in mail.outbox if m.to == ["owner@northwind.example"])
+    assert "credited at once" in staff_mail.body and "usable when it is paid" not in staff_mail.body
+
+
+def test_under_the_usable_when_paid_policy_the_email_says_the_hours_come_once_paid(make_low_agreement):
+    make_low_agreement(left=60)
+
+    sweep_now()
+
+    client_mail = next(m for m in mail.outbox if m.to == ["alice@example.com"])
+    assert "1 h remain" in client_mail.body
+    assert "The new hours become available as soon as it is paid." in client_mail.body
