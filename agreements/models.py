@@ -191,12 +191,20 @@ class Agreement(models.Model):
         help_text=_("How far below zero the balance may go (allow-negative policy)."),
         verbose_name=_("overage limit minutes"),
     )
+    overage_rate = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Hourly rate for overage (bill-overage policy); empty: the client's hourly rate."),
+        verbose_name=_("overage rate"),
+    )
     credit_policy = models.CharField(
         max_length=16, choices=CreditPolicy.choices, default=CreditPolicy.ON_PAYMENT, verbose_name=_("credit policy")
     )
     auto_reload = models.BooleanField(
         default=False,
-        help_text=_("Payment on file: add the reload block at once when low."),
+        help_text=_("Add the reload block's hours at once when low, before its invoice is paid."),
         verbose_name=_("auto reload"),
     )
     reload_tier = models.ForeignKey(
@@ -248,6 +256,10 @@ class Agreement(models.Model):
             models.CheckConstraint(
                 condition=Q(usage_alert_percent__isnull=True) | Q(usage_alert_percent__range=(1, 99)),
                 name="agreement_usage_alert_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(overage_rate__isnull=True) | Q(overage_rate__gte=0),
+                name="agreement_overage_rate_not_negative",
             ),
             models.CheckConstraint(
                 condition=Q(auto_reload=False) | Q(reload_tier__isnull=False),

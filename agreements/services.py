@@ -215,6 +215,16 @@ def _check_agreement_terms(agreement: Agreement) -> None:
         value = getattr(agreement, name)
         if isinstance(value, int) and value > maximum:
             errors[name] = [message % {"hours": MAX_BLOCK_HOURS, "minutes": MAX_ENTRY_MINUTES}]
+    # A setting only one overage policy reads is refused under the others:
+    # accepted and then ignored, it would promise what no code does.
+    if agreement.overage_limit_minutes and agreement.overage_policy != OveragePolicy.ALLOW_NEGATIVE:
+        errors["overage_limit_minutes"] = [
+            _("An overage limit applies only under the allow-negative policy; leave it at 0 or change the policy.")
+        ]
+    if agreement.overage_rate is not None and agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
+        errors["overage_rate"] = [
+            _("An overage rate applies only under the bill-overage policy; leave it empty or change the policy.")
+        ]
     if errors:
         raise ValidationError(errors)
 

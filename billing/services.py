@@ -10,6 +10,7 @@ two flows never wait on each other in opposite orders.
 import datetime
 import logging
 import secrets
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -199,8 +200,13 @@ def invoice_create_for_block(*, block: Block, kind: str = InvoiceKind.BLOCK, act
         return _save_new(invoice, _block_lines(block))
 
 
+def overage_rate_of(agreement: Agreement) -> Decimal:
+    """The hourly rate overage is billed at: the agreement's own, else the client's."""
+    return agreement.overage_rate if agreement.overage_rate is not None else agreement.client.hourly_rate
+
+
 def invoice_create_for_overage(*, agreement: Agreement, actor: User | None) -> Invoice:
-    """A draft invoice for the time charged beyond every block, at the client's hourly rate.
+    """A draft invoice for the time charged beyond every block, at the overage rate.
 
     Only under the bill-overage policy (under the others a new block repays
     overage). Issuing it settles those minutes in the ledger.
@@ -218,11 +224,12 @@ def invoice_create_for_overage(*, agreement: Agreement, actor: User | None) -> I
     client = agreement.client
     with translation.override(client.language):  # stored text, in the language of the client's invoices
         description = _("Support time beyond prepaid hours")
+    rate = overage_rate_of(agreement)
     line = InvoiceLine(
         description=description,
         minutes=minutes,
-        unit_price=client.hourly_rate,
-        amount=money(client.hourly_rate * Decimal(minutes) / 60),
+        unit_price=rate,
+        amount=money(rate * Decimal(minutes) / 60),
     )
     invoice = Invoice(
         kind=InvoiceKind.OVERAGE,
@@ -253,6 +260,10 @@ def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
         )
     with transaction.atomic():
         invoice = _lock(invoice)
+        if invoice.kind == InvoiceKind.OVERAGE:
+            # Settling the minutes (below) needs the agreement row: taken before
+            # the year's counter, in the order of every flow that holds both.
+            agreement_services.agreement_balance_locked(invoice.agreement)
         if invoice.status != InvoiceStatus.DRAFT:
             raise ValidationError(
                 _about(
@@ -296,7 +307,32 @@ def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
     return invoice
 
 
-def invoice_sell_block(
+def invoice_bill_overage(*, agreement: Agreement, actor: User | None) -> Invoice | None:
+    """Issue an invoice for every unbilled minute of overage now; None when
+    there is none (or the agreement does not bill overage).
+
+    Each minute is billed once: the agreement row stays locked from counting
+    the minutes to settling them in the ledger at issue, so the monthly close,
+    a sale and a staff request running at once bill them once between them.
+    """
+    with transaction.atomic():
+        agreement_services.agreement_balance_locked(agreement)
+        agreement = Agreement.objects.select_related("client").get(pk=agreement.pk)
+        if agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
+            return None
+        if agreement_services.overage_unbilled_minutes(agreement) == 0:
+            return None
+        draft = invoice_create_for_overage(agreement=agreement, actor=actor)
+        return invoice_issue(invoice=draft, actor=actor)
+
+
+@dataclass(frozen=True)
+class BlockSale:
+    invoice: Invoice  # the block's invoice
+    overage_invoice: Invoice | None  # the unbilled overage, billed with the sale
+
+
+def block_sale_invoices(
     *,
     agreement: Agreement,
     actor: User | None,
@@ -305,14 +341,22 @@ def invoice_sell_block(
     starts_on: datetime.date | None = None,
     expires_on: datetime.date | None = None,
     kind: str = InvoiceKind.BLOCK,
-) -> Invoice:
-    """Sell a block and issue its invoice, all or nothing."""
+) -> BlockSale:
+    """Sell a block and issue its invoice, all or nothing. Under the
+    bill-overage policy a sale also bills the overage run up so far, on an
+    invoice of its own (the block's hours never repay it)."""
     with transaction.atomic():
         block = agreement_services.block_sell(
             agreement=agreement, actor=actor, tier=tier, hours=hours, starts_on=starts_on, expires_on=expires_on
         )
         invoice = invoice_create_for_block(block=block, kind=kind, actor=actor)
-        return invoice_issue(invoice=invoice, actor=actor)
+        invoice = invoice_issue(invoice=invoice, actor=actor)
+        return BlockSale(invoice=invoice, overage_invoice=invoice_bill_overage(agreement=agreement, actor=actor))
+
+
+def invoice_sell_block(**sale: object) -> Invoice:
+    """block_sale_invoices for a caller that needs only the block's invoice."""
+    return block_sale_invoices(**sale).invoice
 
 
 # ---------------------------------------------------------------------------

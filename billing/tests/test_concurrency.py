@@ -84,3 +84,35 @@ def test_the_same_payment_posted_at_once_credits_once():
     assert str(invoice_amount_paid(invoice)) == "2000.00"
     agreement.refresh_from_db()
     assert agreement.balance_minutes == 1200
+
+
+def test_overage_billed_from_several_places_at_once_is_billed_once():
+    """The monthly close, a sale and staff all billing the same overage at the same moment."""
+    from agreements.models import LedgerKind, OveragePolicy, WorkType
+    from agreements.tests.factories import TechnicianFactory, TicketFactory
+    from billing.models import InvoiceKind
+
+    SellerProfile.objects.create(name="Northwind IT Services")
+    staff = StaffFactory(username="sam")
+    agreement = AgreementFactory(client=ClientFactory(name="Acme"), overage_policy=OveragePolicy.BILL_OVERAGE)
+    agreement_services.time_entry_log(
+        agreement=agreement,
+        technician=TechnicianFactory(username="tess"),
+        ticket=TicketFactory(client=agreement.client),
+        work_date=timezone.localdate(),
+        minutes=90,
+        work_type=WorkType.objects.get(name="Normal"),
+    )
+
+    def bill(n):
+        if n % 2:
+            services.block_sale_invoices(agreement=agreement, hours=1, actor=staff)
+        else:
+            services.invoice_bill_overage(agreement=agreement, actor=staff)
+
+    errors = run_at_once(bill, [(n,) for n in range(THREADS)])
+
+    assert errors == []
+    overage = Invoice.objects.get(kind=InvoiceKind.OVERAGE)
+    assert overage.overage_minutes == 90
+    assert list(agreement.ledger.filter(kind=LedgerKind.OVERAGE_BILLED).values_list("minutes", flat=True)) == [90]
