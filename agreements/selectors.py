@@ -7,11 +7,11 @@ client's rows, and an object of another client is simply "not found".
 
 import uuid
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum, Window
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When, Window
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, Ticket, TimeEntry
+from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, OveragePolicy, Ticket, TimeEntry
 
 
 def _client_scope(user: User) -> dict[str, object] | None:
@@ -82,6 +82,40 @@ def has_hours_on_the_way() -> Q:
     balance is not low for want of a sale."""
     return Q(
         Exists(Block.objects.filter(agreement=OuterRef("pk"), credited_at__isnull=True, cancelled_at__isnull=True))
+    )
+
+
+def with_unbilled_overage(agreements: QuerySet[Agreement]) -> QuerySet[Agreement]:
+    """Annotate `unbilled_overage_minutes`: under bill-overage, how far the
+    balance is below what the blocks still hold (time charged beyond every
+    block, not billed yet); 0 under the other policies. The same figure as
+    agreements.services.overage_unbilled_minutes, for many rows in one query."""
+    in_blocks = (
+        Block.objects.filter(agreement=OuterRef("pk"))
+        .order_by()
+        .values("agreement")
+        .annotate(total=Sum("minutes_left"))
+        .values("total")
+    )
+    held = Coalesce(Subquery(in_blocks), 0)
+    return agreements.annotate(
+        unbilled_overage_minutes=Case(
+            When(
+                Q(overage_policy=OveragePolicy.BILL_OVERAGE) & Q(balance_minutes__lt=held),
+                then=held - F("balance_minutes"),
+            ),
+            default=Value(0),
+        )
+    )
+
+
+def agreements_with_unbilled_overage() -> QuerySet[Agreement]:
+    """Agreements with overage to bill; ended ones too: that time is owed."""
+    return (
+        with_unbilled_overage(Agreement.objects.filter(overage_policy=OveragePolicy.BILL_OVERAGE))
+        .filter(unbilled_overage_minutes__gt=0)
+        .select_related("client")
+        .order_by("pk")
     )
 
 

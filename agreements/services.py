@@ -570,7 +570,10 @@ def block_cancel(*, block: Block, actor: User | None, reason: str, record_audit:
 
 
 def overage_unbilled_minutes(agreement: Agreement) -> int:
-    """Minutes charged beyond every block and not yet billed (bill-overage policy)."""
+    """Minutes charged beyond every block and not yet billed; only the
+    bill-overage policy bills them (the others repay them from the next block)."""
+    if agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
+        return 0
     return max(-_pool_minutes(agreement), 0)
 
 

@@ -177,6 +177,12 @@ class AgreementSerializer(serializers.ModelSerializer):
     currency = serializers.CharField(source="client.currency", **CURRENCY_FIELD)
     work_types = serializers.SerializerMethodField(help_text="Ids of the work types covered; empty means all.")
     runway = serializers.SerializerMethodField()
+    overage_rate = MoneyField(
+        read_only=True, allow_null=True, help_text="Hourly rate for overage (bill-overage); null: the client's rate."
+    )
+    overage_unbilled_minutes = serializers.SerializerMethodField(
+        help_text="Time charged beyond every block and not billed yet (bill-overage policy only)."
+    )
 
     class Meta:
         model = Agreement
@@ -193,6 +199,8 @@ class AgreementSerializer(serializers.ModelSerializer):
             "rounding_mode",
             "overage_policy",
             "overage_limit_minutes",
+            "overage_rate",
+            "overage_unbilled_minutes",
             "credit_policy",
             "auto_reload",
             "reload_tier",
@@ -208,6 +216,9 @@ class AgreementSerializer(serializers.ModelSerializer):
         if "work_types" in getattr(agreement, "_prefetched_objects_cache", {}):
             return [work_type.pk for work_type in agreement.work_types.all()]  # lists prefetch them
         return list(agreement.work_types.values_list("pk", flat=True).order_by("pk"))
+
+    def get_overage_unbilled_minutes(self, agreement: Agreement) -> int:
+        return agreement.unbilled_overage_minutes  # annotated by the view (agreements.selectors)
 
     @extend_schema_field(RunwaySerializer)
     def get_runway(self, agreement: Agreement) -> dict:
@@ -225,6 +236,9 @@ class AgreementCreateSerializer(serializers.Serializer):
     rounding_mode = serializers.ChoiceField(RoundingMode.choices, required=False)
     overage_policy = serializers.ChoiceField(OveragePolicy.choices, required=False)
     overage_limit_minutes = BoundedIntegerField(minimum=0, maximum=MAX_BLOCK_MINUTES, required=False)
+    overage_rate = AmountInputField(
+        required=False, allow_null=True, help_text="Hourly rate for overage (bill-overage only); null: the client's."
+    )
     credit_policy = serializers.ChoiceField(CreditPolicy.choices, required=False)
     auto_reload = StrictBooleanField(required=False)
     reload_tier = StrictPrimaryKeyRelatedField(queryset=Tier.objects.all(), required=False, allow_null=True)
@@ -328,6 +342,9 @@ class PurchaseSerializer(serializers.Serializer):
 class PurchaseResultSerializer(serializers.Serializer):
     block = BlockSerializer()
     invoice = InvoiceSummarySerializer()
+    overage_invoice = InvoiceSummarySerializer(
+        allow_null=True, help_text="Bill-overage agreements: the unbilled overage, billed with the sale."
+    )
     balance_minutes = serializers.IntegerField()
 
 

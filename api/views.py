@@ -11,6 +11,7 @@ shape in api.exceptions.
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, HttpResponse
@@ -37,6 +38,7 @@ from agreements.selectors import (
     ledger_with_running_balance,
     tickets_for_user,
     time_entries_for_user,
+    with_unbilled_overage,
 )
 from api import serializers as s
 from api.filters import (
@@ -129,6 +131,24 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
 def _out(serializer_class, instance, viewset, code: int = status.HTTP_200_OK) -> Response:  # noqa: ANN001
     return Response(serializer_class(instance, context=viewset.get_serializer_context()).data, status=code)
+
+
+def _invoices_with_amount_paid(user):  # noqa: ANN001, ANN202
+    """The invoices the user may see, each with the sum of its payments (InvoiceSerializer reads it)."""
+    paid = (
+        Payment.objects.filter(invoice=OuterRef("pk"))
+        .order_by()
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    money = DecimalField(max_digits=12, decimal_places=2)
+    return (
+        invoices_for_user(user)
+        .annotate(amount_paid=Coalesce(Subquery(paid, output_field=money), Value(0, output_field=money)))
+        .prefetch_related(Prefetch("lines"))
+        .order_by("-created_at", "-id")
+    )
 
 
 def _valid(serializer_class, viewset) -> dict:  # noqa: ANN001
@@ -257,7 +277,9 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     ordering = ["client__name", "starts_on"]
 
     def get_queryset(self):  # noqa: ANN201
-        agreements = with_runway(agreements_for_user(self.request.user)).order_by("client__name", "starts_on", "id")
+        agreements = with_unbilled_overage(with_runway(agreements_for_user(self.request.user))).order_by(
+            "client__name", "starts_on", "id"
+        )
         # Lists prefetch the work types in one query; a detail reads its few ids directly.
         return agreements.prefetch_related("work_types") if self.action == "list" else agreements
 
@@ -307,12 +329,41 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
         def perform() -> Response:
             data = _valid(s.PurchaseSerializer, self)
-            invoice = billing_services.invoice_sell_block(
+            sale = billing_services.block_sale_invoices(
                 agreement=agreement, actor=request.user, tier=data.get("tier"), hours=data.get("hours")
             )
             balance = Agreement.objects.values_list("balance_minutes", flat=True).get(pk=agreement.pk)
-            result = {"block": invoice.block, "invoice": invoice, "balance_minutes": balance}
+            result = {
+                "block": sale.invoice.block,
+                "invoice": sale.invoice,
+                "overage_invoice": sale.overage_invoice,
+                "balance_minutes": balance,
+            }
             return _out(s.PurchaseResultSerializer, result, self, status.HTTP_201_CREATED)
+
+        return run_idempotent(request, perform)
+
+    @extend_schema(
+        summary="Bill the agreement's unbilled overage now (staff)",
+        description="Bill-overage agreements: every minute charged beyond the blocks and not billed yet goes on "
+        "an issued invoice, at the agreement's overage rate (else the client's hourly rate). The monthly close "
+        "and every block sale do the same; a minute is never billed twice.",
+        request=None,
+        responses={201: s.InvoiceSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"], url_path="overage-invoice", filter_backends=[])
+    def overage_invoice(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        agreement = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can bill overage.")
+        require_recent_login(request)
+
+        def perform() -> Response:
+            invoice = billing_services.invoice_bill_overage(agreement=agreement, actor=request.user)
+            if invoice is None:
+                raise ValidationError(gettext("There is no unbilled overage on this agreement."))
+            invoice = _invoices_with_amount_paid(request.user).get(pk=invoice.pk)
+            return _out(s.InvoiceSerializer, invoice, self, status.HTTP_201_CREATED)
 
         return run_idempotent(request, perform)
 
@@ -440,20 +491,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         return super().get_content_negotiator()
 
     def get_queryset(self):  # noqa: ANN201
-        paid = (
-            Payment.objects.filter(invoice=OuterRef("pk"))
-            .order_by()
-            .values("invoice")
-            .annotate(total=Sum("amount"))
-            .values("total")
-        )
-        money = DecimalField(max_digits=12, decimal_places=2)
-        return (
-            invoices_for_user(self.request.user)
-            .annotate(amount_paid=Coalesce(Subquery(paid, output_field=money), Value(0, output_field=money)))
-            .prefetch_related(Prefetch("lines"))
-            .order_by("-created_at", "-id")
-        )
+        return _invoices_with_amount_paid(self.request.user)
 
     @extend_schema(
         summary="The invoice as a PDF",

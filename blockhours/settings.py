@@ -311,6 +311,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_crontab("BLOCK_EXPIRY_CRON", "5 0 * * *"),
         "options": {"expires": 60 * 60},
     },
+    # Monthly close of overage (before the statements, so they list it); safe to run twice.
+    "overage-close": {
+        "task": "notifications.tasks.bill_overage",
+        "schedule": env_crontab("OVERAGE_CLOSE_CRON", "0 6 1 * *"),
+        "options": {"expires": 6 * 60 * 60},
+    },
     # Monthly statements for the month just ended; safe to run twice.
     "monthly-statements": {
         "task": "reports.tasks.send_monthly_statements",

@@ -111,6 +111,7 @@ class AgreementForm(forms.ModelForm):
             "rounding_mode",
             "overage_policy",
             "overage_limit_minutes",
+            "overage_rate",
             "credit_policy",
             "auto_reload",
             "reload_tier",
@@ -121,7 +122,11 @@ class AgreementForm(forms.ModelForm):
             "ends_on": forms.DateInput(attrs={"type": "date"}),
             "work_types": forms.SelectMultiple(attrs={"size": 4}),
         }
-        field_classes = {"billing_increment_minutes": IntegerField, "overage_limit_minutes": IntegerField}
+        field_classes = {
+            "billing_increment_minutes": IntegerField,
+            "overage_limit_minutes": IntegerField,
+            "overage_rate": DecimalField,
+        }
         labels = {
             "billing_increment_minutes": _("Billing increment (minutes)"),
             "overage_limit_minutes": _("Overage limit (minutes)"),

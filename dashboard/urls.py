@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("agreements/<str:public_id>/sell/", views.block_sell, name="block_sell"),
     path("agreements/<str:public_id>/adjust/", views.adjust, name="adjust"),
+    path("agreements/<str:public_id>/overage/", views.overage_bill, name="overage_bill"),
     path("technicians/invite/", views.technician_invite, name="technician_invite"),
     path("requests/<str:public_id>/handled/", views.request_handled, name="request_handled"),
     path("lockouts/", views.lockouts, name="lockouts"),

@@ -1,6 +1,7 @@
 """The staff dashboard: every client's balance and runway, the client page,
 and the actions that change balances — each through agreements.services."""
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from accounts.reauth import recent_login_required
 from accounts.selectors import lockouts_current
 from agreements import services
 from agreements.domain import block_price, format_minutes
+from agreements.domain import money as billing_money
 from agreements.models import ClientContact, CreditPolicy, Tier
 from agreements.runway import runway_of, runway_order, with_runway
 from agreements.selectors import (
@@ -176,6 +178,7 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         live_invoices = Prefetch(
             "invoices", queryset=Invoice.objects.exclude(status=InvoiceStatus.VOID), to_attr="live"
         )
+        context["unbilled_overage"] = services.overage_unbilled_minutes(selected)
         context["blocks"] = blocks_with_remaining(scoped.filter(pk=selected.pk)).prefetch_related(live_invoices)
         # Newest first; the running balance is computed over the whole ledger before the cut.
         context["ledger"] = ledger_with_running_balance(selected).order_by("-created_at", "-id")[:100]
@@ -275,7 +278,7 @@ def block_sell(request: HttpRequest, public_id: str) -> HttpResponse:
                 ],
             )
         try:
-            invoice = billing_services.invoice_sell_block(
+            sale = billing_services.block_sale_invoices(
                 agreement=agreement,
                 actor=request.user,
                 tier=tier,
@@ -287,8 +290,9 @@ def block_sell(request: HttpRequest, public_id: str) -> HttpResponse:
             add_service_errors(form, error)
         else:
             agreement.refresh_from_db()
+            invoice = sale.invoice
             block = invoice.block
-            sale = {
+            sold = {
                 "duration": format_minutes(block.minutes),
                 "client": agreement.client,
                 "number": invoice.number,
@@ -303,7 +307,9 @@ def block_sell(request: HttpRequest, public_id: str) -> HttpResponse:
                     "Sold %(duration)s to %(client)s (credited when paid); invoice %(number)s issued. "
                     "Balance: %(balance)s."
                 )
-            messages.success(request, text % sale)
+            messages.success(request, text % sold)
+            if sale.overage_invoice is not None:
+                messages.info(request, _overage_billed_message(sale.overage_invoice))
             return redirect(_client_page(agreement))
     return render(
         request,
@@ -315,6 +321,54 @@ def block_sell(request: HttpRequest, public_id: str) -> HttpResponse:
             "client": agreement.client,
             "agreement": agreement,
         },
+    )
+
+
+def _overage_billed_message(invoice: Invoice) -> str:
+    return _(
+        "Overage of %(duration)s billed on invoice %(number)s (%(amount)s); email it to the client from its page."
+    ) % {
+        "duration": format_minutes(invoice.overage_minutes),
+        "number": invoice.number,
+        "amount": money(invoice.total, invoice.currency),
+    }
+
+
+@staff_required
+@recent_login_required
+def overage_bill(request: HttpRequest, public_id: str) -> HttpResponse:
+    agreement = get_by_public_id(agreements_for_user(request.user), public_id)
+    minutes = services.overage_unbilled_minutes(agreement)
+    if not minutes:
+        messages.info(request, _("There is no unbilled overage on this agreement."))
+        return redirect(_client_page(agreement))
+    if request.method == "POST" and request.POST.get("confirm"):
+        try:
+            invoice = billing_services.invoice_bill_overage(agreement=agreement, actor=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect(_client_page(agreement))
+        if invoice is None:  # billed a moment ago by another request or the monthly close
+            messages.info(request, _("There is no unbilled overage on this agreement."))
+            return redirect(_client_page(agreement))
+        messages.success(request, _overage_billed_message(invoice))
+        return redirect("billing:invoice", public_id=invoice.public_id)
+    rate = billing_services.overage_rate_of(agreement)
+    return _confirm(
+        request,
+        forms.Form(),
+        title=_("Bill the overage of %(client)s?") % {"client": agreement.client},
+        lines=[
+            _("Client: %(client)s — %(agreement)s") % {"client": agreement.client, "agreement": agreement.name},
+            _("Time beyond prepaid hours, not billed yet: %(duration)s") % {"duration": format_minutes(minutes)},
+            _("Amount: %(amount)s (%(rate)s/h)")
+            % {
+                "amount": money(billing_money(rate * minutes / 60), agreement.currency),
+                "rate": money(rate, agreement.currency),
+            },
+        ],
+        submit=_("Issue overage invoice"),
+        client=agreement.client,
     )
 
 

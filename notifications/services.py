@@ -29,9 +29,14 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from agreements import services as agreement_services
-from agreements.domain import format_minutes
+from agreements.domain import format_minutes, money
 from agreements.models import Agreement, AgreementStatus, Block, OveragePolicy, Tier
-from agreements.selectors import has_bought_hours, has_hours_on_the_way, latest_block_usage
+from agreements.selectors import (
+    agreements_with_unbilled_overage,
+    has_bought_hours,
+    has_hours_on_the_way,
+    latest_block_usage,
+)
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
@@ -294,7 +299,7 @@ def episode_process(*, episode_id: int, send: Enqueue) -> str:
                 default_language=settings.LANGUAGE_CODE,
             )
         else:
-            invoice = _raise_reload_invoice(episode, agreement)
+            invoice = _raise_reload_invoice(episode, agreement, send)
             client_kind = EmailKind.AUTO_RELOADED if episode.auto_reloaded else EmailKind.RELOAD_INVOICE
             _record_emails(
                 episode,
@@ -327,13 +332,14 @@ def _term_ends_soon(agreement: Agreement) -> bool:
     return days_left <= settings.RELOAD_STOPS_DAYS_BEFORE_TERM_END
 
 
-def _raise_reload_invoice(episode: Episode, agreement: Agreement) -> Invoice:
+def _raise_reload_invoice(episode: Episode, agreement: Agreement, send: Enqueue) -> Invoice:
     tier = reload_tier_for(agreement)
     if tier is None:
         raise RuntimeError("No tier is on sale: a reload invoice cannot be raised.")
-    block = agreement_services.block_sell(agreement=agreement, tier=tier, actor=None)
-    invoice = billing_services.invoice_create_for_block(block=block, kind=InvoiceKind.RELOAD, actor=None)
-    invoice = billing_services.invoice_issue(invoice=invoice, actor=None)
+    sale = billing_services.block_sale_invoices(agreement=agreement, tier=tier, kind=InvoiceKind.RELOAD, actor=None)
+    invoice, block = sale.invoice, sale.invoice.block
+    if sale.overage_invoice is not None:
+        _invoice_emails_record(sale.overage_invoice, topic=f"overage:{sale.overage_invoice.public_id}", send=send)
     if agreement.auto_reload:
         block = agreement_services.block_credit(block=block, actor=None)
     # Credited now by auto-reload or by the usable-at-once policy: the emails
@@ -616,13 +622,17 @@ def invoice_send(*, invoice: Invoice, send: Enqueue) -> list[OutgoingEmail]:
     """
     if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.PAID):
         raise ValidationError(_("Only an issued or paid invoice can be emailed."))
-    recipients = client_billing_recipients(invoice.agreement)
-    if not recipients:
+    if not client_billing_recipients(invoice.agreement):
         raise ValidationError(
             _("%(client)s has no billing email address or billing contact: add one on the client page first.")
             % {"client": invoice.client}
         )
-    topic = f"invoice:{invoice.public_id}:{timezone.now():%Y%m%d%H%M}"
+    return _invoice_emails_record(invoice, topic=f"invoice:{invoice.public_id}:{timezone.now():%Y%m%d%H%M}", send=send)
+
+
+def _invoice_emails_record(invoice: Invoice, *, topic: str, send: Enqueue) -> list[OutgoingEmail]:
+    """The invoice email to each billing recipient, once per `topic`, queued after commit."""
+    recipients = client_billing_recipients(invoice.agreement)
     rendered_for = emails.render_each(
         EmailKind.INVOICE,
         _email_context(invoice.agreement_id, invoice=invoice),
@@ -647,3 +657,52 @@ def invoice_send(*, invoice: Invoice, send: Enqueue) -> list[OutgoingEmail]:
             if created:
                 transaction.on_commit(lambda email_id=email.pk: send(email_id))
     return recorded
+
+
+# ---------------------------------------------------------------------------
+# Overage: billed at the monthly close (beat), with every sale (billing's
+# block_sale_invoices) and on request by staff
+
+
+@dataclass
+class OverageCloseReport:
+    billed: list[Invoice] = field(default_factory=list)
+    due: list[tuple[Agreement, int]] = field(default_factory=list)  # what a dry run would bill
+    failed: list[tuple[Agreement, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"Overage invoiced: {invoice.number} for {invoice.client} "
+            f"({format_minutes(invoice.overage_minutes)}, {invoice.total} {invoice.currency})"
+            for invoice in self.billed
+        ]
+        lines += [
+            f"Would invoice: {agreement.client} — {agreement.name} ({format_minutes(minutes)}, "
+            f"{money(billing_services.overage_rate_of(agreement) * minutes / 60)} {agreement.currency})"
+            for agreement, minutes in self.due
+        ]
+        lines += [f"Not invoiced: {agreement.client} — {agreement.name}: {error}" for agreement, error in self.failed]
+        return lines or ["No unbilled overage."]
+
+
+def overage_close(*, send: Enqueue, dry_run: bool = False) -> OverageCloseReport:
+    """Invoice every agreement's unbilled overage and email each invoice to
+    the client's billing contacts. Safe to run twice or at once with a sale:
+    the minutes are settled in the ledger with the invoice, and its emails are
+    recorded once per invoice in the same transaction."""
+    report = OverageCloseReport()
+    for agreement in agreements_with_unbilled_overage():
+        if dry_run:
+            report.due.append((agreement, agreement_services.overage_unbilled_minutes(agreement)))
+            continue
+        try:
+            with transaction.atomic():
+                invoice = billing_services.invoice_bill_overage(agreement=agreement, actor=None)
+                if invoice is not None:
+                    _invoice_emails_record(invoice, topic=f"overage:{invoice.public_id}", send=send)
+                    report.billed.append(invoice)
+        except ValidationError as error:  # e.g. no seller profile yet: the next close tries again
+            message = " ".join(error.messages)
+            report.failed.append((agreement, message))
+            log.error("Overage of agreement %s not invoiced: %s", agreement.pk, message)
+    return report

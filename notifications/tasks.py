@@ -67,6 +67,12 @@ def send_email(self, email_id: int) -> str:
     return result.outcome
 
 
+@shared_task(name="notifications.tasks.bill_overage", max_retries=0, time_limit=1800, soft_time_limit=1700)
+def bill_overage() -> list[str]:
+    """Monthly close: invoice and email every agreement's unbilled overage."""
+    return services.overage_close(send=queue_sending).lines()
+
+
 @shared_task(name="notifications.tasks.send_expiry_notices", max_retries=0, time_limit=600, soft_time_limit=540)
 def send_expiry_notices() -> int:
     """Daily: notices for hours and terms ending within EXPIRY_NOTICE_DAYS."""

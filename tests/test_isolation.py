@@ -90,6 +90,7 @@ ROUTES: dict[str, Route] = {
     "dashboard:contact_reinvite": Route("contact", STAFF, post=True),
     "dashboard:block_sell": Route("agreement", STAFF, post=True),
     "dashboard:adjust": Route("agreement", STAFF, post=True),
+    "dashboard:overage_bill": Route("agreement", STAFF, post=True),
     "dashboard:technician_invite": Route(None, STAFF, post=True),
     "dashboard:request_handled": Route("hours_request", STAFF, post=True),
     "dashboard:lockouts": Route(None, STAFF),
@@ -140,6 +141,7 @@ ROUTES: dict[str, Route] = {
     "api:agreement-purchases": _api("agreement", BILLING),
     # The object is looked up (404 for Charlie) before the staff check (404 for a technician too).
     "api:agreement-adjustments": _api("agreement", BILLING, post_only=True),
+    "api:agreement-overage-invoice": _api("agreement", BILLING, post_only=True),
     "api:time-entry-list": _api(None),
     "api:time-entry-detail": _api("time_entry", MSP),
     "api:time-entry-void": _api("time_entry", MSP, post_only=True),

@@ -39,3 +39,82 @@ def test_no_page_api_or_email_offers_a_rollover_that_no_code_performs(staff_api,
     form = client.get(f"/dashboard/clients/{agreement.client.public_id}/agreements/new/")
     assert form.status_code == HTTPStatus.OK
     assert b"rollover" not in form.content.lower() and b"carry over" not in form.content.lower()
+
+
+@pytest.fixture
+def overage_agreement(client_a, staff, technician):
+    """Acme Dental at $150/h under bill-overage, with a paid 10-h block and 12 h logged: 2 h beyond it."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from agreements import services as agreement_services
+    from agreements.models import OveragePolicy
+    from agreements.tests.factories import AgreementFactory, TicketFactory, work_type
+
+    client_a.hourly_rate = Decimal("150.00")
+    client_a.save(update_fields=["hourly_rate"])
+    agreement = AgreementFactory(client=client_a, overage_policy=OveragePolicy.BILL_OVERAGE)
+    block = agreement_services.block_sell(agreement=agreement, tier=tier(10), actor=staff)
+    agreement_services.block_mark_paid(block=block, actor=staff)
+    agreement_services.time_entry_log(
+        agreement=agreement,
+        technician=technician,
+        ticket=TicketFactory(client=client_a),
+        work_date=timezone.localdate(),
+        minutes=720,
+        work_type=work_type(),
+    )
+    return agreement
+
+
+def test_staff_bill_overage_on_request_once(staff_api, overage_agreement, seller):
+    url = f"/api/v1/agreements/{overage_agreement.public_id}/"
+    assert staff_api.get(url).json()["overage_unbilled_minutes"] == 120
+
+    billed = staff_api.post(url + "overage-invoice/")
+
+    assert billed.status_code == HTTPStatus.CREATED, billed.json()
+    assert (billed.json()["kind"], billed.json()["total"]) == ("overage", "300.00")
+    assert staff_api.get(url).json()["overage_unbilled_minutes"] == 0
+    again = staff_api.post(url + "overage-invoice/")
+    assert again.status_code == HTTPStatus.BAD_REQUEST
+    assert again.json()["message"] == "There is no unbilled overage on this agreement."
+
+
+def test_only_staff_of_the_msp_may_bill_overage(tech_api, alice_api, charlie_api, overage_agreement, seller):
+    url = f"/api/v1/agreements/{overage_agreement.public_id}/overage-invoice/"
+    for api in (tech_api, alice_api, charlie_api):
+        assert api.post(url).status_code == HTTPStatus.NOT_FOUND
+    from billing.models import Invoice
+
+    assert not Invoice.objects.exists()
+
+
+def test_a_sale_through_the_api_bills_the_overage_with_it(staff_api, overage_agreement, seller):
+    sale = staff_api.post(
+        f"/api/v1/agreements/{overage_agreement.public_id}/purchases/", {"tier": tier(10).pk}, format="json"
+    )
+
+    assert sale.status_code == HTTPStatus.CREATED, sale.json()
+    body = sale.json()
+    assert (body["invoice"]["kind"], body["overage_invoice"]["kind"]) == ("block", "overage")
+    assert body["overage_invoice"]["total"] == "300.00"
+
+
+def test_an_agreement_takes_an_overage_rate_only_under_bill_overage(staff_api, client_a):
+    created = staff_api.post(
+        "/api/v1/agreements/",
+        {"client": str(client_a.public_id), "overage_policy": "bill_overage", "overage_rate": "175.00"},
+        format="json",
+    )
+    assert created.status_code == HTTPStatus.CREATED, created.json()
+    assert created.json()["overage_rate"] == "175.00"
+
+    refused = staff_api.post(
+        "/api/v1/agreements/",
+        {"client": str(client_a.public_id), "overage_policy": "reject", "overage_rate": "175.00"},
+        format="json",
+    )
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    assert "overage_rate" in refused.json()["fields"]
