@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
 
+from accounts import services as account_services
 from accounts.models import Role, User
 from agreements.domain import (
     MAX_BLOCK_HOURS,
@@ -182,6 +183,31 @@ def client_contact_create(
         user.full_clean(exclude=["password"])
         user.save()
         return ClientContact.objects.create(user=user, client=client, receives_invoices=receives_invoices)
+
+
+def client_contact_invite(
+    *,
+    client: Client,
+    invited_by: User,
+    username: str,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    receives_invoices: bool = True,
+) -> ClientContact:
+    """Add a contact to a client and invite them to choose a password, in the
+    client's language: the contact and the invitation exist together or not at all."""
+    with transaction.atomic():
+        contact = client_contact_create(
+            client=client,
+            username=username,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            receives_invoices=receives_invoices,
+        )
+        account_services.invitation_send(user=contact.user, invited_by=invited_by, language=client.language)
+    return contact
 
 
 def _check_agreement_terms(agreement: Agreement) -> None:

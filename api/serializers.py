@@ -121,11 +121,17 @@ class ContactSerializer(serializers.ModelSerializer):
     first_name = serializers.CharField(source="user.first_name", read_only=True)
     last_name = serializers.CharField(source="user.last_name", read_only=True)
     email = serializers.CharField(source="user.email", read_only=True, help_text="May be empty.")
+    password_set = serializers.SerializerMethodField(
+        help_text="False until the contact accepts an invitation and chooses a password."
+    )
 
     class Meta:
         model = ClientContact
-        fields = ["username", "first_name", "last_name", "email", "receives_invoices"]
+        fields = ["username", "first_name", "last_name", "email", "receives_invoices", "password_set"]
         read_only_fields = fields
+
+    def get_password_set(self, contact: ClientContact) -> bool:
+        return contact.user.has_usable_password()
 
 
 class ContactCreateSerializer(serializers.Serializer):

@@ -28,6 +28,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import services as account_services
 from accounts.reauth import login_is_recent
 from agreements import services as agreement_services
 from agreements.models import Agreement, Block, ClientContact, Tier, WorkType
@@ -219,7 +220,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         return self.page(contacts, s.ContactSerializer)
 
     @extend_schema(
-        summary="Add a contact to the client (staff); they set a password through an invitation",
+        summary="Add a contact to the client (staff); an invitation email lets them choose a password",
         request=s.ContactCreateSerializer,
         responses={201: s.ContactSerializer},
     )
@@ -228,7 +229,29 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         client = self.get_object()
         require(request.user.is_msp_staff, "Only MSP staff can add client contacts.")
         data = _valid(s.ContactCreateSerializer, self)
-        contact = agreement_services.client_contact_create(client=client, **data)
+        contact = agreement_services.client_contact_invite(client=client, invited_by=request.user, **data)
+        return _out(s.ContactSerializer, contact, self, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Invite a contact again (staff): a new link by email; earlier links stop working",
+        request=None,
+        responses={201: s.ContactSerializer},
+        filters=False,
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"contacts/(?P<username>[\w.@+-]{1,150})/invitation",
+        url_name="contact-invitation",
+        filter_backends=[],
+    )
+    def contact_invitation(self, request, id=None, username=None) -> Response:  # noqa: A002, ANN001
+        client = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can invite client contacts.")
+        contact = ClientContact.objects.filter(client=client, user__username=username).select_related("user").first()
+        if contact is None:  # unknown, or another client's contact: like any unknown object
+            raise exceptions.NotFound()
+        account_services.invitation_send(user=contact.user, invited_by=request.user, language=client.language)
         return _out(s.ContactSerializer, contact, self, status.HTTP_201_CREATED)
 
 

@@ -442,11 +442,7 @@ def contact_invite(request: HttpRequest, public_id: str) -> HttpResponse:
     form = ContactInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                contact = services.client_contact_create(client=client, **form.cleaned_data)
-                account_services.invitation_send(
-                    user=contact.user, invited_by=request.user, language=contact.client.language
-                )
+            contact = services.client_contact_invite(client=client, invited_by=request.user, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:

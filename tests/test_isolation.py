@@ -129,6 +129,7 @@ ROUTES: dict[str, Route] = {
     "api:client-list": _api(None),
     "api:client-detail": _api("client"),
     "api:client-contacts": _api("client"),
+    "api:client-contact-invitation": _api("api_contact", STAFF, post_only=True),
     "api:tier-list": _api(None),
     "api:tier-detail": Route(None, skip="price-list catalogue shared by all clients, not client data"),
     "api:work-type-list": _api(None),
@@ -237,6 +238,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
     objects = {
         "client": {"public_id": client_a.public_id},
         "contact": {"public_id": client_a.public_id, "contact_id": alice.client_contact.pk},
+        "api_contact": {"id": client_a.public_id, "username": alice.username},
         "agreement": {"public_id": agreement.public_id},
         "ticket": {"id": ticket.public_id},
         "time_entry": {"public_id": entry.public_id},

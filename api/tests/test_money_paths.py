@@ -118,3 +118,38 @@ def test_an_agreement_takes_an_overage_rate_only_under_bill_overage(staff_api, c
     )
     assert refused.status_code == HTTPStatus.BAD_REQUEST
     assert "overage_rate" in refused.json()["fields"]
+
+
+def test_a_contact_added_through_the_api_is_invited_and_can_be_invited_again(
+    staff_api, client_a, django_capture_on_commit_callbacks
+):
+    from accounts.models import Invitation
+
+    with django_capture_on_commit_callbacks(execute=True):
+        added = staff_api.post(
+            f"/api/v1/clients/{client_a.public_id}/contacts/",
+            {"username": "dana", "email": "dana@acme-dental.example", "first_name": "Dana"},
+            format="json",
+        )
+
+    assert added.status_code == HTTPStatus.CREATED, added.json()
+    assert added.json()["password_set"] is False
+    (invitation,) = mail.outbox
+    assert invitation.to == ["dana@acme-dental.example"]
+    assert "http://127.0.0.1:8000/" in invitation.body
+    first = Invitation.objects.get(user__username="dana")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = staff_api.post(f"/api/v1/clients/{client_a.public_id}/contacts/dana/invitation/")
+
+    assert again.status_code == HTTPStatus.CREATED, again.json()
+    assert len(mail.outbox) == 2 and mail.outbox[1].to == ["dana@acme-dental.example"]
+    first.refresh_from_db()
+    assert first.expires_at <= Invitation.objects.exclude(pk=first.pk).get().created_at  # the old link is dead
+
+
+def test_another_clients_contact_cannot_be_invited_through_this_client(staff_api, client_a, charlie, tech_api):
+    url = f"/api/v1/clients/{client_a.public_id}/contacts/charlie/invitation/"
+    assert staff_api.post(url).status_code == HTTPStatus.NOT_FOUND
+    assert tech_api.post(url).status_code == HTTPStatus.NOT_FOUND
+    assert mail.outbox == []
