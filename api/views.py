@@ -241,7 +241,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     @action(
         detail=True,
         methods=["post"],
-        url_path=r"contacts/(?P<username>[\w.@+-]{1,150})/invitation",
+        url_path=r"contacts/(?P<username>[^/]+)/invitation",
         url_name="contact-invitation",
         filter_backends=[],
     )
