@@ -36,7 +36,7 @@ def overage_agreement(client_a, staff, technician):
 def test_the_client_page_shows_the_unbilled_overage(client, staff, overage_agreement):
     client.force_login(staff)
     page = client.get(reverse("dashboard:client", args=[overage_agreement.client.public_id])).content.decode()
-    assert "1 h 30 min of time beyond the prepaid hours of Prepaid support hours is not billed yet" in page
+    assert "1 h 30 min of time beyond the blocks of “Prepaid support hours” is not billed yet" in page
     assert reverse("dashboard:overage_bill", args=[overage_agreement.public_id]) in page
 
 
