@@ -219,7 +219,11 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 # Delivery of recorded emails: temporary failures (server down, 4xx) are
 # retried with doubling delays up to EMAIL_RETRY_MAX_DELAY seconds; a send
 # claimed but unfinished after EMAIL_STUCK_AFTER seconds is shown to staff.
-EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 8)
+# 54 attempts with delays doubling from a minute to 30 minutes span about
+# 24 h 30 min, so a mail server down for a day loses nothing. The cap stays
+# below the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT): a retry
+# waiting longer would be handed to a second worker (a test checks).
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 54)
 EMAIL_RETRY_MAX_DELAY = env_int("EMAIL_RETRY_MAX_DELAY", 30 * 60)
 EMAIL_STUCK_AFTER = env_int("EMAIL_STUCK_AFTER", 15 * 60)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Blockhours <billing@localhost>")

@@ -42,6 +42,7 @@ from dashboard.forms import (
     LockoutUnlockForm,
     TechnicianInviteForm,
 )
+from notifications.selectors import emails_undelivered
 from portal import services as portal_services
 from portal.models import HoursRequest
 from ui.access import get_by_public_id, staff_required
@@ -98,6 +99,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "deferred": deferred_revenue(everything),
             "invoice_figures": invoice_figures(invoices_for_user(request.user), today=today),
             "requests": portal_services.hours_requests_open()[:10],
+            "undelivered": emails_undelivered().count(),
             "form": form,
             "page": page,
             "cards": cards,
@@ -182,6 +184,7 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         context["entries"] = (
             time_entries_for_user(request.user).filter(agreement=selected).select_related("voided_by")[:100]
         )
+    context["undelivered"] = emails_undelivered(client=client)[:50]
     context["invoices"] = invoices_for_user(request.user).filter(client=client).order_by("-created_at", "-id")[:50]
     return render(request, "dashboard/client.html", context)
 

@@ -6,6 +6,7 @@ redelivered after a worker died finds the row and does nothing twice.
 """
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 
 from notifications import services
@@ -54,12 +55,14 @@ def process_episode(episode_id: int) -> str:
     name="notifications.tasks.send_email",
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=8,
+    # The row, not this count, bounds the attempts (EMAIL_MAX_ATTEMPTS): when
+    # Celery's retries run out the row stays pending and the sweep resends it.
+    max_retries=settings.EMAIL_MAX_ATTEMPTS,
     time_limit=120,
     soft_time_limit=100,
 )
 def send_email(self, email_id: int) -> str:
-    result = services.email_send(email_id=email_id)
+    result = services.email_send(email_id=email_id, send=queue_sending)
     if result.outcome == "retry" and self.request.retries < self.max_retries:
         # The row stays "pending" with its next attempt time, so the sweep
         # resends it even if this retry message is lost with the broker.

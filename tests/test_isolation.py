@@ -37,6 +37,7 @@ from api.models import ApiToken
 from api.services import token_create
 from billing.models import Invoice, Payment
 from billing.services import invoice_sell_block, payment_record
+from notifications.models import EmailKind, EmailStatus, OutgoingEmail
 from portal.models import HoursRequest
 from portal.services import hours_request_create
 
@@ -119,6 +120,8 @@ ROUTES: dict[str, Route] = {
     "billing:invoice_void": Route("invoice", STAFF, post=True),
     "billing:invoice_pdf": Route("invoice", BILLING),
     "notifications:invoice_send": Route("invoice", STAFF, post=True),
+    "notifications:undelivered": Route(None, STAFF),
+    "notifications:email_resend": Route("email", STAFF, post=True),
     # --- audit log
     "audit:events": Route(None, STAFF),
     # --- REST API (each name covers the plain and the `.json` suffix pattern)
@@ -231,6 +234,17 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
     )
     hours_request = hours_request_create(agreement=agreement, tier=tier(10), requested_by=alice, note="More please")
     token = token_create(user=alice, name="Acme PSA sync", actor=staff).token
+    undelivered = OutgoingEmail.objects.create(
+        kind=EmailKind.INVOICE,
+        recipient="billing@acme-dental.example",
+        subject=f"{CLIENT_A_NAME}: invoice {unpaid.number}",
+        body_text="Your invoice.",
+        agreement=agreement,
+        invoice=unpaid,
+        status=EmailStatus.FAILED,
+        attempts=1,
+        last_error="SMTPRecipientsRefused: 550 No such user",
+    )
     month = timezone.localdate().replace(day=1)
     objects = {
         "client": {"public_id": client_a.public_id},
@@ -242,6 +256,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "hours_request": {"public_id": hours_request.public_id},
         "token": {"id": token.public_id},
         "statement": {"public_id": client_a.public_id},
+        "email": {"public_id": undelivered.public_id},
     }
     secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync"]
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
@@ -281,6 +296,7 @@ def _fingerprint() -> tuple:
         TimeEntry.objects.count(),
         sorted(TimeEntry.objects.values_list("voided_at", flat=True), key=str),
         ApiToken.objects.filter(revoked_at__isnull=True).count(),
+        sorted(OutgoingEmail.objects.values_list("status", flat=True)),
     )
 
 
