@@ -565,6 +565,21 @@ def email_resend(*, email: OutgoingEmail, actor: User | None, send: Enqueue | No
     return True
 
 
+def account_email_record(*, user: User, kind: str, subject: str, body_text: str, send: Enqueue) -> OutgoingEmail:
+    """Record an email about a person's account (an invitation, a password
+    reset link) and queue it after commit: retried, shown to staff when it
+    fails, and sent again from the same pages as every other email. The web
+    request that asked for it never waits on the mail server."""
+    if kind not in (EmailKind.INVITATION, EmailKind.PASSWORD_RESET):
+        raise ValueError(f"Not an account email: {kind!r}")
+    with transaction.atomic():
+        email = OutgoingEmail.objects.create(
+            kind=kind, user=user, recipient=user.email, subject=" ".join(subject.split()), body_text=body_text
+        )
+        transaction.on_commit(lambda: send(email.pk))
+    return email
+
+
 # ---------------------------------------------------------------------------
 # Daily notices: hours about to expire, terms about to end
 

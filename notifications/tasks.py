@@ -20,6 +20,13 @@ def queue_sending(email_id: int) -> None:
     send_email.delay(email_id)
 
 
+def account_email_queue(*, user, kind: str, subject: str, body_text: str) -> None:  # noqa: ANN001
+    """The outbox that accounts hands its emails to (settings.ACCOUNT_EMAIL_OUTBOX).
+    Catch-up path: the row is pending until sent, so the sweep resends it if
+    this message is lost with the broker."""
+    services.account_email_record(user=user, kind=kind, subject=subject, body_text=body_text, send=queue_sending)
+
+
 @shared_task(name="notifications.tasks.sweep_low_balances", max_retries=0, time_limit=600, soft_time_limit=540)
 def sweep_low_balances() -> list[str]:
     """Beat: select and claim only; each agreement's work runs as its own task."""

@@ -30,6 +30,7 @@ from django.test import Client as HttpClient
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from accounts.models import Invitation
 from agreements.models import Agreement, LedgerEntry, TimeEntry
 from agreements.services import time_entry_log
 from agreements.tests.factories import TicketFactory, tier, work_type
@@ -92,6 +93,8 @@ ROUTES: dict[str, Route] = {
     "dashboard:block_sell": Route("agreement", STAFF, post=True),
     "dashboard:adjust": Route("agreement", STAFF, post=True),
     "dashboard:technician_invite": Route(None, STAFF, post=True),
+    "dashboard:team": Route(None, STAFF),
+    "dashboard:member_reinvite": Route("member", STAFF, post=True, post_only=True),
     "dashboard:request_handled": Route("hours_request", STAFF, post=True),
     "dashboard:lockouts": Route(None, STAFF),
     "dashboard:lockout_unlock": Route(None, STAFF, post=True),
@@ -257,6 +260,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "token": {"id": token.public_id},
         "statement": {"public_id": client_a.public_id},
         "email": {"public_id": undelivered.public_id},
+        "member": {"username": technician.username},
     }
     secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync"]
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
@@ -269,6 +273,8 @@ def _kwargs(p: Pattern, route: Route, world: dict, *, missing: bool = False) -> 
         kwargs = {"id": kwargs.pop("public_id")}
     if route.obj and "public_id" in p.args and "public_id" not in kwargs:
         kwargs = {"public_id": kwargs.pop("id")}
+    if missing and "username" in kwargs:  # a person, by username
+        return {"username": "no-such-person"}
     if missing:  # the same URL for an object that does not exist
         key = "id" if "id" in kwargs else "public_id"
         kwargs[key] = uuid.uuid4()
@@ -297,6 +303,7 @@ def _fingerprint() -> tuple:
         sorted(TimeEntry.objects.values_list("voided_at", flat=True), key=str),
         ApiToken.objects.filter(revoked_at__isnull=True).count(),
         sorted(OutgoingEmail.objects.values_list("status", flat=True)),
+        Invitation.objects.filter(expires_at__gt=timezone.now()).count(),
     )
 
 
