@@ -210,3 +210,22 @@ def test_resend_is_a_post(client, msp_staff):
         client.get(reverse("notifications:email_resend", args=[email.public_id])).status_code
         == HTTPStatus.METHOD_NOT_ALLOWED
     )
+
+
+def test_resend_needs_the_csrf_token_of_the_page(make_low_agreement, smtp_port, msp_staff):
+    from django.test import Client
+
+    make_low_agreement(left=30)
+    run_with(RefusingClients(), smtp_port, sweep_now)
+    failed = OutgoingEmail.objects.filter(status=EmailStatus.FAILED).first()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(msp_staff)
+    url = reverse("notifications:email_resend", args=[failed.public_id])
+    assert browser.post(url).status_code == HTTPStatus.FORBIDDEN  # a forged cross-site form
+    page = browser.get(UNDELIVERED)
+    token = page.context["csrf_token"]
+    assert f'name="csrfmiddlewaretoken" value="{token}"' in page.content.decode()
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        assert browser.post(url, {"csrfmiddlewaretoken": token}).status_code == HTTPStatus.FOUND
+    failed.refresh_from_db()
+    assert failed.status == EmailStatus.PENDING
