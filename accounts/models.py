@@ -83,3 +83,24 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return _("Invitation for %(user)s") % {"user": self.user}
+
+
+class TrustedDevice(models.Model):
+    """A browser that signed in to an account successfully before (OWASP's
+    "device cookie"): its signed cookie names this row. A lockout of the
+    account from elsewhere does not refuse it; its own failed sign-ins are
+    counted here and, at AXES_FAILURE_LIMIT within AXES_COOLOFF_TIME, it is
+    treated like any other browser again."""
+
+    key = models.UUIDField(unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="trusted_devices")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in_at = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_sign_in_at"]
+
+    def __str__(self) -> str:
+        return _("Trusted browser of %(user)s") % {"user": self.user}

@@ -1,4 +1,4 @@
-"""Reads about accounts: who is locked out of signing in right now."""
+"""Reads about accounts: the MSP's people, and who is locked out of signing in right now."""
 
 import datetime
 from collections import defaultdict
@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
+
+from accounts.models import Role, User
+
+
+def msp_people() -> QuerySet[User]:
+    """Active staff and technicians (not client contacts), staff first, by name."""
+    return User.objects.filter(is_active=True, role__in=[Role.STAFF, Role.TECHNICIAN]).order_by(
+        "-role", "last_name", "first_name", "username"
+    )
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_ipv46_address
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -63,8 +63,10 @@ def invitation_send(*, user: User, invited_by: User | None, language: str = "") 
         with translation.override(user.language or language or translation.get_language()):
             subject = render_to_string("emails/invitation-subject.txt", context).strip()
             body = render_to_string("emails/invitation-body.txt", context)
-        # Sent after commit: a rolled-back invitation never reaches an inbox.
-        transaction.on_commit(lambda: send_mail(subject, body, None, [user.email]))
+        # Recorded with the invitation and sent after commit by a worker: a
+        # rolled-back invitation never reaches an inbox, and a mail server
+        # that is down delays the email without failing the invitation.
+        account_email_send(user=user, kind="invitation", subject=subject, body_text=body)
         # The reverse one-to-one raises AttributeError when absent (MSP people);
         # read as an attribute, since agreements sits above this app.
         contact = getattr(user, "client_contact", None)
@@ -82,6 +84,13 @@ def invitation_send(*, user: User, invited_by: User | None, language: str = "") 
             ),
         )
     return invitation
+
+
+def account_email_send(*, user: User, kind: str, subject: str, body_text: str) -> None:
+    """Hand an email about `user`'s account ("invitation" or "password_reset")
+    to the outbox named by ACCOUNT_EMAIL_OUTBOX: recorded, sent after commit
+    by a worker, retried, and shown to staff if it fails."""
+    import_string(settings.ACCOUNT_EMAIL_OUTBOX)(user=user, kind=kind, subject=subject, body_text=body_text)
 
 
 def invitation_get_valid(token: str) -> Invitation | None:
@@ -126,9 +135,10 @@ def user_language_set(*, user: User, language: str) -> User:
 logger = logging.getLogger(__name__)
 
 
-def lockout_clear(*, kind: str, value: str, actor: User) -> int:
+def lockout_clear(*, kind: str, value: str, actor: User | None) -> int:
     """Forget the failed sign-ins behind an account's or an address's lockout,
-    so it can sign in again at once; returns how many records were removed."""
+    so it can sign in again at once; returns how many records were removed.
+    `actor` None: an operator at the command line (manage.py unlock)."""
     _ = translation.gettext
     # Checked here, not only in the form: axes' reset() with no name and no
     # address would forget every failure of everyone.
@@ -161,7 +171,26 @@ def lockout_clear(*, kind: str, value: str, actor: User) -> int:
                 value=value,
             ),
         )
-    logger.warning("Sign-in lockout of %s %s lifted by %s (%d records).", kind, value, actor.username, removed)
+    who = actor.username if actor is not None else "manage.py unlock"
+    logger.warning("Sign-in lockout of %s %s lifted by %s (%d records).", kind, value, who, removed)
+    return removed
+
+
+def lockouts_clear_all(*, actor: User | None) -> int:
+    """The last resort (manage.py unlock --all), e.g. when every staff account
+    is locked: forget every failed sign-in of every account and address."""
+    with transaction.atomic():
+        removed = axes_reset()
+        audit_record(
+            actor=actor,
+            action=AuditAction.LOCKOUT_CLEAR,
+            target=("everyone", "*"),
+            client=None,
+            before={"failed_sign_in_records": removed},
+            after={"failed_sign_in_records": 0},
+            summary=gettext_lazy("Lifted every sign-in lockout."),
+        )
+    logger.warning("Every sign-in lockout lifted (%d records).", removed)
     return removed
 
 

@@ -13,6 +13,7 @@ from django.contrib.auth.password_validation import password_validators_help_tex
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language, ngettext
 from django.utils.translation import gettext as _
@@ -22,8 +23,10 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
 from accounts import services
-from accounts.forms import InvitationAcceptForm, ReauthForm
+from accounts.devices import device_failure_record, device_trust
+from accounts.forms import InvitationAcceptForm, PasswordResetForm, ReauthForm, SignInForm
 from accounts.reauth import login_mark_recent
+from accounts.tasks import queue_password_reset
 
 
 @login_required
@@ -49,16 +52,24 @@ def locked_out(request: HttpRequest, original_response: HttpResponse | None = No
 
 class PasswordResetView(auth_views.PasswordResetView):
     """Django's reset form, throttled per address and per email: beyond
-    PASSWORD_RESET_LIMIT requests nothing is sent (accounts.services)."""
+    PASSWORD_RESET_LIMIT requests nothing is sent (accounts.services). The
+    link is found and sent by a worker after the response (accounts.tasks), so
+    known and unknown addresses answer alike, however slow the mail server."""
 
     template_name = "accounts/password_reset.html"
-    email_template_name = "emails/password-reset-body.txt"
-    subject_template_name = "emails/password-reset-subject.txt"
+    form_class = PasswordResetForm
 
     def form_valid(self, form):  # noqa: ANN001, ANN201
         address = get_client_ip_address(self.request)
-        if services.password_reset_allowed(address=address, email=form.cleaned_data["email"]):
-            return super().form_valid(form)
+        email = form.cleaned_data["email"]
+        if services.password_reset_allowed(address=address, email=email):
+            queue_password_reset(
+                email=email,
+                language=translation.get_language(),
+                domain=self.request.get_host(),
+                use_https=self.request.is_secure(),
+            )
+            return redirect(self.get_success_url())
         minutes = settings.PASSWORD_RESET_WINDOW_MINUTES
         form.add_error(
             None,
@@ -76,6 +87,26 @@ class PasswordResetView(auth_views.PasswordResetView):
         return response
 
 
+class SignInView(auth_views.LoginView):
+    """Sign in with the username or the email address (accounts.backends). A
+    browser that signs in is trusted for that account (accounts.devices), so a
+    lockout caused elsewhere does not keep its owner out."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+    form_class = SignInForm
+
+    def form_valid(self, form):  # noqa: ANN001, ANN201
+        response = super().form_valid(form)
+        device_trust(request=self.request, response=response, user=form.get_user())
+        return response
+
+    def form_invalid(self, form):  # noqa: ANN001, ANN201
+        if form.data.get("password"):
+            device_failure_record(request=self.request)  # only a trusted browser's own count
+        return super().form_invalid(form)
+
+
 @sensitive_post_parameters()
 @never_cache
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
@@ -89,7 +120,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="accounts.backends.UsernameOrEmailBackend")
             messages.success(request, _("Welcome to Blockhours — your password is set."))
             return redirect("home")
     return render(

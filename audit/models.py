@@ -29,6 +29,7 @@ class AuditAction(models.TextChoices):
     INVITATION_SEND = "invitation.send", _("Invitation sent")
     LOCKOUT_CLEAR = "lockout.clear", _("Sign-in lockout lifted")
     CLIENT_UPDATE = "client.update", _("Client details changed")
+    EMAIL_RESEND = "email.resend", _("Undelivered email sent again")
 
 
 class AuditEventQuerySet(models.QuerySet):

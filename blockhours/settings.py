@@ -144,7 +144,7 @@ LOGOUT_REDIRECT_URL = "login"
 # page. The axes backend must come first.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.UsernameOrEmailBackend",  # the username or the email address
 ]
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
@@ -155,6 +155,14 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # to wipe the count of the accounts they are guessing.
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# Failures count against the account whichever name was typed (username or
+# email, any case), so another spelling gives no extra guesses.
+AXES_USERNAME_CALLABLE = "accounts.backends.lockout_username"
+# A browser that signed in to an account before keeps a signed device cookie
+# for DEVICE_COOKIE_DAYS; a lockout of that account caused from elsewhere
+# does not refuse it (its own failures are counted apart, to the same limit).
+AXES_WHITELIST_CALLABLE = "accounts.devices.device_is_trusted"
+DEVICE_COOKIE_DAYS = env_int("DEVICE_COOKIE_DAYS", 180)
 # Behind a proxy, the client address comes from X-Forwarded-For (see django-axes docs).
 AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0) or None
 
@@ -229,9 +237,18 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 # Delivery of recorded emails: temporary failures (server down, 4xx) are
 # retried with doubling delays up to EMAIL_RETRY_MAX_DELAY seconds; a send
 # claimed but unfinished after EMAIL_STUCK_AFTER seconds is shown to staff.
-EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 8)
+# 54 attempts with delays doubling from a minute to 30 minutes span about
+# 24 h 30 min, so a mail server down for a day loses nothing. The cap stays
+# below the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT): a retry
+# waiting longer would be handed to a second worker (a test checks).
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 54)
 EMAIL_RETRY_MAX_DELAY = env_int("EMAIL_RETRY_MAX_DELAY", 30 * 60)
 EMAIL_STUCK_AFTER = env_int("EMAIL_STUCK_AFTER", 15 * 60)
+# Invitations and password-reset links go through the recorded, retried
+# outbox of notifications like every other email; accounts sits below
+# notifications in the dependency order, so it finds the outbox by this name
+# (as Django finds EMAIL_BACKEND) instead of importing it.
+ACCOUNT_EMAIL_OUTBOX = "notifications.tasks.account_email_queue"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Blockhours <billing@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

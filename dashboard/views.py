@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import services as account_services
 from accounts.reauth import recent_login_required
-from accounts.selectors import lockouts_current
+from accounts.selectors import lockouts_current, msp_people
 from agreements import services
 from agreements.domain import block_price, format_minutes
 from agreements.domain import money as billing_money
@@ -44,6 +44,7 @@ from dashboard.forms import (
     LockoutUnlockForm,
     TechnicianInviteForm,
 )
+from notifications.selectors import emails_undelivered
 from portal import services as portal_services
 from portal.models import HoursRequest
 from ui.access import get_by_public_id, staff_required
@@ -100,6 +101,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "deferred": deferred_revenue(everything),
             "invoice_figures": invoice_figures(invoices_for_user(request.user), today=today),
             "requests": portal_services.hours_requests_open()[:10],
+            "undelivered": emails_undelivered().count(),
             "form": form,
             "page": page,
             "cards": cards,
@@ -185,6 +187,7 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         context["entries"] = (
             time_entries_for_user(request.user).filter(agreement=selected).select_related("voided_by")[:100]
         )
+    context["undelivered"] = emails_undelivered(client=client)[:50]
     context["invoices"] = invoices_for_user(request.user).filter(client=client).order_by("-created_at", "-id")[:50]
     return render(request, "dashboard/client.html", context)
 
@@ -497,12 +500,38 @@ def technician_invite(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, _("Invitation sent to %(email)s. They choose their own password.") % {"email": user.email}
             )
-            return redirect("dashboard:home")
+            return redirect("dashboard:team")
     return render(
         request,
         "dashboard/form.html",
         {"form": form, "title": _("Invite a technician"), "submit": _("Send invitation")},
     )
+
+
+@staff_required
+def team(request: HttpRequest) -> HttpResponse:
+    """MSP staff and technicians, each with a button to send a new invitation."""
+    return render(request, "dashboard/team.html", {"members": msp_people()})
+
+
+@staff_required
+@require_POST
+def member_reinvite(request: HttpRequest, username: str) -> HttpResponse:
+    """A new invitation for a staff member or technician (client contacts are
+    re-invited from their client's page, in the client's language)."""
+    member = msp_people().filter(username=username).first()
+    if member is None:  # unknown, or a client contact: like any unknown object
+        raise Http404("No such person.")
+    try:
+        account_services.invitation_send(user=member, invited_by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            _("A new invitation was sent to %(email)s; earlier links no longer work.") % {"email": member.email},
+        )
+    return redirect("dashboard:team")
 
 
 @staff_required

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy
 
 from notifications import services
 from notifications.models import Episode, OutgoingEmail
+from notifications.tasks import queue_sending
 
 
 @admin.register(Episode)
@@ -45,5 +46,5 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Send again (stuck or failed emails only)"))
     def resend(self, request, queryset) -> None:
         for email in queryset:
-            services.email_resend(email=email)
-        self.message_user(request, _("Stuck and failed emails were queued for the next sweep."), messages.SUCCESS)
+            services.email_resend(email=email, actor=request.user, send=queue_sending)
+        self.message_user(request, _("Stuck and failed emails were queued to be sent again."), messages.SUCCESS)

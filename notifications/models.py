@@ -8,6 +8,7 @@ status that must change exactly one row.
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -75,6 +76,21 @@ class EmailKind(models.TextChoices):
     EXPIRY_NOTICE = "expiry_notice", _("Hours expiring soon")
     RENEWAL_NOTICE = "renewal_notice", _("Agreement term ending soon")
     STATEMENT = "statement", _("Monthly statement to the client")
+    INVITATION = "invitation", _("Invitation to set a password")
+    PASSWORD_RESET = "password_reset", _("Password reset link")
+    EMAIL_FAILED_STAFF = "email_failed_staff", _("Undelivered email alert to staff")
+
+
+# Emails whose failure staff are not alerted to: they are staff's own (an
+# alert about an alert would loop), or asked for by the person who gets
+# them (a reset link is asked for again).
+NO_FAILURE_ALERT = frozenset(
+    {EmailKind.LOW_BALANCE_STAFF, EmailKind.EXHAUSTED_STAFF, EmailKind.EMAIL_FAILED_STAFF, EmailKind.PASSWORD_RESET}
+)
+# Emails that carry a sign-in link: their text is blanked once sent, so the
+# database never holds a working link longer than needed (the invitation
+# itself stores only a hash of its token).
+CARRIES_SIGN_IN_LINK = frozenset({EmailKind.INVITATION, EmailKind.PASSWORD_RESET})
 
 
 class EmailStatus(models.TextChoices):
@@ -88,6 +104,7 @@ class EmailStatus(models.TextChoices):
 class OutgoingEmail(models.Model):
     """An email to one recipient, recorded before it is sent."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=32, choices=EmailKind.choices)
     recipient = models.EmailField()
     subject = models.CharField(max_length=300)
@@ -99,7 +116,14 @@ class OutgoingEmail(models.Model):
     invoice = models.ForeignKey(
         "billing.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="emails"
     )
-    agreement = models.ForeignKey("agreements.Agreement", on_delete=models.PROTECT, related_name="emails")
+    # None for emails about a person's account (invitations, password resets),
+    # which name `user` instead.
+    agreement = models.ForeignKey(
+        "agreements.Agreement", on_delete=models.PROTECT, null=True, blank=True, related_name="emails"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     # Distinguishes notices that are not tied to an episode (e.g. "expiry:<block>:<date>").
     topic = models.CharField(max_length=200, blank=True)
     # A document rendered when the email was recorded (e.g. a statement PDF),
@@ -131,6 +155,9 @@ class OutgoingEmail(models.Model):
         ]
         indexes = [
             models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="email_pending_idx"),
+            models.Index(
+                fields=["created_at"], condition=Q(status__in=["failed", "stuck"]), name="email_undelivered_idx"
+            ),
         ]
 
     def __str__(self) -> str:

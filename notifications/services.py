@@ -25,7 +25,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
 from agreements import services as agreement_services
@@ -37,11 +39,21 @@ from agreements.selectors import (
     has_hours_on_the_way,
     latest_block_usage,
 )
+from audit.models import AuditAction
+from audit.services import audit_record
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
 from notifications import emails
-from notifications.models import EmailKind, EmailStatus, Episode, EpisodeKind, OutgoingEmail
+from notifications.models import (
+    CARRIES_SIGN_IN_LINK,
+    NO_FAILURE_ALERT,
+    EmailKind,
+    EmailStatus,
+    Episode,
+    EpisodeKind,
+    OutgoingEmail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +241,7 @@ def sweep(*, process: Enqueue, send: Enqueue, agreement_id: int | None = None) -
     for episode_id in unprocessed.values_list("pk", flat=True):
         transaction.on_commit(lambda episode_id=episode_id: process(episode_id))
         report.handed_to_workers += 1
-    report.emails_stuck = emails_mark_stuck()
+    report.emails_stuck = emails_mark_stuck(send=send)
     for email_id in emails_due():
         transaction.on_commit(lambda email_id=email_id: send(email_id))
         report.emails_queued += 1
@@ -424,7 +436,10 @@ class SendResult:
     retry_in: int = 0
 
 
-def email_send(*, email_id: int) -> SendResult:
+def email_send(*, email_id: int, send: Enqueue | None = None) -> SendResult:
+    """Send one recorded email if it is due; `send` queues the staff alert
+    recorded when an email to a client fails for good (None: record it only,
+    the next sweep sends it)."""
     now = timezone.now()
     claimed = OutgoingEmail.objects.filter(pk=email_id, status=EmailStatus.PENDING, next_attempt_at__lte=now).update(
         status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
@@ -445,11 +460,57 @@ def email_send(*, email_id: int) -> SendResult:
             )
             log.warning("Email %s to %s not sent (%s); retrying in %ss", email.pk, email.recipient, message, delay)
             return SendResult("retry", delay)
-        OutgoingEmail.objects.filter(pk=email.pk).update(status=EmailStatus.FAILED, last_error=message)
+        with transaction.atomic():
+            OutgoingEmail.objects.filter(pk=email.pk).update(status=EmailStatus.FAILED, last_error=message)
+            email.status, email.last_error = EmailStatus.FAILED, message
+            alerts = _alert_staff_of_undelivered(email)
+            for alert_id in alerts:
+                if send is not None:
+                    transaction.on_commit(lambda alert_id=alert_id: send(alert_id))
         log.error("Email %s to %s failed for good: %s", email.pk, email.recipient, message)
         return SendResult("failed")
-    OutgoingEmail.objects.filter(pk=email.pk).update(status=EmailStatus.SENT, sent_at=timezone.now(), last_error="")
+    sent = {"status": EmailStatus.SENT, "sent_at": timezone.now(), "last_error": ""}
+    if email.kind in CARRIES_SIGN_IN_LINK:
+        # The link did its job once delivered; the row keeps only that it went.
+        sent.update(body_text=_("(Removed once sent: it held a one-time sign-in link.)"), body_html="")
+    OutgoingEmail.objects.filter(pk=email.pk).update(**sent)
     return SendResult("sent")
+
+
+def _alert_staff_of_undelivered(email: OutgoingEmail) -> list[int]:
+    """Record one alert per staff address that `email` did not reach its
+    recipient; returns the ids recorded now. The alerts are recorded emails
+    like any other: if they fail too they show on the dashboard, and they
+    never raise an alert of their own (NO_FAILURE_ALERT)."""
+    staff = staff_recipients()
+    if email.kind in NO_FAILURE_ALERT or email.recipient.lower() in {address.lower() for address in staff}:
+        return []
+    context = {
+        "failed": email,
+        "client": email.agreement.client if email.agreement_id else None,
+        "seller_name": getattr(billing_selectors.seller_profile_get(), "name", "") or "Blockhours",
+        "site_url": settings.SITE_URL.rstrip("/"),
+    }
+    rendered_for = emails.render_each(
+        EmailKind.EMAIL_FAILED_STAFF, context, recipient_languages(staff, default=settings.LANGUAGE_CODE)
+    )
+    created = []
+    for recipient, rendered in rendered_for.items():
+        alert, is_new = OutgoingEmail.objects.get_or_create(
+            # Once per failure: a resend that fails again is a new failure (new attempts count).
+            topic=f"undelivered:{email.pk}:{email.attempts}",
+            kind=EmailKind.EMAIL_FAILED_STAFF,
+            recipient=recipient,
+            defaults={
+                "agreement_id": email.agreement_id,
+                "subject": rendered.subject,
+                "body_text": rendered.body_text,
+                "body_html": rendered.body_html,
+            },
+        )
+        if is_new:
+            created.append(alert.pk)
+    return created
 
 
 def _message_for(email: OutgoingEmail):
@@ -486,20 +547,67 @@ def emails_due() -> list[int]:
     )
 
 
-def emails_mark_stuck() -> int:
+def emails_mark_stuck(*, send: Enqueue | None = None) -> int:
     """A send interrupted between "claimed" and "sent" may or may not have
-    reached the server: rather than risk a duplicate, show it to staff."""
+    reached the server: rather than risk a duplicate, show it to staff (and
+    email them, as for a failed one)."""
     cutoff = timezone.now() - datetime.timedelta(seconds=settings.EMAIL_STUCK_AFTER)
-    return OutgoingEmail.objects.filter(status=EmailStatus.SENDING, claimed_at__lt=cutoff).update(
-        status=EmailStatus.STUCK
-    )
+    marked = 0
+    for email in OutgoingEmail.objects.filter(status=EmailStatus.SENDING, claimed_at__lt=cutoff).select_related(
+        "agreement__client"
+    ):
+        with transaction.atomic():
+            if OutgoingEmail.objects.filter(pk=email.pk, status=EmailStatus.SENDING).update(status=EmailStatus.STUCK):
+                marked += 1
+                email.status = EmailStatus.STUCK
+                for alert_id in _alert_staff_of_undelivered(email):
+                    if send is not None:
+                        transaction.on_commit(lambda alert_id=alert_id: send(alert_id))
+    return marked
 
 
-def email_resend(*, email: OutgoingEmail) -> None:
-    """Staff decided a stuck or failed email should go out (again)."""
-    OutgoingEmail.objects.filter(pk=email.pk, status__in=[EmailStatus.STUCK, EmailStatus.FAILED]).update(
-        status=EmailStatus.PENDING, next_attempt_at=timezone.now()
-    )
+def email_resend(*, email: OutgoingEmail, actor: User | None, send: Enqueue | None = None) -> bool:
+    """Staff decided a stuck or failed email should go out (again): it is due
+    at once and queued after commit. Only a stuck or failed email changes, so
+    a double click (or two staff at once) resends once; returns whether this
+    call did."""
+    with transaction.atomic():
+        changed = OutgoingEmail.objects.filter(pk=email.pk, status__in=[EmailStatus.STUCK, EmailStatus.FAILED]).update(
+            status=EmailStatus.PENDING, next_attempt_at=timezone.now()
+        )
+        if changed != 1:
+            return False
+        audit_record(
+            actor=actor,
+            action=AuditAction.EMAIL_RESEND,
+            target=("email", str(email.pk)),
+            client=email.agreement.client if email.agreement_id else None,
+            before={"status": email.status, "attempts": email.attempts, "last_error": email.last_error},
+            after={"status": EmailStatus.PENDING},
+            summary=format_lazy(
+                gettext_lazy("Sent again: “{subject}” to {recipient}."),
+                subject=email.subject,
+                recipient=email.recipient,
+            ),
+        )
+        if send is not None:
+            transaction.on_commit(lambda: send(email.pk))
+    return True
+
+
+def account_email_record(*, user: User, kind: str, subject: str, body_text: str, send: Enqueue) -> OutgoingEmail:
+    """Record an email about a person's account (an invitation, a password
+    reset link) and queue it after commit: retried, shown to staff when it
+    fails, and sent again from the same pages as every other email. The web
+    request that asked for it never waits on the mail server."""
+    if kind not in (EmailKind.INVITATION, EmailKind.PASSWORD_RESET):
+        raise ValueError(f"Not an account email: {kind!r}")
+    with transaction.atomic():
+        email = OutgoingEmail.objects.create(
+            kind=kind, user=user, recipient=user.email, subject=" ".join(subject.split()), body_text=body_text
+        )
+        transaction.on_commit(lambda: send(email.pk))
+    return email
 
 
 # ---------------------------------------------------------------------------

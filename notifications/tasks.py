@@ -6,6 +6,7 @@ redelivered after a worker died finds the row and does nothing twice.
 """
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 
 from notifications import services
@@ -17,6 +18,13 @@ def _queue_processing(episode_id: int) -> None:
 
 def queue_sending(email_id: int) -> None:
     send_email.delay(email_id)
+
+
+def account_email_queue(*, user, kind: str, subject: str, body_text: str) -> None:  # noqa: ANN001
+    """The outbox that accounts hands its emails to (settings.ACCOUNT_EMAIL_OUTBOX).
+    Catch-up path: the row is pending until sent, so the sweep resends it if
+    this message is lost with the broker."""
+    services.account_email_record(user=user, kind=kind, subject=subject, body_text=body_text, send=queue_sending)
 
 
 @shared_task(name="notifications.tasks.sweep_low_balances", max_retries=0, time_limit=600, soft_time_limit=540)
@@ -54,12 +62,14 @@ def process_episode(episode_id: int) -> str:
     name="notifications.tasks.send_email",
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=8,
+    # The row, not this count, bounds the attempts (EMAIL_MAX_ATTEMPTS): when
+    # Celery's retries run out the row stays pending and the sweep resends it.
+    max_retries=settings.EMAIL_MAX_ATTEMPTS,
     time_limit=120,
     soft_time_limit=100,
 )
 def send_email(self, email_id: int) -> str:
-    result = services.email_send(email_id=email_id)
+    result = services.email_send(email_id=email_id, send=queue_sending)
     if result.outcome == "retry" and self.request.retries < self.max_retries:
         # The row stays "pending" with its next attempt time, so the sweep
         # resends it even if this retry message is lost with the broker.

@@ -30,6 +30,7 @@ from django.test import Client as HttpClient
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from accounts.models import Invitation
 from agreements.models import Agreement, LedgerEntry, TimeEntry
 from agreements.services import time_entry_log
 from agreements.tests.factories import TicketFactory, tier, work_type
@@ -37,6 +38,7 @@ from api.models import ApiToken
 from api.services import token_create
 from billing.models import Invoice, Payment
 from billing.services import invoice_sell_block, payment_record
+from notifications.models import EmailKind, EmailStatus, OutgoingEmail
 from portal.models import HoursRequest
 from portal.services import hours_request_create
 
@@ -92,6 +94,8 @@ ROUTES: dict[str, Route] = {
     "dashboard:adjust": Route("agreement", STAFF, post=True),
     "dashboard:overage_bill": Route("agreement", STAFF, post=True),
     "dashboard:technician_invite": Route(None, STAFF, post=True),
+    "dashboard:team": Route(None, STAFF),
+    "dashboard:member_reinvite": Route("member", STAFF, post=True, post_only=True),
     "dashboard:request_handled": Route("hours_request", STAFF, post=True),
     "dashboard:lockouts": Route(None, STAFF),
     "dashboard:lockout_unlock": Route(None, STAFF, post=True),
@@ -120,6 +124,8 @@ ROUTES: dict[str, Route] = {
     "billing:invoice_void": Route("invoice", STAFF, post=True),
     "billing:invoice_pdf": Route("invoice", BILLING),
     "notifications:invoice_send": Route("invoice", STAFF, post=True),
+    "notifications:undelivered": Route(None, STAFF),
+    "notifications:email_resend": Route("email", STAFF, post=True),
     # --- audit log
     "audit:events": Route(None, STAFF),
     # --- REST API (each name covers the plain and the `.json` suffix pattern)
@@ -234,6 +240,17 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
     )
     hours_request = hours_request_create(agreement=agreement, tier=tier(10), requested_by=alice, note="More please")
     token = token_create(user=alice, name="Acme PSA sync", actor=staff).token
+    undelivered = OutgoingEmail.objects.create(
+        kind=EmailKind.INVOICE,
+        recipient="billing@acme-dental.example",
+        subject=f"{CLIENT_A_NAME}: invoice {unpaid.number}",
+        body_text="Your invoice.",
+        agreement=agreement,
+        invoice=unpaid,
+        status=EmailStatus.FAILED,
+        attempts=1,
+        last_error="SMTPRecipientsRefused: 550 No such user",
+    )
     month = timezone.localdate().replace(day=1)
     objects = {
         "client": {"public_id": client_a.public_id},
@@ -246,6 +263,8 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "hours_request": {"public_id": hours_request.public_id},
         "token": {"id": token.public_id},
         "statement": {"public_id": client_a.public_id},
+        "email": {"public_id": undelivered.public_id},
+        "member": {"username": technician.username},
     }
     secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync"]
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
@@ -258,6 +277,8 @@ def _kwargs(p: Pattern, route: Route, world: dict, *, missing: bool = False) -> 
         kwargs = {"id": kwargs.pop("public_id")}
     if route.obj and "public_id" in p.args and "public_id" not in kwargs:
         kwargs = {"public_id": kwargs.pop("id")}
+    if missing and "username" in kwargs:  # a person, by username
+        return {"username": "no-such-person"}
     if missing:  # the same URL for an object that does not exist
         key = "id" if "id" in kwargs else "public_id"
         kwargs[key] = uuid.uuid4()
@@ -285,6 +306,8 @@ def _fingerprint() -> tuple:
         TimeEntry.objects.count(),
         sorted(TimeEntry.objects.values_list("voided_at", flat=True), key=str),
         ApiToken.objects.filter(revoked_at__isnull=True).count(),
+        sorted(OutgoingEmail.objects.values_list("status", flat=True)),
+        Invitation.objects.filter(expires_at__gt=timezone.now()).count(),
     )
 
 

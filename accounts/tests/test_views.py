@@ -76,8 +76,9 @@ def test_change_password_inline_errors(client, technician):
     assert technician.check_password(PASSWORD)
 
 
-def test_password_reset_sends_a_link_not_a_password(client, technician):
-    client.post(reverse("password_reset"), {"email": technician.email})
+def test_password_reset_sends_a_link_not_a_password(client, technician, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("password_reset"), {"email": technician.email})
     assert len(mail.outbox) == 1
     body = mail.outbox[0].body
     assert "/password/reset/" in body and PASSWORD not in body
@@ -93,11 +94,28 @@ def test_password_reset_sends_a_link_not_a_password(client, technician):
     assert technician.check_password("Brand-new-pass-77")
 
 
-def test_an_invited_user_without_password_gets_no_reset_email(client):
-    user = TechnicianFactory(username="newbie")
+def test_an_invited_user_whose_invitation_was_lost_gets_a_reset_link(client, django_capture_on_commit_callbacks):
+    user = TechnicianFactory(username="newbie", is_active=True)
     user.set_unusable_password()
     user.save()
-    client.post(reverse("password_reset"), {"email": user.email})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("password_reset"), {"email": user.email.upper()})
+    (message,) = mail.outbox
+    assert message.to == [user.email]
+    body = message.body
+    path = body[body.index("/password/reset/") :].split()[0]
+    response = client.get(path, follow=True)
+    client.post(
+        response.redirect_chain[-1][0], {"new_password1": "Brand-new-pass-77", "new_password2": "Brand-new-pass-77"}
+    )
+    user.refresh_from_db()
+    assert user.check_password("Brand-new-pass-77")
+
+
+def test_an_inactive_user_gets_no_reset_link(client, django_capture_on_commit_callbacks):
+    user = TechnicianFactory(username="gone", is_active=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("password_reset"), {"email": user.email})
     assert mail.outbox == []
 
 

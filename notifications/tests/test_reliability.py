@@ -107,7 +107,7 @@ def test_an_interrupted_send_is_shown_to_staff_not_resent_blindly(make_low_agree
     report = services.sweep(process=lambda _: None, send=lambda _: None)
     assert report.emails_stuck == 1
     assert OutgoingEmail.objects.get(pk=email_row.pk).status == EmailStatus.STUCK
-    services.email_resend(email=email_row)
+    services.email_resend(email=email_row, actor=None)
     assert OutgoingEmail.objects.get(pk=email_row.pk).status == EmailStatus.PENDING
 
 

@@ -18,7 +18,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  episode {episode_id}: {outcome}")
 
         def send(email_id: int) -> None:
-            result = services.email_send(email_id=email_id)
+            result = services.email_send(email_id=email_id, send=send)
             sent.append(result.outcome)
             self.stdout.write(f"  email {email_id}: {result.outcome}")
 
