@@ -277,8 +277,8 @@ def _kwargs(p: Pattern, route: Route, world: dict, *, missing: bool = False) -> 
         kwargs = {"id": kwargs.pop("public_id")}
     if route.obj and "public_id" in p.args and "public_id" not in kwargs:
         kwargs = {"public_id": kwargs.pop("id")}
-    if missing and "username" in kwargs:  # a person, by username
-        return {"username": "no-such-person"}
+    if missing and "username" in kwargs:  # a person, by username (of a client that exists)
+        return {**kwargs, "username": "no-such-person"}
     if missing:  # the same URL for an object that does not exist
         key = "id" if "id" in kwargs else "public_id"
         kwargs[key] = uuid.uuid4()
