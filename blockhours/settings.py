@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "reports",
     "api",
     "demo",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -230,9 +231,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # production sets CACHE_URL to a Redis database of its own (clearing the cache
 # empties that database, so never Celery's).
 CACHE_URL = env_str("CACHE_URL", "")
+# Short timeouts: a cache that is down costs a request a fraction of a second,
+# and the rate limits that read it fail open (monitoring.failopen).
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.5},
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -242,7 +249,17 @@ CACHES = {
 # on the local filesystem, so a worker and beat run with no server installed.
 REDIS_URL = env_str("REDIS_URL", "")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL) or None
+# No result backend: nothing reads a task's return value (each task's effect
+# is a database row), and with a Redis backend every `.delay()` first
+# subscribes to the result, retrying for ~19 s while Redis is down. Set
+# CELERY_RESULT_BACKEND only for a tool that reads results (e.g. Flower).
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
+CELERY_TASK_IGNORE_RESULT = True
+# Publishing gives up fast when the broker is down (monitoring.queueing logs
+# it; every queued task has a catch-up path): one quick retry, a short
+# connect timeout. A web request then waits well under a second.
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
@@ -263,7 +280,13 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis hands an unacknowledged task to another worker after this many
     # seconds; every countdown and retry delay stays well below it (a test
     # checks), or the task would run twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # An unreachable host fails in a quarter second instead of the OS's
+        # connect timeout; a Redis that accepts but never answers in two.
+        "socket_connect_timeout": 0.25,
+        "socket_timeout": 2,
+    }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Two installations sharing one Redis keep apart with their own queue name.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")

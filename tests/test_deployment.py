@@ -110,6 +110,22 @@ def test_urls_point_at_the_compose_servers(compose):
     assert (env["EMAIL_HOST"], env["EMAIL_PORT"]) == ("mailpit", "1025")
 
 
+def test_cache_and_broker_use_separate_redis_databases(compose):
+    """Clearing the cache empties its database, and a full cache must not
+    evict queued tasks: the cache never shares a Redis database with Celery."""
+    env = environment(compose["services"]["web"])
+    broker = urlsplit(env.get("CELERY_BROKER_URL") or env["REDIS_URL"])
+    cache = urlsplit(env["CACHE_URL"])
+    assert cache.scheme == broker.scheme == "redis"
+    assert (cache.hostname, cache.port or 6379, cache.path.lstrip("/") or "0") != (
+        broker.hostname,
+        broker.port or 6379,
+        broker.path.lstrip("/") or "0",
+    ), f"cache {env['CACHE_URL']} and broker share one Redis database"
+    for name in APP_SERVICES:
+        assert environment(compose["services"][name]).get("CACHE_URL") == env["CACHE_URL"], name
+
+
 def test_compose_is_production_shaped(compose):
     env = environment(compose["services"]["web"])
     assert env["DEBUG"] == "false"

@@ -1,0 +1,170 @@
+"""Redis down: time is still logged at once, and nothing it queued is lost.
+
+A private redis-server (its own port) is the broker and the cache. With it
+stopped, a technician logs time in the web form and through the API; each
+request must be answered within a second. Once Redis is back, a real worker
+and beat (the catch-up path: the low-balance sweep works from the database)
+do what the lost messages would have done: the episode, the reload invoice
+with its PDF, and every email sent.
+"""
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from agreements import services as agreement_services
+from agreements.models import TimeEntry
+from agreements.tests.factories import AgreementFactory, ClientFactory, StaffFactory, TechnicianFactory, tier, work_type
+from api.tests.helpers import api_as
+from blockhours.celery import app
+from notifications.models import EmailStatus, Episode, OutgoingEmail
+from tests.celery_processes import wait_until, worker_and_beat
+from tests.redis_server import redis_server
+from timesheet.forms import agreement_label
+
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _reset_publisher() -> None:
+    app._after_fork()  # forget the pooled connections and producers (kept open for the old URL)
+    # And the result backend, made again from the configuration when next used.
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
+
+
+@contextmanager
+def broker_at(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process publishes to `url`, for real (not eagerly), with the result
+    backend there too, as an installation that sets CELERY_RESULT_BACKEND to
+    its REDIS_URL has it: no task may wait on it."""
+    # Celery reads these two from the environment before its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", url)
+    before = app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager
+    app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager = url, url, False
+    _reset_publisher()
+    try:
+        assert app.connection_for_write().as_uri().endswith(f":{url.split(':')[-1]}")
+        yield
+    finally:
+        monkeypatch.undo()
+        app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager = before
+        _reset_publisher()
+
+
+@pytest.fixture
+def redis(tmp_path):
+    with redis_server(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def on_private_redis(redis, settings, monkeypatch):
+    """The broker and the cache on the private Redis, as in docker-compose."""
+    assert app.conf.broker_url.startswith("redis://"), "the test process must be configured for a Redis broker"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis.url(1)}}
+    with broker_at(redis.url(0), monkeypatch):
+        yield redis
+
+
+def timed(call):
+    start = time.monotonic()
+    response = call()
+    return response, time.monotonic() - start
+
+
+def test_time_is_logged_within_a_second_while_redis_is_down_and_its_work_happens_once_it_is_back(
+    on_private_redis, client, seller, settings, tmp_path, caplog
+):
+    redis = on_private_redis
+    customer = ClientFactory(name="Outage Dental")
+    agreement = AgreementFactory(client=customer, low_balance_threshold_minutes=120)
+    staff = StaffFactory(username="outage-staff", email="staff@msp.example")
+    block = agreement_services.block_sell(agreement=agreement, tier=tier(10), actor=staff)
+    agreement_services.block_mark_paid(block=block, actor=staff)
+    technician = TechnicianFactory(username="outage-tech")
+    api = api_as(technician, issuer=staff)
+    client.force_login(technician)
+    # Warm up (templates, URL resolvers), so the timings below measure the outage only.
+    assert client.get(reverse("timesheet:log")).status_code == HTTPStatus.OK
+    assert api.get("/api/v1/agreements/").status_code == HTTPStatus.OK
+
+    redis.stop()
+    caplog.set_level(logging.WARNING, logger="monitoring.queueing")
+
+    form = {
+        "agreement": agreement_label(agreement),
+        "ticket": "4711",
+        "subject": "Mail server down",
+        "work_date": timezone.localdate().isoformat(),
+        "duration": "4:00",
+        "work_type": work_type().pk,
+        "notes": "Restarted the mail queue",
+        "idempotency_key": "outage-form-1",
+        "save": "1",
+    }
+    response, seconds = timed(lambda: client.post(reverse("timesheet:log"), form))
+    assert response.status_code == HTTPStatus.FOUND, response.content[:500]
+    assert seconds < 1, f"the web form took {seconds:.2f}s with Redis down"
+
+    body = {
+        "agreement": str(agreement.public_id),
+        "ticket_number": "4712",
+        "ticket_subject": "VPN",
+        "work_date": timezone.localdate().isoformat(),
+        "minutes": 240,
+        "work_type": work_type().pk,
+        "notes": "Reissued certificates",
+    }
+    response, seconds = timed(lambda: api.post("/api/v1/time-entries/", body, format="json"))
+    assert response.status_code == HTTPStatus.CREATED, response.content[:500]
+    assert seconds < 1, f"the API took {seconds:.2f}s with Redis down"
+
+    assert TimeEntry.objects.filter(agreement=agreement).count() == 2
+    agreement.refresh_from_db()
+    assert agreement.balance_minutes == 120  # at the threshold: low
+    # Each request tried to queue the agreement check and was told the broker is down.
+    queueing = [r for r in caplog.records if r.name == "monitoring.queueing"]
+    assert [record.getMessage().split(" (")[0] for record in queueing] == [
+        f"Could not queue notifications.tasks.check_agreement({agreement.pk},)"
+    ] * 2
+    assert not Episode.objects.exists()
+
+    redis.start()
+    worker_env = {
+        "CELERY_BROKER_URL": redis.url(0),
+        "CACHE_URL": redis.url(1),
+        "LOW_BALANCE_SWEEP_SECONDS": "1",
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
+    with worker_and_beat(tmp_path, queue="celery", extra_env=worker_env):
+        wait_until(
+            lambda: (
+                OutgoingEmail.objects.exists() and not OutgoingEmail.objects.exclude(status=EmailStatus.SENT).exists()
+            ),
+            timeout=60,
+            what="the reload invoice and its emails",
+        )
+
+    episode = Episode.objects.get()
+    assert episode.agreement == agreement
+    assert episode.balance_at_open == 120
+    assert episode.processed_at is not None
+    assert episode.reload_invoice.pdf.name
+    assert sorted(OutgoingEmail.objects.values_list("recipient", "status")) == [
+        ("billing@outage-dental.example", EmailStatus.SENT),
+        ("staff@msp.example", EmailStatus.SENT),
+    ]
+    assert len(list((tmp_path / "mail").iterdir())) == 2
