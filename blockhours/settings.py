@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it times and counts every answer, redirects and errors included.
+    "monitoring.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -383,6 +385,22 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Monitoring (monitoring/): /healthz (liveness) and /readyz (database, broker,
+# cache) are open, for health checks. /metrics answers only to
+# "Authorization: Bearer <METRICS_TOKEN>"; without a token it is off (404).
+# A worker serves its task counters on WORKER_METRICS_PORT (0: off).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Several processes (gunicorn workers, a prefork Celery worker): each writes
+# its counters to files in this folder and /metrics adds them up (read by
+# prometheus_client from the environment; the folder must exist and be
+# emptied before the server starts, as docker-compose does). Unset: each
+# process counts alone, right for one process.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+WORKER_METRICS_ADDRESS = env_str("WORKER_METRICS_ADDRESS", "127.0.0.1")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -418,6 +436,8 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Health checks call the container over plain HTTP, past the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)

@@ -42,6 +42,7 @@ from dashboard.forms import (
     LockoutUnlockForm,
     TechnicianInviteForm,
 )
+from notifications.selectors import sweep_status
 from portal import services as portal_services
 from portal.models import HoursRequest
 from ui.access import get_by_public_id, staff_required
@@ -98,6 +99,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "deferred": deferred_revenue(everything),
             "invoice_figures": invoice_figures(invoices_for_user(request.user), today=today),
             "requests": portal_services.hours_requests_open()[:10],
+            "sweep": sweep_status(),
             "form": form,
             "page": page,
             "cards": cards,

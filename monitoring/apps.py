@@ -8,3 +8,6 @@ class MonitoringConfig(AppConfig):
 
     name = "monitoring"
     verbose_name = "Monitoring"
+
+    def ready(self) -> None:
+        from monitoring import signals  # noqa: F401 - connects the Celery task counters

@@ -9,7 +9,19 @@ sweep) are read from it at scrape time instead (notifications.metrics), so
 they are right whichever process answers.
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.registry import Collector
 
 HTTP_REQUESTS = Counter(
     "blockhours_http_requests",
@@ -42,3 +54,27 @@ RATE_LIMIT_DEGRADED = Gauge(
     "1 when the last rate-limit check could not reach the cache (limits are off), else 0.",
     multiprocess_mode="livemax",
 )
+
+
+# Collectors that read the database when /metrics is scraped; apps above this
+# one register theirs in AppConfig.ready() (this app imports none of them).
+_scrape_collectors: list[Collector] = []
+
+
+def scrape_collector_register(collector: Collector) -> None:
+    _scrape_collectors.append(collector)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format of every metric: this process's (or, in multiprocess
+    mode, every process's that shares PROMETHEUS_MULTIPROC_DIR) and the
+    database figures read now."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        processes = CollectorRegistry()
+        multiprocess.MultiProcessCollector(processes)
+    else:
+        processes = REGISTRY
+    database = CollectorRegistry()
+    for collector in _scrape_collectors:
+        database.register(collector)
+    return generate_latest(processes) + generate_latest(database), CONTENT_TYPE_LATEST

@@ -16,6 +16,7 @@ import datetime
 import logging
 import smtplib
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -36,7 +37,8 @@ from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
 from notifications import emails
-from notifications.models import EmailKind, EmailStatus, Episode, EpisodeKind, OutgoingEmail
+from notifications.models import EmailKind, EmailStatus, Episode, EpisodeKind, OutgoingEmail, SweepRun
+from notifications.selectors import LOW_BALANCE_SWEEP
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +208,7 @@ def sweep(*, process: Enqueue, send: Enqueue, agreement_id: int | None = None) -
     With `agreement_id` it looks at that agreement only: run right after time
     is logged on it, so an exhausted balance reaches staff at once.
     """
+    started_at, started = timezone.now(), time.perf_counter()
     scope = Agreement.objects.filter(pk=agreement_id) if agreement_id else None
     report = SweepReport(closed=episodes_close_recovered(scope))
     for kind, candidates in (
@@ -225,6 +228,16 @@ def sweep(*, process: Enqueue, send: Enqueue, agreement_id: int | None = None) -
     for email_id in emails_due():
         transaction.on_commit(lambda email_id=email_id: send(email_id))
         report.emails_queued += 1
+    if agreement_id is None:  # a full sweep: beat is alive and a worker ran it
+        SweepRun.objects.update_or_create(
+            job=LOW_BALANCE_SWEEP,
+            defaults={
+                "started_at": started_at,
+                "finished_at": timezone.now(),
+                "duration_ms": round((time.perf_counter() - started) * 1000),
+                "episodes_opened": len(report.opened),
+            },
+        )
     return report
 
 

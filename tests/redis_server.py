@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from blockhours.celery import app
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -63,3 +65,30 @@ def redis_server(folder: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+def _reset_publisher() -> None:
+    app._after_fork()  # forget the pooled connections and producers (kept open for the old URL)
+    # And the result backend, made again from the configuration when next used.
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
+
+
+@contextmanager
+def celery_publishing_to(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process publishes to `url`, for real (not eagerly), with the result
+    backend there too, as an installation that sets CELERY_RESULT_BACKEND to
+    its REDIS_URL has it: no task may wait on it."""
+    before = app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager
+    # Celery reads these two from the environment before its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", url)
+    app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager = url, url, False
+    _reset_publisher()
+    try:
+        assert app.connection_for_write().as_uri().endswith(f":{url.split(':')[-1]}")
+        yield
+    finally:
+        monkeypatch.undo()
+        app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager = before
+        _reset_publisher()

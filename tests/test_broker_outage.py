@@ -10,13 +10,13 @@ with its PDF, and every email sent.
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import urllib.request
 from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
 from agreements import services as agreement_services
 from agreements.models import TimeEntry
@@ -25,7 +25,7 @@ from api.tests.helpers import api_as
 from blockhours.celery import app
 from notifications.models import EmailStatus, Episode, OutgoingEmail
 from tests.celery_processes import wait_until, worker_and_beat
-from tests.redis_server import redis_server
+from tests.redis_server import celery_publishing_to, free_port, redis_server
 from timesheet.forms import agreement_label
 
 pytestmark = [
@@ -34,33 +34,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def _reset_publisher() -> None:
-    app._after_fork()  # forget the pooled connections and producers (kept open for the old URL)
-    # And the result backend, made again from the configuration when next used.
-    app._backend_cache = None
-    app._local.__dict__.pop("backend", None)
-
-
-@contextmanager
-def broker_at(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This process publishes to `url`, for real (not eagerly), with the result
-    backend there too, as an installation that sets CELERY_RESULT_BACKEND to
-    its REDIS_URL has it: no task may wait on it."""
-    # Celery reads these two from the environment before its configuration.
-    monkeypatch.setenv("CELERY_BROKER_URL", url)
-    monkeypatch.setenv("CELERY_RESULT_BACKEND", url)
-    before = app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager
-    app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager = url, url, False
-    _reset_publisher()
-    try:
-        assert app.connection_for_write().as_uri().endswith(f":{url.split(':')[-1]}")
-        yield
-    finally:
-        monkeypatch.undo()
-        app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager = before
-        _reset_publisher()
 
 
 @pytest.fixture
@@ -74,7 +47,7 @@ def on_private_redis(redis, settings, monkeypatch):
     """The broker and the cache on the private Redis, as in docker-compose."""
     assert app.conf.broker_url.startswith("redis://"), "the test process must be configured for a Redis broker"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis.url(1)}}
-    with broker_at(redis.url(0), monkeypatch):
+    with celery_publishing_to(redis.url(0), monkeypatch):
         yield redis
 
 
@@ -142,7 +115,9 @@ def test_time_is_logged_within_a_second_while_redis_is_down_and_its_work_happens
     assert not Episode.objects.exists()
 
     redis.start()
+    metrics_port = free_port()
     worker_env = {
+        "WORKER_METRICS_PORT": str(metrics_port),
         "CELERY_BROKER_URL": redis.url(0),
         "CACHE_URL": redis.url(1),
         "LOW_BALANCE_SWEEP_SECONDS": "1",
@@ -157,6 +132,18 @@ def test_time_is_logged_within_a_second_while_redis_is_down_and_its_work_happens
             timeout=60,
             what="the reload invoice and its emails",
         )
+        # The worker counted what it ran, on its own metrics port.
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:  # noqa: S310
+            text = response.read().decode()
+    succeeded = {
+        sample.labels["task"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "blockhours_celery_tasks_total" and sample.labels["outcome"] == "succeeded"
+    }
+    assert succeeded["notifications.tasks.sweep_low_balances"] >= 1
+    assert succeeded["notifications.tasks.process_episode"] >= 1
+    assert succeeded["notifications.tasks.send_email"] >= 2
 
     episode = Episode.objects.get()
     assert episode.agreement == agreement

@@ -126,6 +126,50 @@ def test_cache_and_broker_use_separate_redis_databases(compose):
         assert environment(compose["services"][name]).get("CACHE_URL") == env["CACHE_URL"], name
 
 
+def healthcheck(service: dict) -> str:
+    test = service.get("healthcheck", {}).get("test", [])
+    return " ".join(test) if isinstance(test, list) else test
+
+
+def test_every_service_has_a_healthcheck(compose):
+    services = compose["services"]
+    assert set(services) == {"web", "worker", "beat", "postgres", "redis", "mailpit"}
+    checks = {name: healthcheck(service) for name, service in services.items()}
+    assert "http://127.0.0.1:8000/healthz" in checks["web"]
+    assert "127.0.0.1" in environment(services["web"])["ALLOWED_HOSTS"].split(",")
+    assert "celery -A blockhours inspect ping --destination celery@$$HOSTNAME" in checks["worker"]
+    assert "/app/var/celerybeat-schedule" in checks["beat"]
+    assert checks["postgres"] == "CMD pg_isready -U blockhours -d blockhours"
+    assert checks["redis"] == "CMD redis-cli ping"
+    assert checks["mailpit"] == "CMD /mailpit readyz"
+    # The app starts once its servers answer, not merely once their containers run.
+    for name in APP_SERVICES:
+        depends = services[name]["depends_on"]
+        assert {server: depends[server]["condition"] for server in depends} == {
+            "postgres": "service_healthy",
+            "redis": "service_healthy",
+            "mailpit": "service_healthy",
+        }, name
+
+
+def test_beat_healthcheck_reads_the_schedule_file_settings_write(compose):
+    """The beat check looks for the schedule file where settings put it in the image."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "BLOCKHOURS_VAR_DIR=/app/var" in dockerfile
+    assert 'CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")' in SETTINGS.read_text()
+
+
+def test_metrics_add_up_every_process_in_web_and_worker(compose):
+    services = compose["services"]
+    for name in ("web", "worker"):
+        folder = environment(services[name])["PROMETHEUS_MULTIPROC_DIR"]
+        # Emptied before the server starts: stale files of another run would add up too.
+        assert command(services[name]).startswith(f'sh -c "rm -rf {folder} && mkdir -p {folder}'), name
+    assert "--config python:blockhours.gunicorn_conf" in command(services["web"])
+    assert environment(services["worker"])["WORKER_METRICS_PORT"] == "9808"
+    assert "9808" not in str(services["worker"].get("ports", [])), "the worker's metrics stay inside the network"
+
+
 def test_compose_is_production_shaped(compose):
     env = environment(compose["services"]["web"])
     assert env["DEBUG"] == "false"
