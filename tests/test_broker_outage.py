@@ -22,18 +22,12 @@ from agreements import services as agreement_services
 from agreements.models import TimeEntry
 from agreements.tests.factories import AgreementFactory, ClientFactory, StaffFactory, TechnicianFactory, tier, work_type
 from api.tests.helpers import api_as
+from billing import services as billing_services
 from blockhours.celery import app
 from notifications.models import EmailStatus, Episode, OutgoingEmail
 from tests.celery_processes import wait_until, worker_and_beat
 from tests.redis_server import celery_publishing_to, free_port, redis_server
 from timesheet.forms import agreement_label
-
-pytestmark = [
-    pytest.mark.redis,
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-]
 
 
 @pytest.fixture
@@ -57,6 +51,11 @@ def timed(call):
     return response, time.monotonic() - start
 
 
+# A real worker and beat run on the test database: PostgreSQL, as in production.
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
 def test_time_is_logged_within_a_second_while_redis_is_down_and_its_work_happens_once_it_is_back(
     on_private_redis, client, seller, settings, tmp_path, caplog
 ):
@@ -155,3 +154,55 @@ def test_time_is_logged_within_a_second_while_redis_is_down_and_its_work_happens
         ("staff@msp.example", EmailStatus.SENT),
     ]
     assert len(list((tmp_path / "mail").iterdir())) == 2
+
+
+@pytest.mark.django_db
+def test_selling_paying_and_voiding_answer_at_once_with_redis_down_and_the_pdf_is_rendered_on_download(
+    tmp_path, client, seller, settings, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    """No worker needed: the catch-up of a lost PDF render is the download itself."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    staff = StaffFactory(username="outage-seller")
+    agreement = AgreementFactory(client=ClientFactory(name="Outage Legal"))
+    client.force_login(staff)
+    caplog.set_level(logging.WARNING, logger="monitoring.queueing")
+    with redis_server(tmp_path) as redis, celery_publishing_to(redis.url(0), monkeypatch):
+        redis.stop()
+
+        def committed(call):
+            """Run `call` and then its on-commit callbacks (the queueing), timing both."""
+            start = time.monotonic()
+            with django_capture_on_commit_callbacks(execute=True) as callbacks:
+                result = call()
+            assert callbacks, "nothing was queued"
+            return result, time.monotonic() - start
+
+        sold, sell_seconds = committed(
+            lambda: billing_services.invoice_sell_block(agreement=agreement, tier=tier(10), actor=staff)
+        )
+        _, pay_seconds = committed(
+            lambda: billing_services.payment_record(
+                invoice=sold,
+                amount=sold.total,
+                method="ach",
+                reference="ACH-1",
+                paid_on=timezone.localdate(),
+                actor=staff,
+            )
+        )
+        second = billing_services.invoice_sell_block(agreement=agreement, tier=tier(10), actor=staff)
+        _, void_seconds = committed(
+            lambda: billing_services.invoice_void(invoice=second, actor=staff, reason="Sold twice")
+        )
+
+        pdf = client.get(reverse("billing:invoice_pdf", args=[sold.public_id]))
+
+    assert (sell_seconds < 1, pay_seconds < 1, void_seconds < 1) == (True, True, True)
+    sold.refresh_from_db()
+    assert sold.status == "paid"
+    assert pdf.status_code == HTTPStatus.OK
+    assert pdf["Content-Type"] == "application/pdf"
+    assert b"".join(pdf.streaming_content if pdf.streaming else [pdf.content]).startswith(b"%PDF")
+    assert {r.getMessage().split("(")[0] for r in caplog.records if r.name == "monitoring.queueing"} == {
+        "Could not queue billing.tasks.render_invoice_pdf"
+    }
