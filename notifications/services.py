@@ -222,10 +222,12 @@ def sweep(*, process: Enqueue, send: Enqueue, agreement_id: int | None = None) -
                 report.opened.append(episode)
     unprocessed = _episodes_in(scope).filter(processed_at__isnull=True, closed_at__isnull=True)
     for episode_id in unprocessed.values_list("pk", flat=True):
+        # Catch-up if the broker loses it: the next sweep hands it out again (processed_at still empty).
         transaction.on_commit(lambda episode_id=episode_id: process(episode_id))
         report.handed_to_workers += 1
     report.emails_stuck = emails_mark_stuck()
     for email_id in emails_due():
+        # Catch-up if the broker loses it: the sweep resends every pending email that is due.
         transaction.on_commit(lambda email_id=email_id: send(email_id))
         report.emails_queued += 1
     if agreement_id is None:  # a full sweep: beat is alive and a worker ran it
@@ -315,6 +317,7 @@ def episode_process(*, episode_id: int, send: Enqueue) -> str:
         episode.save(update_fields=["processed_at"])
         for email_id in episode.emails.filter(status=EmailStatus.PENDING).values_list("pk", flat=True):
             # Queued after commit: a worker must find the row it is told to send.
+            # Catch-up if the broker loses it: the sweep resends every pending email that is due.
             transaction.on_commit(lambda email_id=email_id: send(email_id))
     return "processed"
 
@@ -589,6 +592,7 @@ def expiry_notices_record(*, today: datetime.date | None = None, send: Enqueue) 
             )
         report.recorded = len(report.queued)
         for email_id in report.queued:
+            # Catch-up if the broker loses it: the sweep resends every pending email that is due.
             transaction.on_commit(lambda email_id=email_id: send(email_id))
     return report
 
@@ -634,5 +638,6 @@ def invoice_send(*, invoice: Invoice, send: Enqueue) -> list[OutgoingEmail]:
             )
             recorded.append(email)
             if created:
+                # Catch-up if the broker loses it: the sweep resends every pending email that is due.
                 transaction.on_commit(lambda email_id=email.pk: send(email_id))
     return recorded
