@@ -26,7 +26,7 @@ def _database() -> None:
 
 def _broker() -> None:
     with current_app.connection_for_write() as broker:
-        broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0.1, timeout=DEADLINE_SECONDS)
+        broker.ensure_connection(max_retries=0, timeout=DEADLINE_SECONDS)
 
 
 def _cache() -> None:

@@ -9,6 +9,7 @@ with its PDF, and every email sent.
 """
 
 import logging
+import socket
 import time
 import urllib.request
 from http import HTTPStatus
@@ -24,7 +25,9 @@ from agreements.tests.factories import AgreementFactory, ClientFactory, StaffFac
 from api.tests.helpers import api_as
 from billing import services as billing_services
 from blockhours.celery import app
+from monitoring.queueing import task_publish
 from notifications.models import EmailStatus, Episode, OutgoingEmail
+from notifications.tasks import check_agreement
 from tests.celery_processes import wait_until, worker_and_beat
 from tests.redis_server import celery_publishing_to, free_port, redis_server
 from timesheet.forms import agreement_label
@@ -206,3 +209,33 @@ def test_selling_paying_and_voiding_answer_at_once_with_redis_down_and_the_pdf_i
     assert {r.getMessage().split("(")[0] for r in caplog.records if r.name == "monitoring.queueing"} == {
         "Could not queue billing.tasks.render_invoice_pdf"
     }
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_redis_that_accepts_but_never_answers_costs_well_under_a_second(client, settings, monkeypatch):
+    """The worse outage: connections open (the kernel accepts them) and nothing
+    ever answers. The socket timeouts of the settings bound the wait."""
+    assert app.conf.broker_url.startswith("redis://"), "the test process must be configured for a Redis broker"
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # never accepted, never answered
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}"
+        settings.CACHES = {
+            "default": {
+                **settings.CACHES["default"],
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"{url}/1",
+            }
+        }
+        with celery_publishing_to(f"{url}/0", monkeypatch):
+            published, publish_seconds = timed(
+                lambda: task_publish(check_agreement, 1, catch_up="the next low-balance sweep")
+            )
+            ready, ready_seconds = timed(lambda: client.get("/readyz"))
+
+    assert published is False
+    assert publish_seconds < 0.8
+    assert ready.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert ready.json()["failing"] == ["broker", "cache"]
+    assert ready_seconds < 1
