@@ -1,13 +1,19 @@
-"""Under gunicorn each worker process counts its own requests; with
-PROMETHEUS_MULTIPROC_DIR (as docker-compose sets it) /metrics adds up every
-worker's, whichever worker answers the scrape."""
+"""A real gunicorn: under it each worker process counts its own requests;
+with PROMETHEUS_MULTIPROC_DIR (as docker-compose sets it) /metrics adds up
+every worker's, whichever worker answers the scrape. And with the database
+down, /healthz stays alive and /readyz names the database."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -35,19 +41,9 @@ def healthz_count(base: str) -> float:
     return 0.0
 
 
-def test_metrics_add_up_the_requests_of_every_gunicorn_worker(tmp_path):
-    folder = tmp_path / "prometheus"
-    folder.mkdir()
+@contextmanager
+def gunicorn(tmp_path: Path, *, workers: int, **env: str) -> Iterator[str]:
     port = free_port()
-    env = {
-        **os.environ,
-        "PROMETHEUS_MULTIPROC_DIR": str(folder),
-        "METRICS_TOKEN": TOKEN,
-        "BLOCKHOURS_VAR_DIR": str(tmp_path / "var"),
-        # Nothing here needs the database: /healthz never reads it, and /metrics
-        # leaves the database figures out when it cannot (no tables in this file).
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
-    }
     server = subprocess.Popen(
         [
             sys.executable,
@@ -59,10 +55,18 @@ def test_metrics_add_up_the_requests_of_every_gunicorn_worker(tmp_path):
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "3",
+            str(workers),
         ],
         cwd=ROOT,
-        env=env,
+        env={
+            **os.environ,
+            "METRICS_TOKEN": TOKEN,
+            "BLOCKHOURS_VAR_DIR": str(tmp_path / "var"),
+            "CELERY_BROKER_URL": "filesystem://",
+            "CELERY_RESULT_BACKEND": "",
+            "CACHE_URL": "",
+            **env,
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -78,6 +82,19 @@ def test_metrics_add_up_the_requests_of_every_gunicorn_worker(tmp_path):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_metrics_add_up_the_requests_of_every_gunicorn_worker(tmp_path):
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    # Nothing here needs the database: /healthz never reads it, and /metrics
+    # leaves the database figures out when it cannot (no tables in this file).
+    database = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    with gunicorn(tmp_path, workers=3, PROMETHEUS_MULTIPROC_DIR=str(folder), DATABASE_URL=database) as base:
         before = healthz_count(base)
 
         for _ in range(30):
@@ -86,6 +103,23 @@ def test_metrics_add_up_the_requests_of_every_gunicorn_worker(tmp_path):
         assert healthz_count(base) == before + 30
         # Three worker processes, each with files of its own (one per pid).
         assert len(list(folder.glob("gauge_livemax_*.db"))) == 3
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+
+
+def test_with_the_database_down_it_is_alive_but_not_ready(tmp_path):
+    nobody_listens = f"postgres://postgres@127.0.0.1:{free_port()}/blockhours"
+    with gunicorn(tmp_path, workers=1, DATABASE_URL=nobody_listens) as base:
+        assert json.loads(get(f"{base}/healthz")) == {"status": "ok"}
+        start = time.monotonic()
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            get(f"{base}/readyz")
+        seconds = time.monotonic() - start
+        # The process metrics are still served; the database figures are left out.
+        assert healthz_count(base) >= 1
+
+    assert answer.value.code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert json.loads(answer.value.read()) == {
+        "status": "unavailable",
+        "checks": {"database": "unreachable", "broker": "ok", "cache": "ok"},
+        "failing": ["database"],
+    }
+    assert seconds < 1
