@@ -9,11 +9,14 @@ import time
 from http import HTTPStatus
 
 import pytest
+from axes.models import AccessAttempt
 from django.core import mail
 from django.urls import reverse
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
+from accounts.tests.test_lockouts import PASSWORD
+from agreements.tests.factories import StaffFactory
 from api.tests.helpers import api_as
 from tests.redis_server import redis_server
 
@@ -89,3 +92,17 @@ def test_the_limits_count_again_once_the_cache_is_back(redis, staff, settings):
         HTTPStatus.TOO_MANY_REQUESTS,
     ]
     assert degraded() == 0
+
+
+def test_sign_in_lockouts_keep_counting_in_the_database_while_the_cache_is_down(redis, client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    user = StaffFactory(username="locked-out")
+    redis.stop()
+
+    for _ in range(3):
+        client.post(reverse("login"), {"username": "locked-out", "password": "wrong"}, REMOTE_ADDR="203.0.113.5")
+    refused = client.post(reverse("login"), {"username": "locked-out", "password": PASSWORD}, REMOTE_ADDR="203.0.113.5")
+
+    assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    # Counted in the database (the refused fourth attempt too), not in the cache.
+    assert AccessAttempt.objects.get(username=user.username).failures_since_start == 4
