@@ -15,12 +15,12 @@ from django.urls import reverse
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
-from accounts.tests.test_lockouts import PASSWORD
 from agreements.tests.factories import StaffFactory
 from api.tests.helpers import api_as
 from tests.redis_server import redis_server
 
 pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse battery staple"  # the factories' password
 
 
 @pytest.fixture
