@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Invitation, Role, User
 from audit.models import AuditAction
 from audit.services import audit_record
+from monitoring.failopen import CACHE_ERRORS, rate_limit_checked, rate_limit_fail_open
 
 
 def _hash(token: str) -> str:
@@ -200,8 +201,19 @@ def password_reset_allowed(*, address: str | None, email: str) -> bool:
 
     Every request counts, for known and unknown emails alike, so the throttle
     says nothing about which emails have accounts. The counters live in the
-    default cache (a window that starts at the first request).
+    default cache (a window that starts at the first request); when the cache
+    is down the limit fails open (monitoring.failopen) and the reset goes ahead.
     """
+    try:
+        allowed = _password_reset_count(address=address, email=email)
+    except CACHE_ERRORS as error:
+        rate_limit_fail_open(limiter="password_reset", error=error)
+        return True
+    rate_limit_checked()
+    return allowed
+
+
+def _password_reset_count(*, address: str | None, email: str) -> bool:
     window = settings.PASSWORD_RESET_WINDOW_MINUTES * 60
     email_key = hashlib.sha256(email.strip().lower().encode()).hexdigest()
     keys = [f"password-reset:email:{email_key}"]

@@ -2,14 +2,25 @@ from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from api.models import ApiToken
+from monitoring.failopen import CACHE_ERRORS, rate_limit_checked, rate_limit_fail_open
 
 
 class TokenRateThrottle(SimpleRateThrottle):
     """One budget per API token (per user for the browsable API, per address
     when anonymous), at API_THROTTLE_RATE. Counters live in the default
-    cache: with several processes, use a shared cache (Redis) for one budget."""
+    cache: with several processes, use a shared cache (Redis) for one budget.
+    When that cache is down the limit fails open (monitoring.failopen)."""
 
     scope = "token"
+
+    def allow_request(self, request, view) -> bool:  # noqa: ANN001
+        try:
+            allowed = super().allow_request(request, view)
+        except CACHE_ERRORS as error:
+            rate_limit_fail_open(limiter="api", error=error)
+            return True
+        rate_limit_checked()
+        return allowed
 
     def get_rate(self) -> str | None:
         # Read at each request, not at import, so a settings change applies.

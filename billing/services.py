@@ -41,6 +41,7 @@ from billing.models import (
 )
 from billing.selectors import invoice_amount_paid, seller_profile_get
 from billing.templatetags.billing_tags import format_money
+from monitoring.queueing import task_publish
 
 logger = logging.getLogger(__name__)
 
@@ -121,10 +122,13 @@ def _queue_render(invoice: Invoice) -> None:
     invoice_id = invoice.pk
     # After commit only: a worker started earlier could read the invoice
     # before this transaction commits and render a draft, an old status, or
-    # find nothing at all. robust=True: a broker outage must not turn a
-    # committed issue or payment into an error; the download view renders a
-    # missing PDF on demand.
-    transaction.on_commit(lambda: render_invoice_pdf.delay(invoice_id), robust=True)
+    # find nothing at all. A broker outage must not turn a committed issue or
+    # payment into an error. Catch-up: the PDF download view and the email
+    # that attaches the invoice both render a missing or stale PDF on demand.
+    transaction.on_commit(
+        lambda: task_publish(render_invoice_pdf, invoice_id, catch_up="rendering on download or email"),
+        robust=True,
+    )
 
 
 def _next_number(year: int) -> int:

@@ -75,9 +75,12 @@ INSTALLED_APPS = [
     "reports",
     "api",
     "demo",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
+    # First, so it times and counts every answer, redirects and errors included.
+    "monitoring.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -257,9 +260,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # production sets CACHE_URL to a Redis database of its own (clearing the cache
 # empties that database, so never Celery's).
 CACHE_URL = env_str("CACHE_URL", "")
+# Short timeouts: a cache that is down costs a request a fraction of a second,
+# and the rate limits that read it fail open (monitoring.failopen).
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.5},
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -269,7 +278,17 @@ CACHES = {
 # on the local filesystem, so a worker and beat run with no server installed.
 REDIS_URL = env_str("REDIS_URL", "")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL) or None
+# No result backend: nothing reads a task's return value (each task's effect
+# is a database row), and with a Redis backend every `.delay()` first
+# subscribes to the result, retrying for ~19 s while Redis is down. Set
+# CELERY_RESULT_BACKEND only for a tool that reads results (e.g. Flower).
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
+CELERY_TASK_IGNORE_RESULT = True
+# Publishing gives up fast when the broker is down (monitoring.queueing logs
+# it; every queued task has a catch-up path): one quick retry, a short
+# connect timeout. A web request then waits well under a second.
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
@@ -290,7 +309,15 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis hands an unacknowledged task to another worker after this many
     # seconds; every countdown and retry delay stays well below it (a test
     # checks), or the task would run twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # An unreachable host fails in a quarter second instead of the OS's
+        # connect timeout; a Redis that accepts but never answers in half a
+        # second. (The worker waits for tasks through its event loop, which
+        # reads only when Redis has sent something: this does not cut it short.)
+        "socket_connect_timeout": 0.25,
+        "socket_timeout": 0.5,
+    }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Two installations sharing one Redis keep apart with their own queue name.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
@@ -396,6 +423,22 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Monitoring (monitoring/): /healthz (liveness) and /readyz (database, broker,
+# cache) are open, for health checks. /metrics answers only to
+# "Authorization: Bearer <METRICS_TOKEN>"; without a token it is off (404).
+# A worker serves its task counters on WORKER_METRICS_PORT (0: off).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Several processes (gunicorn workers, a prefork Celery worker): each writes
+# its counters to files in this folder and /metrics adds them up (read by
+# prometheus_client from the environment; the folder must exist and be
+# emptied before the server starts, as docker-compose does). Unset: each
+# process counts alone, right for one process.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+WORKER_METRICS_ADDRESS = env_str("WORKER_METRICS_ADDRESS", "127.0.0.1")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -431,6 +474,8 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Health checks call the container over plain HTTP, past the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("monitoring.urls")),  # healthz, readyz, metrics
     path("api/", include("api.urls")),  # REST API v1, schema, docs
     path("dashboard/", include("dashboard.urls")),
     path("time/", include("timesheet.urls")),

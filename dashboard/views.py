@@ -44,7 +44,7 @@ from dashboard.forms import (
     LockoutUnlockForm,
     TechnicianInviteForm,
 )
-from notifications.selectors import emails_undelivered
+from notifications.selectors import emails_undelivered, sweep_status
 from portal import services as portal_services
 from portal.models import HoursRequest
 from ui.access import get_by_public_id, staff_required
@@ -102,6 +102,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "invoice_figures": invoice_figures(invoices_for_user(request.user), today=today),
             "requests": portal_services.hours_requests_open()[:10],
             "undelivered": emails_undelivered().count(),
+            "sweep": sweep_status(),
             "form": form,
             "page": page,
             "cards": cards,

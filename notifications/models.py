@@ -166,3 +166,18 @@ class OutgoingEmail(models.Model):
             "recipient": self.recipient,
             "status": self.status,
         }
+
+
+class SweepRun(models.Model):
+    """The last full low-balance sweep that finished, one row per job: beat's
+    heartbeat. The dashboard warns when it is older than two sweep intervals
+    (beat or every worker stopped), and /metrics reports it."""
+
+    job = models.CharField(max_length=50, unique=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    episodes_opened = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.finished_at:%Y-%m-%d %H:%M:%S}"

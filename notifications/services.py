@@ -16,6 +16,7 @@ import datetime
 import logging
 import smtplib
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -53,7 +54,9 @@ from notifications.models import (
     Episode,
     EpisodeKind,
     OutgoingEmail,
+    SweepRun,
 )
+from notifications.selectors import LOW_BALANCE_SWEEP
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +229,7 @@ def sweep(*, process: Enqueue, send: Enqueue, agreement_id: int | None = None) -
     With `agreement_id` it looks at that agreement only: run right after time
     is logged on it, so an exhausted balance reaches staff at once.
     """
+    started_at, started = timezone.now(), time.perf_counter()
     scope = Agreement.objects.filter(pk=agreement_id) if agreement_id else None
     report = SweepReport(closed=episodes_close_recovered(scope))
     for kind, candidates in (
@@ -239,12 +243,24 @@ def sweep(*, process: Enqueue, send: Enqueue, agreement_id: int | None = None) -
                 report.opened.append(episode)
     unprocessed = _episodes_in(scope).filter(processed_at__isnull=True, closed_at__isnull=True)
     for episode_id in unprocessed.values_list("pk", flat=True):
+        # Catch-up if the broker loses it: the next sweep hands it out again (processed_at still empty).
         transaction.on_commit(lambda episode_id=episode_id: process(episode_id))
         report.handed_to_workers += 1
     report.emails_stuck = emails_mark_stuck(send=send)
     for email_id in emails_due():
+        # Catch-up if the broker loses it: the sweep resends every pending email that is due.
         transaction.on_commit(lambda email_id=email_id: send(email_id))
         report.emails_queued += 1
+    if agreement_id is None:  # a full sweep: beat is alive and a worker ran it
+        SweepRun.objects.update_or_create(
+            job=LOW_BALANCE_SWEEP,
+            defaults={
+                "started_at": started_at,
+                "finished_at": timezone.now(),
+                "duration_ms": round((time.perf_counter() - started) * 1000),
+                "episodes_opened": len(report.opened),
+            },
+        )
     return report
 
 
@@ -331,6 +347,7 @@ def episode_process(*, episode_id: int, send: Enqueue) -> str:
         episode.save(update_fields=["processed_at"])
         for email_id in episode.emails.filter(status=EmailStatus.PENDING).values_list("pk", flat=True):
             # Queued after commit: a worker must find the row it is told to send.
+            # Catch-up if the broker loses it: the sweep resends every pending email that is due.
             transaction.on_commit(lambda email_id=email_id: send(email_id))
     return "processed"
 
@@ -714,6 +731,7 @@ def expiry_notices_record(*, today: datetime.date | None = None, send: Enqueue) 
             )
         report.recorded = len(report.queued)
         for email_id in report.queued:
+            # Catch-up if the broker loses it: the sweep resends every pending email that is due.
             transaction.on_commit(lambda email_id=email_id: send(email_id))
     return report
 
@@ -763,6 +781,7 @@ def _invoice_emails_record(invoice: Invoice, *, topic: str, send: Enqueue) -> li
             )
             recorded.append(email)
             if created:
+                # Catch-up if the broker loses it: the sweep resends every pending email that is due.
                 transaction.on_commit(lambda email_id=email.pk: send(email_id))
     return recorded
 

@@ -9,15 +9,18 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
+from monitoring.queueing import task_publish
 from notifications import services
 
 
 def _queue_processing(episode_id: int) -> None:
-    process_episode.delay(episode_id)
+    # Catch-up: the beat sweep hands every episode without processed_at to a worker again.
+    task_publish(process_episode, episode_id, catch_up="the next low-balance sweep (unprocessed episode)")
 
 
 def queue_sending(email_id: int) -> None:
-    send_email.delay(email_id)
+    # Catch-up: the row stays "pending"; the beat sweep queues every pending email that is due.
+    task_publish(send_email, email_id, catch_up="the next low-balance sweep (pending email)")
 
 
 def account_email_queue(*, user, kind: str, subject: str, body_text: str) -> None:  # noqa: ANN001
@@ -42,7 +45,12 @@ def check_agreement(agreement_id: int) -> list[str]:
 def queue_agreement_check(agreement_id: int) -> None:
     """Check an agreement once the current transaction commits (web and API call
     this after logging time), instead of waiting for the next beat sweep."""
-    transaction.on_commit(lambda: check_agreement.delay(agreement_id), robust=True)
+    # Catch-up: the beat sweep looks at every agreement, so a lost check only
+    # delays the episode to the next sweep. task_publish never raises for a
+    # broker outage: the time entry is committed and the request succeeds.
+    transaction.on_commit(
+        lambda: task_publish(check_agreement, agreement_id, catch_up="the next low-balance sweep"), robust=True
+    )
 
 
 @shared_task(

@@ -270,6 +270,7 @@ def statement_send(*, client: Client, month: datetime.date, send: Callable[[int]
         )
         for email_id in created:
             # Queued after commit: a worker must never look for a row that is not there yet.
+            # Catch-up if the broker loses it: the sweep resends every pending email that is due.
             transaction.on_commit(lambda email_id=email_id: send(email_id))
     if not created:
         default_storage.delete(stored)  # another run got there first

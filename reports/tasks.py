@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from agreements.models import Client
+from monitoring.queueing import task_publish
 from notifications.tasks import queue_sending
 from reports.statements import check_month, clients_with_activity, parse_month, previous_month, statement_send
 
@@ -18,7 +19,9 @@ def send_monthly_statements(month: str | None = None) -> int:
     check_month(first)
     ids = list(clients_with_activity(first).values_list("pk", flat=True))
     for client_id in ids:
-        send_client_statement.delay(client_id, f"{first:%Y-%m}")
+        # Catch-up: `manage.py send_statements --month YYYY-MM` sends what is
+        # missing (the email rows guard each statement, so it is safe to rerun).
+        task_publish(send_client_statement, client_id, f"{first:%Y-%m}", catch_up="manage.py send_statements")
     return len(ids)
 
 

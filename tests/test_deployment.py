@@ -110,6 +110,66 @@ def test_urls_point_at_the_compose_servers(compose):
     assert (env["EMAIL_HOST"], env["EMAIL_PORT"]) == ("mailpit", "1025")
 
 
+def test_cache_and_broker_use_separate_redis_databases(compose):
+    """Clearing the cache empties its database, and a full cache must not
+    evict queued tasks: the cache never shares a Redis database with Celery."""
+    env = environment(compose["services"]["web"])
+    broker = urlsplit(env.get("CELERY_BROKER_URL") or env["REDIS_URL"])
+    cache = urlsplit(env["CACHE_URL"])
+    assert cache.scheme == broker.scheme == "redis"
+    assert (cache.hostname, cache.port or 6379, cache.path.lstrip("/") or "0") != (
+        broker.hostname,
+        broker.port or 6379,
+        broker.path.lstrip("/") or "0",
+    ), f"cache {env['CACHE_URL']} and broker share one Redis database"
+    for name in APP_SERVICES:
+        assert environment(compose["services"][name]).get("CACHE_URL") == env["CACHE_URL"], name
+
+
+def healthcheck(service: dict) -> str:
+    test = service.get("healthcheck", {}).get("test", [])
+    return " ".join(test) if isinstance(test, list) else test
+
+
+def test_every_service_has_a_healthcheck(compose):
+    services = compose["services"]
+    assert set(services) == {"web", "worker", "beat", "postgres", "redis", "mailpit"}
+    checks = {name: healthcheck(service) for name, service in services.items()}
+    assert "http://127.0.0.1:8000/healthz" in checks["web"]
+    assert "127.0.0.1" in environment(services["web"])["ALLOWED_HOSTS"].split(",")
+    assert "celery -A blockhours inspect ping --destination celery@$$HOSTNAME" in checks["worker"]
+    assert "/app/var/celerybeat-schedule" in checks["beat"]
+    assert checks["postgres"] == "CMD pg_isready -U blockhours -d blockhours"
+    assert checks["redis"] == "CMD redis-cli ping"
+    assert checks["mailpit"] == "CMD /mailpit readyz"
+    # The app starts once its servers answer, not merely once their containers run.
+    for name in APP_SERVICES:
+        depends = services[name]["depends_on"]
+        assert {server: depends[server]["condition"] for server in depends} == {
+            "postgres": "service_healthy",
+            "redis": "service_healthy",
+            "mailpit": "service_healthy",
+        }, name
+
+
+def test_beat_healthcheck_reads_the_schedule_file_settings_write(compose):
+    """The beat check looks for the schedule file where settings put it in the image."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "BLOCKHOURS_VAR_DIR=/app/var" in dockerfile
+    assert 'CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")' in SETTINGS.read_text()
+
+
+def test_metrics_add_up_every_process_in_web_and_worker(compose):
+    services = compose["services"]
+    for name in ("web", "worker"):
+        folder = environment(services[name])["PROMETHEUS_MULTIPROC_DIR"]
+        # Emptied before the server starts: stale files of another run would add up too.
+        assert command(services[name]).startswith(f'sh -c "rm -rf {folder} && mkdir -p {folder}'), name
+    assert "--config python:blockhours.gunicorn_conf" in command(services["web"])
+    assert environment(services["worker"])["WORKER_METRICS_PORT"] == "9808"
+    assert "9808" not in str(services["worker"].get("ports", [])), "the worker's metrics stay inside the network"
+
+
 def test_compose_is_production_shaped(compose):
     env = environment(compose["services"]["web"])
     assert env["DEBUG"] == "false"

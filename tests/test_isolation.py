@@ -68,6 +68,10 @@ def _api(obj: str | None, audience: str = ANY, *, post_only: bool = False) -> Ro
 
 
 ROUTES: dict[str, Route] = {
+    # --- monitoring (monitoring/tests prove each)
+    "healthz": Route(None, skip='public liveness probe: {"status": "ok"}, reads nothing'),
+    "readyz": Route(None, skip="public readiness probe: which servers answer, no client data"),
+    "metrics": Route(None, skip="404 for everyone without the METRICS_TOKEN bearer; counts, no client data"),
     # --- accounts
     "home": Route(None),
     "login": Route(None, skip="public sign-in form"),
