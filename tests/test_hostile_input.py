@@ -47,7 +47,7 @@ from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
 from accounts.services import invitation_send
-from agreements.models import Agreement, Block, Client, LedgerEntry, Tier, TimeEntry
+from agreements.models import Agreement, Block, Client, LedgerEntry, OveragePolicy, Tier, TimeEntry
 from agreements.services import time_entry_log
 from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, tier, work_type
 from api.models import ApiToken
@@ -149,6 +149,7 @@ WRITES: dict[str, Write] = {
     "dashboard:request_handled": Write("staff", {"public_id": "hours_request"}, {}),
     "dashboard:lockout_unlock": Write("staff", {}, {"kind": "account", "value": "tess"}),
     "dashboard:member_reinvite": Write("staff", {"username": "technician_username"}, {}),
+    "dashboard:overage_bill": Write("staff", {"public_id": "overage_agreement"}, {"confirm": "1"}),
     # --- timesheet
     "timesheet:log": Write(
         "technician",
@@ -230,6 +231,8 @@ WRITES: dict[str, Write] = {
     ),
     "api:agreement-adjustments": _api("staff", {"id": "agreement"}, {"minutes": 30, "reason": "Goodwill credit"}),
     "api:agreement-purchases": _api("staff", {"id": "agreement"}, {"hours": 5}),
+    "api:agreement-overage-invoice": _api("staff", {"id": "overage_agreement"}, {}),
+    "api:client-contact-invitation": _api("staff", {"id": "client", "username": "alice_username"}, {}),
     "api:time-entry-list": _api(
         "technician",
         {},
@@ -575,6 +578,10 @@ FOREIGN_URL_IDS: dict[str, list[tuple[str, H]]] = {
     ],
     "api:time-entry-void": [("id", H("another-technicians-entry", "@entry_tom"))],
     "dashboard:member_reinvite": [("username", H("a-client-contact", "@alice_username"))],
+    "api:client-contact-invitation": [
+        ("username", H("client-B-contact", "@charlie_username")),
+        ("username", H("unknown-contact", "nobody-here")),
+    ],
 }
 NO_URL_CASES = {"password_reset_confirm": "Django's view: a bad uid or token shows its own 'invalid link' page"}
 
@@ -659,6 +666,15 @@ def world(
     entry_tom = time_entry_log(
         agreement=agreement, technician=tom, ticket=ticket, work_date=today, minutes=30, work_type=work_type()
     )
+    beyond_blocks = AgreementFactory(client=client_a, name="Projects", overage_policy=OveragePolicy.BILL_OVERAGE)
+    time_entry_log(  # 45 min beyond every block: overage to bill
+        agreement=beyond_blocks,
+        technician=technician,
+        ticket=ticket,
+        work_date=today,
+        minutes=45,
+        work_type=work_type(),
+    )
     agreement_b = AgreementFactory(client=client_b)
     ended_b = AgreementFactory(client=client_b, name="Old agreement", status="ended")
     ticket_b = TicketFactory(client=client_b)
@@ -700,6 +716,7 @@ def world(
         "contact": str(alice.client_contact.pk),
         "contact_b": str(charlie.client_contact.pk),
         "agreement": str(agreement.public_id),
+        "overage_agreement": str(beyond_blocks.public_id),
         "agreement_b": str(agreement_b.public_id),
         "agreement_b_ended": str(ended_b.public_id),
         "invoice": str(unpaid.public_id),
@@ -717,6 +734,7 @@ def world(
         "invitation": invitation_token,
         "alice_email": alice.email,
         "alice_username": alice.username,
+        "charlie_username": charlie.username,
         "technician_username": technician.username,
         "undelivered_email": str(undelivered.public_id),
         "alice_uid": urlsafe_base64_encode(force_bytes(alice.pk)),
@@ -922,6 +940,7 @@ IDEMPOTENT_WRITES = [
     "api:time-entry-list",
     "api:agreement-adjustments",
     "api:agreement-purchases",
+    "api:agreement-overage-invoice",
     "api:invoice-payments",
 ]
 BAD_KEYS = [H("201-chars", "k" * 201), H("with-space", "my key"), H("non-ascii", "clé-1"), BLANK, NUL]
