@@ -21,6 +21,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import Role, User
+from accounts.services import user_save_new
 from agreements.domain import (
     MAX_BLOCK_HOURS,
     MAX_BLOCK_MINUTES,
@@ -179,8 +180,7 @@ def client_contact_create(
     with transaction.atomic():
         user = User(username=username, email=email, first_name=first_name, last_name=last_name, role=Role.CLIENT)
         user.set_unusable_password()
-        user.full_clean(exclude=["password"])
-        user.save()
+        user_save_new(user)
         return ClientContact.objects.create(user=user, client=client, receives_invoices=receives_invoices)
 
 
@@ -928,10 +928,17 @@ def ticket_get_or_create(*, client: Client, number: str, subject: str = "") -> T
             {"subject": gettext("Ticket #%(number)s is new: give it a subject.") % {"number": number}}
         )
     ticket = Ticket(client=client, number=number, subject=subject.strip())
-    ticket.full_clean()
+    # The fields are checked here, but not the unique number: two entries on a
+    # new ticket at once would both pass that check and the loser would be
+    # refused. The database settles the race instead, and the loser takes the
+    # winner's ticket.
+    ticket.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             ticket.save()
     except IntegrityError:
-        ticket = Ticket.objects.get(client=client, number=number)
+        winner = Ticket.objects.filter(client=client, number=number).first()
+        if winner is None:
+            raise
+        return winner
     return ticket
