@@ -23,7 +23,14 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from agreements import services as agreement_services
-from agreements.domain import block_name, check_ascii_number, check_date_in_range, format_minutes, money
+from agreements.domain import (
+    block_name,
+    check_ascii_number,
+    check_date_in_range,
+    check_plain_decimal,
+    format_minutes,
+    money,
+)
 from agreements.models import Agreement, Block, OveragePolicy, Tier
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -321,6 +328,7 @@ def invoice_sell_block(
 
 def _parse_amount(value: object) -> Decimal:
     """A payment amount as exact cents, or a ValidationError saying what is wrong."""
+    typed = value
     if isinstance(value, bool) or isinstance(value, float):
         # Floats cannot hold cents exactly; the caller must pass a string or Decimal.
         raise ValidationError({"amount": _("Enter the amount as a decimal number such as 1800.00.")})
@@ -346,6 +354,11 @@ def _parse_amount(value: object) -> Decimal:
         raise ValidationError({"amount": _("That amount is larger than any invoice; check the number.")})
     if value != value.quantize(Decimal("0.01")):
         raise ValidationError({"amount": _("An amount has at most two decimals (cents).")})
+    if isinstance(typed, str):
+        try:
+            check_plain_decimal(typed)
+        except ValidationError as error:
+            raise ValidationError({"amount": error.messages}) from None
     return money(value)
 
 
@@ -417,6 +430,15 @@ def payment_record(
                     _("Invoice %(number)s is void; payments cannot be recorded on it."),
                     _("This draft invoice is void; payments cannot be recorded on it."),
                 )
+            )
+        if paid_on < invoice.issued_on:
+            # Cash outstanding on a day is what was issued minus what was paid by
+            # then: a payment older than its invoice would make it negative.
+            raise ValidationError(
+                {
+                    "paid_on": _("Invoice %(number)s was issued on %(date)s; a payment on it cannot be dated earlier.")
+                    % {"number": invoice.number, "date": f"{invoice.issued_on:%Y-%m-%d}"}
+                }
             )
         paid = invoice_amount_paid(invoice)
         due = invoice.total - paid

@@ -21,6 +21,7 @@ that shows it.
 method) and is neither in WRITES nor in NOT_DATA_WRITES with a reason.
 """
 
+import io
 import json
 import re
 from collections.abc import Callable
@@ -321,6 +322,8 @@ AMOUNTS = [
     H("0"),
     H("1e6"),
     H("12.345"),
+    H("1_000"),
+    H("1E+2"),
     BLANK,
     H("abc"),
     H("1,5"),
@@ -922,6 +925,37 @@ def test_it_refuses_unstorable_text_in_a_json_key(world, key):
     response = _perform("api:time-entry-list", world, {**_body("api:time-entry-list", world), key: {key: "x"}})
     _assert_api_refusal(response, key.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00"))
     assert not _changes(before, _snapshot())
+
+
+API_WRITES_WITH_A_BODY = [name for name, write in WRITES.items() if write.api and write.valid]  # revoke reads none
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", API_WRITES_WITH_A_BODY)
+def test_it_refuses_deeply_nested_json_before_parsing_it(world, name):
+    """2,000 nested lists would exhaust Python's recursion limit while parsing
+    (a 500): the body is refused as a whole, with the API's error shape."""
+    before = _snapshot()
+    text = _json({**_body(name, world), "nested": "__deep__"}).replace('"__deep__"', "[" * 2000 + "]" * 2000)
+    response = world["api"][WRITES[name].role].post(_url(name, world), data=text, content_type="application/json")
+    _assert_api_refusal(response, PARSE)
+    assert response.json()["message"] == "The JSON body is nested too deeply: at most 32 levels."
+    assert not _changes(before, _snapshot())
+
+
+def test_json_nested_to_the_limit_is_parsed_and_deeper_is_not():
+    from rest_framework.exceptions import ParseError
+
+    from api.parsers import MAX_JSON_DEPTH, JSONParser
+
+    def parse(text: str) -> object:
+        return JSONParser().parse(io.BytesIO(text.encode()), "application/json", {})
+
+    assert parse('{"a": ' + "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1) + "}")
+    # Brackets inside strings, escaped quotes included, are text, not nesting.
+    assert parse(json.dumps({"a": "[[[{{{" * 100 + '\\"[['})) == {"a": "[[[{{{" * 100 + '\\"[['}
+    with pytest.raises(ParseError):
+        parse('{"a": ' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}")
 
 
 def _strings(data: object):
