@@ -22,6 +22,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import Role, User
 from accounts.services import user_save_new
+from accounts.validators import check_single_line
 from agreements.domain import (
     MAX_BLOCK_HOURS,
     MAX_BLOCK_MINUTES,
@@ -510,6 +511,7 @@ def block_cancel(*, block: Block, actor: User | None, reason: str, record_audit:
     """
     if not reason or not reason.strip():
         raise ValidationError({"reason": gettext("Say why the block is cancelled.")})
+    check_single_line(reason=reason.strip())
     with transaction.atomic():
         agreement = _lock(block.agreement)
         block = Block.objects.get(pk=block.pk)
@@ -752,6 +754,7 @@ def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_a
     _check_may_change(time_entry, actor)
     if not reason or not reason.strip():
         raise ValidationError({"reason": gettext("Say why the entry is voided.")})
+    check_single_line(reason=reason.strip())
     with transaction.atomic():
         agreement = _lock(time_entry.agreement)
         time_entry = TimeEntry.objects.select_related("ticket", "technician").get(pk=time_entry.pk)
@@ -886,6 +889,7 @@ def ledger_adjust(*, agreement: Agreement, minutes: int, reason: str, author: Us
         raise ValidationError({"minutes": gettext("That adjustment is larger than any block; check the number.")})
     if not reason or not reason.strip():
         raise ValidationError({"reason": gettext("A reason is required for every adjustment.")})
+    check_single_line(reason=reason.strip())
     with transaction.atomic():
         agreement = _lock(agreement)
         fields = {"reason": reason.strip(), "author": author}
@@ -920,6 +924,7 @@ def ticket_get_or_create(*, client: Client, number: str, subject: str = "") -> T
     number = (number or "").strip().lstrip("#")
     if not number:
         raise ValidationError({"ticket": gettext("Enter a ticket number.")})
+    check_single_line(ticket=number, subject=subject.strip())
     ticket = Ticket.objects.filter(client=client, number=number).first()
     if ticket:
         return ticket

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
+from accounts.validators import check_single_line
 from agreements import services as agreement_services
 from agreements.domain import (
     block_name,
@@ -326,6 +327,14 @@ def invoice_sell_block(
 # Payments
 
 
+def _single_line_error(**field: str) -> str | None:
+    try:
+        check_single_line(**field)
+    except ValidationError as error:
+        return next(iter(error.message_dict.values()))[0]
+    return None
+
+
 def _parse_amount(value: object) -> Decimal:
     """A payment amount as exact cents, or a ValidationError saying what is wrong."""
     typed = value
@@ -386,6 +395,8 @@ def payment_record(
         errors["reference"] = _("Enter the payment's reference (ACH trace, card transaction id, cheque number…).")
     elif len(reference) > 100:
         errors["reference"] = _("A reference has at most 100 characters.")
+    elif not_single_line := _single_line_error(reference=reference):
+        errors["reference"] = not_single_line
     if not isinstance(paid_on, datetime.date) or isinstance(paid_on, datetime.datetime):
         errors["paid_on"] = _("Enter the date the payment was received.")
     elif paid_on > timezone.localdate():
@@ -509,6 +520,7 @@ def invoice_void(*, invoice: Invoice, actor: User | None, reason: str) -> Invoic
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError({"reason": _("Say why the invoice is voided.")})
     reason = reason.strip()[:500]
+    check_single_line(reason=reason)
     with transaction.atomic():
         invoice = _lock(invoice)
         if invoice.status == InvoiceStatus.VOID:
