@@ -3,6 +3,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+from django.utils.cache import patch_cache_control
 
 
 class StaffIdleTimeoutMiddleware:
@@ -42,3 +43,25 @@ class UserLanguageMiddleware:
             translation.activate(language)
             request.LANGUAGE_CODE = language
         return self.get_response(request)
+
+
+class PrivateResponseMiddleware:
+    """Whatever is answered to a signed-in person shows a client's data:
+    `Cache-Control: private, no-store`, so no proxy or CDN keeps a copy for
+    the next visitor and the browser keeps none on disk for the next person at
+    a shared desk. Static files (served by WhiteNoise before this runs) and
+    pages for anonymous visitors keep their own caching.
+
+    After the view: an API request authenticated by token is signed in only
+    once DRF has read the token, and DRF puts that user on the request.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            patch_cache_control(response, private=True, no_store=True)
+        return response

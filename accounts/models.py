@@ -3,6 +3,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.validators import validate_single_line
+
 
 class Role(models.TextChoices):
     STAFF = "staff", _("MSP staff")
@@ -25,6 +27,8 @@ class User(AbstractUser):
     """
 
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.TECHNICIAN)
+    first_name = models.CharField(_("first name"), max_length=150, blank=True, validators=[validate_single_line])
+    last_name = models.CharField(_("last name"), max_length=150, blank=True, validators=[validate_single_line])
     email = models.EmailField(_("email address"), blank=True)
     language = models.CharField(
         _("language"),

@@ -11,7 +11,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -34,9 +34,25 @@ def technician_create(*, username: str, email: str, first_name: str = "", last_n
     """A technician account with no usable password until the invitation is accepted."""
     user = User(username=username, email=email, first_name=first_name, last_name=last_name, role=Role.TECHNICIAN)
     user.set_unusable_password()
-    user.full_clean(exclude=["password"])
-    user.save()
+    user_save_new(user)
     return user
+
+
+def user_save_new(user: User) -> None:
+    """Validate and insert a new account.
+
+    The username is checked first for a clear message, but two requests with
+    the same username at once both pass that check: the database's unique
+    constraint settles it, and the loser gets the same message rather than a
+    server error."""
+    user.full_clean(exclude=["password"])
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        if not User.objects.filter(username=user.username).exists():
+            raise
+        raise ValidationError({"username": User._meta.get_field("username").error_messages["unique"]}) from None
 
 
 def invitation_send(*, user: User, invited_by: User | None, language: str = "") -> Invitation:

@@ -48,6 +48,20 @@ def check_ascii_number(text: str) -> None:
         raise ValidationError(gettext("Type numbers with the digits 0-9."), code="invalid")
 
 
+_PLAIN_DECIMAL = re.compile(r"\d+(?:\.\d{1,2})?")
+
+
+def check_plain_decimal(text: str) -> None:
+    """An amount is typed as digits with at most two decimals: 1800 or
+    1800.50. Python's Decimal also reads 1_000, 1E+2, +5 and .5; refusing them
+    keeps one spelling per amount, as typed on the invoice it pays."""
+    check_ascii_number(text)
+    if not _PLAIN_DECIMAL.fullmatch(text.strip()):
+        raise ValidationError(
+            gettext("Enter the amount as a plain number with at most two decimals, such as 1800.00."), code="invalid"
+        )
+
+
 def money(value: Decimal) -> Decimal:
     """Round an amount to cents, half up: the one rounding rule for money."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)

@@ -15,6 +15,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.validators import validate_single_line
+
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
@@ -28,10 +30,11 @@ def default_language() -> str:
 
 class Client(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
-    name = models.CharField(max_length=200, unique=True, verbose_name=_("name"))
+    name = models.CharField(max_length=200, unique=True, validators=[validate_single_line], verbose_name=_("name"))
     billing_name = models.CharField(
         max_length=200,
         blank=True,
+        validators=[validate_single_line],
         help_text=_("Name on invoices, if not the client's name."),
         verbose_name=_("billing name"),
     )
@@ -90,7 +93,7 @@ class ClientContact(models.Model):
 class Tier(models.Model):
     """A block size on sale, with its per-hour discount off the client's rate."""
 
-    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    name = models.CharField(max_length=100, unique=True, validators=[validate_single_line], verbose_name=_("name"))
     hours = models.PositiveIntegerField(validators=[MinValueValidator(1)], verbose_name=_("hours"))
     discount_per_hour = models.DecimalField(
         **MONEY,
@@ -120,7 +123,7 @@ class Tier(models.Model):
 class WorkType(models.Model):
     """Normal, after-hours, emergency, non-billable... a multiplier on charged time."""
 
-    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    name = models.CharField(max_length=100, unique=True, validators=[validate_single_line], verbose_name=_("name"))
     multiplier = models.DecimalField(
         max_digits=4, decimal_places=2, validators=[MinValueValidator(Decimal("0"))], verbose_name=_("multiplier")
     )
@@ -163,7 +166,12 @@ class AgreementStatus(models.TextChoices):
 class Agreement(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("client"))
-    name = models.CharField(max_length=200, default="Prepaid support hours", verbose_name=_("name"))
+    name = models.CharField(
+        max_length=200,
+        default="Prepaid support hours",
+        validators=[validate_single_line],
+        verbose_name=_("name"),
+    )
     status = models.CharField(
         max_length=16, choices=AgreementStatus.choices, default=AgreementStatus.ACTIVE, verbose_name=_("status")
     )
@@ -354,8 +362,8 @@ class TicketStatus(models.TextChoices):
 class Ticket(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("client"))
-    number = models.CharField(max_length=64, verbose_name=_("number"))
-    subject = models.CharField(max_length=300, verbose_name=_("subject"))
+    number = models.CharField(max_length=64, validators=[validate_single_line], verbose_name=_("number"))
+    subject = models.CharField(max_length=300, validators=[validate_single_line], verbose_name=_("subject"))
     status = models.CharField(
         max_length=16, choices=TicketStatus.choices, default=TicketStatus.OPEN, verbose_name=_("status")
     )
@@ -409,7 +417,9 @@ class TimeEntry(models.Model):
         related_name="+",
         verbose_name=_("voided by"),
     )
-    void_reason = models.CharField(max_length=500, blank=True, verbose_name=_("void reason"))
+    void_reason = models.CharField(
+        max_length=500, blank=True, validators=[validate_single_line], verbose_name=_("void reason")
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
@@ -480,7 +490,7 @@ class LedgerEntry(models.Model):
     reverses = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", verbose_name=_("reverses")
     )
-    reason = models.CharField(max_length=500, blank=True, verbose_name=_("reason"))
+    reason = models.CharField(max_length=500, blank=True, validators=[validate_single_line], verbose_name=_("reason"))
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -22,6 +22,8 @@ from django.utils.translation import gettext, gettext_lazy
 
 from accounts import services as account_services
 from accounts.models import Role, User
+from accounts.services import user_save_new
+from accounts.validators import check_single_line
 from agreements.domain import (
     MAX_BLOCK_HOURS,
     MAX_BLOCK_MINUTES,
@@ -180,8 +182,7 @@ def client_contact_create(
     with transaction.atomic():
         user = User(username=username, email=email, first_name=first_name, last_name=last_name, role=Role.CLIENT)
         user.set_unusable_password()
-        user.full_clean(exclude=["password"])
-        user.save()
+        user_save_new(user)
         return ClientContact.objects.create(user=user, client=client, receives_invoices=receives_invoices)
 
 
@@ -546,6 +547,7 @@ def block_cancel(*, block: Block, actor: User | None, reason: str, record_audit:
     """
     if not reason or not reason.strip():
         raise ValidationError({"reason": gettext("Say why the block is cancelled.")})
+    check_single_line(reason=reason.strip())
     with transaction.atomic():
         agreement = _lock(block.agreement)
         block = Block.objects.get(pk=block.pk)
@@ -791,6 +793,7 @@ def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_a
     _check_may_change(time_entry, actor)
     if not reason or not reason.strip():
         raise ValidationError({"reason": gettext("Say why the entry is voided.")})
+    check_single_line(reason=reason.strip())
     with transaction.atomic():
         agreement = _lock(time_entry.agreement)
         time_entry = TimeEntry.objects.select_related("ticket", "technician").get(pk=time_entry.pk)
@@ -925,6 +928,7 @@ def ledger_adjust(*, agreement: Agreement, minutes: int, reason: str, author: Us
         raise ValidationError({"minutes": gettext("That adjustment is larger than any block; check the number.")})
     if not reason or not reason.strip():
         raise ValidationError({"reason": gettext("A reason is required for every adjustment.")})
+    check_single_line(reason=reason.strip())
     with transaction.atomic():
         agreement = _lock(agreement)
         fields = {"reason": reason.strip(), "author": author}
@@ -959,6 +963,7 @@ def ticket_get_or_create(*, client: Client, number: str, subject: str = "") -> T
     number = (number or "").strip().lstrip("#")
     if not number:
         raise ValidationError({"ticket": gettext("Enter a ticket number.")})
+    check_single_line(ticket=number, subject=subject.strip())
     ticket = Ticket.objects.filter(client=client, number=number).first()
     if ticket:
         return ticket
@@ -967,10 +972,17 @@ def ticket_get_or_create(*, client: Client, number: str, subject: str = "") -> T
             {"subject": gettext("Ticket #%(number)s is new: give it a subject.") % {"number": number}}
         )
     ticket = Ticket(client=client, number=number, subject=subject.strip())
-    ticket.full_clean()
+    # The fields are checked here, but not the unique number: two entries on a
+    # new ticket at once would both pass that check and the loser would be
+    # refused. The database settles the race instead, and the loser takes the
+    # winner's ticket.
+    ticket.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             ticket.save()
     except IntegrityError:
-        ticket = Ticket.objects.get(client=client, number=number)
+        winner = Ticket.objects.filter(client=client, number=number).first()
+        if winner is None:
+            raise
+        return winner
     return ticket

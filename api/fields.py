@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agreements.domain import check_ascii_number
+from agreements.domain import check_ascii_number, check_plain_decimal
 
 MONEY_PATTERN = r"^-?\d{1,10}(\.\d{1,2})?$"
 AMOUNT_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
@@ -36,7 +36,11 @@ class AmountInputField(MoneyField):
         if not isinstance(data, str):
             self.fail("invalid")
         check_ascii_number(data)  # "１２" is not 12 here either
-        return super().to_internal_value(data)
+        amount = super().to_internal_value(data)
+        # Nor is 1_000 or 1E+2 an amount. A minus sign is left to the service,
+        # whose message says why ("more than zero").
+        check_plain_decimal(data.strip().removeprefix("-"))
+        return amount
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d{1,2}(\.\d{1,2})?$", "example": "1.50"})

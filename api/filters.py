@@ -7,6 +7,8 @@ from django import forms
 from django.utils.translation import gettext, gettext_lazy
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.settings import api_settings
 
 from agreements.models import Agreement, AgreementStatus, Client, Ticket, TicketStatus, Tier, TimeEntry
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
@@ -100,3 +102,24 @@ class StrictFilterBackend(DjangoFilterBackend):
         if errors:
             raise ValidationError(errors)
         return filterset
+
+
+def check_known_query_parameters(request, view, queryset) -> None:  # noqa: ANN001
+    """A 400 naming any query parameter the list does not know: a misspelt
+    filter (`?stauts=paid`) would otherwise be ignored and the whole list
+    returned as if it had matched. Known: the pagination's, `format`, and
+    those of the view's filter backends (its filters and `ordering`)."""
+    pagination = view.paginator
+    known = {pagination.page_query_param, pagination.page_size_query_param, api_settings.URL_FORMAT_OVERRIDE}
+    for backend_class in view.filter_backends:
+        backend = backend_class()
+        if isinstance(backend, DjangoFilterBackend):
+            filterset_class = backend.get_filterset_class(view, queryset)
+            if filterset_class is not None:
+                known.update(filterset_class.base_filters)
+        if isinstance(backend, OrderingFilter):
+            known.add(backend.ordering_param)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        message = gettext("Unknown query parameter. Known: %(known)s.") % {"known": ", ".join(sorted(known))}
+        raise ValidationError({name: [message] for name in unknown})

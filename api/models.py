@@ -13,6 +13,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from accounts.validators import validate_single_line
+
 
 def token_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
@@ -21,7 +23,9 @@ def token_hash(key: str) -> str:
 class ApiToken(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100, help_text="What uses this token, e.g. “PSA sync”.")
+    name = models.CharField(
+        max_length=100, validators=[validate_single_line], help_text="What uses this token, e.g. “PSA sync”."
+    )
     # The first characters of the key, so a person can tell tokens apart.
     prefix = models.CharField(max_length=12, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)

@@ -2,6 +2,8 @@ from django.utils.translation import gettext
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
+from api.filters import check_known_query_parameters
+
 
 class Pagination(PageNumberPagination):
     """Every list is paginated: 50 a page by default, `page_size` up to 100."""
@@ -9,6 +11,12 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def paginate_queryset(self, queryset, request, view=None):  # noqa: ANN001, ANN201
+        # Every list is paginated, so every list checks its query parameters here.
+        if view is not None:
+            check_known_query_parameters(request, view, queryset)
+        return super().paginate_queryset(queryset, request, view)
 
     def get_page_size(self, request) -> int:  # noqa: ANN001
         raw = request.query_params.get(self.page_size_query_param)

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
+from accounts.validators import validate_single_line
 from agreements.domain import MAX_BLOCK_HOURS, MAX_BLOCK_MINUTES, MAX_ENTRY_MINUTES
 from agreements.models import (
     Agreement,
@@ -158,8 +159,11 @@ class TicketSerializer(serializers.ModelSerializer):
 
 class TicketCreateSerializer(serializers.Serializer):
     client = PublicIdRelatedField(scope=clients_for_user, unknown=_("No client with id “%(id)s”."))
-    number = StrictCharField(max_length=64)
-    subject = StrictCharField(max_length=300, required=False, default="", allow_blank=True)
+    # The service's single-line rule, checked here so the refusal names these fields.
+    number = StrictCharField(max_length=64, validators=[validate_single_line])
+    subject = StrictCharField(
+        max_length=300, required=False, default="", allow_blank=True, validators=[validate_single_line]
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -412,9 +416,14 @@ class TimeEntryCreateSerializer(serializers.Serializer):
         help_text="A ticket id, or give ticket_number.",
     )
     ticket_number = StrictCharField(
-        max_length=64, required=False, help_text="The client's ticket number; a new number needs ticket_subject."
+        max_length=64,
+        required=False,
+        validators=[validate_single_line],
+        help_text="The client's ticket number; a new number needs ticket_subject.",
     )
-    ticket_subject = StrictCharField(max_length=300, required=False, default="", allow_blank=True)
+    ticket_subject = StrictCharField(
+        max_length=300, required=False, default="", allow_blank=True, validators=[validate_single_line]
+    )
     work_date = serializers.DateField()
     minutes = BoundedIntegerField(
         minimum=1, maximum=MAX_ENTRY_MINUTES, help_text="Time worked, in whole minutes (1 to 1440)."

@@ -19,6 +19,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
+from accounts.validators import check_single_line
 from agreements.models import Client
 from api.models import ApiToken, IdempotencyKey, token_hash
 from audit.models import AuditAction
@@ -47,6 +48,7 @@ def token_create(*, user: User, name: str, actor: User) -> NewToken:
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": gettext("Name the token after what uses it, e.g. “PSA sync”.")})
+    check_single_line(name=name)
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(

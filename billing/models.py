@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from accounts.validators import validate_single_line
 from agreements.models import default_language
 from billing.fields import LogoField
 from billing.validators import validate_logo
@@ -33,13 +34,17 @@ class SellerProfile(models.Model):
     """
 
     # The single row always has pk=1 (a constraint keeps it that way).
-    name = models.CharField(_("MSP name"), max_length=200)
+    name = models.CharField(_("MSP name"), max_length=200, validators=[validate_single_line])
     address = models.TextField(_("address"), blank=True)
     email = models.EmailField(_("email"), blank=True)
-    phone = models.CharField(_("phone"), max_length=50, blank=True)
-    website = models.CharField(_("website"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=50, blank=True, validators=[validate_single_line])
+    website = models.CharField(_("website"), max_length=200, blank=True, validators=[validate_single_line])
     tax_id = models.CharField(
-        _("tax id"), max_length=100, blank=True, help_text=_("VAT / EIN / ABN shown on invoices.")
+        _("tax id"),
+        max_length=100,
+        blank=True,
+        validators=[validate_single_line],
+        help_text=_("VAT / EIN / ABN shown on invoices."),
     )
     logo = LogoField(
         _("logo"),
@@ -186,7 +191,7 @@ class Invoice(models.Model):
 
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
-    void_reason = models.CharField(_("void reason"), max_length=500, blank=True)
+    void_reason = models.CharField(_("void reason"), max_length=500, blank=True, validators=[validate_single_line])
     voided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -349,7 +354,10 @@ class Payment(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments", verbose_name=_("invoice"))
     method = models.CharField(_("method"), max_length=16, choices=PaymentMethod.choices)
     reference = models.CharField(
-        _("reference"), max_length=100, help_text=_("ACH trace, card transaction id, cheque number…")
+        _("reference"),
+        max_length=100,
+        validators=[validate_single_line],
+        help_text=_("ACH trace, card transaction id, cheque number…"),
     )
     amount = models.DecimalField(_("amount"), **MONEY)
     paid_on = models.DateField(_("paid on"))

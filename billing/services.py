@@ -23,8 +23,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
+from accounts.validators import check_single_line
 from agreements import services as agreement_services
-from agreements.domain import block_name, check_ascii_number, check_date_in_range, format_minutes, money
+from agreements.domain import (
+    block_name,
+    check_ascii_number,
+    check_date_in_range,
+    check_plain_decimal,
+    format_minutes,
+    money,
+)
 from agreements.models import Agreement, Block, OveragePolicy, Tier
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -367,8 +375,17 @@ def invoice_sell_block(**sale: object) -> Invoice:
 # Payments
 
 
+def _single_line_error(**field: str) -> str | None:
+    try:
+        check_single_line(**field)
+    except ValidationError as error:
+        return next(iter(error.message_dict.values()))[0]
+    return None
+
+
 def _parse_amount(value: object) -> Decimal:
     """A payment amount as exact cents, or a ValidationError saying what is wrong."""
+    typed = value
     if isinstance(value, bool) or isinstance(value, float):
         # Floats cannot hold cents exactly; the caller must pass a string or Decimal.
         raise ValidationError({"amount": _("Enter the amount as a decimal number such as 1800.00.")})
@@ -394,6 +411,11 @@ def _parse_amount(value: object) -> Decimal:
         raise ValidationError({"amount": _("That amount is larger than any invoice; check the number.")})
     if value != value.quantize(Decimal("0.01")):
         raise ValidationError({"amount": _("An amount has at most two decimals (cents).")})
+    if isinstance(typed, str):
+        try:
+            check_plain_decimal(typed)
+        except ValidationError as error:
+            raise ValidationError({"amount": error.messages}) from None
     return money(value)
 
 
@@ -421,6 +443,8 @@ def payment_record(
         errors["reference"] = _("Enter the payment's reference (ACH trace, card transaction id, cheque number…).")
     elif len(reference) > 100:
         errors["reference"] = _("A reference has at most 100 characters.")
+    elif not_single_line := _single_line_error(reference=reference):
+        errors["reference"] = not_single_line
     if not isinstance(paid_on, datetime.date) or isinstance(paid_on, datetime.datetime):
         errors["paid_on"] = _("Enter the date the payment was received.")
     elif paid_on > timezone.localdate():
@@ -465,6 +489,15 @@ def payment_record(
                     _("Invoice %(number)s is void; payments cannot be recorded on it."),
                     _("This draft invoice is void; payments cannot be recorded on it."),
                 )
+            )
+        if paid_on < invoice.issued_on:
+            # Cash outstanding on a day is what was issued minus what was paid by
+            # then: a payment older than its invoice would make it negative.
+            raise ValidationError(
+                {
+                    "paid_on": _("Invoice %(number)s was issued on %(date)s; a payment on it cannot be dated earlier.")
+                    % {"number": invoice.number, "date": f"{invoice.issued_on:%Y-%m-%d}"}
+                }
             )
         paid = invoice_amount_paid(invoice)
         due = invoice.total - paid
@@ -535,6 +568,7 @@ def invoice_void(*, invoice: Invoice, actor: User | None, reason: str) -> Invoic
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError({"reason": _("Say why the invoice is voided.")})
     reason = reason.strip()[:500]
+    check_single_line(reason=reason)
     with transaction.atomic():
         invoice = _lock(invoice)
         if invoice.status == InvoiceStatus.VOID:

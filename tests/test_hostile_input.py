@@ -21,6 +21,7 @@ that shows it.
 method) and is neither in WRITES nor in NOT_DATA_WRITES with a reason.
 """
 
+import io
 import json
 import re
 from collections.abc import Callable
@@ -333,6 +334,8 @@ AMOUNTS = [
     H("0"),
     H("1e6"),
     H("12.345"),
+    H("1_000"),
+    H("1E+2"),
     BLANK,
     H("abc"),
     H("1,5"),
@@ -358,7 +361,11 @@ WHOLE_NUMBERS = [
 DATES = [H("0001-01-01"), H("9999-12-31"), H("2026-02-30"), H("yesterday"), NUL]
 REQUIRED_DATES = [*DATES, BLANK]
 CHOICES = [H("unknown-99999", "99999"), H("abc"), H("-1"), FULLWIDTH, NUL]
-TEXT = [BLANK, SPACES, LONG, NUL]  # required text
+# Control characters in single-line text: a forged extra line in an email header, an export or a log.
+CRLF = H("CR-LF", "Acme\r\nBcc: victim@example.com")
+ESCAPE = H("ESC-sequence", "red \x1b[31mtext")
+SINGLE_LINE = [CRLF, ESCAPE]
+TEXT = [BLANK, SPACES, LONG, NUL, *SINGLE_LINE]  # required text, one line each
 OPTIONAL_TEXT = [LONG, NUL]
 PASSWORDS = [H("NUL-byte", "a fresh Pass\x00phrase 42"), H("mismatch", "another Passphrase 43")]
 
@@ -413,7 +420,7 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "hourly_rate": F([h for h in AMOUNTS if h.label not in {"0", "1e6"}]),
         "currency": F([H("two-letters", "US"), H("digits", "123"), H("script", "<s>"), NUL]),
         "billing_email": F([H("not-an-email"), H("script", "<script>@x.example"), LONG, NUL]),
-        "billing_name": F(OPTIONAL_TEXT),
+        "billing_name": F([*OPTIONAL_TEXT, *SINGLE_LINE]),
         "billing_address": F(OPTIONAL_TEXT),
         "language": F([H("unknown-xx", "xx"), NUL]),
     },
@@ -422,7 +429,7 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "hourly_rate": F([h for h in AMOUNTS if h.label not in {"0", "1e6"}]),
         "currency": F([H("changed-with-blocks", "EUR"), H("two-letters", "US"), H("digits", "123"), BLANK, NUL]),
         "billing_email": F([H("not-an-email"), H("script", "<script>@x.example"), LONG, NUL]),
-        "billing_name": F(OPTIONAL_TEXT),
+        "billing_name": F([*OPTIONAL_TEXT, *SINGLE_LINE]),
         "billing_address": F(OPTIONAL_TEXT),
         "language": F([H("unknown-xx", "xx"), BLANK, NUL]),
     },
@@ -440,12 +447,12 @@ HOSTILE: dict[str, dict[str, Field]] = {
     "dashboard:contact_invite": {
         "username": F([*TEXT, SCRIPT, RTL]),
         "email": F([H("not-an-email"), BLANK, LONG, NUL]),
-        "first_name": F(OPTIONAL_TEXT),
+        "first_name": F([*OPTIONAL_TEXT, *SINGLE_LINE]),
     },
     "dashboard:technician_invite": {
         "username": F([*TEXT, SCRIPT, RTL]),
         "email": F([H("not-an-email"), BLANK, LONG, NUL]),
-        "last_name": F(OPTIONAL_TEXT),
+        "last_name": F([*OPTIONAL_TEXT, *SINGLE_LINE]),
     },
     "dashboard:lockout_unlock": {
         "kind": F([H("sideways"), BLANK, NUL]),
@@ -465,7 +472,7 @@ HOSTILE: dict[str, dict[str, Field]] = {
     "timesheet:log": {
         "agreement": F([H("unknown-uuid", UNKNOWN_UUID), H("ended-agreement", "@agreement_b_ended"), SCRIPT, *TEXT]),
         "ticket": F(TEXT),
-        "subject": F(OPTIONAL_TEXT),
+        "subject": F([*OPTIONAL_TEXT, *SINGLE_LINE]),
         "work_date": F(REQUIRED_DATES),
         "duration": F(DURATIONS),
         "work_type": F(CHOICES),
@@ -515,13 +522,13 @@ HOSTILE: dict[str, dict[str, Field]] = {
     "api:client-contacts": {
         "username": F([*API_TEXT, SCRIPT, RTL]),
         "email": F([H("not-an-email"), BLANK, LONG, NUL, SURROGATE]),
-        "first_name": F(API_OPTIONAL_TEXT),
+        "first_name": F([*API_OPTIONAL_TEXT, *SINGLE_LINE]),
         "receives_invoices": F([H("string-yes", "yes"), H("number-1", 1), H("null", None), NUL, SURROGATE]),
     },
     "api:ticket-list": {
         "client": F(API_IDS),
         "number": F(API_TEXT),
-        "subject": F(API_OPTIONAL_TEXT),
+        "subject": F([*API_OPTIONAL_TEXT, *SINGLE_LINE]),
     },
     "api:agreement-list": {
         "client": F(API_IDS),
@@ -970,6 +977,37 @@ def test_it_refuses_unstorable_text_in_a_json_key(world, key):
     assert not _changes(before, _snapshot())
 
 
+API_WRITES_WITH_A_BODY = [name for name, write in WRITES.items() if write.api and write.valid]  # revoke reads none
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", API_WRITES_WITH_A_BODY)
+def test_it_refuses_deeply_nested_json_before_parsing_it(world, name):
+    """2,000 nested lists would exhaust Python's recursion limit while parsing
+    (a 500): the body is refused as a whole, with the API's error shape."""
+    before = _snapshot()
+    text = _json({**_body(name, world), "nested": "__deep__"}).replace('"__deep__"', "[" * 2000 + "]" * 2000)
+    response = world["api"][WRITES[name].role].post(_url(name, world), data=text, content_type="application/json")
+    _assert_api_refusal(response, PARSE)
+    assert response.json()["message"] == "The JSON body is nested too deeply: at most 32 levels."
+    assert not _changes(before, _snapshot())
+
+
+def test_json_nested_to_the_limit_is_parsed_and_deeper_is_not():
+    from rest_framework.exceptions import ParseError
+
+    from api.parsers import MAX_JSON_DEPTH, JSONParser
+
+    def parse(text: str) -> object:
+        return JSONParser().parse(io.BytesIO(text.encode()), "application/json", {})
+
+    assert parse('{"a": ' + "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1) + "}")
+    # Brackets inside strings, escaped quotes included, are text, not nesting.
+    assert parse(json.dumps({"a": "[[[{{{" * 100 + '\\"[['})) == {"a": "[[[{{{" * 100 + '\\"[['}
+    with pytest.raises(ParseError):
+        parse('{"a": ' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}")
+
+
 def _strings(data: object):
     if isinstance(data, str):
         yield data
@@ -1073,5 +1111,33 @@ def test_it_tries_every_kind_of_hostile_value():
     expected = {"-1:30", "99999h", "1:75", "-1", "0", "10**12", "10**30", "1e309", "NaN", "Infinity", "abc", "1,5",
                 "fullwidth-12", "12.345", "1e6", "blank", "0001-01-01", "9999-12-31", "2026-02-30", "yesterday",
                 "unknown-uuid", "client-B-agreement", "client-B-ticket", "10000-chars", "script-tag", "img-onerror",
-                "NUL-byte", "lone-surrogate", "RTL-override", "zero-width-joiner", "emoji"}  # fmt: skip
+                "NUL-byte", "lone-surrogate", "RTL-override", "zero-width-joiner", "emoji", "CR-LF", "ESC-sequence",
+                "1_000", "1E+2"}  # fmt: skip
     assert expected <= tried, sorted(expected - tried)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("admin_page", "fields", "field_name"),
+    [
+        ("admin:agreements_tier_add", {"name": "Ten\r\nhours", "hours": "10", "discount_per_hour": "0"}, "name"),
+        (
+            "admin:billing_sellerprofile_add",
+            {"name": "Northwind\nIT", "address": "200 Harbor Way\nSpringfield", "payment_terms_days": "15"},
+            "name",
+        ),
+    ],
+)
+def test_the_admin_refuses_control_characters_in_single_line_fields_too(admin_page, fields, field_name):
+    """One validator on the model field: the admin's forms apply it as the
+    services and the API do. A multi-line address keeps its line breaks."""
+    from accounts.models import User
+
+    http = HttpClient()
+    http.force_login(User.objects.create_superuser("root", "root@example.com", "x"))
+    before = _snapshot()
+    response = http.post(reverse(admin_page), fields)
+    assert response.status_code == HTTPStatus.OK
+    errors = response.context["adminform"].form.errors
+    assert errors == {field_name: ["Use one line of text, without line breaks, tabs or other control characters."]}
+    assert not _changes(before, _snapshot())

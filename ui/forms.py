@@ -1,10 +1,13 @@
 """Showing a service's refusal on the form that asked for it, and the number
 fields every form uses (digits 0-9 only)."""
 
+from decimal import Decimal
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import formats
 
-from agreements.domain import check_ascii_number
+from agreements.domain import check_ascii_number, check_plain_decimal
 
 # Service errors are keyed by the services' argument names; the form's fields
 # are named for the person typing.
@@ -50,3 +53,12 @@ class DecimalField(_AsciiNumber, forms.DecimalField):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("localize", True)
         super().__init__(*args, **kwargs)
+
+    def to_python(self, value: object) -> Decimal | None:
+        number = super().to_python(value)
+        if number is not None and isinstance(value, str):
+            # The same spelling as everywhere else, once the language's separators
+            # are read; a minus sign is left to the field's minimum, which says why.
+            typed = formats.sanitize_separators(value.strip()) if self.localize else value.strip()
+            check_plain_decimal(typed.removeprefix("-"))
+        return number

@@ -145,3 +145,34 @@ def test_the_reject_policy_holds_under_contention():
     assert run_in_threads(8, post) == []
     assert len(refused) == 4  # 60 minutes pay for exactly four 15-minute entries
     assert assert_balance_is_ledger_sum(agreement) == 0
+
+
+def test_technicians_logging_on_the_same_new_ticket_at_once_all_succeed(busy_agreement):
+    """The first entry on a ticket number nobody has used yet creates the
+    ticket. When several land at once, the database's unique constraint picks
+    one ticket and every entry is charged to it: none is refused."""
+    technicians = [TechnicianFactory(username=f"newticket{i}") for i in range(8)]
+    normal = work_type("Normal")
+    rounds = 15
+    barrier = threading.Barrier(len(technicians))
+
+    def post(index: int) -> None:
+        for number in range(rounds):
+            barrier.wait(timeout=10)  # every round starts together, on a number nobody has used
+            ticket = services.ticket_get_or_create(
+                client=busy_agreement.client, number=f"NEW-{number}", subject="Printer offline"
+            )
+            services.time_entry_log(
+                agreement=busy_agreement,
+                technician=technicians[index],
+                ticket=ticket,
+                work_date=timezone.localdate(),
+                minutes=1,
+                work_type=normal,
+            )
+
+    assert run_in_threads(len(technicians), post) == []
+    tickets = busy_agreement.client.tickets.filter(number__startswith="NEW-")
+    assert tickets.count() == rounds
+    assert all(ticket.time_entries.count() == len(technicians) for ticket in tickets)
+    assert assert_balance_is_ledger_sum(busy_agreement) == 2400 - rounds * len(technicians) * 15

@@ -284,6 +284,12 @@ def test_over_payment_is_refused_and_changes_nothing(agreement, staff, seller):
         (None, "decimal number"),
         (True, "decimal number"),
         ("1e12", "larger than any invoice"),
+        # Python's Decimal reads these too; an amount is typed as plain digits.
+        ("1_000", "plain number with at most two decimals"),
+        ("1E+2", "plain number with at most two decimals"),
+        ("1e2", "plain number with at most two decimals"),
+        (" +100", "plain number with at most two decimals"),
+        (".5", "plain number with at most two decimals"),
     ],
 )
 def test_bad_amounts_are_refused_and_change_nothing(agreement, staff, seller, amount, message):
@@ -324,6 +330,24 @@ def test_bad_payment_details_are_refused(agreement, staff, seller, fields, field
     assert list(error.value.message_dict) == [field]
     assert Payment.objects.count() == 0
     assert reload(invoice).status == InvoiceStatus.ISSUED
+
+
+def test_a_payment_dated_before_the_invoice_was_issued_is_refused(agreement, staff, seller):
+    """Money for an invoice is received once it exists: an earlier date would
+    make the cash outstanding on the days between negative."""
+    invoice = issued_block_invoice(agreement, staff)
+    Invoice.objects.filter(pk=invoice.pk).update(issued_on=TODAY - datetime.timedelta(days=3))
+    invoice.refresh_from_db()
+    with pytest.raises(ValidationError) as error:
+        pay(invoice, "1800.00", paid_on=TODAY - datetime.timedelta(days=4))
+    assert error.value.message_dict == {
+        "paid_on": [
+            f"Invoice {invoice.number} was issued on {invoice.issued_on:%Y-%m-%d}; "
+            "a payment on it cannot be dated earlier."
+        ]
+    }
+    assert Payment.objects.count() == 0
+    assert pay(invoice, "1800.00", paid_on=TODAY - datetime.timedelta(days=3)).amount == Decimal("1800.00")
 
 
 def test_a_paid_invoice_takes_no_more_payments(agreement, staff, seller):

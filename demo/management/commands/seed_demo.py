@@ -617,7 +617,7 @@ class Replayer:
                 self.log(event)
 
     def sell(self, sale: Sale) -> None:
-        """Sold as staff sell: an issued invoice for the block, paid by ACH the day the block starts."""
+        """Sold as staff sell: an issued invoice for the block, paid by ACH once issued."""
         billing = self.users[BILLING.username]
         invoice = billing_services.invoice_sell_block(
             agreement=self.agreements[sale.client], actor=billing, tier=self.tiers[sale.tier_hours], starts_on=sale.on
@@ -627,7 +627,8 @@ class Replayer:
             amount=invoice.total,
             method=PaymentMethod.ACH,
             reference=f"ACH-{invoice.number}",
-            paid_on=sale.on,
+            # Issued today while the story runs in the past: a payment cannot predate its invoice.
+            paid_on=max(sale.on, invoice.issued_on),
             actor=billing,
         )
 
