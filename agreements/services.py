@@ -12,6 +12,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -186,29 +187,14 @@ def client_contact_create(
         return ClientContact.objects.create(user=user, client=client, receives_invoices=receives_invoices)
 
 
-def client_contact_invite(
-    *,
-    client: Client,
-    invited_by: User,
-    username: str,
-    email: str,
-    first_name: str = "",
-    last_name: str = "",
-    receives_invoices: bool = True,
-) -> ClientContact:
-    """Add a contact to a client and invite them to choose a password, in the
-    client's language: the contact and the invitation exist together or not at all."""
+def client_contact_invite(*, client: Client, invited_by: User, **contact: Any) -> ClientContact:
+    """Add a contact to a client (the fields of client_contact_create) and
+    invite them to choose a password, in the client's language: the contact
+    and the invitation exist together or not at all."""
     with transaction.atomic():
-        contact = client_contact_create(
-            client=client,
-            username=username,
-            email=email,
-            first_name=first_name,
-            last_name=last_name,
-            receives_invoices=receives_invoices,
-        )
-        account_services.invitation_send(user=contact.user, invited_by=invited_by, language=client.language)
-    return contact
+        created = client_contact_create(client=client, **contact)
+        account_services.invitation_send(user=created.user, invited_by=invited_by, language=client.language)
+    return created
 
 
 def _check_agreement_terms(agreement: Agreement) -> None:

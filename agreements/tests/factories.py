@@ -5,7 +5,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import Role, User
-from agreements.models import Agreement, Client, ClientContact, Ticket, Tier, WorkType
+from agreements.models import Agreement, Client, ClientContact, OveragePolicy, Ticket, Tier, WorkType
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -74,3 +74,25 @@ def tier(hours: int) -> Tier:
 def work_type(name: str = "Normal") -> WorkType:
     """A default work type: Normal, After-hours, Emergency or Non-billable."""
     return WorkType.objects.get(name=name)
+
+
+def bill_overage_agreement(client: Client, *, actor: User, technician: User | None = None, logged: int = 0, **fields):
+    """A bill-overage agreement of `client`, now at $150/h, with a paid 10-hour
+    block and `logged` minutes of normal time on it (beyond 600: overage)."""
+    from agreements import services
+
+    client.hourly_rate = Decimal("150.00")
+    client.save(update_fields=["hourly_rate"])
+    agreement = AgreementFactory(client=client, overage_policy=OveragePolicy.BILL_OVERAGE, **fields)
+    services.block_mark_paid(block=services.block_sell(agreement=agreement, tier=tier(10), actor=actor), actor=actor)
+    if logged:
+        services.time_entry_log(
+            agreement=agreement,
+            technician=technician,
+            ticket=TicketFactory(client=client),
+            work_date=timezone.localdate(),
+            minutes=logged,
+            work_type=work_type(),
+        )
+    agreement.refresh_from_db()
+    return agreement

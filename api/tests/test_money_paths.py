@@ -7,7 +7,7 @@ from http import HTTPStatus
 import pytest
 from django.core import mail
 
-from agreements.tests.factories import tier
+from agreements.tests.factories import bill_overage_agreement, tier
 from notifications.tests.conftest import sweep_now
 
 pytestmark = pytest.mark.django_db
@@ -44,28 +44,7 @@ def test_no_page_api_or_email_offers_a_rollover_that_no_code_performs(staff_api,
 @pytest.fixture
 def overage_agreement(client_a, staff, technician):
     """Acme Dental at $150/h under bill-overage, with a paid 10-h block and 12 h logged: 2 h beyond it."""
-    from decimal import Decimal
-
-    from django.utils import timezone
-
-    from agreements import services as agreement_services
-    from agreements.models import OveragePolicy
-    from agreements.tests.factories import AgreementFactory, TicketFactory, work_type
-
-    client_a.hourly_rate = Decimal("150.00")
-    client_a.save(update_fields=["hourly_rate"])
-    agreement = AgreementFactory(client=client_a, overage_policy=OveragePolicy.BILL_OVERAGE)
-    block = agreement_services.block_sell(agreement=agreement, tier=tier(10), actor=staff)
-    agreement_services.block_mark_paid(block=block, actor=staff)
-    agreement_services.time_entry_log(
-        agreement=agreement,
-        technician=technician,
-        ticket=TicketFactory(client=client_a),
-        work_date=timezone.localdate(),
-        minutes=720,
-        work_type=work_type(),
-    )
-    return agreement
+    return bill_overage_agreement(client_a, actor=staff, technician=technician, logged=720)
 
 
 def test_staff_bill_overage_on_request_once(staff_api, overage_agreement, seller):

@@ -10,7 +10,13 @@ from django.utils import timezone
 from agreements import services as agreement_services
 from agreements.models import LedgerKind, OveragePolicy
 from agreements.tests.assertions import assert_balance_is_ledger_sum
-from agreements.tests.factories import AgreementFactory, ClientFactory, TicketFactory, tier, work_type
+from agreements.tests.factories import (
+    ClientFactory,
+    TicketFactory,
+    bill_overage_agreement,
+    tier,
+    work_type,
+)
 from billing import services
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
 
@@ -30,12 +36,8 @@ def log(agreement, technician, minutes: int, kind: str = "Normal"):
 
 @pytest.fixture
 def overage_agreement(staff):
-    """$150/h, bill-overage, one paid 10-hour block, then 120 min normal and 300 min emergency (2×)."""
-    client = ClientFactory(name="Harbour Clinic", hourly_rate=Decimal("150.00"))
-    agreement = AgreementFactory(client=client, overage_policy=OveragePolicy.BILL_OVERAGE, billing_increment_minutes=1)
-    block = agreement_services.block_sell(agreement=agreement, tier=tier(10), actor=staff)
-    agreement_services.block_mark_paid(block=block, actor=staff)
-    return agreement
+    """$150/h, bill-overage, one paid 10-hour block."""
+    return bill_overage_agreement(ClientFactory(name="Harbour Clinic"), actor=staff, billing_increment_minutes=1)
 
 
 def test_time_beyond_the_block_is_billed_at_the_clients_rate(overage_agreement, staff, technician, seller):

@@ -7,9 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from agreements import services
-from agreements.models import OveragePolicy
-from agreements.tests.factories import AgreementFactory, TicketFactory, tier, work_type
+from agreements.tests.factories import bill_overage_agreement, tier
 from billing.models import Invoice, InvoiceKind
 
 pytestmark = pytest.mark.django_db
@@ -17,20 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def overage_agreement(client_a, staff, technician):
-    client_a.hourly_rate = Decimal("150.00")
-    client_a.save(update_fields=["hourly_rate"])
-    agreement = AgreementFactory(client=client_a, overage_policy=OveragePolicy.BILL_OVERAGE)
-    block = services.block_sell(agreement=agreement, tier=tier(10), actor=staff)
-    services.block_mark_paid(block=block, actor=staff)
-    services.time_entry_log(
-        agreement=agreement,
-        technician=technician,
-        ticket=TicketFactory(client=client_a),
-        work_date=timezone.localdate(),
-        minutes=690,
-        work_type=work_type(),
-    )
-    return agreement
+    return bill_overage_agreement(client_a, actor=staff, technician=technician, logged=690)
 
 
 def test_the_client_page_shows_the_unbilled_overage(client, staff, overage_agreement):

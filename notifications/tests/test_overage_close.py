@@ -10,8 +10,14 @@ from django.test import TestCase
 from django.utils import timezone
 
 from agreements import services as agreement_services
-from agreements.models import LedgerKind, OveragePolicy
-from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, tier, work_type
+from agreements.models import LedgerKind
+from agreements.tests.factories import (
+    TechnicianFactory,
+    TicketFactory,
+    bill_overage_agreement,
+    tier,
+    work_type,
+)
 from billing.models import Invoice, InvoiceKind, SellerProfile
 from notifications.models import EmailKind, OutgoingEmail
 from notifications.tasks import bill_overage
@@ -24,13 +30,7 @@ CLIENT_RECIPIENTS = ["alice@example.com", "billing@acme-dental.example"]
 def overage_agreement(client_a, alice, seller, msp_staff):
     """Acme Dental at $150/h under bill-overage: a paid 10-h block, then 120 min
     normal and 300 min emergency (2×): 120 min beyond the block."""
-    client_a.hourly_rate = Decimal("150.00")
-    client_a.save(update_fields=["hourly_rate"])
-    agreement = AgreementFactory(
-        client=client_a, overage_policy=OveragePolicy.BILL_OVERAGE, billing_increment_minutes=1, reload_tier=tier(10)
-    )
-    block = agreement_services.block_sell(agreement=agreement, tier=tier(10), actor=msp_staff)
-    agreement_services.block_mark_paid(block=block, actor=msp_staff)
+    agreement = bill_overage_agreement(client_a, actor=msp_staff, billing_increment_minutes=1, reload_tier=tier(10))
     technician = TechnicianFactory(username="tess")
     for minutes, kind in ((120, "Normal"), (300, "Emergency")):
         agreement_services.time_entry_log(

@@ -1,15 +1,11 @@
 """Staff bill a client's overage from its page, in a real Chromium."""
 
 import re
-from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from agreements import services
-from agreements.models import OveragePolicy
-from agreements.tests.factories import AgreementFactory, TicketFactory, tier, work_type
+from agreements.tests.factories import bill_overage_agreement
 from billing.models import Invoice, InvoiceKind
 from tests.browser.test_faces import sign_in
 
@@ -17,19 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_staff_see_the_unbilled_overage_and_bill_it(live_server, page, staff, technician, client_a, seller):
-    client_a.hourly_rate = Decimal("150.00")
-    client_a.save(update_fields=["hourly_rate"])
-    agreement = AgreementFactory(client=client_a, overage_policy=OveragePolicy.BILL_OVERAGE)
-    block = services.block_sell(agreement=agreement, tier=tier(10), actor=staff)
-    services.block_mark_paid(block=block, actor=staff)
-    services.time_entry_log(
-        agreement=agreement,
-        technician=technician,
-        ticket=TicketFactory(client=client_a),
-        work_date=timezone.localdate(),
-        minutes=720,
-        work_type=work_type(),
-    )
+    bill_overage_agreement(client_a, actor=staff, technician=technician, logged=720)
 
     sign_in(page, live_server.url, staff.username)
     page.goto(f"{live_server.url}/dashboard/clients/{client_a.public_id}/")
