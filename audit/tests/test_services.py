@@ -289,7 +289,7 @@ def test_it_records_a_payment_that_completes_the_invoice(invoice, staff, client_
         invoice=invoice, amount="400.00", method="ach", reference="ACH-1", paid_on=TODAY, actor=staff
     )
     since = mark()
-    day = TODAY - datetime.timedelta(days=1)
+    day = TODAY  # the invoice was issued today: a payment cannot be dated earlier
     billing_services.payment_record(
         invoice=invoice, amount=Decimal("600.00"), method="card", reference="CARD-2", paid_on=day, actor=staff
     )
