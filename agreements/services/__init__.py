@@ -1,0 +1,58 @@
+"""Every change to an agreement's balance, in one place.
+
+Each service that touches the ledger runs in one transaction that first
+locks the agreement row, so concurrent writers (many technicians, the API,
+a worker) queue up instead of losing updates. The cached
+`Agreement.balance_minutes` is rewritten from the same locked transaction.
+Views, the API, admin actions and tasks call these functions; none of them
+writes a ledger entry itself.
+"""
+
+from agreements.services.adjustments import ledger_adjust
+from agreements.services.blocks import (
+    block_cancel,
+    block_credit,
+    block_mark_paid,
+    block_sell,
+    blocks_expire,
+    overage_mark_billed,
+    overage_unbilled_minutes,
+)
+from agreements.services.clients import (
+    agreement_create,
+    client_contact_create,
+    client_contact_invite,
+    client_create,
+    client_update,
+)
+from agreements.services.ledger import InsufficientBalance, agreement_balance_locked
+from agreements.services.time_entries import (
+    IdempotencyConflict,
+    ticket_get_or_create,
+    time_entry_correct,
+    time_entry_log,
+    time_entry_void,
+)
+
+__all__ = [
+    "IdempotencyConflict",
+    "InsufficientBalance",
+    "agreement_balance_locked",
+    "agreement_create",
+    "block_cancel",
+    "block_credit",
+    "block_mark_paid",
+    "block_sell",
+    "blocks_expire",
+    "client_contact_create",
+    "client_contact_invite",
+    "client_create",
+    "client_update",
+    "ledger_adjust",
+    "overage_mark_billed",
+    "overage_unbilled_minutes",
+    "ticket_get_or_create",
+    "time_entry_correct",
+    "time_entry_log",
+    "time_entry_void",
+]

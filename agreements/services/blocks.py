@@ -1,0 +1,266 @@
+"""Blocks: sold, credited, paid, cancelled, expired; overage settled."""
+
+import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
+
+from accounts.models import User
+from accounts.validators import check_single_line
+from agreements.domain import (
+    MAX_BLOCK_HOURS,
+    block_price,
+    check_date_in_range,
+    format_minutes,
+)
+from agreements.models import (
+    Agreement,
+    AgreementStatus,
+    Block,
+    CreditPolicy,
+    LedgerEntry,
+    LedgerKind,
+    OveragePolicy,
+    Tier,
+)
+from agreements.services.ledger import (
+    _block_remaining,
+    _credit_block,
+    _expire_blocks_of,
+    _lock,
+    _pool_minutes,
+    _write,
+)
+from audit.models import AuditAction
+from audit.services import audit_record
+
+
+def block_sell(
+    *,
+    agreement: Agreement,
+    actor: User | None,
+    tier: Tier | None = None,
+    hours: int | None = None,
+    starts_on: datetime.date | None = None,
+    expires_on: datetime.date | None = None,
+) -> Block:
+    """Sell a block of a tier, or of custom whole hours at the client's rate.
+
+    Under the "usable at once" credit policy the hours are credited now;
+    otherwise `block_mark_paid` credits them when the block is paid.
+    """
+    if (tier is None) == (hours is None):
+        raise ValidationError(gettext("Choose a tier or enter a number of hours, not both."))
+    if hours is not None and (
+        isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_BLOCK_HOURS
+    ):
+        raise ValidationError(
+            {"hours": gettext("Hours must be a whole number between 1 and %(max)s.") % {"max": MAX_BLOCK_HOURS}}
+        )
+    today = timezone.localdate()
+    check_date_in_range(starts_on, field="starts_on", today=today)
+    check_date_in_range(expires_on, field="expires_on", today=today)
+    if tier is not None and not tier.is_active:
+        raise ValidationError({"tier": gettext("The tier “%(tier)s” is no longer on sale.") % {"tier": tier}})
+    with transaction.atomic():
+        agreement = _lock(agreement)
+        if agreement.status != AgreementStatus.ACTIVE:
+            raise ValidationError(gettext("Blocks can only be sold on an active agreement."))
+        client = agreement.client
+        minutes = tier.minutes if tier else hours * 60
+        discount = tier.discount_per_hour if tier else Decimal("0")
+        rate, amount = block_price(hourly_rate=client.hourly_rate, discount_per_hour=discount, minutes=minutes)
+        starts_on = starts_on or timezone.localdate()
+        if starts_on < agreement.starts_on:
+            raise ValidationError({"starts_on": gettext("A block cannot start before its agreement does.")})
+        block = Block(
+            agreement=agreement,
+            tier=tier,
+            minutes=minutes,
+            rate=rate,
+            amount=amount,
+            currency=client.currency,
+            starts_on=starts_on,
+            # Hours bought under a fixed-term agreement expire with the term.
+            expires_on=expires_on or agreement.ends_on,
+            created_by=actor,
+        )
+        block.full_clean()
+        block.save()
+        balance_before = agreement.balance_minutes
+        if agreement.credit_policy == CreditPolicy.IMMEDIATE:
+            _credit_block(agreement, block, actor)
+        audit_record(
+            actor=actor,
+            action=AuditAction.BLOCK_SELL,
+            target=block,
+            client=client,
+            before={"balance_minutes": balance_before},
+            after={
+                "balance_minutes": agreement.balance_minutes,
+                "tier": tier.name if tier else None,
+                "minutes": block.minutes,
+                "rate": block.rate,
+                "amount": block.amount,
+                "currency": block.currency,
+                "starts_on": block.starts_on,
+                "expires_on": block.expires_on,
+                "credited": block.credited_at is not None,
+            },
+            summary=format_lazy(
+                gettext_lazy("Sold a {duration} block to {client} ({agreement}) for {amount} {currency}."),
+                duration=format_minutes(block.minutes),
+                client=client.name,
+                agreement=agreement.name,
+                amount=block.amount,
+                currency=block.currency,
+            ),
+        )
+    return block
+
+
+def block_credit(*, block: Block, actor: User | None = None) -> Block:
+    """Make a block's hours usable now, paid or not (auto-reload with payment on file).
+
+    Safe to call twice: the hours are credited once.
+    """
+    with transaction.atomic():
+        agreement = _lock(block.agreement)
+        block = Block.objects.get(pk=block.pk)
+        if block.cancelled_at is not None:
+            raise ValidationError(gettext("This block sale was cancelled; its hours cannot be credited."))
+        if block.credited_at is None:
+            _credit_block(agreement, block, actor)
+    return block
+
+
+def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, actor: User | None = None) -> Block:
+    """Record that a block is paid; under "usable when paid" its hours are credited now.
+
+    Safe to call twice: the hours are credited once.
+    """
+    if paid_at is not None and paid_at > timezone.now():
+        raise ValidationError({"paid_at": gettext("A payment date cannot be in the future.")})
+    with transaction.atomic():
+        _lock(block.agreement)  # credits and payment state change together
+        block = Block.objects.get(pk=block.pk)
+        if block.cancelled_at is not None:
+            raise ValidationError(gettext("This block sale was cancelled; its hours cannot be credited."))
+        if block.paid_at is None:
+            block.paid_at = paid_at or timezone.now()
+            Block.objects.filter(pk=block.pk).update(paid_at=block.paid_at)
+        return block_credit(block=block, actor=actor)
+
+
+def block_cancel(*, block: Block, actor: User | None, reason: str, record_audit: bool = True) -> Block:
+    """Cancel a block sale (its invoice was voided).
+
+    Refused once any of its minutes were used: a partly used block must be
+    paid for, or corrected with an adjustment. Unused credited minutes are
+    taken back with a cancellation entry; an uncredited block is never
+    credited afterwards. `record_audit=False` is for billing.invoice_void,
+    whose own audit event covers the cancellation.
+    """
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": gettext("Say why the block is cancelled.")})
+    check_single_line(reason=reason.strip())
+    with transaction.atomic():
+        agreement = _lock(block.agreement)
+        block = Block.objects.get(pk=block.pk)
+        if block.cancelled_at is not None:
+            return block
+        balance_before = agreement.balance_minutes
+        if block.credited_at is not None:
+            left = _block_remaining(agreement).get(block.pk, 0)
+            if left != block.minutes:
+                raise ValidationError(
+                    gettext(
+                        "%(used)s of the block's %(minutes)s min are already used or expired; "
+                        "it cannot be cancelled. Record the payment, or adjust the balance with a reason."
+                    )
+                    % {"used": block.minutes - left, "minutes": block.minutes}
+                )
+            _write(
+                agreement,
+                [
+                    LedgerEntry(
+                        agreement=agreement,
+                        block=block,
+                        kind=LedgerKind.CANCELLATION,
+                        minutes=-left,
+                        reason=reason.strip(),
+                        author=actor,
+                    )
+                ],
+            )
+        block.cancelled_at = timezone.now()
+        Block.objects.filter(pk=block.pk).update(cancelled_at=block.cancelled_at)
+        if record_audit:
+            audit_record(
+                actor=actor,
+                action=AuditAction.BLOCK_CANCEL,
+                target=block,
+                client=agreement.client,
+                before={"balance_minutes": balance_before, "cancelled": False},
+                after={"balance_minutes": agreement.balance_minutes, "cancelled": True, "reason": reason.strip()},
+                summary=format_lazy(
+                    gettext_lazy("Cancelled the sale of a {duration} block to {client}: {reason}"),
+                    duration=format_minutes(block.minutes),
+                    client=agreement.client.name,
+                    reason=reason.strip(),
+                ),
+            )
+    return block
+
+
+def overage_unbilled_minutes(agreement: Agreement) -> int:
+    """Minutes charged beyond every block and not yet billed; only the
+    bill-overage policy bills them (the others repay them from the next block)."""
+    if agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
+        return 0
+    return max(-_pool_minutes(agreement), 0)
+
+
+def overage_mark_billed(*, agreement: Agreement, minutes: int, reason: str, actor: User | None) -> LedgerEntry:
+    """Overage minutes put on an invoice at the hourly rate are settled: the
+    pool is credited back, so the next block is not spent on them."""
+    with transaction.atomic():
+        agreement = _lock(agreement)
+        unbilled = overage_unbilled_minutes(agreement)
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= unbilled:
+            raise ValidationError(
+                {
+                    "minutes": gettext("Between 1 and %(unbilled)s min of overage can be billed on this agreement.")
+                    % {"unbilled": unbilled}
+                }
+            )
+        entry = LedgerEntry(
+            agreement=agreement,
+            block=None,
+            kind=LedgerKind.OVERAGE_BILLED,
+            minutes=minutes,
+            reason=reason,
+            author=actor,
+        )
+        _write(agreement, [entry])
+    return entry
+
+
+def blocks_expire(*, today: datetime.date | None = None) -> int:
+    """Expire the unused minutes of every block past its end date; returns minutes expired."""
+    today = today or timezone.localdate()
+    candidates = (
+        Agreement.objects.filter(blocks__expires_on__lt=today, blocks__credited_at__isnull=False)
+        .distinct()
+        .values_list("pk", flat=True)
+    )
+    expired = 0
+    for agreement_pk in candidates:
+        with transaction.atomic():
+            agreement = _lock(Agreement(pk=agreement_pk))
+            expired += _expire_blocks_of(agreement, today)
+    return expired

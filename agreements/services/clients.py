@@ -1,0 +1,218 @@
+"""Clients, their contacts and agreements."""
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
+
+from accounts import services as account_services
+from accounts.models import Role, User
+from accounts.services import user_save_new
+from agreements.domain import (
+    MAX_BLOCK_HOURS,
+    MAX_BLOCK_MINUTES,
+    MAX_ENTRY_MINUTES,
+    check_date_in_range,
+)
+from agreements.models import (
+    Agreement,
+    Block,
+    Client,
+    ClientContact,
+    OveragePolicy,
+    WorkType,
+)
+from audit.models import AuditAction
+from audit.services import audit_record
+
+
+def client_create(
+    *,
+    name: str,
+    hourly_rate: Decimal = Decimal("100.00"),
+    currency: str | None = None,
+    billing_email: str = "",
+    billing_address: str = "",
+    billing_name: str = "",
+    language: str = "",
+) -> Client:
+    client = Client(
+        name=name.strip(),
+        hourly_rate=hourly_rate,
+        billing_email=billing_email,
+        billing_address=billing_address,
+        billing_name=billing_name,
+    )
+    if currency:
+        client.currency = currency.upper()
+    if language:
+        client.language = language
+    _client_save(client)
+    return client
+
+
+def _client_save(client: Client, *, update_fields: list[str] | None = None) -> None:
+    """Validate and save, with one message for a name another client already
+    has (ignoring case): found before saving, or by the database's constraint
+    when two requests take the same name at once."""
+    taken = ValidationError({"name": gettext("A client named “%(name)s” already exists.") % {"name": client.name}})
+    if Client.objects.filter(name__iexact=client.name).exclude(pk=client.pk).exists():
+        raise taken
+    client.full_clean()
+    try:
+        with transaction.atomic():
+            client.save(update_fields=update_fields)
+    except IntegrityError:
+        raise taken from None
+
+
+def client_update(
+    *,
+    client: Client,
+    actor: User,
+    name: str | None = None,
+    hourly_rate: Decimal | None = None,
+    currency: str | None = None,
+    billing_name: str | None = None,
+    billing_email: str | None = None,
+    billing_address: str | None = None,
+    language: str | None = None,
+) -> Client:
+    """Change a client's details; None leaves a field as it is.
+
+    A new hourly rate prices future sales only: blocks keep the rate they were
+    sold at. The currency is fixed once the client has a block or an invoice,
+    which carry their own currency: mixing them would make totals meaningless."""
+    wanted: dict[str, object] = {
+        "name": name.strip() if name is not None else None,
+        "hourly_rate": hourly_rate,
+        "currency": currency.strip().upper() if currency is not None else None,
+        "billing_name": billing_name,
+        "billing_email": billing_email,
+        "billing_address": billing_address,
+        "language": language,
+    }
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        before = {field: getattr(client, field) for field, value in wanted.items() if value is not None}
+        changed = [field for field, value in wanted.items() if value is not None and value != before[field]]
+        if not changed:
+            return client
+        if "currency" in changed and (
+            Block.objects.filter(agreement__client=client).exists() or client.invoices.exists()
+        ):
+            raise ValidationError(
+                {
+                    "currency": gettext(
+                        "The currency cannot change once the client has blocks or invoices: "
+                        "their amounts are in %(currency)s."
+                    )
+                    % {"currency": client.currency}
+                }
+            )
+        for field in changed:
+            setattr(client, field, wanted[field])
+        _client_save(client, update_fields=changed)
+        audit_record(
+            actor=actor,
+            action=AuditAction.CLIENT_UPDATE,
+            target=client,
+            client=client,
+            before={field: before[field] for field in changed},
+            after={field: getattr(client, field) for field in changed},
+            summary=format_lazy(
+                gettext_lazy("Changed the details of {client}: {fields}"),
+                client=client.name,
+                fields=format_lazy(
+                    ", ".join(["{}"] * len(changed)), *(Client._meta.get_field(f).verbose_name for f in changed)
+                ),
+            ),
+        )
+    return client
+
+
+def client_contact_create(
+    *,
+    client: Client,
+    username: str,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    receives_invoices: bool = True,
+) -> ClientContact:
+    """A user with the client role, tied to exactly one client (no usable password yet)."""
+    with transaction.atomic():
+        user = User(username=username, email=email, first_name=first_name, last_name=last_name, role=Role.CLIENT)
+        user.set_unusable_password()
+        user_save_new(user)
+        return ClientContact.objects.create(user=user, client=client, receives_invoices=receives_invoices)
+
+
+def client_contact_invite(*, client: Client, invited_by: User, **contact: Any) -> ClientContact:
+    """Add a contact to a client (the fields of client_contact_create) and
+    invite them to choose a password, in the client's language: the contact
+    and the invitation exist together or not at all."""
+    with transaction.atomic():
+        created = client_contact_create(client=client, **contact)
+        account_services.invitation_send(user=created.user, invited_by=invited_by, language=client.language)
+    return created
+
+
+def _check_agreement_terms(agreement: Agreement) -> None:
+    """Bounds the model's field types do not give: a plausible term, and no
+    threshold, limit or increment beyond the largest block or the longest entry."""
+    _ = gettext
+    today = timezone.localdate()
+    errors: dict[str, list[str]] = {}
+    for name in ("starts_on", "ends_on"):
+        try:
+            check_date_in_range(getattr(agreement, name), field=name, today=today)
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    if not errors and agreement.ends_on and agreement.starts_on and agreement.ends_on < agreement.starts_on:
+        errors["ends_on"] = [_("The agreement cannot end before it starts.")]
+    limits = {
+        "low_balance_threshold_minutes": (
+            MAX_BLOCK_MINUTES,
+            _("A threshold cannot be more than the largest block (%(hours)s h)."),
+        ),
+        "overage_limit_minutes": (
+            MAX_BLOCK_MINUTES,
+            _("An overage limit cannot be more than the largest block (%(hours)s h)."),
+        ),
+        "billing_increment_minutes": (
+            MAX_ENTRY_MINUTES,
+            _("A billing increment cannot be longer than a day (%(minutes)s min)."),
+        ),
+    }
+    for name, (maximum, message) in limits.items():
+        value = getattr(agreement, name)
+        if isinstance(value, int) and value > maximum:
+            errors[name] = [message % {"hours": MAX_BLOCK_HOURS, "minutes": MAX_ENTRY_MINUTES}]
+    # A setting only one overage policy reads is refused under the others:
+    # accepted and then ignored, it would promise what no code does.
+    if agreement.overage_limit_minutes and agreement.overage_policy != OveragePolicy.ALLOW_NEGATIVE:
+        errors["overage_limit_minutes"] = [
+            _("An overage limit applies only under the allow-negative policy; leave it at 0 or change the policy.")
+        ]
+    if agreement.overage_rate is not None and agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
+        errors["overage_rate"] = [
+            _("An overage rate applies only under the bill-overage policy; leave it empty or change the policy.")
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+
+def agreement_create(*, client: Client, work_types: list[WorkType] | None = None, **fields: object) -> Agreement:
+    agreement = Agreement(client=client, **fields)
+    _check_agreement_terms(agreement)
+    agreement.full_clean()
+    with transaction.atomic():
+        agreement.save()
+        if work_types:
+            agreement.work_types.set(work_types)
+    return agreement

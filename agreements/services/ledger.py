@@ -1,0 +1,169 @@
+"""The ledger core: the agreement row lock, oldest-first allocation, the cached
+balance and blocks' minutes left. Only the other services modules call these.
+"""
+
+import datetime
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from accounts.models import User
+from agreements.models import (
+    Agreement,
+    Block,
+    LedgerEntry,
+    LedgerKind,
+    OveragePolicy,
+)
+
+
+class InsufficientBalance(ValidationError):
+    """The entry would take the balance beyond what the overage policy allows."""
+
+
+def _lock(agreement: Agreement) -> Agreement:
+    """Lock the agreement row for the rest of the transaction and return it fresh.
+
+    NO KEY UPDATE still lets other transactions insert rows that reference the
+    agreement (invoices, episodes) while we hold the lock. SQLite ignores the
+    clause; its IMMEDIATE transactions already serialise writers.
+    """
+    return Agreement.objects.select_for_update(no_key=True).get(pk=agreement.pk)
+
+
+def agreement_balance_locked(agreement: Agreement) -> int:
+    """The agreement's balance now, its row locked until the caller's transaction ends.
+
+    For a caller in another app that reports the balance before and after a
+    change it makes through these services (the audit log): no other writer
+    can move the balance in between.
+    """
+    if not transaction.get_connection().in_atomic_block:  # not an assert: `python -O` would drop it
+        raise RuntimeError("Lock the agreement inside the transaction that changes it.")
+    return _lock(agreement).balance_minutes
+
+
+def _write(agreement: Agreement, entries: list[LedgerEntry]) -> None:
+    """Insert ledger entries and move the cached sums (the agreement's balance,
+    each block's minutes left) by the same amounts."""
+    LedgerEntry.objects.bulk_create(entries)
+    agreement.balance_minutes += sum(entry.minutes for entry in entries)
+    Agreement.objects.filter(pk=agreement.pk).update(balance_minutes=agreement.balance_minutes)
+    per_block: dict[int, int] = defaultdict(int)
+    for entry in entries:
+        if entry.block_id is not None:
+            per_block[entry.block_id] += entry.minutes
+    for block_id, change in per_block.items():
+        Block.objects.filter(pk=block_id).update(minutes_left=F("minutes_left") + change)
+
+
+def _block_remaining(agreement: Agreement) -> dict[int, int]:
+    """Unused minutes per block that has any (the cached ledger sum of each block)."""
+    return dict(Block.objects.filter(agreement=agreement, minutes_left__gt=0).values_list("pk", "minutes_left"))
+
+
+def _pool_minutes(agreement: Agreement) -> int:
+    """Minutes not tied to a block: adjustments and time beyond every block."""
+    balance = Agreement.objects.values_list("balance_minutes", flat=True).get(pk=agreement.pk)
+    in_blocks = Block.objects.filter(agreement=agreement).aggregate(total=Sum("minutes_left"))["total"] or 0
+    return balance - in_blocks
+
+
+def _usable_blocks(agreement: Agreement, on: datetime.date) -> list[tuple[Block, int]]:
+    """Blocks with minutes left that may pay for work done `on`, oldest first.
+
+    Skipped: blocks not yet started or already expired on that date, and
+    blocks never credited (unpaid under the usable-when-paid policy).
+    """
+    remaining = _block_remaining(agreement)
+    blocks = Block.objects.filter(pk__in=[pk for pk, left in remaining.items() if left > 0], starts_on__lte=on).filter(
+        Q(expires_on__isnull=True) | Q(expires_on__gte=on)
+    )
+    return [(block, remaining[block.pk]) for block in blocks.order_by("starts_on", "created_at", "id")]
+
+
+def _allocate_debit(
+    agreement: Agreement, minutes: int, on: datetime.date, kind: str, **fields: object
+) -> list[LedgerEntry]:
+    """Entries that take `minutes` from the oldest usable blocks first, the rest from the pool."""
+    entries = []
+    left = minutes
+    for block, available in _usable_blocks(agreement, on):
+        if left == 0:
+            break
+        take = min(available, left)
+        entries.append(LedgerEntry(agreement=agreement, block=block, kind=kind, minutes=-take, **fields))
+        left -= take
+    if left:
+        entries.append(LedgerEntry(agreement=agreement, block=None, kind=kind, minutes=-left, **fields))
+    return entries
+
+
+def _usable_minutes(agreement: Agreement, on: datetime.date) -> int:
+    return sum(left for _, left in _usable_blocks(agreement, on)) + _pool_minutes(agreement)
+
+
+def _check_overage(agreement: Agreement, charged: int, on: datetime.date) -> None:
+    if charged == 0 or agreement.overage_policy == OveragePolicy.BILL_OVERAGE:
+        return
+    usable = _usable_minutes(agreement, on)
+    floor = -agreement.overage_limit_minutes if agreement.overage_policy == OveragePolicy.ALLOW_NEGATIVE else 0
+    if usable - charged < floor:
+        allowed = max(usable - floor, 0)
+        raise InsufficientBalance(
+            gettext(
+                "This entry would charge %(charged)s min but only %(allowed)s min can be charged to "
+                "%(client)s on %(date)s (overage policy: %(policy)s). "
+                "Sell a block or ask staff for an adjustment first."
+            )
+            % {
+                "charged": charged,
+                "allowed": allowed,
+                "client": agreement.client,
+                "date": f"{on:%Y-%m-%d}",
+                "policy": agreement.get_overage_policy_display().lower(),
+            }
+        )
+
+
+def _credit_block(agreement: Agreement, block: Block, author: User | None) -> None:
+    """Write the block's purchase credit, once; a new block first repays overage
+    the agreement ran into (unless overage is billed separately)."""
+    entries = [
+        LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.PURCHASE, minutes=block.minutes, author=author)
+    ]
+    pool = _pool_minutes(agreement)
+    if pool < 0 and agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
+        repay = min(-pool, block.minutes)
+        # Stored: written in the language active now, like every ledger reason.
+        reason = gettext("Overage repaid from the new block")
+        entries += [
+            LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.SETTLEMENT, minutes=-repay, reason=reason),
+            LedgerEntry(agreement=agreement, block=None, kind=LedgerKind.SETTLEMENT, minutes=repay, reason=reason),
+        ]
+    _write(agreement, entries)
+    block.credited_at = timezone.now()
+    Block.objects.filter(pk=block.pk).update(credited_at=block.credited_at)
+
+
+def _expire_blocks_of(agreement: Agreement, today: datetime.date) -> int:
+    """Expiry entries for the unused minutes of blocks past their end date."""
+    remaining = _block_remaining(agreement)
+    expired = Block.objects.filter(pk__in=[pk for pk, left in remaining.items() if left > 0], expires_on__lt=today)
+    entries = [
+        LedgerEntry(
+            agreement=agreement,
+            block=block,
+            kind=LedgerKind.EXPIRY,
+            minutes=-remaining[block.pk],
+            reason=gettext("Block expired on %(date)s") % {"date": f"{block.expires_on:%Y-%m-%d}"},
+        )
+        for block in expired
+    ]
+    if entries:
+        _write(agreement, entries)
+    return sum(-entry.minutes for entry in entries)

@@ -1,0 +1,333 @@
+"""Time entries and tickets: logged, voided and corrected under the agreement's lock."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
+
+from accounts.models import User
+from accounts.validators import check_single_line
+from agreements.domain import (
+    MAX_ENTRY_MINUTES,
+    charged_minutes,
+    format_minutes,
+)
+from agreements.models import (
+    Agreement,
+    AgreementStatus,
+    Client,
+    LedgerEntry,
+    LedgerKind,
+    Ticket,
+    TimeEntry,
+    WorkType,
+)
+from agreements.services.ledger import (
+    _allocate_debit,
+    _check_overage,
+    _expire_blocks_of,
+    _lock,
+    _write,
+)
+from audit.models import AuditAction
+from audit.services import audit_record
+
+
+class IdempotencyConflict(ValidationError):
+    """An idempotency key was reused for a different request."""
+
+
+@dataclass(frozen=True)
+class _EntryRequest:
+    agreement_pk: int
+    ticket_pk: int
+    work_date: datetime.date
+    minutes: int
+    work_type_pk: int
+    notes: str
+
+    @classmethod
+    def of(cls, entry: TimeEntry) -> "_EntryRequest":
+        return cls(entry.agreement_id, entry.ticket_id, entry.work_date, entry.minutes, entry.work_type_id, entry.notes)
+
+
+def _validate_entry(
+    *,
+    agreement: Agreement,
+    technician: User,
+    ticket: Ticket,
+    work_date: datetime.date,
+    minutes: object,
+    work_type: WorkType,
+) -> None:
+    if not technician.works_for_msp:
+        raise PermissionDenied(gettext("Only technicians and staff can log time."))
+    errors: dict[str, str] = {}
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        errors["minutes"] = gettext("Enter the duration as a whole number of minutes.")
+    elif minutes <= 0:
+        errors["minutes"] = gettext("The duration must be more than zero minutes.")
+    elif minutes > MAX_ENTRY_MINUTES:
+        errors["minutes"] = gettext("One entry cannot be longer than 24 hours; split it by day.")
+    if ticket.client_id != agreement.client_id:
+        errors["ticket"] = gettext("Ticket #%(number)s belongs to another client.") % {"number": ticket.number}
+    if not work_type.is_active:
+        errors["work_type"] = gettext("The work type “%(name)s” is no longer in use.") % {"name": work_type.name}
+    elif agreement.work_types.exists() and not agreement.work_types.filter(pk=work_type.pk).exists():
+        errors["work_type"] = gettext("This agreement does not cover “%(name)s” work.") % {"name": work_type.name}
+    if work_date > timezone.localdate():
+        errors["work_date"] = gettext("Time cannot be logged for a future date.")
+    elif work_date < agreement.starts_on or (agreement.ends_on and work_date > agreement.ends_on):
+        errors["work_date"] = gettext("The date is outside the agreement's term.")
+    if agreement.status != AgreementStatus.ACTIVE:
+        errors["agreement"] = gettext("This agreement has ended; time cannot be logged on it.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def time_entry_log(
+    *,
+    agreement: Agreement,
+    technician: User,
+    ticket: Ticket,
+    work_date: datetime.date,
+    minutes: int,
+    work_type: WorkType,
+    notes: str = "",
+    idempotency_key: str | None = None,
+    corrects: TimeEntry | None = None,
+) -> TimeEntry:
+    """Log time on a ticket and charge it to the agreement.
+
+    With an idempotency key, a retry of the same request returns the entry
+    the first one created and charges nothing more.
+    """
+    request = _EntryRequest(agreement.pk, ticket.pk, work_date, minutes, work_type.pk, notes)
+    with transaction.atomic():
+        # Checked against the locked row: an agreement ended or changed a
+        # moment ago must not take time on the strength of a stale copy.
+        agreement = _lock(agreement)
+        if idempotency_key:
+            earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                return _replay(earlier, request)
+        _validate_entry(
+            agreement=agreement,
+            technician=technician,
+            ticket=ticket,
+            work_date=work_date,
+            minutes=minutes,
+            work_type=work_type,
+        )
+        charged = charged_minutes(
+            minutes=minutes,
+            increment=agreement.billing_increment_minutes,
+            rounding_mode=agreement.rounding_mode,
+            multiplier=work_type.multiplier,
+        )
+        _check_overage(agreement, charged, work_date)
+        entry = TimeEntry(
+            agreement=agreement,
+            ticket=ticket,
+            technician=technician,
+            work_date=work_date,
+            minutes=minutes,
+            work_type=work_type,
+            charged_minutes=charged,
+            notes=notes,
+            idempotency_key=idempotency_key or None,
+            corrects=corrects,
+        )
+        try:
+            with transaction.atomic():
+                entry.save()
+        except IntegrityError:
+            # The same key was used at the same moment on another agreement
+            # (whose lock we do not hold): the database kept the first one.
+            earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
+            if earlier is None:
+                raise
+            return _replay(earlier, request)
+        if charged:
+            _write(
+                agreement,
+                _allocate_debit(agreement, charged, work_date, LedgerKind.DEBIT, time_entry=entry, author=technician),
+            )
+    return entry
+
+
+def _replay(earlier: TimeEntry, request: _EntryRequest) -> TimeEntry:
+    if _EntryRequest.of(earlier) != request:
+        raise IdempotencyConflict(
+            gettext("This idempotency key was already used for a different time entry; use a new key for a new entry.")
+        )
+    return earlier
+
+
+def _check_may_change(time_entry: TimeEntry, actor: User) -> None:
+    if actor.is_msp_staff:
+        return
+    if actor.is_technician and time_entry.technician_id == actor.pk:
+        return
+    raise PermissionDenied(gettext("Technicians can only change their own time entries."))
+
+
+def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_audit: bool = True) -> TimeEntry:
+    """Void an entry: reversal entries give its minutes back to the blocks they came from.
+
+    `record_audit=False` is for time_entry_correct, whose own audit event covers the void.
+    """
+    _check_may_change(time_entry, actor)
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": gettext("Say why the entry is voided.")})
+    check_single_line(reason=reason.strip())
+    with transaction.atomic():
+        agreement = _lock(time_entry.agreement)
+        time_entry = TimeEntry.objects.select_related("ticket", "technician").get(pk=time_entry.pk)
+        if time_entry.is_void:
+            raise ValidationError(gettext("This time entry is already void."))
+        balance_before = agreement.balance_minutes
+        reversals = [
+            LedgerEntry(
+                agreement=agreement,
+                block=debit.block,
+                kind=LedgerKind.REVERSAL,
+                minutes=-debit.minutes,
+                time_entry=time_entry,
+                reverses=debit,
+                reason=reason.strip(),
+                author=actor,
+            )
+            for debit in time_entry.ledger.filter(kind=LedgerKind.DEBIT)
+        ]
+        if reversals:
+            _write(agreement, reversals)
+            # Minutes given back to a block that has since expired expire again.
+            _expire_blocks_of(agreement, timezone.localdate())
+        time_entry.voided_at = timezone.now()
+        time_entry.voided_by = actor
+        time_entry.void_reason = reason.strip()
+        TimeEntry.objects.filter(pk=time_entry.pk).update(
+            voided_at=time_entry.voided_at, voided_by=actor, void_reason=time_entry.void_reason
+        )
+        if record_audit:
+            audit_record(
+                actor=actor,
+                action=AuditAction.TIME_ENTRY_VOID,
+                target=time_entry,
+                client=agreement.client,
+                before={
+                    "balance_minutes": balance_before,
+                    "charged_minutes": time_entry.charged_minutes,
+                    "voided": False,
+                },
+                after={"balance_minutes": agreement.balance_minutes, "voided": True, "reason": time_entry.void_reason},
+                summary=format_lazy(
+                    gettext_lazy(
+                        "Voided {technician}'s {duration} on ticket #{ticket} ({date}) for {client}: {reason}"
+                    ),
+                    technician=time_entry.technician.username,
+                    duration=format_minutes(time_entry.minutes),
+                    ticket=time_entry.ticket.number,
+                    date=time_entry.work_date.isoformat(),
+                    client=agreement.client.name,
+                    reason=time_entry.void_reason,
+                ),
+            )
+    return time_entry
+
+
+def _entry_audit_fields(entry: TimeEntry) -> dict[str, object]:
+    return {
+        "minutes": entry.minutes,
+        "charged_minutes": entry.charged_minutes,
+        "work_type": entry.work_type.name,
+        "work_date": entry.work_date,
+        "notes": entry.notes,
+    }
+
+
+def time_entry_correct(
+    *,
+    time_entry: TimeEntry,
+    actor: User,
+    reason: str,
+    minutes: int | None = None,
+    work_type: WorkType | None = None,
+    work_date: datetime.date | None = None,
+    notes: str | None = None,
+) -> TimeEntry:
+    """Correct an entry: void it and log its replacement, in one transaction."""
+    with transaction.atomic():
+        # Locked first, so the balance before is the one the correction changes.
+        balance_before = _lock(time_entry.agreement).balance_minutes
+        voided = time_entry_void(time_entry=time_entry, actor=actor, reason=reason, record_audit=False)
+        replacement = time_entry_log(
+            agreement=voided.agreement,
+            technician=voided.technician,
+            ticket=voided.ticket,
+            work_date=work_date or voided.work_date,
+            minutes=voided.minutes if minutes is None else minutes,
+            work_type=work_type or voided.work_type,
+            notes=voided.notes if notes is None else notes,
+            corrects=voided,
+        )
+        agreement = _lock(voided.agreement)
+        audit_record(
+            actor=actor,
+            action=AuditAction.TIME_ENTRY_CORRECT,
+            target=voided,
+            client=agreement.client,
+            before={"balance_minutes": balance_before, **_entry_audit_fields(voided)},
+            after={
+                "balance_minutes": agreement.balance_minutes,
+                **_entry_audit_fields(replacement),
+                "replacement": replacement.public_id,
+                "reason": voided.void_reason,
+            },
+            summary=format_lazy(
+                gettext_lazy(
+                    "Corrected {technician}'s entry on ticket #{ticket} for {client}: {old} → {new}. {reason}"
+                ),
+                technician=voided.technician.username,
+                ticket=voided.ticket.number,
+                client=agreement.client.name,
+                old=format_minutes(voided.minutes),
+                new=format_minutes(replacement.minutes),
+                reason=voided.void_reason,
+            ),
+        )
+        return replacement
+
+
+def ticket_get_or_create(*, client: Client, number: str, subject: str = "") -> Ticket:
+    number = (number or "").strip().lstrip("#")
+    if not number:
+        raise ValidationError({"ticket": gettext("Enter a ticket number.")})
+    check_single_line(ticket=number, subject=subject.strip())
+    ticket = Ticket.objects.filter(client=client, number=number).first()
+    if ticket:
+        return ticket
+    if not subject.strip():
+        raise ValidationError(
+            {"subject": gettext("Ticket #%(number)s is new: give it a subject.") % {"number": number}}
+        )
+    ticket = Ticket(client=client, number=number, subject=subject.strip())
+    # The fields are checked here, but not the unique number: two entries on a
+    # new ticket at once would both pass that check and the loser would be
+    # refused. The database settles the race instead, and the loser takes the
+    # winner's ticket.
+    ticket.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            ticket.save()
+    except IntegrityError:
+        winner = Ticket.objects.filter(client=client, number=number).first()
+        if winner is None:
+            raise
+        return winner
+    return ticket
