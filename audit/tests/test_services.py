@@ -2,7 +2,6 @@
 exact before and after values; a refused action records nothing; and an
 event lives and dies with the change it describes."""
 
-import datetime
 from decimal import Decimal
 
 import pytest

@@ -60,3 +60,13 @@ def test_beat_and_a_worker_send_the_reload_invoice_once(make_low_agreement, tmp_
     assert all(invoice.number in msg["Subject"] for _, msg in inbox.messages)
     assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {EmailStatus.SENT}
     assert "Sending due task sweep-low-balances" in logs
+
+
+def test_beat_sweeps_as_soon_as_it_starts(tmp_path):
+    from notifications.models import SweepRun
+
+    env = {"LOW_BALANCE_SWEEP_SECONDS": "3600", "MEDIA_ROOT": str(tmp_path / "media")}
+    with worker_and_beat(tmp_path, queue=f"test-{uuid.uuid4().hex[:8]}", extra_env=env):
+        swept = wait_for(lambda: SweepRun.objects.exists(), timeout=45)
+    logs = "\n".join((tmp_path / name).read_text() for name in ("worker.log", "beat.log"))
+    assert swept, logs[-4000:]
