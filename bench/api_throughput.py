@@ -74,12 +74,15 @@ def server_env(database_url: str, workdir: Path) -> dict[str, str]:
 def recreate_database(database_url: str) -> None:
     import psycopg
 
+    sys.path.insert(0, str(ROOT))
+    from bench.seed import create_database_sql
+
     url = urllib.parse.urlsplit(database_url)
     name = url.path.lstrip("/")
     admin = urllib.parse.urlunsplit(url._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(create_database_sql(name))
 
 
 SEED = r"""

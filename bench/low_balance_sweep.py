@@ -40,9 +40,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 def recreate_database() -> None:
     import psycopg
 
+    sys.path.insert(0, str(ROOT))
+    from bench.seed import create_database_sql
+
     with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(create_database_sql(DB_NAME))
 
 
 def drop_database() -> None:

@@ -29,10 +29,13 @@ DB_NAME = "blockhours_bench_pages"
 def database(action: str) -> None:
     import psycopg
 
+    sys.path.insert(0, str(ROOT))
+    from bench.seed import create_database_sql
+
     with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         if action == "create":
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
+            conn.execute(create_database_sql(DB_NAME))
 
 
 def setup_django(workdir: Path) -> None:

@@ -38,9 +38,12 @@ DB_NAME = "blockhours_bench_reports"
 def recreate_database() -> None:
     import psycopg
 
+    sys.path.insert(0, str(ROOT))
+    from bench.seed import create_database_sql
+
     with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(create_database_sql(DB_NAME))
 
 
 def drop_database() -> None:

@@ -15,7 +15,8 @@ the model itself:
 - a NOT NULL column with no default at all stops the seed with its name, so
   the benchmark is fixed here, in one place, rather than in three scripts.
 
-Also `results_dir()`: where a benchmark writes its JSON (BENCH_RESULTS_DIR,
+Also `create_database_sql()`: how a benchmark makes its throw-away database,
+and `results_dir()`: where a benchmark writes its JSON (BENCH_RESULTS_DIR,
 default bench/results/), so the smoke test does not overwrite real figures.
 """
 
@@ -23,6 +24,17 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_database_sql(name: str) -> str:
+    """`CREATE DATABASE` for a benchmark's throw-away database.
+
+    With BENCH_TEMPLATE_DATABASE set (the smoke test sets it), the database is
+    copied from that one, already migrated, so the benchmark's own migrate has
+    nothing left to do.
+    """
+    template = os.environ.get("BENCH_TEMPLATE_DATABASE")
+    return f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
 
 
 def results_dir() -> Path:
