@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """REST API benchmark (issue 6): time entries over HTTP against the raw transaction.
 
-    .venv/bin/python bench/api_throughput.py [--seconds 8] [--clients 16] [--workers 4]
+    .venv/bin/python bench/api_throughput.py [--seconds 8] [--clients 16] [--agreements 100] [--workers 4]
         [--database-url postgres://postgres@127.0.0.1:5432/bh_api_bench]
 
 Makes a throw-away PostgreSQL database (dropped and re-created), migrates it,
-seeds 100 funded agreements and 16 technicians with a token each, starts
+seeds --agreements (100) funded agreements and 16 technicians with a token each, starts
 gunicorn on a free port, and then, in the same run:
 
 - raw:  16 threads doing the ledger's transaction by hand with psycopg —
@@ -13,7 +13,7 @@ gunicorn on a free port, and then, in the same run:
         on one hot agreement (the ceiling any HTTP path can reach);
 - hot:  16 clients POSTing /api/v1/time-entries/ (each with its own
         Idempotency-Key) to the same agreement;
-- spread: the same POSTs spread over 100 agreements;
+- spread: the same POSTs spread over all the agreements;
 - detail: GET /api/v1/agreements/{id}/ next to a bare DRF RetrieveAPIView
         (bench/api_urls.py) over the same rows with the same token auth.
 
@@ -74,12 +74,15 @@ def server_env(database_url: str, workdir: Path) -> dict[str, str]:
 def recreate_database(database_url: str) -> None:
     import psycopg
 
+    sys.path.insert(0, str(ROOT))
+    from bench.seed import create_database_sql
+
     url = urllib.parse.urlsplit(database_url)
     name = url.path.lstrip("/")
     admin = urllib.parse.urlunsplit(url._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(create_database_sql(name))
 
 
 SEED = r"""
@@ -93,7 +96,7 @@ from api.services import token_create
 staff = StaffFactory(username="bench-staff")
 techs = [TechnicianFactory(username=f"bench-tech-{n}") for n in range(CLIENTS)]
 agreements = []
-for n in range(100):
+for n in range(AGREEMENTS):
     client = services.client_create(name=f"Bench client {n:03d}")
     agreement = services.agreement_create(client=client, credit_policy="immediate",
                                           starts_on=timezone.localdate() - timezone.timedelta(days=30))
@@ -249,6 +252,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each phase")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--agreements", type=int, default=100, help="funded agreements the spread POSTs use")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bh_api_bench")
@@ -259,7 +263,13 @@ def main() -> None:
     print(f"==> database {args.database_url.rsplit('/', 1)[-1]} (re-created), migrating and seeding…", flush=True)
     recreate_database(args.database_url)
     manage(env, "migrate", "-v0")
-    seeded = json.loads(manage(env, "shell", stdin=SEED.replace("CLIENTS", str(args.clients))).strip().splitlines()[-1])
+    seeded = json.loads(
+        manage(
+            env, "shell", stdin=SEED.replace("CLIENTS", str(args.clients)).replace("AGREEMENTS", str(args.agreements))
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     agreements, tokens = seeded["agreements"], seeded["tokens"]
 
     port = free_port()
@@ -325,18 +335,23 @@ def main() -> None:
 
         print("==> raw psycopg transaction on one hot row", flush=True)
         results["raw_hot_transaction"] = raw_transactions(
-            args.database_url, agreements[99]["pk"], args.clients, args.seconds
+            args.database_url, agreements[-1]["pk"], args.clients, args.seconds
         )
         print("==> POST time entries, one hot agreement", flush=True)
         results["post_hot"] = load.run(post_entry(lambda i, n: agreements[0]))
-        print("==> POST time entries, 100 agreements", flush=True)
-        results["post_spread"] = load.run(post_entry(lambda i, n: agreements[(i * 7 + n) % 100]))
+        print(f"==> POST time entries, {len(agreements)} agreements", flush=True)
+        results["post_spread"] = load.run(post_entry(lambda i, n: agreements[(i * 7 + n) % len(agreements)]))
         print("==> GET agreement detail vs bare DRF view", flush=True)
         results["get_detail"] = load.run(
-            lambda i, n: ("GET", f"/api/v1/agreements/{agreements[(i + n) % 100]['id']}/", None, auth(i))
+            lambda i, n: ("GET", f"/api/v1/agreements/{agreements[(i + n) % len(agreements)]['id']}/", None, auth(i))
         )
         results["get_bare_drf"] = load.run(
-            lambda i, n: ("GET", f"/bench/bare-agreements/{agreements[(i + n) % 100]['id']}/", None, auth(i))
+            lambda i, n: (
+                "GET",
+                f"/bench/bare-agreements/{agreements[(i + n) % len(agreements)]['id']}/",
+                None,
+                auth(i),
+            )
         )
     finally:
         server.terminate()
@@ -363,8 +378,10 @@ def main() -> None:
     print(f"ratios: {results['ratios']}")
     print(f"verify: {results['verify']}")
     print(f"targets: {results['targets_met']}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(ROOT))
+    from bench.seed import results_dir
+
+    out = results_dir()
     (out / f"api_throughput-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
 
 

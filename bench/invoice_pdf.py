@@ -165,8 +165,9 @@ def main() -> None:
         s = summary[name]
         print(f"{name:6} {s['mean_ms']:9.1f} {s['median_ms']:9.1f} {s['p95_ms']:9.1f}")
     print(f"ratio real/bare: {ratio_mean:.3f} (mean), {ratio_median:.3f} (median); target <= 1.3")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
+    from bench.seed import results_dir
+
+    out = results_dir()
     (out / f"invoice_pdf-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=2))
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Low-balance sweep benchmark (PostgreSQL and Redis).
 
-    .venv/bin/python bench/low_balance_sweep.py [--sizes 10000,100000] [--flagged 200]
+    .venv/bin/python bench/low_balance_sweep.py [--sizes 10000,100000] [--flagged 200] [--database-url URL]
 
 1. Selection: builds agreements with ~20 ledger rows each, 1 % at or below
    their threshold, and times the sweep's candidate query (the ORM queryset
@@ -14,8 +14,8 @@
    email it to a local SMTP server (aiosmtpd). Timed with one worker process
    and with two; every recipient must receive exactly one email.
 
-Uses a throw-away database `blockhours_bench` on the server of DATABASE_URL
-(default postgres://postgres@127.0.0.1:5432/...), dropped at the end.
+Uses a throw-away database (--database-url; default `blockhours_bench` on the
+server of BENCH_POSTGRES_URL, postgres://postgres@127.0.0.1:5432), dropped at the end.
 Results are printed and written to bench/results/low_balance_sweep.json.
 """
 
@@ -40,9 +40,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 def recreate_database() -> None:
     import psycopg
 
+    sys.path.insert(0, str(ROOT))
+    from bench.seed import create_database_sql
+
     with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(create_database_sql(DB_NAME))
 
 
 def drop_database() -> None:
@@ -93,48 +96,81 @@ def grow_to(total: int) -> None:
     """
     from django.db import connection
 
+    from agreements.models import Agreement, Block, Client, LedgerEntry
+    from bench.seed import insert_select
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM agreements_agreement")
         start = cursor.fetchone()[0]
         if start >= total:
             return
-        cursor.execute(
-            """
-            INSERT INTO agreements_client (public_id, name, billing_name, billing_address, billing_email,
-                                           hourly_rate, currency, is_active, created_at)
-            SELECT gen_random_uuid(), 'Bench client ' || n, '', '', '', 100, 'USD', true, now()
-            FROM generate_series(%(start)s + 1, %(total)s) AS n;
-
-            INSERT INTO agreements_agreement (public_id, client_id, name, status, starts_on, ends_on,
-                low_balance_threshold_minutes, billing_increment_minutes, rounding_mode, overage_policy,
-                overage_limit_minutes, credit_policy, auto_reload, reload_tier_id, usage_alert_percent,
-                balance_minutes, created_at)
-            SELECT gen_random_uuid(), c.id, 'Prepaid support hours', 'active', current_date - 365, NULL,
-                120, 15, 'up', 'reject', 0, 'on_payment', false, NULL, NULL,
-                CASE WHEN c.id %% 100 = 0 THEN 1800 - 19 * 90 ELSE 1800 - 19 * 30 END, now()
-            FROM agreements_client c WHERE c.name LIKE 'Bench client %%' AND c.id > (
-                SELECT coalesce(max(client_id), 0) FROM agreements_agreement);
-
-            INSERT INTO agreements_block (public_id, agreement_id, tier_id, minutes, minutes_left, rate, amount,
-                currency, starts_on, expires_on, paid_at, cancelled_at, credited_at, created_at, created_by_id)
-            SELECT gen_random_uuid(), a.id, NULL, 1800, a.balance_minutes, 90, 2700, 'USD', current_date - 365, NULL,
-                now(), NULL, now(), now(), NULL
-            FROM agreements_agreement a WHERE NOT EXISTS (SELECT 1 FROM agreements_block b WHERE b.agreement_id = a.id);
-
-            INSERT INTO agreements_ledgerentry (agreement_id, block_id, kind, minutes, time_entry_id, reverses_id,
-                reason, author_id, created_at)
-            SELECT b.agreement_id, b.id, 'purchase', 1800, NULL, NULL, '', NULL, now()
-            FROM agreements_block b WHERE NOT EXISTS (SELECT 1 FROM agreements_ledgerentry l WHERE l.block_id = b.id);
-
-            INSERT INTO agreements_ledgerentry (agreement_id, block_id, kind, minutes, time_entry_id, reverses_id,
-                reason, author_id, created_at)
-            SELECT b.agreement_id, b.id, 'debit', CASE WHEN a.client_id %% 100 = 0 THEN -90 ELSE -30 END,
-                NULL, NULL, '', NULL, now()
-            FROM agreements_block b JOIN agreements_agreement a ON a.id = b.agreement_id
-            CROSS JOIN generate_series(1, 19)
-            WHERE (SELECT count(*) FROM agreements_ledgerentry l WHERE l.block_id = b.id) = 1;
-            """,
-            {"start": start, "total": total},
+        params = {"start": start, "total": total}
+        insert_select(
+            cursor,
+            Client,
+            {"name": "'Bench client ' || n", "hourly_rate": "100", "currency": "'USD'", "created_at": "now()"},
+            "FROM generate_series(%(start)s + 1, %(total)s) AS n",
+            params,
+        )
+        insert_select(
+            cursor,
+            Agreement,
+            {
+                "client_id": "c.id",
+                "starts_on": "current_date - 365",
+                "balance_minutes": "CASE WHEN c.id %% 100 = 0 THEN 1800 - 19 * 90 ELSE 1800 - 19 * 30 END",
+                "created_at": "now()",
+            },
+            "FROM agreements_client c WHERE c.name LIKE 'Bench client %%' AND c.id > ("
+            "SELECT coalesce(max(client_id), 0) FROM agreements_agreement)",
+            params,
+        )
+        insert_select(
+            cursor,
+            Block,
+            {
+                "agreement_id": "a.id",
+                "minutes": "1800",
+                "minutes_left": "a.balance_minutes",
+                "rate": "90",
+                "amount": "2700",
+                "currency": "'USD'",
+                "starts_on": "current_date - 365",
+                "paid_at": "now()",
+                "credited_at": "now()",
+                "created_at": "now()",
+            },
+            "FROM agreements_agreement a "
+            "WHERE NOT EXISTS (SELECT 1 FROM agreements_block b WHERE b.agreement_id = a.id)",
+            params,
+        )
+        insert_select(
+            cursor,
+            LedgerEntry,
+            {
+                "agreement_id": "b.agreement_id",
+                "block_id": "b.id",
+                "kind": "'purchase'",
+                "minutes": "1800",
+                "created_at": "now()",
+            },
+            "FROM agreements_block b WHERE NOT EXISTS (SELECT 1 FROM agreements_ledgerentry l WHERE l.block_id = b.id)",
+            params,
+        )
+        insert_select(
+            cursor,
+            LedgerEntry,
+            {
+                "agreement_id": "b.agreement_id",
+                "block_id": "b.id",
+                "kind": "'debit'",
+                "minutes": "CASE WHEN a.client_id %% 100 = 0 THEN -90 ELSE -30 END",
+                "created_at": "now()",
+            },
+            "FROM agreements_block b JOIN agreements_agreement a ON a.id = b.agreement_id "
+            "CROSS JOIN generate_series(1, 19) "
+            "WHERE (SELECT count(*) FROM agreements_ledgerentry l WHERE l.block_id = b.id) = 1",
+            params,
         )
         cursor.execute("ANALYZE")
 
@@ -287,10 +323,17 @@ def run_end_to_end(env: dict[str, str], workdir: Path, processes: int, flagged: 
 
 
 def main() -> None:
+    global SERVER_URL, DB_NAME
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--flagged", type=int, default=200, help="0 skips the end-to-end part")
+    parser.add_argument(
+        "--database-url",
+        default=f"{SERVER_URL}/{DB_NAME}",
+        help="a throw-away database: dropped, re-created and dropped again",
+    )
     args = parser.parse_args()
+    SERVER_URL, DB_NAME = args.database_url.rsplit("/", 1)
     sizes = [int(size) for size in args.sizes.split(",")]
 
     recreate_database()
@@ -335,8 +378,9 @@ def main() -> None:
         one, two = (run["seconds"] for run in results["end_to_end"])
         results["two_workers_speedup"] = round(one / two, 2)
         print(f"two worker processes vs one: {results['two_workers_speedup']}× faster")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
+    from bench.seed import results_dir
+
+    out = results_dir()
     (out / "low_balance_sweep.json").write_text(json.dumps(results, indent=2))
 
 

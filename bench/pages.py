@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Page benchmark: the staff dashboard and the client portal at 10k clients.
 
-    .venv/bin/python bench/pages.py [--clients 10000] [--requests 40]
+    .venv/bin/python bench/pages.py [--clients 10000] [--requests 40] [--database-url URL]
 
 Builds a throw-away PostgreSQL database `blockhours_bench_pages` (dropped at
 the end) with N clients, each with an agreement, a credited 30-h block,
@@ -29,10 +29,13 @@ DB_NAME = "blockhours_bench_pages"
 def database(action: str) -> None:
     import psycopg
 
+    sys.path.insert(0, str(ROOT))
+    from bench.seed import create_database_sql
+
     with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         if action == "create":
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
+            conn.execute(create_database_sql(DB_NAME))
 
 
 def setup_django(workdir: Path) -> None:
@@ -55,7 +58,15 @@ def setup_django(workdir: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    call_command("collectstatic", "--noinput", verbosity=0)  # production pages use hashed static names
+    # Production pages use hashed static names, so the manifest storage; the compressed copies
+    # WhiteNoise also writes (most of collectstatic's time) play no part in rendering a page.
+    from django.conf import settings
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", "--noinput", verbosity=0)
 
 
 def build(clients: int) -> tuple[object, object]:
@@ -63,58 +74,86 @@ def build(clients: int) -> tuple[object, object]:
     from django.db import connection
 
     from accounts.models import Role, User
-    from agreements.models import ClientContact
+    from agreements.models import Agreement, Block, Client, ClientContact, LedgerEntry, Ticket, TimeEntry
+    from bench.seed import insert_select
 
     technician = User.objects.create(username="bench-tech", role=Role.TECHNICIAN)
+    params = {"n": clients, "tech": technician.pk}
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO agreements_client (public_id, name, billing_name, billing_address, billing_email,
-                                           hourly_rate, currency, is_active, created_at)
-            SELECT gen_random_uuid(), 'Client ' || n, '', '', '', 100, 'USD', true, now()
-            FROM generate_series(1, %(n)s) AS n;
-
-            INSERT INTO agreements_agreement (public_id, client_id, name, status, starts_on, ends_on,
-                low_balance_threshold_minutes, billing_increment_minutes, rounding_mode, overage_policy,
-                overage_limit_minutes, credit_policy, auto_reload, reload_tier_id, usage_alert_percent,
-                balance_minutes, created_at)
-            SELECT gen_random_uuid(), c.id, 'Prepaid support hours', 'active', current_date - 365, NULL,
-                120, 15, 'up', 'reject', 0, 'on_payment', false, NULL, NULL, 1800 - 8 * 60, now()
-            FROM agreements_client c;
-
-            INSERT INTO agreements_block (public_id, agreement_id, tier_id, minutes, minutes_left, rate, amount,
-                currency, starts_on, expires_on, paid_at, cancelled_at, credited_at, created_at, created_by_id)
-            SELECT gen_random_uuid(), a.id, NULL, 1800, 1800 - 8 * 60, 90, 2700, 'USD', current_date - 365, NULL,
-                now(), NULL, now(), now(), NULL
-            FROM agreements_agreement a;
-
-            INSERT INTO agreements_ticket (public_id, client_id, number, subject, status, created_at)
-            SELECT gen_random_uuid(), c.id, '1', 'Bench ticket', 'open', now() FROM agreements_client c;
-
-            INSERT INTO agreements_timeentry (public_id, agreement_id, ticket_id, technician_id, work_date, minutes,
-                work_type_id, charged_minutes, notes, idempotency_key, corrects_id, voided_at, voided_by_id,
-                void_reason, created_at)
-            SELECT gen_random_uuid(), a.id, t.id, %(tech)s, current_date - 7 * w, 60,
-                (SELECT id FROM agreements_worktype WHERE name = 'Normal'), 60, '', NULL, NULL, NULL, NULL, '', now()
-            FROM agreements_agreement a JOIN agreements_ticket t ON t.client_id = a.client_id
-            CROSS JOIN generate_series(0, 7) AS w;
-
-            INSERT INTO agreements_ledgerentry (agreement_id, block_id, kind, minutes, time_entry_id, reverses_id,
-                reason, author_id, created_at)
-            SELECT b.agreement_id, b.id, 'purchase', 1800, NULL, NULL, '', NULL, now() FROM agreements_block b;
-
-            INSERT INTO agreements_ledgerentry (agreement_id, block_id, kind, minutes, time_entry_id, reverses_id,
-                reason, author_id, created_at)
-            SELECT e.agreement_id, b.id, 'debit', -60, e.id, NULL, '', NULL, now()
-            FROM agreements_timeentry e JOIN agreements_block b ON b.agreement_id = e.agreement_id;
-            ANALYZE;
-            """,
-            {"n": clients, "tech": technician.pk},
+        insert_select(
+            cursor,
+            Client,
+            {"name": "'Client ' || n", "hourly_rate": "100", "currency": "'USD'", "created_at": "now()"},
+            "FROM generate_series(1, %(n)s) AS n",
+            params,
         )
+        insert_select(
+            cursor,
+            Agreement,
+            {"client_id": "c.id", "starts_on": "current_date - 365", "balance_minutes": "1800 - 8 * 60"},
+            "FROM agreements_client c",
+        )
+        insert_select(
+            cursor,
+            Block,
+            {
+                "agreement_id": "a.id",
+                "minutes": "1800",
+                "minutes_left": "1800 - 8 * 60",
+                "rate": "90",
+                "amount": "2700",
+                "currency": "'USD'",
+                "starts_on": "current_date - 365",
+                "paid_at": "now()",
+                "credited_at": "now()",
+                "created_at": "now()",
+            },
+            "FROM agreements_agreement a",
+        )
+        insert_select(
+            cursor,
+            Ticket,
+            {"client_id": "c.id", "number": "'1'", "subject": "'Bench ticket'", "created_at": "now()"},
+            "FROM agreements_client c",
+        )
+        insert_select(
+            cursor,
+            TimeEntry,
+            {
+                "agreement_id": "a.id",
+                "ticket_id": "t.id",
+                "technician_id": "%(tech)s",
+                "work_date": "current_date - 7 * w",
+                "minutes": "60",
+                "work_type_id": "(SELECT id FROM agreements_worktype WHERE name = 'Normal')",
+                "charged_minutes": "60",
+                "created_at": "now()",
+            },
+            "FROM agreements_agreement a JOIN agreements_ticket t ON t.client_id = a.client_id "
+            "CROSS JOIN generate_series(0, 7) AS w",
+            params,
+        )
+        insert_select(
+            cursor,
+            LedgerEntry,
+            {"agreement_id": "b.agreement_id", "block_id": "b.id", "kind": "'purchase'", "minutes": "1800"},
+            "FROM agreements_block b",
+        )
+        insert_select(
+            cursor,
+            LedgerEntry,
+            {
+                "agreement_id": "e.agreement_id",
+                "block_id": "b.id",
+                "kind": "'debit'",
+                "minutes": "-60",
+                "time_entry_id": "e.id",
+            },
+            "FROM agreements_timeentry e JOIN agreements_block b ON b.agreement_id = e.agreement_id",
+        )
+        cursor.execute("ANALYZE")
     staff = User.objects.create(username="bench-staff", role=Role.STAFF)
     contact = User.objects.create(username="bench-contact", role=Role.CLIENT)
-    from agreements.models import Client
-
     ClientContact.objects.create(user=contact, client=Client.objects.get(name="Client 1"))
     return staff, contact
 
@@ -156,10 +195,17 @@ def measure(staff, contact, rounds: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
+    global SERVER_URL, DB_NAME
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument(
+        "--database-url",
+        default=f"{SERVER_URL}/{DB_NAME}",
+        help="a throw-away database: dropped, re-created and dropped again",
+    )
     args = parser.parse_args()
+    SERVER_URL, DB_NAME = args.database_url.rsplit("/", 1)
     database("create")
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -177,8 +223,9 @@ def main() -> None:
             f"{name:<16} p50 {figures['p50_ms']:>8.2f} ms  p95 {figures['p95_ms']:>8.2f} ms  "
             f"{figures['p50_ms'] / base:>6.1f}× the trivial view  {figures['queries']} queries"
         )
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
+    from bench.seed import results_dir
+
+    out = results_dir()
     (out / "pages.json").write_text(json.dumps({"clients": args.clients, "pages": results}, indent=2))
 
 

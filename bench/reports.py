@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Reports benchmark (PostgreSQL): deferred revenue and usage at scale.
 
-    .venv/bin/python bench/reports.py [--agreements 100000] [--rounds 7]
+    .venv/bin/python bench/reports.py [--agreements 100000] [--rounds 7] [--database-url URL]
 
 Builds `--agreements` clients, each with one agreement, two blocks (30 h at
 $90, 10 h at $100), 18 time entries spread over the last year (normal,
@@ -38,9 +38,12 @@ DB_NAME = "blockhours_bench_reports"
 def recreate_database() -> None:
     import psycopg
 
+    sys.path.insert(0, str(ROOT))
+    from bench.seed import create_database_sql
+
     with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(create_database_sql(DB_NAME))
 
 
 def drop_database() -> None:
@@ -77,76 +80,126 @@ def setup_django(workdir: Path) -> None:
 def generate(total: int) -> dict[str, int]:
     from django.db import connection
 
+    from accounts.models import User
+    from agreements.models import Agreement, Block, Client, LedgerEntry, Ticket, TimeEntry
+    from bench.seed import insert_select
+
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff,
-                                       is_active, date_joined, role)
-            SELECT '!', false, 'tech' || n, 'Tech', 'No ' || n, 'tech' || n || '@msp.example', false, true, now(),
-                   'technician'
-            FROM generate_series(1, 20) AS n;
-
-            INSERT INTO agreements_client (public_id, name, billing_name, billing_address, billing_email,
-                                           hourly_rate, currency, is_active, created_at)
-            SELECT gen_random_uuid(), 'Bench client ' || lpad(n::text, 7, '0'), '', '', '', 100, 'USD', true, now()
-            FROM generate_series(1, %(total)s) AS n;
-
-            INSERT INTO agreements_agreement (public_id, client_id, name, status, starts_on, ends_on,
-                low_balance_threshold_minutes, billing_increment_minutes, rounding_mode, overage_policy,
-                overage_limit_minutes, credit_policy, auto_reload, reload_tier_id, usage_alert_percent,
-                balance_minutes, created_at)
-            SELECT gen_random_uuid(), c.id, 'Prepaid support hours', 'active', current_date - 400, NULL,
-                120, 15, 'up', 'reject', 0, 'on_payment', false, NULL, NULL, 0, now()
-            FROM agreements_client c;
-
-            INSERT INTO agreements_ticket (public_id, client_id, number, subject, status, created_at)
-            SELECT gen_random_uuid(), c.id, 'T-1', 'Bench ticket', 'open', now() FROM agreements_client c;
-
-            -- Two blocks each: 1,800 min at $90 (a year ago), 600 min at $100 (half a year ago).
-            INSERT INTO agreements_block (public_id, agreement_id, tier_id, minutes, minutes_left, rate, amount,
-                currency, starts_on, expires_on, paid_at, cancelled_at, credited_at, created_at, created_by_id)
-            SELECT gen_random_uuid(), a.id, NULL, s.minutes, 0, s.rate, s.rate * s.minutes / 60, 'USD',
-                current_date - s.age, NULL, now() - s.age * interval '1 day', NULL,
-                now() - s.age * interval '1 day', now() - s.age * interval '1 day', NULL
-            FROM agreements_agreement a
-            CROSS JOIN (VALUES (1800, 90.00, 365), (600, 100.00, 182)) AS s(minutes, rate, age);
-
-            INSERT INTO agreements_ledgerentry (agreement_id, block_id, kind, minutes, time_entry_id, reverses_id,
-                reason, author_id, created_at)
-            SELECT b.agreement_id, b.id, 'purchase', b.minutes, NULL, NULL, '', NULL, b.credited_at
-            FROM agreements_block b;
-
-            -- 18 entries a client, every 20 days back from today; work types in turn.
-            INSERT INTO agreements_timeentry (public_id, agreement_id, ticket_id, technician_id, work_date, minutes,
-                work_type_id, charged_minutes, notes, idempotency_key, corrects_id, voided_at, voided_by_id,
-                void_reason, created_at)
-            SELECT gen_random_uuid(), a.id, t.id,
-                (SELECT min(id) FROM accounts_user WHERE role = 'technician') + (a.id + k) %% 20,
-                current_date - k * 20, 60, w.id,
-                (60 * w.multiplier)::int, '', NULL, NULL, NULL, NULL, '', now() - k * 20 * interval '1 day'
-            FROM agreements_agreement a
+        params = {"total": total}
+        insert_select(
+            cursor,
+            User,
+            {
+                "password": "'!'",
+                "username": "'tech' || n",
+                "first_name": "'Tech'",
+                "last_name": "'No ' || n",
+                "email": "'tech' || n || '@msp.example'",
+                "date_joined": "now()",
+                "role": "'technician'",
+            },
+            "FROM generate_series(1, 20) AS n",
+        )
+        insert_select(
+            cursor,
+            Client,
+            {
+                "name": "'Bench client ' || lpad(n::text, 7, '0')",
+                "hourly_rate": "100",
+                "currency": "'USD'",
+                "created_at": "now()",
+            },
+            "FROM generate_series(1, %(total)s) AS n",
+            params,
+        )
+        insert_select(
+            cursor,
+            Agreement,
+            {"client_id": "c.id", "starts_on": "current_date - 400", "balance_minutes": "0", "created_at": "now()"},
+            "FROM agreements_client c",
+        )
+        insert_select(
+            cursor,
+            Ticket,
+            {"client_id": "c.id", "number": "'T-1'", "subject": "'Bench ticket'", "created_at": "now()"},
+            "FROM agreements_client c",
+        )
+        # Two blocks each: 1,800 min at $90 (a year ago), 600 min at $100 (half a year ago).
+        insert_select(
+            cursor,
+            Block,
+            {
+                "agreement_id": "a.id",
+                "minutes": "s.minutes",
+                "minutes_left": "0",
+                "rate": "s.rate",
+                "amount": "s.rate * s.minutes / 60",
+                "currency": "'USD'",
+                "starts_on": "current_date - s.age",
+                "paid_at": "now() - s.age * interval '1 day'",
+                "credited_at": "now() - s.age * interval '1 day'",
+                "created_at": "now() - s.age * interval '1 day'",
+            },
+            "FROM agreements_agreement a "
+            "CROSS JOIN (VALUES (1800, 90.00, 365), (600, 100.00, 182)) AS s(minutes, rate, age)",
+        )
+        insert_select(
+            cursor,
+            LedgerEntry,
+            {
+                "agreement_id": "b.agreement_id",
+                "block_id": "b.id",
+                "kind": "'purchase'",
+                "minutes": "b.minutes",
+                "created_at": "b.credited_at",
+            },
+            "FROM agreements_block b",
+        )
+        # 18 entries a client, every 20 days back from today; work types in turn.
+        insert_select(
+            cursor,
+            TimeEntry,
+            {
+                "agreement_id": "a.id",
+                "ticket_id": "t.id",
+                "technician_id": "(SELECT min(id) FROM accounts_user WHERE role = 'technician') + (a.id + k) %% 20",
+                "work_date": "current_date - k * 20",
+                "minutes": "60",
+                "work_type_id": "w.id",
+                "charged_minutes": "(60 * w.multiplier)::int",
+                "created_at": "now() - k * 20 * interval '1 day'",
+            },
+            """FROM agreements_agreement a
             JOIN agreements_ticket t ON t.client_id = a.client_id
             CROSS JOIN generate_series(0, 17) AS k
             JOIN LATERAL (
                 SELECT id, multiplier FROM agreements_worktype ORDER BY multiplier, name
                 OFFSET (a.id + k) %% 4 LIMIT 1
-            ) w ON true;
-
-            -- One debit per entry (the non-billable ones charge nothing, so a purchase-sized debit stands in
-            -- to keep 20 rows an agreement): older entries from the first block, newer from the second.
-            INSERT INTO agreements_ledgerentry (agreement_id, block_id, kind, minutes, time_entry_id, reverses_id,
-                reason, author_id, created_at)
-            SELECT e.agreement_id, b.id, 'debit', -greatest(e.charged_minutes, 1), e.id, NULL, '', NULL, e.created_at
-            FROM agreements_timeentry e
+            ) w ON true""",
+            params,
+        )
+        # One debit per entry (the non-billable ones charge nothing, so a purchase-sized debit stands in
+        # to keep 20 rows an agreement): older entries from the first block, newer from the second.
+        insert_select(
+            cursor,
+            LedgerEntry,
+            {
+                "agreement_id": "e.agreement_id",
+                "block_id": "b.id",
+                "kind": "'debit'",
+                "minutes": "-greatest(e.charged_minutes, 1)",
+                "time_entry_id": "e.id",
+                "created_at": "e.created_at",
+            },
+            """FROM agreements_timeentry e
             JOIN agreements_block b ON b.agreement_id = e.agreement_id
-                AND b.minutes = CASE WHEN e.work_date < current_date - 182 THEN 1800 ELSE 600 END;
-            """,
-            {"total": total},
+                AND b.minutes = CASE WHEN e.work_date < current_date - 182 THEN 1800 ELSE 600 END""",
+            params,
         )
         cursor.execute("ANALYZE")
         counts = {}
         for table in ("agreements_agreement", "agreements_ledgerentry", "agreements_timeentry"):
-            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608  # nosec B608
             counts[table] = cursor.fetchone()[0]
     return counts
 
@@ -253,10 +306,17 @@ def run(rounds: int) -> dict[str, object]:
 
 
 def main() -> None:
+    global SERVER_URL, DB_NAME
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agreements", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--database-url",
+        default=f"{SERVER_URL}/{DB_NAME}",
+        help="a throw-away database: dropped, re-created and dropped again",
+    )
     args = parser.parse_args()
+    SERVER_URL, DB_NAME = args.database_url.rsplit("/", 1)
     import tempfile
 
     recreate_database()
@@ -269,10 +329,11 @@ def main() -> None:
             results = {"counts": counts, **run(args.rounds)}
     finally:
         drop_database()
-    out = ROOT / "bench" / "results" / "reports.json"
-    out.parent.mkdir(exist_ok=True)
+    from bench.seed import results_dir
+
+    out = results_dir() / "reports.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {out.relative_to(ROOT)}")
+    print(f"written to {out}")
 
 
 if __name__ == "__main__":
