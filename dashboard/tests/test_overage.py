@@ -69,3 +69,15 @@ def test_nobody_but_msp_staff_reaches_the_overage_page(client, technician, alice
         client.force_login(user)
         assert client.post(url, {"confirm": "1"}).status_code in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND)
     assert not Invoice.objects.exists()
+
+
+def test_the_void_box_of_an_overage_invoice_says_the_overage_is_written_off(client, staff, overage_agreement, seller):
+    from billing.services import invoice_bill_overage
+
+    invoice = invoice_bill_overage(agreement=overage_agreement, actor=staff)
+    client.force_login(staff)
+
+    page = client.get(reverse("billing:invoice", args=[invoice.public_id])).content.decode()
+
+    assert "Its overage is written off: those minutes stay settled and are not billed again." in page
+    assert "Its block is cancelled" not in page
