@@ -231,6 +231,15 @@ class Agreement(models.Model):
         help_text=_("Work types this agreement covers; empty means all."),
         verbose_name=_("work types"),
     )
+    # Where the agreement stands in its client's order: a time entry logged for
+    # the client, not for one agreement, goes to the first (lowest) agreement
+    # that covers its work type and can take it. Set by agreements.services.
+    position = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text=_("Order in which the client's agreements take time logged for the client: 1 first."),
+        verbose_name=_("position"),
+    )
     # Cached sum of the ledger, written only by agreements.services under the
     # agreement's row lock; tests check it against the ledger after every call.
     balance_minutes = models.IntegerField(default=0, editable=False, verbose_name=_("balance minutes"))
@@ -239,7 +248,7 @@ class Agreement(models.Model):
     class Meta:
         verbose_name = _("agreement")
         verbose_name_plural = _("agreements")
-        ordering = ["client__name", "starts_on"]
+        ordering = ["client__name", "position"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
@@ -273,6 +282,9 @@ class Agreement(models.Model):
                 condition=Q(auto_reload=False) | Q(reload_tier__isnull=False),
                 name="agreement_auto_reload_needs_tier",
             ),
+            # One agreement per place in a client's order: "the first one" is never a tie.
+            models.UniqueConstraint(fields=["client", "position"], name="agreement_unique_position_per_client"),
+            models.CheckConstraint(condition=Q(position__gte=1), name="agreement_position_positive"),
         ]
         indexes = [
             # Under the low-balance sweep: only active agreements at or below

@@ -30,6 +30,8 @@ class AuditAction(models.TextChoices):
     LOCKOUT_CLEAR = "lockout.clear", _("Sign-in lockout lifted")
     CLIENT_UPDATE = "client.update", _("Client details changed")
     EMAIL_RESEND = "email.resend", _("Undelivered email sent again")
+    AGREEMENT_ORDER = "agreement.order", _("Agreements reordered")
+    AGREEMENT_WORK_TYPES = "agreement.work_types", _("Agreement's work types changed")
 
 
 class AuditEventQuerySet(models.QuerySet):

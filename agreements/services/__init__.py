@@ -20,6 +20,8 @@ from agreements.services.blocks import (
 )
 from agreements.services.clients import (
     agreement_create,
+    agreement_reorder,
+    agreement_set_work_types,
     client_contact_create,
     client_contact_invite,
     client_create,
@@ -28,17 +30,22 @@ from agreements.services.clients import (
 from agreements.services.ledger import InsufficientBalance, agreement_balance_locked
 from agreements.services.time_entries import (
     IdempotencyConflict,
+    NoAgreementCanTake,
     ticket_get_or_create,
     time_entry_correct,
     time_entry_log,
+    time_entry_log_for_client,
     time_entry_void,
 )
 
 __all__ = [
     "IdempotencyConflict",
     "InsufficientBalance",
+    "NoAgreementCanTake",
     "agreement_balance_locked",
     "agreement_create",
+    "agreement_reorder",
+    "agreement_set_work_types",
     "block_cancel",
     "block_credit",
     "block_mark_paid",
@@ -54,5 +61,6 @@ __all__ = [
     "ticket_get_or_create",
     "time_entry_correct",
     "time_entry_log",
+    "time_entry_log_for_client",
     "time_entry_void",
 ]

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
@@ -207,12 +208,117 @@ def _check_agreement_terms(agreement: Agreement) -> None:
         raise ValidationError(errors)
 
 
-def agreement_create(*, client: Client, work_types: list[WorkType] | None = None, **fields: object) -> Agreement:
+def agreement_create(
+    *,
+    client: Client,
+    work_types: list[WorkType] | None = None,
+    position: int | None = None,
+    actor: User | None = None,
+    **fields: object,
+) -> Agreement:
+    """A new agreement, last in the client's order unless `position` puts it
+    elsewhere (the others then move down one place)."""
     agreement = Agreement(client=client, **fields)
     _check_agreement_terms(agreement)
-    agreement.full_clean()
     with transaction.atomic():
+        # The client row lock queues two agreements created at once for one
+        # client, so each takes its own place at the end.
+        Client.objects.select_for_update().get(pk=client.pk)
+        last = Agreement.objects.filter(client=client).count()
+        agreement.position = last + 1
+        agreement.full_clean()
         agreement.save()
         if work_types:
             agreement.work_types.set(work_types)
+        if position is not None and position != agreement.position:
+            agreement = agreement_reorder(agreement=agreement, position=position, actor=actor)
+    return agreement
+
+
+def _agreements_in_order(client: Client) -> list[Agreement]:
+    return list(Agreement.objects.filter(client=client).order_by("position", "pk"))
+
+
+def agreement_reorder(*, agreement: Agreement, position: int, actor: User | None) -> Agreement:
+    """Move the agreement to `position` (1 = first) in its client's order; the
+    agreements in between shift by one place, so the order stays 1, 2, 3…"""
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise ValidationError({"position": gettext("Enter the position as a whole number.")})
+    with transaction.atomic():
+        # Under the client row lock: two reorders at once for one client would
+        # each number from a stale order.
+        client = Client.objects.select_for_update().get(pk=agreement.client_id)
+        ordered = _agreements_in_order(client)
+        if not 1 <= position <= len(ordered):
+            raise ValidationError(
+                {
+                    "position": gettext("Choose a position from 1 to %(count)s (the client has %(count)s agreements).")
+                    % {"count": len(ordered)}
+                }
+            )
+        moving = next(a for a in ordered if a.pk == agreement.pk)
+        before = [a.name for a in ordered]
+        old_position = ordered.index(moving) + 1
+        ordered.remove(moving)
+        ordered.insert(position - 1, moving)
+        if [a.position for a in ordered] == list(range(1, len(ordered) + 1)):
+            return moving
+        # Out of the way first, then into place: the unique (client, position)
+        # constraint is checked row by row, and a plain renumbering would
+        # collide with a neighbour's old place halfway through.
+        beyond = max(a.position for a in ordered)
+        Agreement.objects.filter(client=client).update(position=F("position") + beyond)
+        for place, item in enumerate(ordered, start=1):
+            Agreement.objects.filter(pk=item.pk).update(position=place)
+            item.position = place
+        audit_record(
+            actor=actor,
+            action=AuditAction.AGREEMENT_ORDER,
+            target=moving,
+            client=client,
+            before={"order": before},
+            after={"order": [a.name for a in ordered]},
+            summary=format_lazy(
+                gettext_lazy("Moved agreement “{agreement}” of {client} from place {old} to {new}"),
+                agreement=moving.name,
+                client=client.name,
+                old=old_position,
+                new=position,
+            ),
+        )
+    return moving
+
+
+def agreement_set_work_types(*, agreement: Agreement, work_types: list[WorkType], actor: User | None) -> Agreement:
+    """Which work types the agreement covers; none means all. Time already
+    logged stays where it was charged; new entries follow the new cover."""
+    inactive = [w.name for w in work_types if not w.is_active]
+    if inactive:
+        raise ValidationError(
+            {"work_types": gettext("No longer in use: %(names)s.") % {"names": ", ".join(sorted(inactive))}}
+        )
+    with transaction.atomic():
+        # The agreement row lock: an entry being logged on it checks its cover
+        # under the same lock, so it sees the old cover or the new one, whole.
+        agreement = Agreement.objects.select_for_update(no_key=True).select_related("client").get(pk=agreement.pk)
+        before = sorted(agreement.work_types.values_list("name", flat=True))
+        after = sorted({w.name for w in work_types})
+        if before == after:
+            return agreement
+        agreement.work_types.set(work_types)
+        everything = gettext_lazy("all work types")
+        audit_record(
+            actor=actor,
+            action=AuditAction.AGREEMENT_WORK_TYPES,
+            target=agreement,
+            client=agreement.client,
+            before={"work_types": before},
+            after={"work_types": after},
+            summary=format_lazy(
+                gettext_lazy("Agreement “{agreement}” of {client} now covers {work_types}"),
+                agreement=agreement.name,
+                client=agreement.client.name,
+                work_types=", ".join(after) if after else everything,
+            ),
+        )
     return agreement

@@ -107,13 +107,20 @@ def _usable_minutes(agreement: Agreement, on: datetime.date) -> int:
     return sum(left for _, left in _usable_blocks(agreement, on)) + _pool_minutes(agreement)
 
 
-def _check_overage(agreement: Agreement, charged: int, on: datetime.date) -> None:
-    if charged == 0 or agreement.overage_policy == OveragePolicy.BILL_OVERAGE:
-        return
-    usable = _usable_minutes(agreement, on)
+def _chargeable_minutes(agreement: Agreement, on: datetime.date) -> int | None:
+    """How many minutes the overage policy lets one entry worked `on` charge
+    now; None when there is no limit (bill-overage)."""
+    if agreement.overage_policy == OveragePolicy.BILL_OVERAGE:
+        return None
     floor = -agreement.overage_limit_minutes if agreement.overage_policy == OveragePolicy.ALLOW_NEGATIVE else 0
-    if usable - charged < floor:
-        allowed = max(usable - floor, 0)
+    return max(_usable_minutes(agreement, on) - floor, 0)
+
+
+def _check_overage(agreement: Agreement, charged: int, on: datetime.date) -> None:
+    if charged == 0:
+        return
+    allowed = _chargeable_minutes(agreement, on)
+    if allowed is not None and charged > allowed:
         raise InsufficientBalance(
             gettext(
                 "This entry would charge %(charged)s min but only %(allowed)s min can be charged to "

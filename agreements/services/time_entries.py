@@ -1,7 +1,7 @@
 """Time entries and tickets: logged, voided and corrected under the agreement's lock."""
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -28,6 +28,7 @@ from agreements.models import (
 )
 from agreements.services.ledger import (
     _allocate_debit,
+    _chargeable_minutes,
     _check_overage,
     _expire_blocks_of,
     _lock,
@@ -43,7 +44,8 @@ class IdempotencyConflict(ValidationError):
 
 @dataclass(frozen=True)
 class _EntryRequest:
-    agreement_pk: int
+    client_pk: int
+    agreement_pk: int | None  # None: logged for the client, charged to the agreement chosen then
     ticket_pk: int
     work_date: datetime.date
     minutes: int
@@ -52,7 +54,57 @@ class _EntryRequest:
 
     @classmethod
     def of(cls, entry: TimeEntry) -> "_EntryRequest":
-        return cls(entry.agreement_id, entry.ticket_id, entry.work_date, entry.minutes, entry.work_type_id, entry.notes)
+        return cls(
+            entry.agreement.client_id,
+            entry.agreement_id,
+            entry.ticket_id,
+            entry.work_date,
+            entry.minutes,
+            entry.work_type_id,
+            entry.notes,
+        )
+
+
+class NoAgreementCanTake(ValidationError):
+    """A time entry logged for a client that none of its agreements can take."""
+
+
+def _entry_errors(
+    *,
+    technician: User,
+    client_id: int,
+    ticket: Ticket,
+    work_date: datetime.date,
+    minutes: object,
+    work_type: WorkType,
+) -> dict[str, str]:
+    """What is wrong with the entry whichever agreement takes it."""
+    if not technician.works_for_msp:
+        raise PermissionDenied(gettext("Only technicians and staff can log time."))
+    errors: dict[str, str] = {}
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        errors["minutes"] = gettext("Enter the duration as a whole number of minutes.")
+    elif minutes <= 0:
+        errors["minutes"] = gettext("The duration must be more than zero minutes.")
+    elif minutes > MAX_ENTRY_MINUTES:
+        errors["minutes"] = gettext("One entry cannot be longer than 24 hours; split it by day.")
+    if ticket.client_id != client_id:
+        errors["ticket"] = gettext("Ticket #%(number)s belongs to another client.") % {"number": ticket.number}
+    if not work_type.is_active:
+        errors["work_type"] = gettext("The work type “%(name)s” is no longer in use.") % {"name": work_type.name}
+    if work_date > timezone.localdate():
+        errors["work_date"] = gettext("Time cannot be logged for a future date.")
+    return errors
+
+
+def _covers(agreement: Agreement, work_type: WorkType) -> bool:
+    """An agreement with no work types chosen covers them all."""
+    covered = agreement.work_types.all()  # prefetched by the callers that loop
+    return not covered or any(w.pk == work_type.pk for w in covered)
+
+
+def _in_term(agreement: Agreement, work_date: datetime.date) -> bool:
+    return agreement.starts_on <= work_date and not (agreement.ends_on and work_date > agreement.ends_on)
 
 
 def _validate_entry(
@@ -64,24 +116,17 @@ def _validate_entry(
     minutes: object,
     work_type: WorkType,
 ) -> None:
-    if not technician.works_for_msp:
-        raise PermissionDenied(gettext("Only technicians and staff can log time."))
-    errors: dict[str, str] = {}
-    if isinstance(minutes, bool) or not isinstance(minutes, int):
-        errors["minutes"] = gettext("Enter the duration as a whole number of minutes.")
-    elif minutes <= 0:
-        errors["minutes"] = gettext("The duration must be more than zero minutes.")
-    elif minutes > MAX_ENTRY_MINUTES:
-        errors["minutes"] = gettext("One entry cannot be longer than 24 hours; split it by day.")
-    if ticket.client_id != agreement.client_id:
-        errors["ticket"] = gettext("Ticket #%(number)s belongs to another client.") % {"number": ticket.number}
-    if not work_type.is_active:
-        errors["work_type"] = gettext("The work type “%(name)s” is no longer in use.") % {"name": work_type.name}
-    elif agreement.work_types.exists() and not agreement.work_types.filter(pk=work_type.pk).exists():
+    errors = _entry_errors(
+        technician=technician,
+        client_id=agreement.client_id,
+        ticket=ticket,
+        work_date=work_date,
+        minutes=minutes,
+        work_type=work_type,
+    )
+    if "work_type" not in errors and not _covers(agreement, work_type):
         errors["work_type"] = gettext("This agreement does not cover “%(name)s” work.") % {"name": work_type.name}
-    if work_date > timezone.localdate():
-        errors["work_date"] = gettext("Time cannot be logged for a future date.")
-    elif work_date < agreement.starts_on or (agreement.ends_on and work_date > agreement.ends_on):
+    if "work_date" not in errors and not _in_term(agreement, work_date):
         errors["work_date"] = gettext("The date is outside the agreement's term.")
     if agreement.status != AgreementStatus.ACTIVE:
         errors["agreement"] = gettext("This agreement has ended; time cannot be logged on it.")
@@ -106,7 +151,7 @@ def time_entry_log(
     With an idempotency key, a retry of the same request returns the entry
     the first one created and charges nothing more.
     """
-    request = _EntryRequest(agreement.pk, ticket.pk, work_date, minutes, work_type.pk, notes)
+    request = _EntryRequest(agreement.client_id, agreement.pk, ticket.pk, work_date, minutes, work_type.pk, notes)
     with transaction.atomic():
         # Checked against the locked row: an agreement ended or changed a
         # moment ago must not take time on the strength of a stale copy.
@@ -123,45 +168,179 @@ def time_entry_log(
             minutes=minutes,
             work_type=work_type,
         )
-        charged = charged_minutes(
-            minutes=minutes,
-            increment=agreement.billing_increment_minutes,
-            rounding_mode=agreement.rounding_mode,
-            multiplier=work_type.multiplier,
-        )
-        _check_overage(agreement, charged, work_date)
-        entry = TimeEntry(
+        return _charge(
             agreement=agreement,
-            ticket=ticket,
+            request=request,
             technician=technician,
+            ticket=ticket,
+            work_type=work_type,
+            idempotency_key=idempotency_key,
+            corrects=corrects,
+        )
+
+
+def time_entry_log_for_client(
+    *,
+    client: Client,
+    technician: User,
+    ticket: Ticket,
+    work_date: datetime.date,
+    minutes: int,
+    work_type: WorkType,
+    notes: str = "",
+    idempotency_key: str | None = None,
+) -> TimeEntry:
+    """Log time for a client and charge it to the first of its agreements, in
+    the client's order, that is active on the date, covers the work type and
+    can take the charge under its overage policy. The entry names the agreement
+    chosen. When none can, NoAgreementCanTake says why for each, and nothing
+    changes.
+
+    The choice and the debit happen under the same locks: every active
+    agreement of the client is locked first (in primary-key order, the order
+    every caller locks several agreements in, so two callers never wait on each
+    other in a circle), so no concurrent entry can fill an agreement between
+    the choice and the charge.
+    """
+    request = _EntryRequest(client.pk, None, ticket.pk, work_date, minutes, work_type.pk, notes)
+    with transaction.atomic():
+        candidates = list(
+            Agreement.objects.select_for_update(no_key=True, of=("self",))
+            .filter(client=client, status=AgreementStatus.ACTIVE)
+            .select_related("client")
+            .prefetch_related("work_types")
+            .order_by("pk")
+        )
+        if idempotency_key:
+            earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                return _replay(earlier, request)
+        errors = _entry_errors(
+            technician=technician,
+            client_id=client.pk,
+            ticket=ticket,
             work_date=work_date,
             minutes=minutes,
             work_type=work_type,
-            charged_minutes=charged,
-            notes=notes,
-            idempotency_key=idempotency_key or None,
-            corrects=corrects,
         )
-        try:
-            with transaction.atomic():
-                entry.save()
-        except IntegrityError:
-            # The same key was used at the same moment on another agreement
-            # (whose lock we do not hold): the database kept the first one.
-            earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
-            if earlier is None:
-                raise
-            return _replay(earlier, request)
-        if charged:
-            _write(
-                agreement,
-                _allocate_debit(agreement, charged, work_date, LedgerKind.DEBIT, time_entry=entry, author=technician),
+        if errors:
+            raise ValidationError(errors)
+        agreement = _choose(client, sorted(candidates, key=lambda a: (a.position, a.pk)), work_date, minutes, work_type)
+        return _charge(
+            agreement=agreement,
+            request=request,
+            technician=technician,
+            ticket=ticket,
+            work_type=work_type,
+            idempotency_key=idempotency_key,
+            corrects=None,
+        )
+
+
+def _choose(
+    client: Client, ordered: list[Agreement], work_date: datetime.date, minutes: int, work_type: WorkType
+) -> Agreement:
+    """The first agreement in order that can take the entry, or why none can."""
+    if not ordered:
+        raise NoAgreementCanTake(
+            gettext("%(client)s has no active agreement to charge this time to.") % {"client": client.name}
+        )
+    refusals = []
+    for agreement in ordered:
+        if not _in_term(agreement, work_date):
+            refusals.append(
+                gettext("“%(agreement)s”: %(date)s is outside its term")
+                % {"agreement": agreement.name, "date": f"{work_date:%Y-%m-%d}"}
             )
+            continue
+        if not _covers(agreement, work_type):
+            refusals.append(
+                gettext("“%(agreement)s”: does not cover “%(work_type)s” work")
+                % {"agreement": agreement.name, "work_type": work_type.name}
+            )
+            continue
+        charged = _charged(agreement, minutes, work_type)
+        allowed = _chargeable_minutes(agreement, work_date) if charged else None
+        if allowed is not None and charged > allowed:
+            refusals.append(
+                gettext(
+                    "“%(agreement)s”: %(charged)s min to charge, only %(allowed)s min allowed (overage policy: %(policy)s)"
+                )
+                % {
+                    "agreement": agreement.name,
+                    "charged": charged,
+                    "allowed": allowed,
+                    "policy": agreement.get_overage_policy_display().lower(),
+                }
+            )
+            continue
+        return agreement
+    raise NoAgreementCanTake(
+        gettext("No agreement of %(client)s can take this entry: %(reasons)s. Sell a block or ask staff first.")
+        % {"client": client.name, "reasons": "; ".join(refusals)}
+    )
+
+
+def _charged(agreement: Agreement, minutes: int, work_type: WorkType) -> int:
+    return charged_minutes(
+        minutes=minutes,
+        increment=agreement.billing_increment_minutes,
+        rounding_mode=agreement.rounding_mode,
+        multiplier=work_type.multiplier,
+    )
+
+
+def _charge(
+    *,
+    agreement: Agreement,
+    request: _EntryRequest,
+    technician: User,
+    ticket: Ticket,
+    work_type: WorkType,
+    idempotency_key: str | None,
+    corrects: TimeEntry | None,
+) -> TimeEntry:
+    """Save the entry and debit the agreement, whose row the caller has locked
+    and checked the entry against."""
+    charged = _charged(agreement, request.minutes, work_type)
+    _check_overage(agreement, charged, request.work_date)
+    entry = TimeEntry(
+        agreement=agreement,
+        ticket=ticket,
+        technician=technician,
+        work_date=request.work_date,
+        minutes=request.minutes,
+        work_type=work_type,
+        charged_minutes=charged,
+        notes=request.notes,
+        idempotency_key=idempotency_key or None,
+        corrects=corrects,
+    )
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        # The same key was used at the same moment on another agreement
+        # (whose lock we do not hold): the database kept the first one.
+        earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
+        if earlier is None:
+            raise
+        return _replay(earlier, request)
+    if charged:
+        _write(
+            agreement,
+            _allocate_debit(
+                agreement, charged, request.work_date, LedgerKind.DEBIT, time_entry=entry, author=technician
+            ),
+        )
     return entry
 
 
 def _replay(earlier: TimeEntry, request: _EntryRequest) -> TimeEntry:
-    if _EntryRequest.of(earlier) != request:
+    seen = _EntryRequest.of(earlier)
+    if request.agreement_pk is None:  # logged for the client: whichever agreement was chosen then
+        seen = replace(seen, agreement_pk=None)
+    if seen != request:
         raise IdempotencyConflict(
             gettext("This idempotency key was already used for a different time entry; use a new key for a new entry.")
         )

@@ -2,6 +2,7 @@ import datetime
 from decimal import Decimal
 
 import factory
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -55,6 +56,10 @@ class AgreementFactory(factory.django.DjangoModelFactory):
 
     client = factory.SubFactory(ClientFactory)
     starts_on = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=365))
+    # After the client's other agreements, as agreements.services.agreement_create places it.
+    position = factory.LazyAttribute(
+        lambda o: (Agreement.objects.filter(client=o.client).aggregate(last=Max("position"))["last"] or 0) + 1
+    )
 
 
 class TicketFactory(factory.django.DjangoModelFactory):
