@@ -176,3 +176,68 @@ def test_technicians_logging_on_the_same_new_ticket_at_once_all_succeed(busy_agr
     assert tickets.count() == rounds
     assert all(ticket.time_entries.count() == len(technicians) for ticket in tickets)
     assert assert_balance_is_ledger_sum(busy_agreement) == 2400 - rounds * len(technicians) * 15
+
+
+def test_entries_logged_for_a_client_fill_its_agreements_in_order_and_no_further():
+    """The choice of agreement and the debit happen under the same locks: with
+    two agreements of limited balance and many technicians posting by client,
+    nothing is lost and neither goes past its policy."""
+    client = ClientFactory(name="Ordered Co")
+    project = AgreementFactory(client=client, name="Project", credit_policy=CreditPolicy.IMMEDIATE)
+    support = AgreementFactory(
+        client=client,
+        name="Support",
+        credit_policy=CreditPolicy.IMMEDIATE,
+        overage_policy=OveragePolicy.ALLOW_NEGATIVE,
+        overage_limit_minutes=30,
+    )
+    # An explicit-agreement poster locks only its own row; this one locks
+    # both. Started on the second agreement, it proves there is no deadlock.
+    assert project.pk < support.pk
+    services.block_sell(agreement=project, hours=2, actor=None)  # 120 min, reject beyond
+    services.block_sell(agreement=support, hours=1, actor=None)  # 60 min, 30 more below zero
+    ticket = TicketFactory(client=client)
+    technicians = [TechnicianFactory(username=f"ordered{i}") for i in range(10)]
+    normal = work_type("Normal")
+    refused: list[int] = []
+    logged: list[int] = []
+
+    def post(index: int) -> None:
+        for _ in range(3):
+            try:
+                if index == 0:
+                    entry = services.time_entry_log(
+                        agreement=support,
+                        technician=technicians[index],
+                        ticket=ticket,
+                        work_date=timezone.localdate(),
+                        minutes=15,
+                        work_type=normal,
+                    )
+                else:
+                    entry = services.time_entry_log_for_client(
+                        client=client,
+                        technician=technicians[index],
+                        ticket=ticket,
+                        work_date=timezone.localdate(),
+                        minutes=15,
+                        work_type=normal,
+                    )
+                logged.append(entry.charged_minutes)
+            except services.InsufficientBalance:
+                # Only the explicit poster may meet a full agreement at the
+                # debit: a choice made under the locks is never overtaken.
+                assert index == 0
+                refused.append(index)
+            except services.NoAgreementCanTake:
+                refused.append(index)
+
+    assert run_in_threads(10, post) == []
+    # 120 + 60 + 30 = 210 minutes can be charged: fourteen 15-minute entries of thirty.
+    assert len(logged) == 14 and len(refused) == 16
+    assert assert_balance_is_ledger_sum(project) == 0
+    assert assert_balance_is_ledger_sum(support) == -30
+    charged = TimeEntry.objects.filter(agreement__client=client).values_list("charged_minutes", flat=True)
+    assert sum(charged) == sum(logged) == 210
+    debits = LedgerEntry.objects.filter(agreement__client=client, kind=LedgerKind.DEBIT)
+    assert -sum(debits.values_list("minutes", flat=True)) == 210
