@@ -6,7 +6,9 @@
 input field (`non_field_errors` for the request as a whole) and is empty when
 no field is to blame. Services raise Django's ValidationError and
 PermissionDenied; the ledger's InsufficientBalance answers 409 (the request is
-valid, the balance is not enough) and a reused idempotency key 422.
+valid, the balance is not enough), so does NoAgreementCanTake (time logged for
+a client none of whose agreements can take it now), and a reused idempotency
+key 422.
 """
 
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
@@ -19,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from agreements.services import IdempotencyConflict, InsufficientBalance
+from agreements.services import IdempotencyConflict, InsufficientBalance, NoAgreementCanTake
 from api.services import IdempotencyKeyReused
 
 
@@ -51,6 +53,8 @@ def _from_django(exc: Exception) -> exceptions.APIException | None:
             return ServiceError(status.HTTP_422_UNPROCESSABLE_ENTITY, "idempotency_key_reused", message, fields)
         if isinstance(exc, InsufficientBalance):
             return ServiceError(status.HTTP_409_CONFLICT, "insufficient_balance", message, fields)
+        if isinstance(exc, NoAgreementCanTake):
+            return ServiceError(status.HTTP_409_CONFLICT, "no_agreement_can_take", message, fields)
         return ServiceError(status.HTTP_400_BAD_REQUEST, "invalid", message, fields)
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)

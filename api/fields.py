@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.relations import MANY_RELATION_KWARGS
 
 from agreements.domain import check_ascii_number, check_plain_decimal
 
@@ -74,8 +75,22 @@ class StrictSlugRelatedField(_StrictString, serializers.SlugRelatedField):
     default_error_messages = {"invalid": _("Enter text (a JSON string).")}
 
 
+class _StrictManyRelatedField(serializers.ManyRelatedField):
+    def to_internal_value(self, data: object):  # noqa: ANN201
+        # A JSON array only: DRF would take an object's keys for the list ({} as "none").
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
-    """An id as a JSON integer, not "1" or true."""
+    """An id as a JSON integer, not "1" or true; with many=True, a JSON array of them."""
+
+    @classmethod
+    def many_init(cls, *args: object, **kwargs: object) -> serializers.ManyRelatedField:
+        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        list_kwargs.update({key: value for key, value in kwargs.items() if key in MANY_RELATION_KWARGS})
+        return _StrictManyRelatedField(**list_kwargs)
 
     def to_internal_value(self, data: object):  # noqa: ANN201
         if isinstance(data, bool) or not isinstance(data, int):
@@ -96,7 +111,7 @@ class BoundedIntegerField(serializers.IntegerField):
     """A whole number whose documented bounds are checked by the service that
     receives it, so the rule and its message live in one place."""
 
-    def __init__(self, *, minimum: int, maximum: int, **kwargs: object) -> None:
+    def __init__(self, *, minimum: int, maximum: int | None, **kwargs: object) -> None:
         self.minimum, self.maximum = minimum, maximum
         super().__init__(**kwargs)
 

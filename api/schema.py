@@ -23,7 +23,8 @@ ERRORS = {
     403: "Refused by a rule on an object you can see, e.g. a technician voiding another technician's entry.",
     404: "No such object — or it belongs to another client, or your role may not use this endpoint; "
     "on a list, also a page past the end.",
-    409: "Refused by the current state, e.g. the balance is not enough.",
+    409: "Refused by the current state, e.g. the balance is not enough, or none of the client's agreements "
+    "can take the time (code no_agreement_can_take).",
     422: "This Idempotency-Key was already used for a different request.",
     429: "Too many requests for this token: retry after the Retry-After seconds.",
 }
@@ -51,7 +52,8 @@ class BoundedIntegerFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "api.fields.BoundedIntegerField"
 
     def map_serializer_field(self, auto_schema, direction):  # noqa: ANN001, ANN201
-        return {"type": "integer", "minimum": self.target.minimum, "maximum": self.target.maximum}
+        bounds = {"minimum": self.target.minimum, "maximum": self.target.maximum}
+        return {"type": "integer", **{name: value for name, value in bounds.items() if value is not None}}
 
 
 class ApiTokenAuthenticationExtension(OpenApiAuthenticationExtension):

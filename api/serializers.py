@@ -193,6 +193,11 @@ class AgreementSerializer(serializers.ModelSerializer):
     overage_unbilled_minutes = serializers.SerializerMethodField(
         help_text="Time charged beyond every block and not billed yet (bill-overage policy only)."
     )
+    position = serializers.IntegerField(
+        read_only=True,
+        help_text="Place in the client's order (1 first): time logged for the client goes to the first "
+        "active agreement that covers its work type and can take it under its overage policy.",
+    )
 
     class Meta:
         model = Agreement
@@ -201,6 +206,7 @@ class AgreementSerializer(serializers.ModelSerializer):
             "client",
             "client_name",
             "name",
+            "position",
             "status",
             "starts_on",
             "ends_on",
@@ -253,6 +259,34 @@ class AgreementCreateSerializer(serializers.Serializer):
     auto_reload = StrictBooleanField(required=False)
     reload_tier = StrictPrimaryKeyRelatedField(queryset=Tier.objects.all(), required=False, allow_null=True)
     work_types = StrictPrimaryKeyRelatedField(queryset=WorkType.objects.all(), many=True, required=False)
+    position = BoundedIntegerField(
+        minimum=1,
+        maximum=None,  # the client's number of agreements, checked by the service
+        required=False,
+        help_text="Place in the client's order (1 first); default: after the client's other agreements.",
+    )
+
+
+class AgreementUpdateSerializer(serializers.Serializer):
+    """What staff change on an agreement after creating it: its order and cover."""
+
+    position = BoundedIntegerField(
+        minimum=1,
+        maximum=None,  # the client's number of agreements, checked by the service
+        required=False,
+        help_text="Move the agreement to this place in its client's order (1 first); the others shift by one.",
+    )
+    work_types = StrictPrimaryKeyRelatedField(
+        queryset=WorkType.objects.all(),
+        many=True,
+        required=False,
+        help_text="Ids of the work types the agreement covers; an empty list means all.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if not data:
+            raise serializers.ValidationError(_("Give position, work_types or both."))
+        return data
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
@@ -376,7 +410,13 @@ class AdjustmentResultSerializer(serializers.Serializer):
 
 class TimeEntrySerializer(serializers.ModelSerializer):
     id = _public_id()
-    agreement = serializers.UUIDField(source="agreement.public_id", read_only=True)
+    agreement = serializers.UUIDField(
+        source="agreement.public_id",
+        read_only=True,
+        help_text="The agreement charged: the one given, or the one chosen for an entry logged by client.",
+    )
+    agreement_name = serializers.CharField(source="agreement.name", read_only=True)
+    client = serializers.UUIDField(source="agreement.client.public_id", read_only=True)
     ticket = serializers.UUIDField(source="ticket.public_id", read_only=True)
     ticket_number = serializers.CharField(source="ticket.number", read_only=True)
     technician = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -388,6 +428,8 @@ class TimeEntrySerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "agreement",
+            "agreement_name",
+            "client",
             "ticket",
             "ticket_number",
             "technician",
@@ -408,7 +450,19 @@ class TimeEntrySerializer(serializers.ModelSerializer):
 
 
 class TimeEntryCreateSerializer(serializers.Serializer):
-    agreement = PublicIdRelatedField(scope=agreements_for_user, unknown=_("No agreement with id “%(id)s”."))
+    agreement = PublicIdRelatedField(
+        scope=agreements_for_user,
+        unknown=_("No agreement with id “%(id)s”."),
+        required=False,
+        help_text="The agreement to charge; or give client instead.",
+    )
+    client = PublicIdRelatedField(
+        scope=clients_for_user,
+        unknown=_("No client with id “%(id)s”."),
+        required=False,
+        help_text="Charge the client's first agreement, in the order staff set, that is active, covers the work "
+        "type and can take the time under its overage policy; the response names the agreement chosen.",
+    )
     ticket = PublicIdRelatedField(
         scope=tickets_for_user,
         unknown=_("No ticket with id “%(id)s”."),
@@ -439,6 +493,8 @@ class TimeEntryCreateSerializer(serializers.Serializer):
     )
 
     def validate(self, data: dict) -> dict:
+        if ("agreement" in data) == ("client" in data):
+            raise serializers.ValidationError({"agreement": _("Give either agreement or client, not both.")})
         if ("ticket" in data) == ("ticket_number" in data):
             raise serializers.ValidationError({"ticket": _("Give either ticket (an id) or ticket_number, not both.")})
         return data

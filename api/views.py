@@ -12,6 +12,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, HttpResponse
@@ -292,16 +293,22 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         request=s.AgreementCreateSerializer,
         responses={201: s.AgreementSerializer},
     ),
+    partial_update=extend_schema(
+        summary="Move an agreement in its client's order, or change the work types it covers (staff)",
+        request=s.AgreementUpdateSerializer,
+        responses={200: s.AgreementSerializer},
+    ),
 )
 class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = s.AgreementSerializer
     filterset_class = AgreementFilter
-    ordering_fields = ["balance_minutes", "runway_days", "starts_on", "created_at", "name"]
-    ordering = ["client__name", "starts_on"]
+    ordering_fields = ["balance_minutes", "runway_days", "starts_on", "created_at", "name", "position"]
+    ordering = ["client__name", "position"]
 
     def get_queryset(self):  # noqa: ANN201
+        # Each client's agreements in the order they take time logged for the client.
         agreements = with_unbilled_overage(with_runway(agreements_for_user(self.request.user))).order_by(
-            "client__name", "starts_on", "id"
+            "client__name", "position", "id"
         )
         # Lists prefetch the work types in one query; a detail reads its few ids directly.
         return agreements.prefetch_related("work_types") if self.action == "list" else agreements
@@ -310,9 +317,22 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         require(request.user.is_msp_staff, "Only MSP staff can create agreements.")
         data = dict(_valid(s.AgreementCreateSerializer, self))
         agreement = agreement_services.agreement_create(
-            client=data.pop("client"), work_types=data.pop("work_types", None), **data
+            client=data.pop("client"), work_types=data.pop("work_types", None), actor=request.user, **data
         )
         return _out(s.AgreementSerializer, self.get_queryset().get(pk=agreement.pk), self, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        agreement = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can change an agreement.")
+        data = _valid(s.AgreementUpdateSerializer, self)
+        with transaction.atomic():  # both changes, or neither
+            if "work_types" in data:
+                agreement_services.agreement_set_work_types(
+                    agreement=agreement, work_types=data["work_types"], actor=request.user
+                )
+            if "position" in data:
+                agreement_services.agreement_reorder(agreement=agreement, position=data["position"], actor=request.user)
+        return _out(s.AgreementSerializer, self.get_queryset().get(pk=agreement.pk), self)
 
     @extend_schema(
         summary="The agreement's ledger, oldest first, with the balance after each entry",
@@ -422,7 +442,10 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     retrieve=extend_schema(summary="A time entry"),
     create=extend_schema(
         summary="Log time and charge it to the agreement (technicians and staff)",
-        description="The entry is logged for the caller. Retries with the same Idempotency-Key charge once.",
+        description="The entry is logged for the caller. Give the agreement to charge, or the client: then the "
+        "client's first agreement in the order staff set that is active, covers the work type and can take the "
+        "time under its overage policy is charged, and the response names it; when none can, a 400 says why for "
+        "each. Retries with the same Idempotency-Key charge once.",
         request=s.TimeEntryCreateSerializer,
         responses={201: s.TimeEntrySerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
@@ -447,22 +470,26 @@ class TimeEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
         def perform() -> Response:
             data = _valid(s.TimeEntryCreateSerializer, self)
-            agreement = data["agreement"]
+            client = data["agreement"].client if "agreement" in data else data["client"]
             ticket = data.get("ticket") or agreement_services.ticket_get_or_create(
-                client=agreement.client, number=data["ticket_number"], subject=data["ticket_subject"]
+                client=client, number=data["ticket_number"], subject=data["ticket_subject"]
             )
-            entry = agreement_services.time_entry_log(
-                agreement=agreement,
-                technician=request.user,
-                ticket=ticket,
-                work_date=data["work_date"],
-                minutes=data["minutes"],
-                work_type=data["work_type"],
-                notes=data["notes"],
+            entry_fields = {
+                "technician": request.user,
+                "ticket": ticket,
+                "work_date": data["work_date"],
+                "minutes": data["minutes"],
+                "work_type": data["work_type"],
+                "notes": data["notes"],
                 # The service's own key check backs ours up, and outlives its expiry.
-                idempotency_key=key,
-            )
-            queue_agreement_check(agreement.pk)  # a low or exhausted balance is noticed at once
+                "idempotency_key": key,
+            }
+            if "agreement" in data:
+                entry = agreement_services.time_entry_log(agreement=data["agreement"], **entry_fields)
+            else:
+                entry = agreement_services.time_entry_log_for_client(client=client, **entry_fields)
+            queue_agreement_check(entry.agreement_id)  # a low or exhausted balance is noticed at once
+            entry.agreement.client = client  # the entry's agreement is always the client's (the service checks it)
             # Serialized from the objects in hand: no query while the agreement row is locked.
             return _out(s.TimeEntrySerializer, entry, self, status.HTTP_201_CREATED)
 
