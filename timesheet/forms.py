@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from agreements.domain import parse_duration
-from agreements.models import Agreement, AgreementStatus, WorkType
+from agreements.models import Agreement, AgreementStatus, Client, WorkType
 from agreements.selectors import agreements_for_user
 
 
@@ -21,25 +21,29 @@ def agreement_label(agreement: Agreement) -> str:
 
 
 class AgreementChoices:
-    """The active agreements a user may log time on, by the label typed in the
-    type-ahead box (one query, evaluated once)."""
+    """What a user may log time on, by the label typed in the type-ahead box:
+    each client with an active agreement (its agreements then take the time in
+    the order staff set) and each active agreement (one query, evaluated once)."""
 
     def __init__(self, user: User) -> None:
         agreements = list(
             agreements_for_user(user)
             .filter(status=AgreementStatus.ACTIVE)
-            .order_by("client__name", "name", "starts_on")
+            .order_by("client__name", "position", "starts_on")
         )
         labels = [agreement_label(a) for a in agreements]
-        self.by_label: dict[str, Agreement] = {}
+        self.by_label: dict[str, Agreement | Client] = {}
         for agreement, label in zip(agreements, labels, strict=True):
+            if agreement.client.name not in self.by_label:
+                self.by_label[agreement.client.name] = agreement.client
             if labels.count(label) > 1:  # two agreements of one client with one name
                 # Translators: two agreements of one client with one name, told apart by their start date
                 label = _("%(label)s (from %(start)s)") % {"label": label, "start": f"{agreement.starts_on:%Y-%m-%d}"}
             self.by_label[label] = agreement
-        self.label_of = {a.pk: label for label, a in self.by_label.items()}
+        self.label_of = {a.pk: label for label, a in self.by_label.items() if isinstance(a, Agreement)}
 
-    def resolve(self, value: str) -> Agreement | None:
+    def resolve(self, value: str) -> Agreement | Client | None:
+        """The agreement, or the client whose agreements take the time in their order."""
         value = (value or "").strip()
         if value in self.by_label:
             return self.by_label[value]
@@ -79,7 +83,10 @@ class DurationField(forms.CharField):
 class TimeEntryForm(forms.Form):
     agreement = forms.CharField(
         label=gettext_lazy("Client / agreement"),
-        help_text=gettext_lazy("Start typing the client's name and pick the agreement."),
+        help_text=gettext_lazy(
+            "Start typing the client's name. Pick the client to charge its agreements in their set order, "
+            "or one agreement."
+        ),
         widget=forms.TextInput(attrs={"list": "agreement-options", "autocomplete": "off", "autofocus": True}),
     )
     ticket = forms.CharField(
@@ -112,11 +119,16 @@ class TimeEntryForm(forms.Form):
         self.fields["work_date"].initial = timezone.localdate
         self.fields["idempotency_key"].initial = lambda: uuid.uuid4().hex
 
-    def clean_agreement(self) -> Agreement:
-        agreement = self.choices.resolve(self.cleaned_data["agreement"])
-        if agreement is None:
-            raise ValidationError(_("Choose an active agreement from the list."))
-        return agreement
+    def clean_agreement(self) -> Agreement | None:
+        """The agreement picked, or None when the client was picked; the client is in cleaned_data["client"]."""
+        chosen = self.choices.resolve(self.cleaned_data["agreement"])
+        if chosen is None:
+            raise ValidationError(_("Choose an active agreement or a client from the list."))
+        if isinstance(chosen, Client):
+            self.cleaned_data["client"] = chosen
+            return None
+        self.cleaned_data["client"] = chosen.client
+        return chosen
 
     def clean_work_date(self) -> datetime.date:
         value = self.cleaned_data["work_date"]

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 
 from agreements import services
 from agreements.domain import format_minutes
-from agreements.models import Agreement, TimeEntry
-from agreements.selectors import agreement_get_for_user, time_entries_for_user
+from agreements.models import Agreement, Client, TimeEntry
+from agreements.selectors import agreement_get_for_user, clients_for_user, time_entries_for_user
 from notifications.tasks import queue_agreement_check
 from timesheet.forms import CorrectForm, TimeEntryForm, VoidForm, agreement_label
 from ui.access import get_by_public_id, msp_required
@@ -28,6 +28,7 @@ class Outcome:
     entry: TimeEntry
     balance_before: int
     balance_after: int
+    chosen_by_order: bool  # logged for the client: the agreement is the one its order chose
 
     @property
     def low(self) -> bool:
@@ -40,28 +41,36 @@ class _DryRun(Exception):
 
 
 def _log(user, data: dict, *, dry_run: bool) -> Outcome:  # noqa: ANN001
-    """Log the entry through the services. A dry run does everything — the same
-    rounding, multiplier and overage rules — and then rolls back, so the
-    preview can never disagree with what saving will do."""
-    agreement: Agreement = data["agreement"]
+    """Log the entry through the services. A dry run does everything — the
+    choice of agreement, the same rounding, multiplier and overage rules — and
+    then rolls back, so the preview can never disagree with what saving will do."""
+    client: Client = data["client"]
+    chosen: Agreement | None = data["agreement"]
     try:
         with transaction.atomic():
-            before = Agreement.objects.get(pk=agreement.pk).balance_minutes
-            ticket = services.ticket_get_or_create(
-                client=agreement.client, number=data["ticket"], subject=data["subject"]
-            )
-            entry = services.time_entry_log(
+            before = dict(Agreement.objects.filter(client=client).values_list("pk", "balance_minutes"))
+            ticket = services.ticket_get_or_create(client=client, number=data["ticket"], subject=data["subject"])
+            fields = {
+                "technician": user,
+                "ticket": ticket,
+                "work_date": data["work_date"],
+                "minutes": data["duration"],
+                "work_type": data["work_type"],
+                "notes": data["notes"],
+                "idempotency_key": None if dry_run else (data.get("idempotency_key") or None),
+            }
+            if chosen is not None:
+                entry = services.time_entry_log(agreement=chosen, **fields)
+            else:
+                entry = services.time_entry_log_for_client(client=client, **fields)
+            agreement = Agreement.objects.select_related("client").get(pk=entry.agreement_id)
+            outcome = Outcome(
                 agreement=agreement,
-                technician=user,
-                ticket=ticket,
-                work_date=data["work_date"],
-                minutes=data["duration"],
-                work_type=data["work_type"],
-                notes=data["notes"],
-                idempotency_key=None if dry_run else (data.get("idempotency_key") or None),
+                entry=entry,
+                balance_before=before[agreement.pk],
+                balance_after=agreement.balance_minutes,
+                chosen_by_order=chosen is None,
             )
-            after = Agreement.objects.get(pk=agreement.pk).balance_minutes
-            outcome = Outcome(agreement=agreement, entry=entry, balance_before=before, balance_after=after)
             if dry_run:
                 raise _DryRun(outcome)
             queue_agreement_check(agreement.pk)  # a low or exhausted balance is noticed at once
@@ -78,6 +87,11 @@ def log(request: HttpRequest) -> HttpResponse:
             initial["agreement"] = agreement_label(agreement_get_for_user(request.user, request.GET["agreement"]))
         except Agreement.DoesNotExist:
             pass
+    elif "client" in request.GET:  # from a client page: its agreements take the time in their order
+        try:
+            initial["agreement"] = get_by_public_id(clients_for_user(request.user), request.GET["client"]).name
+        except Http404:
+            pass
     form = TimeEntryForm(request.POST or None, user=request.user, initial=initial)
     preview: Outcome | None = None
     if request.method == "POST" and form.is_valid():
@@ -91,20 +105,25 @@ def log(request: HttpRequest) -> HttpResponse:
                 preview = outcome
             else:
                 entry = outcome.entry
-                messages.success(
-                    request,
-                    _(
+                facts = {
+                    "worked": format_minutes(entry.minutes),
+                    "ticket": entry.ticket.number,
+                    "client": outcome.agreement.client,
+                    "agreement": outcome.agreement.name,
+                    "charged": format_minutes(entry.charged_minutes),
+                    "balance": format_minutes(outcome.balance_after),
+                }
+                if outcome.chosen_by_order:
+                    message = _(
+                        "Logged %(worked)s on ticket #%(ticket)s for %(client)s: charged %(charged)s to "
+                        "“%(agreement)s”, balance now %(balance)s."
+                    )
+                else:
+                    message = _(
                         "Logged %(worked)s on ticket #%(ticket)s for %(client)s: "
                         "charged %(charged)s, balance now %(balance)s."
                     )
-                    % {
-                        "worked": format_minutes(entry.minutes),
-                        "ticket": entry.ticket.number,
-                        "client": outcome.agreement.client,
-                        "charged": format_minutes(entry.charged_minutes),
-                        "balance": format_minutes(outcome.balance_after),
-                    },
-                )
+                messages.success(request, message % facts)
                 if outcome.low:
                     messages.warning(
                         request,

@@ -249,3 +249,81 @@ def test_the_void_page_ignores_a_foreign_next(client, technician, entry):
     assert "javascript:" not in page
     response = client.post(url, {"reason": "dup", "next": "https://evil.example/"})
     assert response.url == reverse("timesheet:mine")
+
+
+# --- logging for a client: its agreements in their order ---------------------
+
+
+@pytest.fixture
+def two_agreements(client_a, staff, funded):
+    """Client A: "Office move project" (1 h) first, then the funded agreement (10 h)."""
+    from agreements import services
+
+    project = AgreementFactory(client=client_a, name="Office move project")
+    block = services.block_sell(agreement=project, hours=1, actor=staff)
+    services.block_mark_paid(block=block, actor=staff)
+    services.agreement_reorder(agreement=project, position=1, actor=staff)
+    funded.refresh_from_db()
+    return project, funded
+
+
+def test_it_offers_each_client_before_its_agreements(client, technician, two_agreements, client_a):
+    project, support = two_agreements
+    client.force_login(technician)
+    html = client.get(LOG).content.decode()
+    options = [
+        f'<option value="{label}">' for label in ("Acme Dental", agreement_label(project), agreement_label(support))
+    ]
+    assert all(option in html for option in options)
+    assert html.index(options[0]) < html.index(options[1]) < html.index(options[2])
+    assert 'value="Acme Dental"' in client.get(LOG + f"?client={client_a.public_id}").content.decode()
+
+
+def test_the_preview_names_the_agreement_the_clients_order_chooses(client, technician, two_agreements):
+    project, support = two_agreements
+    client.force_login(technician)
+    data = form_data(project, agreement="Acme Dental", check="1")
+    response = client.post(LOG, {**data, "duration": "0:45"})
+    preview = response.context["preview"]
+    assert preview.agreement == project
+    assert (preview.balance_before, preview.entry.charged_minutes, preview.balance_after) == (60, 45, 15)
+    html = response.content.decode()
+    assert '<dd class="col-6" data-testid="agreement">Office move project' in html
+    assert "the first in the client's order that can take it" in html
+    # 1:30 does not fit in the project's hour under its reject policy: the next one is named.
+    response = client.post(LOG, data)
+    assert response.context["preview"].agreement == support
+    assert '<dd class="col-6" data-testid="agreement">Prepaid support hours' in response.content.decode()
+    assert not TimeEntry.objects.exists()
+    assert [ledger_balance(project), ledger_balance(support)] == [60, 600]
+
+
+def test_it_saves_by_client_on_the_agreement_chosen_and_says_which(client, technician, two_agreements):
+    project, support = two_agreements
+    client.force_login(technician)
+    response = client.post(LOG, form_data(project, agreement="Acme Dental", save="1"), follow=True)
+    entry = TimeEntry.objects.get()
+    assert entry.agreement == support
+    assert "charged 1 h 30 min to “Prepaid support hours”, balance now 8 h 30 min." in response.content.decode()
+    assert [ledger_balance(project), ledger_balance(support)] == [60, 510]
+
+
+def test_when_no_agreement_of_the_client_can_take_it_the_form_says_why(client, technician, two_agreements):
+    project, support = two_agreements
+    client.force_login(technician)
+    response = client.post(LOG, form_data(project, agreement="Acme Dental", duration="12:00", save="1"))
+    assert response.status_code == HTTPStatus.OK
+    html = response.content.decode()
+    assert "No agreement of Acme Dental can take this entry" in html
+    assert "“Office move project”: 720 min to charge, only 60 min allowed" in html
+    assert not TimeEntry.objects.exists()
+    assert [ledger_balance(project), ledger_balance(support)] == [60, 600]
+
+
+def test_charlie_can_neither_see_nor_log_for_a_client(client, charlie, two_agreements, client_a):
+    project, _ = two_agreements
+    client.force_login(charlie)
+    assert client.get(LOG + f"?client={client_a.public_id}").status_code == HTTPStatus.NOT_FOUND
+    response = client.post(LOG, form_data(project, agreement="Acme Dental", check="1"))
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert not TimeEntry.objects.exists()
