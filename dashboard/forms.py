@@ -147,6 +147,29 @@ class AgreementForm(forms.ModelForm):
         return data
 
 
+class AgreementMoveForm(forms.Form):
+    """The move up / move down buttons of the client page send the new place."""
+
+    position = IntegerField(label=_("Position"), min_value=1)
+
+
+class AgreementWorkTypesForm(forms.Form):
+    work_types = forms.ModelMultipleChoiceField(
+        label=_("Work types covered"),
+        queryset=WorkType.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+        help_text=_(
+            "None chosen: all work types. Time of a type this agreement does not cover, logged for the client, "
+            "goes to the next agreement in the client's order."
+        ),
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["work_types"].queryset = WorkType.objects.filter(is_active=True).order_by("multiplier", "name")
+
+
 class TierChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, tier: Tier) -> str:
         return f"{tier.name} ({tier.hours} h)"

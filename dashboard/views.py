@@ -37,6 +37,8 @@ from dashboard.forms import (
     AdjustmentForm,
     AgreementFilterForm,
     AgreementForm,
+    AgreementMoveForm,
+    AgreementWorkTypesForm,
     BlockSellForm,
     ClientEditForm,
     ClientForm,
@@ -159,7 +161,8 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     client = get_by_public_id(clients_for_user(request.user), public_id)
     today = timezone.localdate()
     scoped = agreements_for_user(request.user).filter(client=client)
-    agreements = list(with_runway(scoped, today=today).order_by("-status", "starts_on"))
+    # In the client's order: the order in which they take time logged for the client.
+    agreements = list(with_runway(scoped, today=today).prefetch_related("work_types").order_by("position", "pk"))
     selected = None
     if agreements:
         wanted = request.GET.get("agreement")
@@ -223,6 +226,61 @@ def agreement_new(request: HttpRequest, public_id: str) -> HttpResponse:
             "title": _("New agreement for %(client)s") % {"client": client},
             "submit": _("Create agreement"),
             "client": client,
+        },
+    )
+
+
+@staff_required
+@require_POST
+def agreement_move(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Move an agreement up or down its client's order (the buttons send its new place)."""
+    agreement = get_by_public_id(agreements_for_user(request.user), public_id)
+    form = AgreementMoveForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(_client_page(agreement))
+    try:
+        services.agreement_reorder(agreement=agreement, position=form.cleaned_data["position"], actor=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("“%(agreement)s” is now number %(position)s in the order of %(client)s.")
+            % {"agreement": agreement.name, "position": form.cleaned_data["position"], "client": agreement.client},
+        )
+    return redirect(_client_page(agreement))
+
+
+@staff_required
+def agreement_work_types(request: HttpRequest, public_id: str) -> HttpResponse:
+    agreement = get_by_public_id(agreements_for_user(request.user), public_id)
+    # Bound on every POST: choosing none (all work types) posts no field at all.
+    form = AgreementWorkTypesForm(
+        request.POST if request.method == "POST" else None, initial={"work_types": list(agreement.work_types.all())}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.agreement_set_work_types(
+                agreement=agreement, work_types=list(form.cleaned_data["work_types"]), actor=request.user
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Saved the work types “%(agreement)s” covers.") % {"agreement": agreement.name})
+            return redirect(_client_page(agreement))
+    return render(
+        request,
+        "dashboard/form.html",
+        {
+            "form": form,
+            "title": _("Work types of %(agreement)s") % {"agreement": agreement.name},
+            "submit": _("Save"),
+            "client": agreement.client,
+            "agreement": agreement,
         },
     )
 

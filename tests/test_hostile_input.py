@@ -79,10 +79,11 @@ class Write:
     quiet: str = ""  # why a refusal may be a plain redirect without a message
     # The write is done by a worker after the response (queued on commit): run it before comparing.
     after_commit: bool = False
+    method: str = "post"  # the API's partial updates are PATCH
 
 
-def _api(role: str, url: dict[str, str], valid: dict[str, object], success: int = HTTPStatus.CREATED) -> Write:
-    return Write(role, url, valid, api=True, success=success)
+def _api(role: str, url: dict[str, str], valid: dict[str, object], success: int = HTTPStatus.CREATED, **kw) -> Write:
+    return Write(role, url, valid, api=True, success=success, **kw)
 
 
 AGREEMENT_FORM = {
@@ -128,6 +129,8 @@ WRITES: dict[str, Write] = {
         },
     ),
     "dashboard:agreement_new": Write("staff", {"public_id": "client"}, AGREEMENT_FORM),
+    "dashboard:agreement_move": Write("staff", {"public_id": "agreement"}, {"position": "2"}),
+    "dashboard:agreement_work_types": Write("staff", {"public_id": "agreement"}, {"work_types": ["@work_type"]}),
     "dashboard:contact_invite": Write(
         "staff",
         {"public_id": "client"},
@@ -229,6 +232,9 @@ WRITES: dict[str, Write] = {
             "billing_increment_minutes": 15,
             "overage_limit_minutes": 0,
         },
+    ),
+    "api:agreement-detail": _api(
+        "staff", {"id": "agreement"}, {"position": 2, "work_types": ["@work_type"]}, HTTPStatus.OK, method="patch"
     ),
     "api:agreement-adjustments": _api("staff", {"id": "agreement"}, {"minutes": 30, "reason": "Goodwill credit"}),
     "api:agreement-purchases": _api("staff", {"id": "agreement"}, {"hours": 5}),
@@ -444,6 +450,8 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "reload_tier": F(CHOICES),
         "work_types": F(CHOICES),
     },
+    "dashboard:agreement_move": {"position": F([H("0"), H("3"), *WHOLE_NUMBERS, BLANK])},
+    "dashboard:agreement_work_types": {"work_types": F(CHOICES)},
     "dashboard:contact_invite": {
         "username": F([*TEXT, SCRIPT, RTL]),
         "email": F([H("not-an-email"), BLANK, LONG, NUL]),
@@ -543,6 +551,12 @@ HOSTILE: dict[str, dict[str, Field]] = {
             [H("unknown-99999", [99999]), H("not-a-list", 1), H("strings", ["1"]), H("surrogate", [SURROGATE.value])]
         ),
     },
+    "api:agreement-detail": {
+        "position": F([H("3", 3), *API_MINUTES]),
+        "work_types": F(
+            [H("unknown-99999", [99999]), H("not-a-list", 1), H("object", {}), H("strings", ["1"]), NUL, SURROGATE]
+        ),
+    },
     "api:agreement-adjustments": {
         "minutes": F([h for h in API_MINUTES if h.label != "-1"] + [H("10001-hours", 10_001 * 60)]),
         "reason": F(API_TEXT, accepts=MARKUP_AND_UNICODE),
@@ -553,6 +567,7 @@ HOSTILE: dict[str, dict[str, Field]] = {
     },
     "api:time-entry-list": {
         "agreement": F([*API_IDS, H("ended-agreement", "@agreement_b_ended")]),
+        "client": F(API_IDS),
         "ticket": F([*API_IDS, H("client-B-ticket", "@ticket_b")]),
         "work_date": F(API_DATES),
         "minutes": F(API_MINUTES),
@@ -827,7 +842,8 @@ def _perform(name: str, world: dict, body: dict, *, override: tuple[str, object]
         with TestCase.captureOnCommitCallbacks(execute=True):
             return world["http"][write.role].post(url, data=body)
     if write.api:
-        return world["api"][write.role].post(url, data=_json(body), content_type="application/json")
+        send = getattr(world["api"][write.role], write.method)
+        return send(url, data=_json(body), content_type="application/json")
     return world["http"][write.role].post(url, data=body)
 
 
@@ -987,7 +1003,8 @@ def test_it_refuses_deeply_nested_json_before_parsing_it(world, name):
     (a 500): the body is refused as a whole, with the API's error shape."""
     before = _snapshot()
     text = _json({**_body(name, world), "nested": "__deep__"}).replace('"__deep__"', "[" * 2000 + "]" * 2000)
-    response = world["api"][WRITES[name].role].post(_url(name, world), data=text, content_type="application/json")
+    send = getattr(world["api"][WRITES[name].role], WRITES[name].method)
+    response = send(_url(name, world), data=text, content_type="application/json")
     _assert_api_refusal(response, PARSE)
     assert response.json()["message"] == "The JSON body is nested too deeply: at most 32 levels."
     assert not _changes(before, _snapshot())
