@@ -46,6 +46,7 @@ from api.filters import (
     AgreementFilter,
     ClientFilter,
     InvoiceFilter,
+    RunwayOrderingFilter,
     StrictFilterBackend,
     TicketFilter,
     TierFilter,
@@ -296,6 +297,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
 class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = s.AgreementSerializer
     filterset_class = AgreementFilter
+    filter_backends = [StrictFilterBackend, RunwayOrderingFilter]
     ordering_fields = ["balance_minutes", "runway_days", "starts_on", "created_at", "name"]
     ordering = ["client__name", "starts_on"]
 

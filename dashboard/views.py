@@ -22,7 +22,7 @@ from agreements import services
 from agreements.domain import block_price, format_minutes
 from agreements.domain import money as billing_money
 from agreements.models import ClientContact, CreditPolicy, Tier
-from agreements.runway import runway_of, runway_order, with_runway
+from agreements.runway import runway_of, sort_by_runway, with_runway
 from agreements.selectors import (
     agreements_for_user,
     clients_for_user,
@@ -85,14 +85,25 @@ def home(request: HttpRequest) -> HttpResponse:
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key == "runway":
-        agreements = agreements.order_by(runway_order(descending), "client__name")
+        # The expiry-aware runway is computed in Python (agreements.runway), so
+        # this order needs every listed agreement: still two queries in all.
+        cards = sort_by_runway(
+            (
+                AgreementCard(agreement=a, runway=runway_of(a, today=today), chart=None)
+                for a in agreements.order_by("client__name", "pk")
+            ),
+            runway=lambda card: card.runway,
+            descending=descending,
+        )
+        page = Paginator(cards, PAGE_SIZE).get_page(request.GET.get("page"))
+        cards = list(page.object_list)
     else:
         key = key if key in SORTS else "client"
         fields = SORTS[key]
         agreements = agreements.order_by(*[f"-{f}" if descending else f for f in fields], "pk")
         sort = f"-{key}" if descending else key
-    page = Paginator(agreements, PAGE_SIZE).get_page(request.GET.get("page"))
-    cards = [AgreementCard(agreement=a, runway=runway_of(a, today=today), chart=None) for a in page.object_list]
+        page = Paginator(agreements, PAGE_SIZE).get_page(request.GET.get("page"))
+        cards = [AgreementCard(agreement=a, runway=runway_of(a, today=today), chart=None) for a in page.object_list]
     return render(
         request,
         "dashboard/home.html",
