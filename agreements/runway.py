@@ -9,21 +9,24 @@ Run-out: the hours are used at the daily burn, oldest block first as the
 ledger allocates them (start date, then sale), then the pool (minutes held by
 no block: adjustments, which never expire). A block stays usable up to and
 including its expiry date; whatever of it is not used by then is lost at
-expiry — "expiring unused", the breakage risk. So the hours run out at
-whichever comes first: the forecast at the current burn, or the expiry of the
-hours left. Run-out date = today + the whole days that takes; the expiry date
-itself when the last hours are lost at expiry; today when the balance is
-already at or below zero. Overage owed (a negative pool) comes off the hours
-used last. Without burn, hours in expiring blocks all expire unused; the
-run-out is then the expiry date that takes the balance to zero, and unknown
-(None) when hours that never expire are left. With no expiring block the
-result is exactly balance ÷ daily burn, in whole days.
+expiry — "expiring unused", the breakage risk. The hours run out on the day
+the balance, less what is used and what expires, reaches zero: whichever
+comes first of the forecast at the current burn and the expiry of the hours
+left. Run-out date = today + the whole days until then; the expiry date
+itself when an expiry takes the last of the balance; today when the balance
+is already at or below zero. Without burn, hours in expiring blocks all
+expire unused; the run-out is then the expiry date that takes the balance to
+zero, and unknown (None) while hours that never expire remain. With no
+expiring block the result is exactly balance ÷ daily burn, in whole days;
+expiry can only bring the run-out forward.
 
 The database annotates the burn and the plain forecast (one query for any
 number of agreements); the unused minutes of each agreement's blocks come
 with the same queryset in one more query (a prefetch), and the expiry-aware
-runway is computed from both here, in exact integers. Sorting by runway
-therefore happens in Python, on the computed days (`sort_by_runway`).
+runway is computed from both here, in exact integers. A list ranked by
+runway (`RunwayRanking`) lets the database rank the agreements holding no
+expiring minutes (their runway is the plain forecast) and computes only the
+others in Python, so a page costs the same few queries at any size.
 """
 
 import datetime
@@ -32,7 +35,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from django.db.models import Case, DateField, F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    DateField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -138,8 +155,6 @@ def forecast(
     daily burn is W / 56 minutes, so time is counted in units of 1/W day — a
     day is W units and each minute used takes WINDOW_DAYS units.
     """
-    blocks = list(blocks)
-    pool = balance - sum(minutes for minutes, _ in blocks)
     lost: dict[datetime.date, int] = defaultdict(int)
     burn = burn_window_minutes
     if burn <= 0:
@@ -155,35 +170,31 @@ def forecast(
                 if left <= 0:
                     return max((item.on - today).days, 0), expiring
         return None, expiring
-    position = 0  # units of 1/burn day consumed from today's start on
-    ends_at_expiry: int | None = None  # days to the expiry that took the last hours
+    days = 0 if balance <= 0 else None  # set where the balance reaches zero
+    remaining = balance  # the balance as it will stand
+    position = 0  # units of 1/burn day used from today's start on
     for minutes, expires_on in blocks:
-        need = minutes * WINDOW_DAYS
         if expires_on is None:
-            position += need
-            ends_at_expiry = None
-            continue
-        days_left = (expires_on - today).days
-        usable_until = (days_left + 1) * burn  # usable up to and including its expiry date
-        if position >= usable_until:  # the older blocks outlast it: all of it is lost
-            lost[expires_on] += minutes
-        elif position + need <= usable_until:
-            position += need
-            ends_at_expiry = None
+            usable, days_left, usable_until = minutes, 0, 0
         else:
-            used = (usable_until - position) // WINDOW_DAYS  # whole minutes used in time
-            lost[expires_on] += minutes - used
-            position = usable_until
-            ends_at_expiry = days_left
-    if pool:
-        position = max(position + pool * WINDOW_DAYS, 0)
-        ends_at_expiry = None
-    expiring = tuple(Expiring(on=on, minutes=minutes) for on, minutes in sorted(lost.items()))
-    if balance <= 0:
-        return 0, expiring
-    if ends_at_expiry is not None:
-        return max(ends_at_expiry, 0), expiring
-    return position // burn, expiring
+            days_left = (expires_on - today).days
+            usable_until = (days_left + 1) * burn  # usable up to and including its expiry date
+            usable = max(min(minutes, (usable_until - position) // WINDOW_DAYS), 0)
+        if days is None and remaining - usable <= 0:  # runs out while using this block
+            days = (position + remaining * WINDOW_DAYS) // burn
+        remaining -= usable
+        loss = minutes - usable
+        if not loss:
+            position += usable * WINDOW_DAYS
+            continue
+        position = max(position, usable_until)  # the older blocks may outlast it
+        lost[expires_on] += loss
+        if days is None and remaining - loss <= 0:  # the expiry takes the last of the balance
+            days = max(days_left, 0)
+        remaining -= loss
+    if days is None:  # what is left now is the pool, above zero, used last
+        days = (position + remaining * WINDOW_DAYS) // burn
+    return days, tuple(Expiring(on=on, minutes=minutes) for on, minutes in sorted(lost.items()))
 
 
 def runway_of(agreement: Agreement, *, today: datetime.date | None = None) -> Runway:
@@ -210,6 +221,60 @@ def sort_by_runway(items: Iterable[T], *, runway: Callable[[T], Runway], descend
     known = [item for item in items if runway(item).is_known]
     unknown = [item for item in items if not runway(item).is_known]
     return sorted(known, key=lambda item: runway(item).days, reverse=descending) + unknown
+
+
+class RunwayRanking:
+    """Agreements (through `with_runway`, here if not yet), soonest run-out first (latest
+    with `descending`), unknown (no burn) last either way, then by client name
+    and id: a lazy sequence for Django's Paginator and DRF's pagination.
+
+    A slice up to `stop` reads every agreement holding expiring minutes (their
+    runway needs the blocks) and only the first `stop` of the others, ranked
+    by the database on the plain forecast, which is their runway: three
+    queries in all (with the count), whatever the number of agreements.
+    """
+
+    ordered = True  # for Paginator: the order is total
+    BY_NAME = ("client__name", "pk")
+
+    def __init__(
+        self, agreements: QuerySet[Agreement], *, today: datetime.date | None = None, descending: bool = False
+    ) -> None:
+        self.today = today or timezone.localdate()
+        self.descending = descending
+        expiring = Block.objects.filter(agreement=OuterRef("pk"), minutes_left__gt=0, expires_on__isnull=False)
+        if "forecast_days" not in agreements.query.annotations:  # not fetched through `with_runway` yet
+            agreements = with_runway(agreements, today=self.today)
+        self._agreements = agreements.annotate(holds_expiring=Exists(expiring))
+        self._count: int | None = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self._agreements.count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def ranked(self, stop: int | None = None) -> list[tuple[Agreement, Runway]]:
+        """The first `stop` (every one when None), each with its runway."""
+        candidates = self._agreements
+        if stop is not None:
+            plain = (
+                F("forecast_days").desc(nulls_last=True) if self.descending else F("forecast_days").asc(nulls_last=True)
+            )
+            first = self._agreements.filter(holds_expiring=False).order_by(plain, *self.BY_NAME).values("pk")[:stop]
+            candidates = candidates.filter(Q(holds_expiring=True) | Q(pk__in=first))
+        # One list in the database's name order (its collation), then a stable
+        # sort by runway: ties fall the same way on every page.
+        rows = [(a, runway_of(a, today=self.today)) for a in candidates.order_by(*self.BY_NAME)]
+        rows = sort_by_runway(rows, runway=lambda row: row[1], descending=self.descending)
+        return rows if stop is None else rows[:stop]
+
+    def __getitem__(self, index: slice) -> list[Agreement]:
+        if not isinstance(index, slice) or index.step is not None:
+            raise TypeError("RunwayRanking takes slices without a step.")
+        return [agreement for agreement, _ in self.ranked(index.stop)[index]]
 
 
 def daily_balances(agreement_ids: list[int]) -> dict[int, list[tuple[datetime.date, int]]]:

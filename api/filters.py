@@ -13,7 +13,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.settings import api_settings
 
 from agreements.models import Agreement, AgreementStatus, Client, Ticket, TicketStatus, Tier, TimeEntry
-from agreements.runway import runway_of, sort_by_runway
+from agreements.runway import RunwayRanking, runway_of, sort_by_runway
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
 
 
@@ -133,13 +133,16 @@ def check_known_query_parameters(request, view, queryset) -> None:  # noqa: ANN0
 class RunwayOrderingFilter(OrderingFilter):
     """`ordering` for agreements, where `runway_days` is the expiry-aware
     runway computed in Python (agreements.runway), not a column: ordering by
-    it sorts the fetched list there, nulls (no burn) last either way."""
+    it alone pages through `RunwayRanking`; combined with other fields, the
+    fetched list is sorted here. Nulls (no burn) come last either way."""
 
     def filter_queryset(self, request, queryset, view):  # noqa: ANN001, ANN201
         ordering = self.get_ordering(request, queryset, view) or []
         if not any(term.lstrip("-") == "runway_days" for term in ordering):
             return super().filter_queryset(request, queryset, view)
         today = timezone.localdate()
+        if len(ordering) == 1:
+            return RunwayRanking(queryset, today=today, descending=ordering[0].startswith("-"))
         items = list(queryset)
         runways = {agreement.pk: runway_of(agreement, today=today) for agreement in items}
         # Stable sorts from the last key to the first: a multi-key order.

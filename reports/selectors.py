@@ -41,7 +41,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from agreements.domain import money
 from agreements.models import Agreement, AgreementStatus, Client, LedgerEntry, LedgerKind, TimeEntry
-from agreements.runway import WINDOW_DAYS, WINDOW_WEEKS, Runway, runway_of, sort_by_runway, with_runway
+from agreements.runway import WINDOW_DAYS, WINDOW_WEEKS, Runway, RunwayRanking
 from billing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
 
 CENT_MINUTES_PER_UNIT = 6000  # 100 cents × 60 minutes
@@ -367,17 +367,12 @@ def runway_method() -> str:
 
 def runway_ranking(*, today: datetime.date, include_ended: bool = False, limit: int | None = None) -> list[RunwayRow]:
     """Every agreement (or the first `limit`), soonest run-out first, no burn
-    last: two queries, with the rule of agreements.runway (computed in Python,
-    so the ranking is too)."""
+    last: with the rule and the ranking of agreements.runway."""
     agreements = Agreement.objects.select_related("client")
     if not include_ended:
         agreements = agreements.filter(status=AgreementStatus.ACTIVE)
-    rows = (
-        RunwayRow(agreement=a, runway=runway_of(a, today=today))
-        for a in with_runway(agreements, today=today).order_by("client__name", "pk")
-    )
-    ranked = sort_by_runway(rows, runway=lambda row: row.runway)
-    return ranked if limit is None else ranked[:limit]
+    ranked = RunwayRanking(agreements, today=today).ranked(limit)
+    return [RunwayRow(agreement=a, runway=runway) for a, runway in ranked]
 
 
 # ---------------------------------------------------------------------------

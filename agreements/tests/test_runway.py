@@ -12,6 +12,7 @@ from agreements.models import Agreement
 from agreements.runway import (
     WINDOW_DAYS,
     Expiring,
+    RunwayRanking,
     daily_balances,
     forecast,
     runway_of,
@@ -140,6 +141,14 @@ def test_without_burn_every_expiring_hour_is_at_risk():
     assert forecast(balance=960, burn_window_minutes=0, blocks=blocks, today=TODAY) == (None, expiring)
 
 
+def test_with_overage_owed_the_expiry_that_takes_the_balance_to_zero_is_the_run_out():
+    # 100 min balance: 600 in a block, 500 owed. 60 used by day 5, then 540 expire: below zero that day.
+    result = forecast(balance=100, burn_window_minutes=560, blocks=[(600, days(5))], today=TODAY)
+    assert result == (5, (Expiring(on=days(5), minutes=540),))
+    # The same debt without expiry: 100 min at 10 a day.
+    assert forecast(balance=100, burn_window_minutes=560, blocks=[(600, None)], today=TODAY) == (10, ())
+
+
 def test_a_block_past_expiry_not_yet_swept_is_lost_already():
     result = forecast(balance=60, burn_window_minutes=560, blocks=[(60, days(-1))], today=TODAY)
     assert result == (0, (Expiring(on=days(-1), minutes=60),))
@@ -228,3 +237,38 @@ def test_the_expiry_queries_stay_constant(technician):
     few = queries()
     make(20)
     assert queries() == few == 2
+
+
+def test_a_ranking_pages_exactly_like_sorting_everything(technician):
+    today = timezone.localdate()
+    # (hours, expires in days or None, minutes logged): plain burns, yearly blocks, idle ones, ties.
+    shapes = [(10, None, 60), (10, 5, 60), (10, None, 0), (20, 40, 120), (10, None, 60), (10, 200, 30), (30, None, 0)]
+    shapes += [(10, 3, 0), (10, None, 300), (20, 10, 300), (10, None, 60), (10, 60, 0)]
+    for n, (hours, expires_in, used) in enumerate(shapes):
+        agreement = AgreementFactory(client=ClientFactory(name=f"{'ab'[n % 2]}{'Cc'[n % 3 % 2]} {n:02}"))
+        expiring_block(
+            agreement,
+            hours=hours,
+            starts_on=today - datetime.timedelta(days=30),
+            expires_on=None if expires_in is None else today + datetime.timedelta(days=expires_in),
+        )
+        if used:
+            log(agreement, technician, used, 2)
+    everything = list(
+        with_runway(Agreement.objects.select_related("client"), today=today).order_by("client__name", "pk")
+    )
+    for descending in (False, True):
+        expected = sort_by_runway(everything, runway=lambda a: runway_of(a, today=today), descending=descending)
+        ranking = RunwayRanking(Agreement.objects.select_related("client"), today=today, descending=descending)
+        assert [a for a, _ in ranking.ranked()] == expected
+        assert len(ranking) == len(shapes)
+        for size in (1, 3, 5):
+            pages = [ranking[start : start + size] for start in range(0, len(shapes), size)]
+            assert [a for page in pages for a in page] == expected
+        with CaptureQueriesContext(connection) as queries:
+            ranking[3:6]
+        assert len(queries) == 2  # the agreements needed, their blocks
+    runways = [runway_of(a, today=today) for a, _ in RunwayRanking(Agreement.objects.all(), today=today).ranked()]
+    days = [r.days for r in runways]
+    # No burn, all expiring in 3 days; expiring before use in 5 and in 10 days; two idle, nothing expiring.
+    assert days[:3] == [3, 5, 10] and days[-2:] == [None, None]
