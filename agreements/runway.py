@@ -1,28 +1,64 @@
-"""The runway rule, in one place: how fast an agreement burns its hours and
-when it will run out.
+"""The runway rule, in one place: how fast an agreement burns its hours,
+when they run out, and which of them will expire unused first.
 
 Burn rate = the charged minutes of the agreement's time entries that are not
 void, worked in the last 8 weeks (56 days up to and including today), divided
-by 8: minutes per week. Run-out date = today + balance ÷ daily burn rate,
-rounded down to whole days; today when the balance is already at or below
-zero; unknown (None) when nothing was charged in those 8 weeks.
+by 8: minutes per week. The daily burn is that ÷ 7.
 
-Everything is computed by the database as annotations, so a list of any
-number of agreements costs the same single query — and can be sorted by
-runway there.
+Run-out: the hours are used at the daily burn, oldest block first as the
+ledger allocates them (start date, then sale), then the pool (minutes held by
+no block: adjustments, which never expire). A block stays usable up to and
+including its expiry date; whatever of it is not used by then is lost at
+expiry — "expiring unused", the breakage risk. The hours run out on the day
+the balance, less what is used and what expires, reaches zero: whichever
+comes first of the forecast at the current burn and the expiry of the hours
+left. Run-out date = today + the whole days until then; the expiry date
+itself when an expiry takes the last of the balance; today when the balance
+is already at or below zero. Without burn, hours in expiring blocks all
+expire unused; the run-out is then the expiry date that takes the balance to
+zero, and unknown (None) while hours that never expire remain. With no
+expiring block the result is exactly balance ÷ daily burn, in whole days;
+expiry can only bring the run-out forward.
+
+The database annotates the burn and the plain forecast (one query for any
+number of agreements); the unused minutes of each agreement's blocks come
+with the same queryset in one more query (a prefetch), and the expiry-aware
+runway is computed from both here, in exact integers. A list ranked by
+runway (`RunwayRanking`) lets the database rank the agreements holding no
+expiring minutes (their runway is the plain forecast) and computes only the
+others in Python, so a page costs the same few queries at any size.
 """
 
 import datetime
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from django.db.models import Case, DateField, F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    DateField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from agreements.models import Agreement, LedgerEntry, LedgerKind, TimeEntry
+from agreements.models import Agreement, Block, LedgerEntry, LedgerKind, TimeEntry
 
 WINDOW_WEEKS = 8
 WINDOW_DAYS = WINDOW_WEEKS * 7
+
+T = TypeVar("T")
 
 
 def window_start(today: datetime.date) -> datetime.date:
@@ -32,7 +68,10 @@ def window_start(today: datetime.date) -> datetime.date:
 
 def with_runway(agreements: QuerySet[Agreement], *, today: datetime.date | None = None) -> QuerySet[Agreement]:
     """Annotate agreements with `burn_window_minutes` (charged in the window),
-    `burn_per_week` (minutes, rounded down) and `runway_days` (None = no burn).
+    `burn_per_week` (minutes, rounded down) and `forecast_days` (balance ÷
+    daily burn, blind to expiry; None = no burn), and prefetch the blocks
+    holding unused minutes in the ledger's order (`runway_blocks`): the two
+    queries `runway_of` needs, for any number of agreements.
     """
     today = today or timezone.localdate()
     charged = (
@@ -47,18 +86,37 @@ def with_runway(agreements: QuerySet[Agreement], *, today: datetime.date | None 
         .annotate(total=Sum("charged_minutes"))
         .values("total")
     )
-    return agreements.annotate(
-        burn_window_minutes=Coalesce(Subquery(charged, output_field=IntegerField()), Value(0)),
-    ).annotate(
-        burn_per_week=F("burn_window_minutes") / Value(WINDOW_WEEKS),
-        runway_days=Case(
-            When(burn_window_minutes__lte=0, then=Value(None)),
-            When(balance_minutes__lte=0, then=Value(0)),
-            # Integer division on both SQLite and PostgreSQL: whole days left.
-            default=F("balance_minutes") * Value(WINDOW_DAYS) / F("burn_window_minutes"),
-            output_field=IntegerField(),
-        ),
+    # Every block with minutes left holds part of the balance (only credited
+    # blocks ever receive minutes), in the order the ledger consumes them.
+    holding = (
+        Block.objects.filter(minutes_left__gt=0)
+        .only("id", "agreement_id", "minutes_left", "expires_on", "starts_on", "created_at")
+        .order_by("starts_on", "created_at", "id")
     )
+    return (
+        agreements.annotate(
+            burn_window_minutes=Coalesce(Subquery(charged, output_field=IntegerField()), Value(0)),
+        )
+        .annotate(
+            burn_per_week=F("burn_window_minutes") / Value(WINDOW_WEEKS),
+            forecast_days=Case(
+                When(burn_window_minutes__lte=0, then=Value(None)),
+                When(balance_minutes__lte=0, then=Value(0)),
+                # Integer division on both SQLite and PostgreSQL: whole days left.
+                default=F("balance_minutes") * Value(WINDOW_DAYS) / F("burn_window_minutes"),
+                output_field=IntegerField(),
+            ),
+        )
+        .prefetch_related(Prefetch("blocks", queryset=holding, to_attr="runway_blocks"))
+    )
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """Minutes that will expire unused on `on` at the current burn."""
+
+    on: datetime.date
+    minutes: int
 
 
 @dataclass(frozen=True)
@@ -66,27 +124,157 @@ class Runway:
     burn_per_week: int
     days: int | None
     runs_out_on: datetime.date | None
+    # Soonest first; empty when every hour will be used before it expires.
+    expiring: tuple[Expiring, ...] = ()
 
     @property
     def is_known(self) -> bool:
         return self.days is not None
 
+    @property
+    def expiring_unused_minutes(self) -> int:
+        return sum(item.minutes for item in self.expiring)
+
+    @property
+    def expiring_on(self) -> datetime.date | None:
+        """The first date on which hours expire unused."""
+        return self.expiring[0].on if self.expiring else None
+
+
+def forecast(
+    *,
+    balance: int,
+    burn_window_minutes: int,
+    blocks: Iterable[tuple[int, datetime.date | None]],
+    today: datetime.date,
+) -> tuple[int | None, tuple[Expiring, ...]]:
+    """Whole days until the hours run out (None: never, at no burn) and the
+    minutes that expire unused on the way, from the balance, the minutes
+    charged in the window and the blocks' (minutes left, expiry) in the
+    ledger's order. Exact integers: with W minutes burnt in the window the
+    daily burn is W / 56 minutes, so time is counted in units of 1/W day — a
+    day is W units and each minute used takes WINDOW_DAYS units.
+    """
+    lost: dict[datetime.date, int] = defaultdict(int)
+    burn = burn_window_minutes
+    if burn <= 0:
+        # Nothing is used: every expiring minute is lost at its expiry date.
+        for minutes, expires_on in blocks:
+            if expires_on is not None:
+                lost[expires_on] += minutes
+        expiring = tuple(Expiring(on=on, minutes=minutes) for on, minutes in sorted(lost.items()))
+        left = balance
+        if left > 0:
+            for item in expiring:
+                left -= item.minutes
+                if left <= 0:
+                    return max((item.on - today).days, 0), expiring
+        return None, expiring
+    days = 0 if balance <= 0 else None  # set where the balance reaches zero
+    remaining = balance  # the balance as it will stand
+    position = 0  # units of 1/burn day used from today's start on
+    for minutes, expires_on in blocks:
+        if expires_on is None:
+            usable, days_left, usable_until = minutes, 0, 0
+        else:
+            days_left = (expires_on - today).days
+            usable_until = (days_left + 1) * burn  # usable up to and including its expiry date
+            usable = max(min(minutes, (usable_until - position) // WINDOW_DAYS), 0)
+        if days is None and remaining - usable <= 0:  # runs out while using this block
+            days = (position + remaining * WINDOW_DAYS) // burn
+        remaining -= usable
+        loss = minutes - usable
+        if not loss:
+            position += usable * WINDOW_DAYS
+            continue
+        position = max(position, usable_until)  # the older blocks may outlast it
+        lost[expires_on] += loss
+        if days is None and remaining - loss <= 0:  # the expiry takes the last of the balance
+            days = max(days_left, 0)
+        remaining -= loss
+    if days is None:  # what is left now is the pool, above zero, used last
+        days = (position + remaining * WINDOW_DAYS) // burn
+    return days, tuple(Expiring(on=on, minutes=minutes) for on, minutes in sorted(lost.items()))
+
 
 def runway_of(agreement: Agreement, *, today: datetime.date | None = None) -> Runway:
     """The runway of an agreement fetched through `with_runway` (no query)."""
     today = today or timezone.localdate()
-    days = agreement.runway_days
+    days, expiring = forecast(
+        balance=agreement.balance_minutes,
+        burn_window_minutes=agreement.burn_window_minutes,
+        blocks=[(block.minutes_left, block.expires_on) for block in agreement.runway_blocks],
+        today=today,
+    )
     return Runway(
         burn_per_week=agreement.burn_per_week,
         days=days,
         runs_out_on=None if days is None else today + datetime.timedelta(days=days),
+        expiring=expiring,
     )
 
 
-def runway_order(descending: bool = False):
-    """Ordering by runway with 'no burn' (unknown) last either way."""
-    expression = F("runway_days")
-    return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+def sort_by_runway(items: Iterable[T], *, runway: Callable[[T], Runway], descending: bool = False) -> list[T]:
+    """Items by runway days, 'no burn' (unknown) last either way; stable, so
+    an order the items already have breaks ties."""
+    items = list(items)
+    known = [item for item in items if runway(item).is_known]
+    unknown = [item for item in items if not runway(item).is_known]
+    return sorted(known, key=lambda item: runway(item).days, reverse=descending) + unknown
+
+
+class RunwayRanking:
+    """Agreements (through `with_runway`, here if not yet), soonest run-out first (latest
+    with `descending`), unknown (no burn) last either way, then by client name
+    and id: a lazy sequence for Django's Paginator and DRF's pagination.
+
+    A slice up to `stop` reads every agreement holding expiring minutes (their
+    runway needs the blocks) and only the first `stop` of the others, ranked
+    by the database on the plain forecast, which is their runway: three
+    queries in all (with the count), whatever the number of agreements.
+    """
+
+    ordered = True  # for Paginator: the order is total
+    BY_NAME = ("client__name", "pk")
+
+    def __init__(
+        self, agreements: QuerySet[Agreement], *, today: datetime.date | None = None, descending: bool = False
+    ) -> None:
+        self.today = today or timezone.localdate()
+        self.descending = descending
+        expiring = Block.objects.filter(agreement=OuterRef("pk"), minutes_left__gt=0, expires_on__isnull=False)
+        if "forecast_days" not in agreements.query.annotations:  # not fetched through `with_runway` yet
+            agreements = with_runway(agreements, today=self.today)
+        self._agreements = agreements.annotate(holds_expiring=Exists(expiring))
+        self._count: int | None = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self._agreements.count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def ranked(self, stop: int | None = None) -> list[tuple[Agreement, Runway]]:
+        """The first `stop` (every one when None), each with its runway."""
+        candidates = self._agreements
+        if stop is not None:
+            plain = (
+                F("forecast_days").desc(nulls_last=True) if self.descending else F("forecast_days").asc(nulls_last=True)
+            )
+            first = self._agreements.filter(holds_expiring=False).order_by(plain, *self.BY_NAME).values("pk")[:stop]
+            candidates = candidates.filter(Q(holds_expiring=True) | Q(pk__in=first))
+        # One list in the database's name order (its collation), then a stable
+        # sort by runway: ties fall the same way on every page.
+        rows = [(a, runway_of(a, today=self.today)) for a in candidates.order_by(*self.BY_NAME)]
+        rows = sort_by_runway(rows, runway=lambda row: row[1], descending=self.descending)
+        return rows if stop is None else rows[:stop]
+
+    def __getitem__(self, index: slice) -> list[Agreement]:
+        if not isinstance(index, slice) or index.step is not None:
+            raise TypeError("RunwayRanking takes slices without a step.")
+        return [agreement for agreement, _ in self.ranked(index.stop)[index]]
 
 
 def daily_balances(agreement_ids: list[int]) -> dict[int, list[tuple[datetime.date, int]]]:

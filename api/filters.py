@@ -4,6 +4,8 @@ client's id simply finds nothing."""
 
 import django_filters as filters
 from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
@@ -11,6 +13,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.settings import api_settings
 
 from agreements.models import Agreement, AgreementStatus, Client, Ticket, TicketStatus, Tier, TimeEntry
+from agreements.runway import RunwayRanking, runway_of, sort_by_runway
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
 
 
@@ -110,6 +113,8 @@ def check_known_query_parameters(request, view, queryset) -> None:  # noqa: ANN0
     returned as if it had matched. Known: the pagination's, `format`, and
     those of the view's filter backends (its filters and `ordering`)."""
     pagination = view.paginator
+    if not isinstance(queryset, QuerySet):  # a list ordered in Python (RunwayOrderingFilter)
+        queryset = view.get_queryset()
     known = {pagination.page_query_param, pagination.page_size_query_param, api_settings.URL_FORMAT_OVERRIDE}
     for backend_class in view.filter_backends:
         backend = backend_class()
@@ -123,3 +128,28 @@ def check_known_query_parameters(request, view, queryset) -> None:  # noqa: ANN0
     if unknown:
         message = gettext("Unknown query parameter. Known: %(known)s.") % {"known": ", ".join(sorted(known))}
         raise ValidationError({name: [message] for name in unknown})
+
+
+class RunwayOrderingFilter(OrderingFilter):
+    """`ordering` for agreements, where `runway_days` is the expiry-aware
+    runway computed in Python (agreements.runway), not a column: ordering by
+    it alone pages through `RunwayRanking`; combined with other fields, the
+    fetched list is sorted here. Nulls (no burn) come last either way."""
+
+    def filter_queryset(self, request, queryset, view):  # noqa: ANN001, ANN201
+        ordering = self.get_ordering(request, queryset, view) or []
+        if not any(term.lstrip("-") == "runway_days" for term in ordering):
+            return super().filter_queryset(request, queryset, view)
+        today = timezone.localdate()
+        if len(ordering) == 1:
+            return RunwayRanking(queryset, today=today, descending=ordering[0].startswith("-"))
+        items = list(queryset)
+        runways = {agreement.pk: runway_of(agreement, today=today) for agreement in items}
+        # Stable sorts from the last key to the first: a multi-key order.
+        for term in reversed(ordering):
+            field, descending = term.lstrip("-"), term.startswith("-")
+            if field == "runway_days":
+                items = sort_by_runway(items, runway=lambda a: runways[a.pk], descending=descending)
+            else:
+                items.sort(key=lambda a, field=field: getattr(a, field), reverse=descending)
+        return items

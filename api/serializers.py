@@ -177,7 +177,17 @@ class RunwaySerializer(serializers.Serializer):
     runway_days = serializers.IntegerField(
         source="days", allow_null=True, help_text="Whole days until the balance runs out; null when nothing is burning."
     )
-    runs_out_on = serializers.DateField(allow_null=True)
+    runs_out_on = serializers.DateField(
+        allow_null=True,
+        help_text="Whichever comes first: the forecast at the current burn, or the expiry of the hours left.",
+    )
+    expiring_unused_minutes = serializers.IntegerField(
+        help_text="Minutes in expiring blocks that the current burn will not use before they expire (breakage "
+        "risk); 0 when none."
+    )
+    expiring_on = serializers.DateField(
+        allow_null=True, help_text="The first date on which hours expire unused; null when none do."
+    )
 
 
 class AgreementSerializer(serializers.ModelSerializer):

@@ -47,6 +47,7 @@ from api.filters import (
     AgreementFilter,
     ClientFilter,
     InvoiceFilter,
+    RunwayOrderingFilter,
     StrictFilterBackend,
     TicketFilter,
     TierFilter,
@@ -302,6 +303,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
 class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = s.AgreementSerializer
     filterset_class = AgreementFilter
+    filter_backends = [StrictFilterBackend, RunwayOrderingFilter]
     ordering_fields = ["balance_minutes", "runway_days", "starts_on", "created_at", "name", "position"]
     ordering = ["client__name", "position"]
 

@@ -22,7 +22,7 @@ from agreements import services
 from agreements.domain import block_price, format_minutes
 from agreements.domain import money as billing_money
 from agreements.models import ClientContact, CreditPolicy, Tier
-from agreements.runway import runway_of, runway_order, with_runway
+from agreements.runway import RunwayRanking, runway_of, with_runway
 from agreements.selectors import (
     agreements_for_user,
     clients_for_user,
@@ -68,7 +68,7 @@ def home(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     everything = agreements_for_user(request.user)
     form = AgreementFilterForm(request.GET or None)
-    agreements = with_runway(everything, today=today)
+    agreements = everything
     params = form.cleaned_data if form.is_valid() else {}
     status = params.get("status") or "active"
     if status != "all":
@@ -87,13 +87,19 @@ def home(request: HttpRequest) -> HttpResponse:
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key == "runway":
-        agreements = agreements.order_by(runway_order(descending), "client__name")
+        # The expiry-aware runway is computed in Python (agreements.runway);
+        # the ranking reads only what the page needs, in a few queries.
+        page = Paginator(RunwayRanking(agreements, today=today, descending=descending), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
     else:
         key = key if key in SORTS else "client"
         fields = SORTS[key]
-        agreements = agreements.order_by(*[f"-{f}" if descending else f for f in fields], "pk")
+        agreements = with_runway(agreements, today=today).order_by(
+            *[f"-{f}" if descending else f for f in fields], "pk"
+        )
         sort = f"-{key}" if descending else key
-    page = Paginator(agreements, PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(agreements, PAGE_SIZE).get_page(request.GET.get("page"))
     cards = [AgreementCard(agreement=a, runway=runway_of(a, today=today), chart=None) for a in page.object_list]
     return render(
         request,

@@ -41,7 +41,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from agreements.domain import money
 from agreements.models import Agreement, AgreementStatus, Client, LedgerEntry, LedgerKind, TimeEntry
-from agreements.runway import WINDOW_DAYS, WINDOW_WEEKS, Runway, runway_of, runway_order, with_runway
+from agreements.runway import WINDOW_DAYS, WINDOW_WEEKS, Runway, RunwayRanking
 from billing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
 
 CENT_MINUTES_PER_UNIT = 6000  # 100 cents × 60 minutes
@@ -357,21 +357,22 @@ def runway_method() -> str:
     """How the runway figures are computed, in the reader's language."""
     return gettext(
         "Burn rate = minutes charged on the agreement's non-void time entries worked in the last "
-        "%(days)s days (today included) ÷ %(weeks)s, per week. Run-out = today + balance ÷ daily burn, "
-        "in whole days; today when the balance is used up; unknown when nothing was charged in the window."
+        "%(days)s days (today included) ÷ %(weeks)s, per week. The hours are used at that rate oldest block "
+        "first, then those held by no block; a block is usable up to and including its expiry date, and what "
+        "is left of it then expires unused (shown as expiring unused). Run-out = whichever comes first: "
+        "today + balance ÷ daily burn, or the expiry of the hours left; in whole days; today when the balance "
+        "is used up; unknown when nothing was charged in the window and some hours never expire."
     ) % {"days": WINDOW_DAYS, "weeks": WINDOW_WEEKS}
 
 
 def runway_ranking(*, today: datetime.date, include_ended: bool = False, limit: int | None = None) -> list[RunwayRow]:
     """Every agreement (or the first `limit`), soonest run-out first, no burn
-    last: one query, with the rule of agreements.runway."""
+    last: with the rule and the ranking of agreements.runway."""
     agreements = Agreement.objects.select_related("client")
     if not include_ended:
         agreements = agreements.filter(status=AgreementStatus.ACTIVE)
-    ranked = with_runway(agreements, today=today).order_by(runway_order(), "client__name", "pk")
-    if limit is not None:
-        ranked = ranked[:limit]
-    return [RunwayRow(agreement=a, runway=runway_of(a, today=today)) for a in ranked]
+    ranked = RunwayRanking(agreements, today=today).ranked(limit)
+    return [RunwayRow(agreement=a, runway=runway) for a, runway in ranked]
 
 
 # ---------------------------------------------------------------------------

@@ -181,7 +181,7 @@ def runway(request: HttpRequest) -> HttpResponse:
     if wants_csv:
         header = [gettext("Client"), gettext("Agreement"), gettext("Status"), gettext("Balance (min)"),
                   gettext("Charged in window (min)"), gettext("Burn per week (min)"), gettext("Runway (days)"),
-                  gettext("Runs out on")]  # fmt: skip
+                  gettext("Runs out on"), gettext("Expiring unused (min)"), gettext("First expiry unused on")]  # fmt: skip
         data = (
             (
                 r.agreement.client.name,
@@ -192,6 +192,8 @@ def runway(request: HttpRequest) -> HttpResponse:
                 r.runway.burn_per_week,
                 r.runway.days,
                 r.runway.runs_out_on.isoformat() if r.runway.runs_out_on else "",
+                r.runway.expiring_unused_minutes,
+                r.runway.expiring_on.isoformat() if r.runway.expiring_on else "",
             )  # fmt: skip
             for r in rows
         )

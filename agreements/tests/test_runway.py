@@ -4,10 +4,21 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agreements import services
 from agreements.models import Agreement
-from agreements.runway import daily_balances, runway_of, with_runway
+from agreements.runway import (
+    WINDOW_DAYS,
+    Expiring,
+    RunwayRanking,
+    daily_balances,
+    forecast,
+    runway_of,
+    sort_by_runway,
+    with_runway,
+)
 from agreements.tests.factories import AgreementFactory, ClientFactory, TicketFactory, work_type
 
 pytestmark = pytest.mark.django_db
@@ -66,9 +77,198 @@ def test_one_query_for_any_number_of_agreements(technician, staff):
         services.ledger_adjust(agreement=agreement, minutes=600, reason="x", author=staff)
         log(agreement, technician, 15 * (n + 1), n)
     with CaptureQueriesContext(connection) as queries:
-        rows = list(with_runway(Agreement.objects.all()).order_by("runway_days"))
+        rows = sort_by_runway(with_runway(Agreement.objects.all()), runway=runway_of)
         history = daily_balances([a.pk for a in rows])
-    assert len(queries) == 2
+    # The annotated agreements, their blocks with minutes left, the chart history.
+    assert len(queries) == 3
     assert len(rows) == 30 and all(history[a.pk] for a in rows)
-    days = [a.runway_days for a in rows]
+    days = [runway_of(a).days for a in rows]
     assert days == sorted(days)
+
+
+# ---------------------------------------------------------------------------
+# Expiry: hours run out at whichever comes first, and what expires unused
+
+TODAY = datetime.date(2026, 12, 3)
+
+
+def days(n):
+    return TODAY + datetime.timedelta(days=n)
+
+
+def test_without_expiry_the_forecast_is_balance_over_daily_burn():
+    # 560 min in 8 weeks = 10 min a day.
+    assert forecast(balance=1000, burn_window_minutes=560, blocks=[(600, None)], today=TODAY) == (100, ())
+    assert forecast(balance=599, burn_window_minutes=560, blocks=[(600, None)], today=TODAY) == (59, ())
+    assert forecast(balance=0, burn_window_minutes=560, blocks=[], today=TODAY) == (0, ())
+    assert forecast(balance=600, burn_window_minutes=0, blocks=[(600, None)], today=TODAY) == (None, ())
+
+
+def test_hours_expiring_before_they_are_used_run_out_on_the_expiry_date():
+    # 10 min a day, usable through day 20 (21 days counting today): 210 used, 390 lost.
+    result = forecast(balance=600, burn_window_minutes=560, blocks=[(600, days(20))], today=TODAY)
+    assert result == (20, (Expiring(on=days(20), minutes=390),))
+
+
+def test_an_expiring_block_used_up_in_time_loses_nothing():
+    assert forecast(balance=100, burn_window_minutes=560, blocks=[(100, days(20))], today=TODAY) == (10, ())
+    # Exactly used up on its expiry date.
+    assert forecast(balance=210, burn_window_minutes=560, blocks=[(210, days(20))], today=TODAY) == (21, ())
+
+
+def test_several_blocks_with_different_expiries_then_hours_that_never_expire():
+    blocks = [(300, days(10)), (300, days(5)), (300, None)]
+    result = forecast(balance=1000, burn_window_minutes=560, blocks=blocks, today=TODAY)
+    # Oldest first: 110 of the first used by day 10, 190 lost; the second
+    # expires on day 5 while the first is in use: all 300 lost; then 300 in
+    # the third block and the pool's 100 (never expire) at 10 a day.
+    assert result == (51, (Expiring(on=days(5), minutes=300), Expiring(on=days(10), minutes=190)))
+
+
+def test_pool_minutes_never_expire():
+    assert forecast(balance=600, burn_window_minutes=560, blocks=[], today=TODAY) == (60, ())
+    assert forecast(balance=600, burn_window_minutes=0, blocks=[], today=TODAY) == (None, ())
+    # After an expiring block is lost, the pool carries on.
+    result = forecast(balance=900, burn_window_minutes=560, blocks=[(600, days(20))], today=TODAY)
+    assert result == (20 + 1 + 30, (Expiring(on=days(20), minutes=390),))
+
+
+def test_without_burn_every_expiring_hour_is_at_risk():
+    blocks = [(600, days(20)), (300, days(40))]
+    expiring = (Expiring(on=days(20), minutes=600), Expiring(on=days(40), minutes=300))
+    assert forecast(balance=900, burn_window_minutes=0, blocks=blocks, today=TODAY) == (40, expiring)
+    # Hours that never expire remain: no run-out date, the same hours at risk.
+    assert forecast(balance=960, burn_window_minutes=0, blocks=blocks, today=TODAY) == (None, expiring)
+
+
+def test_with_overage_owed_the_expiry_that_takes_the_balance_to_zero_is_the_run_out():
+    # 100 min balance: 600 in a block, 500 owed. 60 used by day 5, then 540 expire: below zero that day.
+    result = forecast(balance=100, burn_window_minutes=560, blocks=[(600, days(5))], today=TODAY)
+    assert result == (5, (Expiring(on=days(5), minutes=540),))
+    # The same debt without expiry: 100 min at 10 a day.
+    assert forecast(balance=100, burn_window_minutes=560, blocks=[(600, None)], today=TODAY) == (10, ())
+
+
+def test_a_block_past_expiry_not_yet_swept_is_lost_already():
+    result = forecast(balance=60, burn_window_minutes=560, blocks=[(60, days(-1))], today=TODAY)
+    assert result == (0, (Expiring(on=days(-1), minutes=60),))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 5000), st.none() | st.integers(-3, 400)), max_size=5),
+    st.integers(-600, 3000),
+    st.integers(0, 5000),
+)
+def test_expiry_only_ever_brings_the_run_out_forward(blocks, pool, burn):
+    dated = [(minutes, None if d is None else days(d)) for minutes, d in blocks]
+    balance = sum(minutes for minutes, _ in blocks) + pool
+    plain, _ = forecast(balance=balance, burn_window_minutes=burn, blocks=[(m, None) for m, _ in blocks], today=TODAY)
+    result, expiring = forecast(balance=balance, burn_window_minutes=burn, blocks=dated, today=TODAY)
+    if burn and balance > 0:
+        assert plain == balance * WINDOW_DAYS // burn
+    assert sum(item.minutes for item in expiring) <= sum(m for m, d in blocks if d is not None)
+    if plain is not None:
+        assert result is not None and 0 <= result <= plain
+    if not any(d is not None for _, d in blocks):
+        assert (result, expiring) == (plain, ())
+
+
+def expiring_block(agreement, *, hours, expires_on, starts_on):
+    block = services.block_sell(
+        agreement=agreement, actor=None, hours=hours, starts_on=starts_on, expires_on=expires_on
+    )
+    return services.block_credit(block=block)
+
+
+def test_runway_of_an_agreement_honours_its_blocks_expiry(agreement, technician, staff):
+    today = timezone.localdate()
+    expiring_block(
+        agreement,
+        hours=30,
+        starts_on=today - datetime.timedelta(days=60),
+        expires_on=today + datetime.timedelta(days=20),
+    )
+    log(agreement, technician, 840, 3)  # 15 min a day; taken from the block: 960 min left in it
+    services.ledger_adjust(agreement=agreement, minutes=300, reason="Goodwill", author=staff)  # the pool
+    fetched = with_runway(Agreement.objects.filter(pk=agreement.pk), today=today).get()
+    assert fetched.forecast_days == (960 + 300) * 56 // 840 == 84  # blind to expiry
+    runway = runway_of(fetched, today=today)
+    # 315 of the block's 960 used through its expiry day (21 days at 15), 645 lost; then 300 pool minutes.
+    assert runway.expiring == (Expiring(on=today + datetime.timedelta(days=20), minutes=645),)
+    assert runway.expiring_unused_minutes == 645 and runway.expiring_on == today + datetime.timedelta(days=20)
+    assert runway.days == 21 + 20
+    assert runway.runs_out_on == today + datetime.timedelta(days=41)
+
+
+def test_an_agreement_without_expiring_blocks_keeps_its_runway(agreement, technician):
+    today = timezone.localdate()
+    block = services.block_sell(
+        agreement=agreement, actor=None, hours=20, starts_on=today - datetime.timedelta(days=60)
+    )
+    services.block_credit(block=block)
+    log(agreement, technician, 840, 3)
+    runway = runway_of(with_runway(Agreement.objects.filter(pk=agreement.pk), today=today).get(), today=today)
+    assert (runway.days, runway.expiring, runway.expiring_unused_minutes, runway.expiring_on) == (24, (), 0, None)
+
+
+def test_the_expiry_queries_stay_constant(technician):
+    today = timezone.localdate()
+
+    def make(count):
+        for n in range(count):
+            agreement = AgreementFactory(client=ClientFactory(name=f"E{count}-{n}"))
+            for months in (1, 2):
+                expiring_block(
+                    agreement,
+                    hours=10,
+                    starts_on=today - datetime.timedelta(days=30),
+                    expires_on=today + datetime.timedelta(days=30 * months),
+                )
+            log(agreement, technician, 30 + n, 1)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            rows = [runway_of(a, today=today) for a in with_runway(Agreement.objects.all(), today=today)]
+        assert len(rows) == Agreement.objects.count() and all(row.expiring for row in rows)
+        return len(captured)
+
+    make(2)
+    few = queries()
+    make(20)
+    assert queries() == few == 2
+
+
+def test_a_ranking_pages_exactly_like_sorting_everything(technician):
+    today = timezone.localdate()
+    # (hours, expires in days or None, minutes logged): plain burns, yearly blocks, idle ones, ties.
+    shapes = [(10, None, 60), (10, 5, 60), (10, None, 0), (20, 40, 120), (10, None, 60), (10, 200, 30), (30, None, 0)]
+    shapes += [(10, 3, 0), (10, None, 300), (20, 10, 300), (10, None, 60), (10, 60, 0)]
+    for n, (hours, expires_in, used) in enumerate(shapes):
+        agreement = AgreementFactory(client=ClientFactory(name=f"{'ab'[n % 2]}{'Cc'[n % 3 % 2]} {n:02}"))
+        expiring_block(
+            agreement,
+            hours=hours,
+            starts_on=today - datetime.timedelta(days=30),
+            expires_on=None if expires_in is None else today + datetime.timedelta(days=expires_in),
+        )
+        if used:
+            log(agreement, technician, used, 2)
+    everything = list(
+        with_runway(Agreement.objects.select_related("client"), today=today).order_by("client__name", "pk")
+    )
+    for descending in (False, True):
+        expected = sort_by_runway(everything, runway=lambda a: runway_of(a, today=today), descending=descending)
+        ranking = RunwayRanking(Agreement.objects.select_related("client"), today=today, descending=descending)
+        assert [a for a, _ in ranking.ranked()] == expected
+        assert len(ranking) == len(shapes)
+        for size in (1, 3, 5):
+            pages = [ranking[start : start + size] for start in range(0, len(shapes), size)]
+            assert [a for page in pages for a in page] == expected
+        with CaptureQueriesContext(connection) as queries:
+            ranking[3:6]
+        assert len(queries) == 2  # the agreements needed, their blocks
+    runways = [runway_of(a, today=today) for a, _ in RunwayRanking(Agreement.objects.all(), today=today).ranked()]
+    days = [r.days for r in runways]
+    # No burn, all expiring in 3 days; expiring before use in 5 and in 10 days; two idle, nothing expiring.
+    assert days[:3] == [3, 5, 10] and days[-2:] == [None, None]

@@ -8,6 +8,7 @@ from agreements import services as agreement_services
 from agreements.tests.factories import AgreementFactory, tier, work_type
 from api.tests.helpers import api_as
 from billing.models import SellerProfile
+from ui.tests.fixtures import expiring  # noqa: F401 - the shared fixture of hours that expire unused
 
 
 @pytest.fixture(autouse=True)

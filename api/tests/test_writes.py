@@ -327,6 +327,8 @@ def test_agreements_show_balance_and_runway(tech_api, funded, ticket):
         "burn_per_week_minutes": 60,
         "runway_days": 14,
         "runs_out_on": (TODAY + __import__("datetime").timedelta(days=14)).isoformat(),
+        "expiring_unused_minutes": 0,
+        "expiring_on": None,
     }
 
 

@@ -13,8 +13,15 @@ from accounts.models import Invitation, Role, User
 from agreements import services
 from agreements.models import Agreement, Block, Client, ClientContact, LedgerEntry, LedgerKind
 from agreements.selectors import ledger_balance
-from agreements.tests.factories import AgreementFactory, ClientFactory, TechnicianFactory, tier
-from ui.tests.fixtures import log_entries
+from agreements.tests.factories import (
+    AgreementFactory,
+    ClientFactory,
+    TechnicianFactory,
+    TicketFactory,
+    tier,
+    work_type,
+)
+from ui.tests.fixtures import expiry_sentence, log_entries
 
 pytestmark = pytest.mark.django_db
 HOME = reverse("dashboard:home")
@@ -342,3 +349,68 @@ def test_unknown_objects_are_404_for_staff(client, staff):
 def test_technicians_cannot_see_the_invite_page(client):
     client.force_login(TechnicianFactory(username="otto"))
     assert client.get(reverse("dashboard:technician_invite")).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_the_table_shows_hours_expiring_unused_and_ranks_by_the_expiry(client, staff, expiring, technician, client_b):
+    steady = AgreementFactory(client=client_b)
+    services.ledger_adjust(agreement=steady, minutes=700, reason="Opening balance", author=staff)
+    entry = services.time_entry_log(
+        agreement=steady,
+        technician=technician,
+        ticket=TicketFactory(client=client_b),
+        work_date=timezone.localdate(),
+        minutes=420,
+        work_type=work_type(),
+    )
+    assert entry.charged_minutes == 420  # 280 left at 420 per 8 weeks: 37 days, no expiry
+    client.force_login(staff)
+    response = client.get(HOME)
+    cards = response.context["cards"]
+    # Blind to expiry the yearly hours would last 64 days and rank last; they run out in 20.
+    assert [(c.agreement, c.runway.days, c.runway.expiring_unused_minutes) for c in cards] == [
+        (expiring, 20, 645),
+        (steady, 37, 0),
+    ]
+    assert cards[0].runway.runs_out_on == timezone.localdate() + datetime.timedelta(days=20)
+    page = response.content.decode()
+    assert 'data-expiring-minutes="645"' in page and "10 h 45 min" in page
+    assert 'data-expiring-minutes="0"' in page
+    descending = client.get(HOME, {"sort": "-runway"}).context["cards"]
+    assert [c.agreement for c in descending] == [steady, expiring]
+
+
+def test_the_client_page_tells_staff_what_will_expire(client, staff, expiring):
+    client.force_login(staff)
+    page = client.get(reverse("dashboard:client", args=[expiring.client.public_id])).content.decode()
+    assert expiry_sentence("10 h 45 min", timezone.localdate() + datetime.timedelta(days=20)) in page
+
+
+def test_dashboard_query_count_with_expiring_hours_does_not_grow(client, staff, technician):
+    client.force_login(staff)
+    today = timezone.localdate()
+
+    def make(count):
+        for n in range(count):
+            agreement = AgreementFactory(client=ClientFactory(name=f"Yearly {count}-{n}"))
+            block = services.block_sell(
+                agreement=agreement,
+                hours=10,
+                actor=staff,
+                starts_on=today - datetime.timedelta(days=30),
+                expires_on=today + datetime.timedelta(days=10 + n),
+            )
+            services.block_credit(block=block)
+            if n % 2 == 0:
+                log_entries(agreement, technician, 1)
+
+    def count(**params):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(HOME, params)
+        assert response.status_code == HTTPStatus.OK
+        assert all(card.runway.expiring for card in response.context["cards"])
+        return len(queries)
+
+    make(3)
+    few = [count(), count(sort="-runway", page=2), count(sort="-burn")]
+    make(60)
+    assert [count(), count(sort="-runway", page=2), count(sort="-burn")] == few

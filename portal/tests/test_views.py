@@ -13,7 +13,7 @@ from agreements import services
 from agreements.tests.factories import TicketFactory, tier, work_type
 from portal.models import HoursRequest
 from ui.csv import safe_cell
-from ui.tests.fixtures import log_entries
+from ui.tests.fixtures import expiry_sentence, log_entries
 
 pytestmark = pytest.mark.django_db
 HOME = reverse("portal:home")
@@ -158,3 +158,32 @@ def test_a_client_user_without_a_client_gets_404(client):
 
     client.force_login(UserFactory(username="orphan", role=Role.CLIENT))
     assert client.get(HOME).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_alice_is_told_which_hours_will_expire_unused(client, alice, expiring):
+    client.force_login(alice)
+    on = timezone.localdate() + datetime.timedelta(days=20)
+    sentence = expiry_sentence("10 h 45 min", on)
+    home = client.get(HOME)
+    assert sentence in home.content.decode()
+    card = home.context["cards"][0]
+    assert (card.runway.days, card.runway.runs_out_on, card.runway.expiring_unused_minutes) == (20, on, 645)
+    detail = client.get(reverse("portal:agreement", args=[expiring.public_id])).content.decode()
+    assert sentence in detail
+
+
+def test_hours_used_in_time_bring_no_warning(client, alice, entry):
+    client.force_login(alice)
+    assert "will expire on" not in client.get(HOME).content.decode()
+
+
+def test_charlie_sees_nothing_of_alices_expiring_hours(client, charlie, charlies_agreement, expiring):
+    client.force_login(charlie)
+    home = client.get(HOME)
+    assert home.status_code == HTTPStatus.OK
+    page = home.content.decode()
+    assert "will expire on" not in page and "10 h 45 min" not in page
+    assert [card.agreement for card in home.context["cards"]] == [charlies_agreement]
+    detail = client.get(reverse("portal:agreement", args=[expiring.public_id]))
+    assert detail.status_code == HTTPStatus.NOT_FOUND
+    assert "will expire" not in detail.content.decode()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, TimeEntry
 from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, work_type
 from billing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, SellerProfile
+from ui.tests.fixtures import expiring  # noqa: F401 - the shared fixture of hours that expire unused
 
 
 def at(year: int, month: int, day: int) -> datetime.datetime:

@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from agreements import services as agreement_services
 from agreements.models import Client, CreditPolicy
@@ -198,3 +199,25 @@ def test_the_dashboard_and_the_report_agree_on_deferred_revenue_today(client_a, 
     report = selectors.deferred_revenue(as_of=today)
     assert report.totals == dashboard_deferred_revenue(Agreement.objects.all())
     assert report.total_minutes == 2 * (30 * 60 - 17) - 95
+
+
+def test_the_ranking_puts_hours_that_expire_first_ahead(expiring, technician, staff):
+    today = timezone.localdate()
+    steady = AgreementFactory(client=ClientFactory(name="Steady Co"))
+    agreement_services.ledger_adjust(agreement=steady, minutes=700, reason="Opening balance", author=staff)
+    agreement_services.time_entry_log(
+        agreement=steady,
+        technician=technician,
+        ticket=TicketFactory(client=steady.client),
+        work_date=today,
+        minutes=420,
+        work_type=work_type(),
+    )
+    rows = selectors.runway_ranking(today=today)
+    # The yearly hours would last 64 days at their burn, but expire in 20 with 645 min unused.
+    assert [(r.agreement, r.runway.days, r.runway.expiring_unused_minutes, r.runway.expiring_on) for r in rows] == [
+        (expiring, 20, 645, today + datetime.timedelta(days=20)),
+        (steady, 37, 0, None),
+    ]
+    assert [r.agreement for r in selectors.runway_ranking(today=today, limit=1)] == [expiring]
+    assert "expiry" in selectors.runway_method()

@@ -1,4 +1,5 @@
 import csv
+import datetime
 import io
 from decimal import Decimal
 from http import HTTPStatus
@@ -7,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from agreements.models import Block, LedgerEntry, LedgerKind, TimeEntry
 from agreements.tests.factories import AgreementFactory, ClientFactory, TechnicianFactory, TicketFactory, work_type
@@ -171,3 +173,13 @@ def test_the_msa_page_has_a_seats_form_per_client(client, staff, dataset):
     client.force_login(staff)
     response = client.get(reverse("reports:msa"))
     assert f'name="client" value="{dataset.acme.public_id}"'.encode() in response.content
+
+
+def test_the_runway_report_shows_hours_expiring_unused(client, staff, expiring):
+    client.force_login(staff)
+    on = timezone.localdate() + datetime.timedelta(days=20)
+    page = client.get(reverse("reports:runway")).content.decode()
+    assert 'data-expiring-minutes="645"' in page and "10 h 45 min" in page
+    rows = _csv(client.get(reverse("reports:runway"), {"format": "csv"}))
+    assert rows[0][-4:] == ["Runway (days)", "Runs out on", "Expiring unused (min)", "First expiry unused on"]
+    assert rows[1][0] == "Acme Dental" and rows[1][-4:] == ["20", on.isoformat(), "645", on.isoformat()]

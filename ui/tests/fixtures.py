@@ -69,3 +69,38 @@ def log_entries(agreement, technician, count: int, *, minutes: int = 15) -> None
             work_type=work_type(),
             notes=f"entry {n}",
         )
+
+
+@pytest.fixture
+def expiring(agreement, staff, technician):
+    """Alice's agreement with a paid 30-hour block that expires in 20 days and
+    840 min used 3 days ago (15 min a day): 960 min left, which would last 64
+    days, but 21 days at 15 use only 315 of them: the hours run out on the
+    expiry date and 645 min expire unused."""
+    today = timezone.localdate()
+    block = services.block_sell(
+        agreement=agreement,
+        hours=30,
+        actor=staff,
+        starts_on=today - datetime.timedelta(days=60),
+        expires_on=today + datetime.timedelta(days=20),
+    )
+    services.block_mark_paid(block=block, actor=staff)
+    services.time_entry_log(
+        agreement=agreement,
+        technician=technician,
+        ticket=TicketFactory(client=agreement.client),
+        work_date=today - datetime.timedelta(days=3),
+        minutes=840,
+        work_type=work_type(),
+    )
+    agreement.refresh_from_db()
+    return agreement
+
+
+def expiry_sentence(minutes: str, on: datetime.date) -> str:
+    """The portal's breakage sentence for `on`, in the date format the page uses."""
+    from django.utils.formats import date_format
+
+    style = "MONTH_DAY_FORMAT" if on.year == timezone.localdate().year else "DATE_FORMAT"
+    return f"{minutes} will expire on {date_format(on, style)} unless used."
