@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing import services
-from billing.models import Invoice, InvoiceLine, Payment, SellerProfile
+from billing.models import Invoice, InvoiceBalance, InvoiceLine, Payment, SellerProfile
 
 
 @admin.register(SellerProfile)
@@ -41,6 +41,12 @@ class InvoiceLineInline(_ReadOnlyInline):
     readonly_fields = fields
 
 
+class InvoiceBalanceInline(_ReadOnlyInline):
+    model = InvoiceBalance
+    fields = ("position", "agreement_name", "minutes_before", "minutes_after")
+    readonly_fields = fields
+
+
 class PaymentInline(_ReadOnlyInline):
     model = Payment
     fields = ("paid_on", "method", "reference", "amount", "recorded_by", "created_at")
@@ -52,7 +58,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     list_display = ("number", "client_name", "kind", "status", "total", "currency", "issued_on", "due_on")
     list_filter = ("status", "kind", "issued_on")
     search_fields = ("number", "client_name", "client__name")
-    inlines = [InvoiceLineInline, PaymentInline]
+    inlines = [InvoiceLineInline, InvoiceBalanceInline, PaymentInline]
     actions = ["issue", "rerender_pdf"]
     # The stored file is never linked directly (media is not served): the
     # download goes through the access-checked view.

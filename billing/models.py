@@ -117,6 +117,16 @@ class InvoiceStatus(models.TextChoices):
     VOID = "void", pgettext_lazy("invoice status", "Void")
 
 
+class BalanceBasis(models.TextChoices):
+    """How an issued invoice's minutes stood against the balance when it was issued."""
+
+    # A block whose hours are credited when its invoice is paid.
+    ON_PAYMENT = "on_payment", _("Hours added once paid")
+    # Already in the balance at issue: a block credited at sale (usable at once,
+    # auto-reload), or overage that issuing the invoice settled.
+    APPLIED = "applied", _("Already applied at issue")
+
+
 def _invoice_pdf_path(instance: "Invoice", filename: str) -> str:
     return filename  # services choose the unguessable name themselves
 
@@ -188,6 +198,16 @@ class Invoice(models.Model):
     tax_label = models.CharField(_("tax label"), max_length=50, blank=True)
     tax_amount = models.DecimalField(_("tax amount"), **MONEY, default=Decimal("0.00"))
     total = models.DecimalField(_("total"), **MONEY, default=Decimal("0.00"))
+
+    # Empty until issued (drafts, and invoices issued before balances were
+    # printed): the PDF then prints no balance table.
+    balance_basis = models.CharField(
+        _("balance basis"),
+        max_length=16,
+        choices=BalanceBasis.choices,
+        blank=True,
+        help_text=_("Whether the balance rows' change happens once paid or happened at issue."),
+    )
 
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
@@ -289,6 +309,10 @@ class Invoice(models.Model):
                 condition=~Q(status=InvoiceStatus.PAID) | Q(paid_at__isnull=False), name="invoice_paid_has_date"
             ),
             models.CheckConstraint(
+                condition=Q(balance_basis="") | Q(balance_basis__in=BalanceBasis.values),
+                name="invoice_balance_basis_valid",
+            ),
+            models.CheckConstraint(
                 condition=~Q(status=InvoiceStatus.VOID) | (Q(voided_at__isnull=False) & ~Q(void_reason="")),
                 name="invoice_void_has_reason",
             ),
@@ -311,6 +335,11 @@ class Invoice(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == InvoiceStatus.DRAFT
+
+    @property
+    def own_balance(self) -> "InvoiceBalance | None":
+        """The snapshot row of the agreement this invoice bills (prefetch `balances` for lists)."""
+        return next((row for row in self.balances.all() if row.agreement_id == self.agreement_id), None)
 
 
 class InvoiceLine(models.Model):
@@ -341,6 +370,40 @@ class InvoiceLine(models.Model):
 
         qty = f"{quantity(self.minutes)} × " if self.minutes is not None else ""
         return f"{self.description} — {qty}{format_money(self.unit_price, self.invoice.currency)}"
+
+
+class InvoiceBalance(models.Model):
+    """One agreement's balance on an issued invoice: before it, and after it
+    (once paid, or as issuing it left it: see Invoice.balance_basis).
+
+    Snapshotted at issue for every agreement of the client, in integer
+    minutes, so the PDF printed later shows what was true that day.
+    """
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="balances", verbose_name=_("invoice"))
+    position = models.PositiveIntegerField(_("position"))
+    agreement = models.ForeignKey(
+        "agreements.Agreement", on_delete=models.PROTECT, related_name="+", verbose_name=_("agreement")
+    )
+    agreement_name = models.CharField(_("agreement name"), max_length=200)
+    minutes_before = models.IntegerField(_("minutes before"))
+    minutes_after = models.IntegerField(_("minutes after"))
+
+    class Meta:
+        verbose_name = _("invoice balance")
+        verbose_name_plural = _("invoice balances")
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="invoicebalance_position_unique"),
+            models.UniqueConstraint(fields=["invoice", "agreement"], name="invoicebalance_one_row_per_agreement"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreement_name}: {self.minutes_before} → {self.minutes_after} min"
+
+    @property
+    def changes(self) -> bool:
+        return self.minutes_before != self.minutes_after
 
 
 class PaymentMethod(models.TextChoices):

@@ -82,9 +82,10 @@ def _logo_data_uri(name: str) -> str:
 
 
 def invoice_context(invoice: Invoice) -> dict[str, Any]:
-    from billing.selectors import invoice_amount_paid
+    from billing.selectors import invoice_amount_paid, invoice_balances
 
     paid = invoice_amount_paid(invoice)
+    balance_basis, balances = invoice_balances(invoice)
     balance = Decimal("0.00") if invoice.status in (InvoiceStatus.PAID, InvoiceStatus.VOID) else invoice.total - paid
     return {
         "invoice": invoice,
@@ -98,6 +99,8 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
         "is_paid": invoice.status == InvoiceStatus.PAID,
         "is_void": invoice.status == InvoiceStatus.VOID,
         "is_draft": invoice.status == InvoiceStatus.DRAFT,
+        "balance_basis": balance_basis,
+        "balances": balances,
     }
 
 

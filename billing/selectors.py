@@ -7,15 +7,17 @@ technicians included — sees none. Whatever is out of scope is "not found".
 
 import datetime
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from agreements.models import Agreement, AgreementStatus, Client
 from agreements.selectors import clients_for_user
-from billing.models import Invoice, InvoiceStatus, Payment, SellerProfile
+from billing.models import BalanceBasis, Invoice, InvoiceBalance, InvoiceStatus, Payment, SellerProfile
 
 
 def invoices_for_user(user: User) -> QuerySet[Invoice]:
@@ -65,3 +67,74 @@ def invoice_figures(invoices: QuerySet[Invoice], *, today: datetime.date | None 
     """How many invoices wait for payment, and how many of those are overdue."""
     unpaid = invoices.filter(status=InvoiceStatus.ISSUED)
     return {"unpaid": unpaid.count(), "overdue": invoices_overdue(unpaid, today=today).count()}
+
+
+# ---------------------------------------------------------------------------
+# The balance printed on a document
+
+
+@dataclass(frozen=True)
+class AgreementBalance:
+    agreement: Agreement
+    before: int  # minutes
+    after: int  # minutes
+
+
+def document_balances(*, client: Client, agreement: Agreement, minutes: int, applied: bool) -> list[AgreementBalance]:
+    """The client's balance per agreement, before a document and after it.
+
+    The one computation behind every document that prints a balance
+    (invoices now, credit notes next): `agreement` and `minutes` say what the
+    document adds (positive) or takes back (negative); `applied` says whether
+    those minutes are already in the balance (a block credited when it was
+    sold, overage settled or a refund written at issue) or arrive later (a
+    block credited once its invoice is paid). The client's other active
+    agreements are listed unchanged, so the document shows the whole balance.
+    Called inside the transaction that holds `agreement`'s row lock, the
+    figures are exact.
+    """
+    rows = []
+    agreements = client.agreements.filter(Q(status=AgreementStatus.ACTIVE) | Q(pk=agreement.pk))
+    for each in agreements.order_by("starts_on", "pk"):
+        now = each.balance_minutes
+        if each.pk != agreement.pk:
+            rows.append(AgreementBalance(each, now, now))
+        elif applied:
+            rows.append(AgreementBalance(each, now - minutes, now))
+        else:
+            rows.append(AgreementBalance(each, now, now + minutes))
+    return rows
+
+
+def invoice_balance_preview(invoice: Invoice) -> tuple[str, list[AgreementBalance]]:
+    """What issuing the invoice now would snapshot: its balance basis and rows.
+
+    A block's hours credited already (usable at once, auto-reload) are in the
+    balance; otherwise they come once paid. Overage is settled when the
+    invoice is issued, so it is read before that and shown as applied.
+    """
+    if invoice.block is not None:
+        credited = invoice.block.credited_at is not None
+        basis = BalanceBasis.APPLIED if credited else BalanceBasis.ON_PAYMENT
+        minutes = invoice.block.minutes
+    else:
+        credited, basis, minutes = False, BalanceBasis.APPLIED, invoice.overage_minutes
+    rows = document_balances(client=invoice.client, agreement=invoice.agreement, minutes=minutes, applied=credited)
+    return basis, rows
+
+
+def invoice_balances(invoice: Invoice) -> tuple[str, list[InvoiceBalance]]:
+    """The balance rows to print: the snapshot of an issued invoice, a live
+    preview for a draft, none for an invoice issued before balances were kept."""
+    if invoice.status != InvoiceStatus.DRAFT:
+        return invoice.balance_basis, list(invoice.balances.all())
+    basis, rows = invoice_balance_preview(invoice)
+    return basis, [
+        InvoiceBalance(
+            agreement=row.agreement,
+            agreement_name=row.agreement.name,
+            minutes_before=row.before,
+            minutes_after=row.after,
+        )
+        for row in rows
+    ]

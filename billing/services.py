@@ -39,6 +39,7 @@ from audit.services import audit_record
 from billing import pdf
 from billing.models import (
     Invoice,
+    InvoiceBalance,
     InvoiceKind,
     InvoiceLine,
     InvoiceNumberCounter,
@@ -47,7 +48,7 @@ from billing.models import (
     PaymentMethod,
     SellerProfile,
 )
-from billing.selectors import invoice_amount_paid, seller_profile_get
+from billing.selectors import invoice_amount_paid, invoice_balance_preview, seller_profile_get
 from billing.templatetags.billing_tags import format_money
 from monitoring.queueing import task_publish
 
@@ -272,10 +273,10 @@ def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
         )
     with transaction.atomic():
         invoice = _lock(invoice)
-        if invoice.kind == InvoiceKind.OVERAGE:
-            # Settling the minutes (below) needs the agreement row: taken before
-            # the year's counter, in the order of every flow that holds both.
-            agreement_services.agreement_balance_locked(invoice.agreement)
+        # The balance snapshot and, for overage, settling the minutes (below)
+        # need the agreement row: taken before the year's counter, in the order
+        # of every flow that holds both.
+        agreement_services.agreement_balance_locked(invoice.agreement)
         if invoice.status != InvoiceStatus.DRAFT:
             raise ValidationError(
                 _about(
@@ -298,7 +299,20 @@ def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
         invoice.due_on = issued_on + datetime.timedelta(days=invoice.payment_terms_days)
         invoice.status = InvoiceStatus.ISSUED
         invoice.issued_by = actor
+        # Read before overage is settled below: the rows show it settling.
+        invoice.balance_basis, balances = invoice_balance_preview(invoice)
         invoice.save()
+        InvoiceBalance.objects.bulk_create(
+            InvoiceBalance(
+                invoice=invoice,
+                position=position,
+                agreement=row.agreement,
+                agreement_name=row.agreement.name,
+                minutes_before=row.before,
+                minutes_after=row.after,
+            )
+            for position, row in enumerate(balances, start=1)
+        )
         if invoice.kind == InvoiceKind.OVERAGE:
             unbilled = agreement_services.overage_unbilled_minutes(invoice.agreement)
             if invoice.overage_minutes > unbilled:
@@ -353,14 +367,22 @@ def block_sale_invoices(
     starts_on: datetime.date | None = None,
     expires_on: datetime.date | None = None,
     kind: str = InvoiceKind.BLOCK,
+    credit_now: bool = False,
 ) -> BlockSale:
     """Sell a block and issue its invoice, all or nothing. Under the
     bill-overage policy a sale also bills the overage run up so far, on an
-    invoice of its own (the block's hours never repay it)."""
+    invoice of its own (the block's hours never repay it).
+
+    `credit_now` (auto-reload with payment on file) makes the hours usable
+    before the invoice is issued, so the balance printed on it says they are
+    already added, not that they come once paid.
+    """
     with transaction.atomic():
         block = agreement_services.block_sell(
             agreement=agreement, actor=actor, tier=tier, hours=hours, starts_on=starts_on, expires_on=expires_on
         )
+        if credit_now:
+            block = agreement_services.block_credit(block=block, actor=actor)
         invoice = invoice_create_for_block(block=block, kind=kind, actor=actor)
         invoice = invoice_issue(invoice=invoice, actor=actor)
         return BlockSale(invoice=invoice, overage_invoice=invoice_bill_overage(agreement=agreement, actor=actor))

@@ -19,6 +19,7 @@ from billing.models import Invoice, InvoiceStatus
 from billing.selectors import (
     invoice_amount_due,
     invoice_amount_paid,
+    invoice_balances,
     invoice_get_for_user,
     invoice_is_overdue,
     invoices_for_user,
@@ -116,6 +117,7 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 def _detail_page(
     request: HttpRequest, invoice: Invoice, payment_form: PaymentForm, void_form: VoidForm
 ) -> HttpResponse:
+    balance_basis, balances = invoice_balances(invoice)
     return render(
         request,
         "billing/invoice_detail.html",
@@ -124,6 +126,8 @@ def _detail_page(
             "paid": invoice_amount_paid(invoice),
             "due": invoice_amount_due(invoice),
             "overdue": invoice.status == InvoiceStatus.ISSUED and invoice_is_overdue(invoice),
+            "balance_basis": balance_basis,
+            "balances": balances,
             "payment_form": payment_form,
             "void_form": void_form,
         },

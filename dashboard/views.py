@@ -198,7 +198,12 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             time_entries_for_user(request.user).filter(agreement=selected).select_related("voided_by")[:100]
         )
     context["undelivered"] = emails_undelivered(client=client)[:50]
-    context["invoices"] = invoices_for_user(request.user).filter(client=client).order_by("-created_at", "-id")[:50]
+    context["invoices"] = (
+        invoices_for_user(request.user)
+        .filter(client=client)
+        .prefetch_related("balances")
+        .order_by("-created_at", "-id")[:50]
+    )
     return render(request, "dashboard/client.html", context)
 
 

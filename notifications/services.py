@@ -365,12 +365,12 @@ def _raise_reload_invoice(episode: Episode, agreement: Agreement, send: Enqueue)
     tier = reload_tier_for(agreement)
     if tier is None:
         raise RuntimeError("No tier is on sale: a reload invoice cannot be raised.")
-    sale = billing_services.block_sale_invoices(agreement=agreement, tier=tier, kind=InvoiceKind.RELOAD, actor=None)
+    sale = billing_services.block_sale_invoices(
+        agreement=agreement, tier=tier, kind=InvoiceKind.RELOAD, actor=None, credit_now=agreement.auto_reload
+    )
     invoice, block = sale.invoice, sale.invoice.block
     if sale.overage_invoice is not None:
         _invoice_emails_record(sale.overage_invoice, topic=f"overage:{sale.overage_invoice.public_id}", send=send)
-    if agreement.auto_reload:
-        block = agreement_services.block_credit(block=block, actor=None)
     # Credited now by auto-reload or by the usable-at-once policy: the emails
     # then say the hours were added, not that they come once paid.
     episode.auto_reloaded = block.credited_at is not None

@@ -38,7 +38,9 @@ def home(request: HttpRequest) -> HttpResponse:
             "cards": agreement_cards(agreements),
             "billing_contacts": billing_contacts,
             "requests": requests,
-            "invoices": invoices_for_user(request.user).order_by("-created_at", "-id")[:50],
+            "invoices": invoices_for_user(request.user)
+            .prefetch_related("balances")
+            .order_by("-created_at", "-id")[:50],
             "today": timezone.localdate(),
         },
     )
@@ -77,7 +79,10 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "filter_form": form,
             "page": page,
             "today": timezone.localdate(),
-            "invoices": invoices_for_user(request.user).filter(agreement=agreement).order_by("-created_at", "-id")[:50],
+            "invoices": invoices_for_user(request.user)
+            .filter(agreement=agreement)
+            .prefetch_related("balances")
+            .order_by("-created_at", "-id")[:50],
         },
     )
 

@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy as _
 
 from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, TimeEntry
 from agreements.runway import runway_of, with_runway
+from billing.models import Invoice
 from billing.pdf import STATIC_BASE, html_to_pdf
 from billing.selectors import seller_profile_get
 from notifications import services as notification_services
@@ -59,6 +60,30 @@ class MovementLine:
     minutes: int
 
 
+@dataclass(frozen=True)
+class AgreementBalanceLine:
+    """One agreement's balance on a statement, in minutes."""
+
+    agreement: Agreement
+    opening: int  # at the start of the period
+    closing: int  # at its end
+    pending: int  # what its invoices open at the end of the period add once paid
+
+    @property
+    def once_paid(self) -> int:
+        return self.closing + self.pending
+
+
+@dataclass(frozen=True)
+class OpenInvoiceLine:
+    """A block invoice open at the end of the period whose hours were not credited yet."""
+
+    number: str
+    agreement_name: str
+    minutes: int
+    due_on: datetime.date
+
+
 @dataclass
 class Statement:
     client: Client
@@ -70,6 +95,8 @@ class Statement:
     entries: list[EntryLine] = field(default_factory=list)
     movements: list[MovementLine] = field(default_factory=list)  # corrections, expiries, adjustments...
     agreements: list[tuple[Agreement, object]] = field(default_factory=list)  # with their runway
+    balances: list[AgreementBalanceLine] = field(default_factory=list)
+    open_invoices: list[OpenInvoiceLine] = field(default_factory=list)
 
     @property
     def purchased_minutes(self) -> int:
@@ -199,10 +226,66 @@ def statement_build(*, client: Client, month: datetime.date) -> Statement:
         ]
     statement.movements = sorted(movements, key=lambda line: line.day)
 
+    statement.balances, statement.open_invoices = _balances(client, start, end, last_day)
+
     today = min(timezone.localdate(), last_day)
     agreements = with_runway(client.agreements.filter(starts_on__lte=last_day), today=today).order_by("starts_on")
     statement.agreements = [(agreement, runway_of(agreement, today=today)) for agreement in agreements]
     return statement
+
+
+def _open_block_invoices(client: Client, end: datetime.datetime, last_day: datetime.date) -> list[Invoice]:
+    """Block invoices issued by the end of the period and, at its end, neither
+    paid nor void, with hours not credited yet: paying them adds those hours.
+    (Hours credited at sale are in the closing balance already.)"""
+    return list(
+        Invoice.objects.filter(client=client, block__isnull=False, issued_on__lte=last_day)
+        .exclude(paid_at__lt=end)
+        .exclude(voided_at__lt=end)
+        .filter(Q(block__credited_at__isnull=True) | Q(block__credited_at__gte=end))
+        .select_related("block", "agreement")
+        .order_by("issued_on", "number_year", "number_sequence")
+    )
+
+
+def _balances(
+    client: Client, start: datetime.datetime, end: datetime.datetime, last_day: datetime.date
+) -> tuple[list[AgreementBalanceLine], list[OpenInvoiceLine]]:
+    """Each agreement's balance at the start and end of the period (the ledger
+    as recorded, like the client's totals), and once its open invoices are paid."""
+    sums = {
+        row["agreement"]: row
+        for row in LedgerEntry.objects.filter(agreement__client=client)
+        .values("agreement")
+        .annotate(
+            opening=Coalesce(Sum("minutes", filter=Q(created_at__lt=start)), 0),
+            closing=Coalesce(Sum("minutes", filter=Q(created_at__lt=end)), 0),
+        )
+    }
+    invoices = _open_block_invoices(client, end, last_day)
+    pending: dict[int, int] = {}
+    for invoice in invoices:
+        pending[invoice.agreement_id] = pending.get(invoice.agreement_id, 0) + invoice.block.minutes
+    agreements = client.agreements.filter(starts_on__lte=last_day).order_by("starts_on", "pk")
+    lines = [
+        AgreementBalanceLine(
+            agreement=agreement,
+            opening=sums.get(agreement.pk, {}).get("opening", 0),
+            closing=sums.get(agreement.pk, {}).get("closing", 0),
+            pending=pending.get(agreement.pk, 0),
+        )
+        for agreement in agreements
+    ]
+    open_lines = [
+        OpenInvoiceLine(
+            number=invoice.number,
+            agreement_name=invoice.agreement.name,
+            minutes=invoice.block.minutes,
+            due_on=invoice.due_on,
+        )
+        for invoice in invoices
+    ]
+    return lines, open_lines
 
 
 def statement_pdf(statement: Statement) -> bytes:

@@ -23,6 +23,9 @@ def test_the_admin_shows_invoices_read_only(client, superuser, agreement, staff,
     assert page.status_code == HTTPStatus.OK
     content = page.content.decode()
     assert "20-hour support block" in content
+    squashed = "".join(content.split())
+    assert "Invoicebalances" in squashed
+    assert '<tdclass="field-minutes_before"><p>0</p></td><tdclass="field-minutes_after"><p>1200</p></td>' in squashed
     assert reverse("billing:invoice_pdf", args=[invoice.public_id]) in content
     assert "/media/" not in content
     assert client.get(reverse("admin:billing_invoice_add")).status_code == HTTPStatus.FORBIDDEN

@@ -2,6 +2,7 @@
 scenario the product is about, and a second run changes nothing."""
 
 import datetime
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -167,6 +168,97 @@ def test_every_demo_block_was_sold_on_a_paid_invoice(demo):
     invoices = Invoice.objects.all()
     assert invoices.count() == Block.objects.count()
     assert set(invoices.values_list("status", flat=True)) == {InvoiceStatus.PAID}
-    assert sorted(invoices.values_list("number_sequence", flat=True)) == list(range(1, invoices.count() + 1))
+    for year in set(invoices.values_list("number_year", flat=True)):
+        numbers = sorted(invoices.filter(number_year=year).values_list("number_sequence", flat=True))
+        assert numbers == list(range(1, len(numbers) + 1))  # gapless each year
     for invoice in invoices.select_related("block"):
         assert invoice.total == invoice.block.amount
+
+
+# ---------------------------------------------------------------------------
+# A history with real dates
+
+
+def test_each_invoice_is_issued_on_its_sale_day_and_paid_days_later_as_planned(demo):
+    from billing.models import Invoice
+
+    pays_after = {spec.name: spec.pays_after_days for spec in seed_demo.CLIENTS}
+    invoices = Invoice.objects.select_related("block", "client").prefetch_related("payments")
+    for invoice in invoices:
+        (payment,) = invoice.payments.all()
+        assert invoice.issued_on == invoice.block.starts_on, invoice
+        assert payment.paid_on == invoice.issued_on + datetime.timedelta(days=pays_after[invoice.client.name])
+        assert timezone.localdate(invoice.paid_at) == payment.paid_on
+        assert invoice.block.paid_at == invoice.paid_at
+    assert len({invoice.issued_on.replace(day=1) for invoice in invoices}) >= 5
+    assert min(invoice.issued_on for invoice in invoices) < timezone.localdate() - datetime.timedelta(days=300)
+
+
+def test_a_clients_first_block_is_a_purchase_and_the_later_ones_reloads(demo):
+    from billing.models import Invoice, InvoiceKind
+
+    for spec in seed_demo.CLIENTS:
+        kinds = list(
+            Invoice.objects.filter(client__name=spec.name).order_by("issued_on", "pk").values_list("kind", flat=True)
+        )
+        assert kinds == [InvoiceKind.BLOCK] + [InvoiceKind.RELOAD] * (len(spec.blocks) - 1), spec.name
+
+
+def test_invoice_numbers_have_no_gaps_and_follow_the_issue_dates_each_year(demo):
+    from billing.models import Invoice
+
+    years = set(Invoice.objects.values_list("number_year", flat=True))
+    assert len(years) == 2  # the yearly client's block was sold last year
+    for year in years:
+        rows = list(Invoice.objects.filter(number_year=year).order_by("number_sequence"))
+        assert [invoice.number_sequence for invoice in rows] == list(range(1, len(rows) + 1))
+        assert [invoice.issued_on for invoice in rows] == sorted(invoice.issued_on for invoice in rows)
+        assert {invoice.issued_on.year for invoice in rows} == {year}
+        assert [invoice.number for invoice in rows] == [f"{year}-{n:04d}" for n in range(1, len(rows) + 1)]
+
+
+def test_the_ledger_is_dated_when_each_thing_happened(demo):
+    from agreements.models import CreditPolicy, LedgerEntry, LedgerKind
+
+    debits = LedgerEntry.objects.filter(kind=LedgerKind.DEBIT).select_related("time_entry")
+    assert debits.count() > 100
+    for entry in debits:
+        assert timezone.localdate(entry.created_at) == entry.time_entry.work_date
+    for block in Block.objects.select_related("agreement"):
+        purchase = LedgerEntry.objects.get(kind=LedgerKind.PURCHASE, block=block)
+        assert purchase.created_at == block.credited_at
+        if block.agreement.credit_policy == CreditPolicy.IMMEDIATE:
+            assert timezone.localdate(block.credited_at) == block.starts_on  # usable from the sale
+        else:
+            assert block.credited_at == block.paid_at  # usable once paid
+    # No time is charged to a block sold "usable when paid" before it is paid.
+    for entry in LedgerEntry.objects.filter(kind=LedgerKind.DEBIT, block__isnull=False).select_related("block"):
+        assert entry.created_at >= entry.block.credited_at
+
+
+def test_revenue_cash_and_the_msa_view_show_months_of_history(demo):
+    from reports import selectors as reports
+
+    today = timezone.localdate()
+    first = today - datetime.timedelta(days=seed_demo.HISTORY_DAYS)
+
+    revenue = reports.recognised_revenue(first=first, last=today)
+    assert len([month for month in revenue if month.recognised_minutes > 0]) >= 4
+    cash = reports.cash(first=first, last=today)
+    assert len([month for month in cash if month.invoiced > 0]) >= 4
+    assert len([month for month in cash if month.collected > 0]) >= 4
+
+    msa = reports.msa_candidates(today=today)
+    candidates = [row for row in msa.rows if row.is_candidate]
+    assert [(row.client.name, row.seats) for row in candidates] == [("Pinecrest Family Dental", 7)]
+    (pinecrest,) = candidates
+    # Its 20 h reloads of 70 and 23 days ago at $90/h, over the three trailing months; 7 seats at $150.
+    assert (pinecrest.spend, pinecrest.monthly_spend, pinecrest.msa_monthly) == (
+        Decimal("3600.00"),
+        Decimal("1200.00"),
+        Decimal("1050.00"),
+    )
+    assert {row.client.name: row.seats for row in msa.rows if row.seats} == {
+        "Pinecrest Family Dental": 7,
+        "Oakridge Law Group": 15,
+    }

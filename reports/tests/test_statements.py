@@ -4,11 +4,16 @@ import threading
 from http import HTTPStatus
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
+from agreements import services as agreement_services
+from agreements.tests.factories import AgreementFactory, tier
+from billing import services as billing_services
+from billing.models import PaymentMethod
 from notifications import services as notification_services
 from notifications.models import EmailKind, EmailStatus, OutgoingEmail
 from reports import statements
@@ -162,3 +167,93 @@ def test_the_beat_task_sends_each_client_its_statement_once(dataset, django_capt
         send_monthly_statements.apply(args=["2026-02"]).get()
     assert OutgoingEmail.objects.filter(kind=EmailKind.STATEMENT, status=EmailStatus.SENT).count() == 2
     assert len(mail.outbox) == 2
+
+
+# ---------------------------------------------------------------------------
+# The balance per agreement: start and end of the period, and once open invoices are paid
+
+
+@pytest.fixture
+def march_sale(client_a, staff, seller):
+    """Acme's main agreement gets 2 h on 2 March and a 10 h block invoiced on
+    10 March, paid on 3 April; its project agreement holds 5 h from 2 March."""
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 10, 0, tzinfo=datetime.UTC), tick=False):
+        main = AgreementFactory(client=client_a, starts_on=datetime.date(2026, 1, 1))
+        project = AgreementFactory(client=client_a, name="Office move project", starts_on=datetime.date(2026, 2, 1))
+        agreement_services.ledger_adjust(agreement=main, minutes=120, reason="Goodwill", author=staff)
+        agreement_services.ledger_adjust(agreement=project, minutes=300, reason="Project hours", author=staff)
+    with time_machine.travel(datetime.datetime(2026, 3, 10, 10, 0, tzinfo=datetime.UTC), tick=False):
+        invoice = billing_services.invoice_sell_block(agreement=main, tier=tier(10), actor=staff)
+    with time_machine.travel(datetime.datetime(2026, 4, 3, 10, 0, tzinfo=datetime.UTC), tick=False):
+        billing_services.payment_record(
+            invoice=invoice,
+            amount=invoice.total,
+            method=PaymentMethod.ACH,
+            reference="ACH-1",
+            paid_on=datetime.date(2026, 4, 3),
+            actor=staff,
+        )
+    return invoice
+
+
+def balance_rows(statement) -> list[tuple[str, int, int, int, int]]:
+    return [(b.agreement.name, b.opening, b.closing, b.pending, b.once_paid) for b in statement.balances]
+
+
+def test_a_statement_gives_each_agreements_balance_and_what_open_invoices_will_add(client_a, march_sale):
+    march = statements.statement_build(client=client_a, month=datetime.date(2026, 3, 1))
+
+    assert balance_rows(march) == [
+        ("Prepaid support hours", 0, 120, 600, 720),
+        ("Office move project", 0, 300, 0, 300),
+    ]
+    assert [(line.number, line.agreement_name, line.minutes) for line in march.open_invoices] == [
+        (march_sale.number, "Prepaid support hours", 600)
+    ]
+    assert (march.opening_minutes, march.closing_minutes) == (0, 420)
+
+    april = statements.statement_build(client=client_a, month=datetime.date(2026, 4, 1))
+
+    assert balance_rows(april) == [
+        ("Prepaid support hours", 120, 720, 0, 720),
+        ("Office move project", 300, 300, 0, 300),
+    ]
+    assert april.open_invoices == []
+
+
+def test_a_voided_invoice_adds_nothing_once_paid(client_a, staff, seller):
+
+    with time_machine.travel(datetime.datetime(2026, 3, 10, 10, 0, tzinfo=datetime.UTC), tick=False):
+        main = AgreementFactory(client=client_a, starts_on=datetime.date(2026, 1, 1))
+        invoice = billing_services.invoice_sell_block(agreement=main, tier=tier(10), actor=staff)
+        billing_services.invoice_void(invoice=invoice, actor=staff, reason="Sold by mistake")
+
+    march = statements.statement_build(client=client_a, month=datetime.date(2026, 3, 1))
+
+    assert balance_rows(march) == [("Prepaid support hours", 0, 0, 0, 0)]
+    assert march.open_invoices == []
+
+
+def test_the_statement_pdf_prints_the_balances(client_a, march_sale):
+    text = pdf_text(
+        statements.statement_pdf(statements.statement_build(client=client_a, month=datetime.date(2026, 3, 1)))
+    )
+    squashed = "".join(text.split())
+
+    assert "BALANCE PER AGREEMENT" in text.upper()
+    assert "".join("Agreement Start of period End of period Once open invoices are paid".upper().split()) in squashed
+    assert "Prepaidsupporthours0min2h12h" in squashed
+    assert "Officemoveproject0min5h5h" in squashed
+    assert f"invoice{march_sale.number}(Prepaidsupporthours,+10honcepaid" in squashed
+    assert "+10honcepaid" in squashed
+
+
+def test_the_statement_pdf_renders_in_italian(client_a, march_sale):
+    client_a.language = "it"
+    client_a.save(update_fields=["language"])
+
+    text = pdf_text(
+        statements.statement_pdf(statements.statement_build(client=client_a, month=datetime.date(2026, 3, 1)))
+    )
+
+    assert "Prepaidsupporthours0min2h12h" in "".join(text.split())

@@ -1,0 +1,1 @@
+"""The demo's data and how it is written: specs, clients, plan, write (see seed_demo)."""

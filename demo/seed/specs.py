@@ -1,0 +1,85 @@
+"""The shape of the demo: the knobs of its history and the specs its clients are written in.
+
+A client is a ClientSpec (demo.seed.clients lists them): its blocks as
+(days ago, tier hours), the balance it must end at today, and the story
+it tells. The planner turns specs into dated events and the writer replays
+them through the services, so adding a client is adding a spec.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from agreements.models import CreditPolicy, OveragePolicy, RoundingMode
+
+# Demo data only, documented to sign in to the seeded demo.
+DEMO_PASSWORD = "blockhours-demo"  # nosec B105
+SEED = 20240917
+# About four months of time entries, ending today (blocks may be older: a yearly one is).
+HISTORY_DAYS = 115
+FIRST_TICKET_NUMBER = 24101
+# A "fill" entry may use up to this much of what is left, so totals come out exact.
+MAX_FILL_MINUTES = 240
+# Tickets with no work for this long are shown closed, the rest open.
+CLOSE_AFTER_DAYS = 10
+
+
+NORMAL, AFTER_HOURS, EMERGENCY, NON_BILLABLE = "Normal", "After-hours", "Emergency", "Non-billable"
+
+
+@dataclass(frozen=True)
+class Person:
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    receives_invoices: bool = True
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """A hand-written entry that tells part of the client's story, with its own ticket."""
+
+    days_ago: int
+    work_type: str
+    minutes: int
+    subject: str
+    notes: str
+    technician: str
+
+
+@dataclass(frozen=True)
+class AgreementSpec:
+    name: str = "Prepaid support hours"
+    threshold: int = 120
+    increment: int = 15
+    rounding: str = RoundingMode.UP
+    overage: str = OveragePolicy.REJECT
+    overage_limit: int = 0
+    credit: str = CreditPolicy.ON_PAYMENT
+    reload_tier_hours: int | None = None  # set: auto-reload with this tier
+    work_types: tuple[str, ...] = ()  # empty: every work type
+    days_ago: int | None = None  # term start; default: the first block's sale
+    days_left: int | None = None  # fixed term ending this many days from today
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    name: str
+    scenario: str
+    billing_email: str
+    billing_address: str
+    contacts: tuple[Person, ...]
+    blocks: tuple[tuple[int, int], ...]  # (days ago, tier hours), oldest first
+    final_balance: int  # minutes left today: what this client demonstrates
+    agreement: AgreementSpec = AgreementSpec()
+    hourly_rate: Decimal = Decimal("100.00")
+    billing_name: str = ""
+    subjects: tuple[str, ...] = ()
+    scripted: tuple[Scripted, ...] = ()
+    currency: str = ""  # empty: the site's default
+    language: str = "en"  # of the client's invoices, statements and emails; its tickets too
+    # Days from an invoice's issue to its payment; hours usable when paid are
+    # used from then on (0: ACH on file, paid the day it is issued).
+    pays_after_days: int = 3
+    seats: int = 0  # users a flat-rate agreement would cover (the MSA comparison); 0: unknown
