@@ -30,6 +30,8 @@ class AuditAction(models.TextChoices):
     LOCKOUT_CLEAR = "lockout.clear", _("Sign-in lockout lifted")
     CLIENT_UPDATE = "client.update", _("Client details changed")
     EMAIL_RESEND = "email.resend", _("Undelivered email sent again")
+    AGREEMENT_RENEW = "agreement.renew", _("Agreement renewed")
+    AGREEMENT_END = "agreement.end", _("Agreement term ended")
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -26,6 +26,17 @@ from agreements.services.clients import (
     client_update,
 )
 from agreements.services.ledger import InsufficientBalance, agreement_balance_locked
+from agreements.services.renewals import (
+    RenewalTerm,
+    TermClose,
+    TermEnd,
+    agreement_term_close,
+    agreement_term_starts_on,
+    renewal_open,
+    renewals_due_to_open,
+    term_end_preview,
+    terms_due_to_close,
+)
 from agreements.services.time_entries import (
     IdempotencyConflict,
     ticket_get_or_create,
@@ -37,6 +48,15 @@ from agreements.services.time_entries import (
 __all__ = [
     "IdempotencyConflict",
     "InsufficientBalance",
+    "RenewalTerm",
+    "TermClose",
+    "TermEnd",
+    "agreement_term_close",
+    "agreement_term_starts_on",
+    "renewal_open",
+    "renewals_due_to_open",
+    "term_end_preview",
+    "terms_due_to_close",
     "agreement_balance_locked",
     "agreement_create",
     "block_cancel",

@@ -31,6 +31,7 @@ from agreements.services.ledger import (
     _check_overage,
     _expire_blocks_of,
     _lock,
+    _term_grace_ends_on,
     _write,
 )
 from audit.models import AuditAction
@@ -81,7 +82,7 @@ def _validate_entry(
         errors["work_type"] = gettext("This agreement does not cover “%(name)s” work.") % {"name": work_type.name}
     if work_date > timezone.localdate():
         errors["work_date"] = gettext("Time cannot be logged for a future date.")
-    elif work_date < agreement.starts_on or (agreement.ends_on and work_date > agreement.ends_on):
+    elif work_date < agreement.starts_on or (agreement.ends_on and work_date > _term_grace_ends_on(agreement)):
         errors["work_date"] = gettext("The date is outside the agreement's term.")
     if agreement.status != AgreementStatus.ACTIVE:
         errors["agreement"] = gettext("This agreement has ended; time cannot be logged on it.")
