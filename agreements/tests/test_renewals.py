@@ -29,7 +29,7 @@ TODAY = timezone.localdate()
 DAY = datetime.timedelta(days=1)
 START = TODAY - 60 * DAY
 END = TODAY - DAY  # the term ended yesterday
-NEW_END = END + 60 * DAY  # the next term, of the same 60 days
+NEW_END = next_term_ends_on(START, END)  # 60 days on (or 2 months, when those are 60 days)
 
 
 def make_agreement(**fields):

@@ -15,6 +15,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from agreements import services as agreement_services
+from agreements.domain import next_term_ends_on
 from agreements.models import AgreementStatus, Block, LedgerEntry, Renewal, RolloverPolicy, TermEndAction
 from agreements.tests.assertions import assert_balance_is_ledger_sum
 from agreements.tests.factories import TicketFactory, tier, work_type
@@ -28,7 +29,7 @@ TODAY = timezone.localdate()
 DAY = datetime.timedelta(days=1)
 START = TODAY - 60 * DAY
 END = TODAY - DAY
-NEW_END = END + 60 * DAY
+NEW_END = next_term_ends_on(START, END)  # 60 days on (or 2 months, when those are 60 days)
 INVOICE_DAY = END - 30 * DAY
 
 
