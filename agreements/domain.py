@@ -2,6 +2,7 @@
 how a typed duration is read. No database here, so each rule has one home
 and can be tested on its own."""
 
+import calendar
 import datetime
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -170,3 +171,42 @@ def block_name(minutes: int) -> str:
         # Translators: English keeps the adjective singular ("20-hour"); other languages may need a plural.
         return ngettext("%(hours)d-hour support block", "%(hours)d-hour support block", hours) % {"hours": hours}
     return gettext("%(duration)s support block") % {"duration": format_minutes(minutes)}
+
+
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    """The same day `months` later, or that month's last day if it is shorter."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return datetime.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def next_term_ends_on(starts_on: datetime.date, ends_on: datetime.date) -> datetime.date:
+    """The end of the term that follows [starts_on, ends_on], of the same length.
+
+    A term of whole months (1 Jan–31 Dec, 24 Dec–23 Dec) renews for as many
+    months, so a yearly term stays a year across leap years; any other term
+    renews for the same number of days."""
+    day = datetime.timedelta(days=1)
+    new_start = ends_on + day
+    months = (ends_on.year - starts_on.year) * 12 + ends_on.month - starts_on.month + 1
+    for n in (months - 1, months):
+        if n > 0 and add_months(starts_on, n) - day == ends_on:
+            return add_months(new_start, n) - day
+    return new_start + (ends_on - starts_on)
+
+
+def rollover_allowance(
+    *, policy: str, unused_minutes: int, cap_minutes: int | None, cap_percent: int | None, renewal_minutes: int
+) -> int:
+    """How many of `unused_minutes` roll over into the next term under `policy`
+    (the values of agreements.models.RolloverPolicy); a share of the renewal
+    block is rounded down to the minute, never rolling more than was promised."""
+    if policy == "all":
+        allowed = unused_minutes
+    elif policy == "capped_hours":
+        allowed = cap_minutes or 0
+    elif policy == "capped_percent":
+        allowed = renewal_minutes * (cap_percent or 0) // 100
+    else:
+        allowed = 0
+    return max(min(allowed, unused_minutes), 0)

@@ -163,6 +163,23 @@ class AgreementStatus(models.TextChoices):
     ENDED = "ended", _("Ended")
 
 
+class TermEndAction(models.TextChoices):
+    END = "end", _("End the agreement; unused hours expire")
+    RENEW = "renew", _("Renew for another term of the same length")
+
+
+class RolloverPolicy(models.TextChoices):
+    NONE = "none", _("No rollover: unused hours expire")
+    ALL = "all", _("Roll over all unused hours")
+    CAPPED_HOURS = "capped_hours", _("Roll over up to a number of hours")
+    CAPPED_PERCENT = "capped_percent", _("Roll over up to a share of the renewal block")
+
+
+MAX_ROLLOVER_GRACE_MONTHS = 24
+MAX_GRACE_DAYS = 90
+MAX_RENEWAL_INVOICE_DAYS = 180
+
+
 class Agreement(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("client"))
@@ -240,6 +257,62 @@ class Agreement(models.Model):
         help_text=_("Order in which the client's agreements take time logged for the client: 1 first."),
         verbose_name=_("position"),
     )
+    # What happens at the end of the term (agreements.services.renewals).
+    term_end_action = models.CharField(
+        max_length=8,
+        choices=TermEndAction.choices,
+        default=TermEndAction.END,
+        help_text=_("Only for an agreement with an end date."),
+        verbose_name=_("at the end of the term"),
+    )
+    renewal_tier = models.ForeignKey(
+        Tier,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The block sold for each new term (renewing agreements)."),
+        verbose_name=_("renewal tier"),
+    )
+    renewal_invoice_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_RENEWAL_INVOICE_DAYS)],
+        help_text=_("The renewal invoice is issued and emailed this many days before the end (renewing agreements)."),
+        verbose_name=_("renewal invoice days before the end"),
+    )
+    rollover_policy = models.CharField(
+        max_length=16,
+        choices=RolloverPolicy.choices,
+        default=RolloverPolicy.NONE,
+        help_text=_("What happens to unused hours when the term renews."),
+        verbose_name=_("rollover of unused hours"),
+    )
+    rollover_cap_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("At most this many minutes roll over (capped-hours rollover)."),
+        verbose_name=_("rollover cap (minutes)"),
+    )
+    rollover_cap_percent = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("At most this share of the renewal block's hours roll over (capped-share rollover)."),
+        verbose_name=_("rollover cap (percent)"),
+    )
+    rollover_grace_months = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_ROLLOVER_GRACE_MONTHS)],
+        help_text=_("Rolled-over hours expire this many months after the renewal; 0: with the new term."),
+        verbose_name=_("rollover grace (months)"),
+    )
+    grace_days = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_GRACE_DAYS)],
+        help_text=_("Time worked this many days after the end still draws on the term's hours."),
+        verbose_name=_("grace days after the end"),
+    )
     # Cached sum of the ledger, written only by agreements.services under the
     # agreement's row lock; tests check it against the ledger after every call.
     balance_minutes = models.IntegerField(default=0, editable=False, verbose_name=_("balance minutes"))
@@ -285,6 +358,46 @@ class Agreement(models.Model):
             # One agreement per place in a client's order: "the first one" is never a tie.
             models.UniqueConstraint(fields=["client", "position"], name="agreement_unique_position_per_client"),
             models.CheckConstraint(condition=Q(position__gte=1), name="agreement_position_positive"),
+            models.CheckConstraint(
+                condition=Q(term_end_action__in=TermEndAction.values), name="agreement_term_end_action_valid"
+            ),
+            # A renewing agreement has a term to renew, a block to sell and a day to invoice it;
+            # an ending one has none of the renewal settings (nothing would read them).
+            models.CheckConstraint(
+                condition=(
+                    Q(term_end_action=TermEndAction.RENEW)
+                    & Q(ends_on__isnull=False)
+                    & Q(renewal_tier__isnull=False)
+                    & Q(renewal_invoice_days__isnull=False)
+                )
+                | (
+                    Q(term_end_action=TermEndAction.END)
+                    & Q(renewal_tier__isnull=True)
+                    & Q(renewal_invoice_days__isnull=True)
+                    & Q(rollover_policy=RolloverPolicy.NONE)
+                ),
+                name="agreement_renewal_settings_match_action",
+            ),
+            models.CheckConstraint(
+                condition=Q(rollover_policy__in=RolloverPolicy.values), name="agreement_rollover_policy_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(rollover_policy=RolloverPolicy.CAPPED_HOURS) & Q(rollover_cap_minutes__gt=0))
+                | (~Q(rollover_policy=RolloverPolicy.CAPPED_HOURS) & Q(rollover_cap_minutes__isnull=True)),
+                name="agreement_rollover_cap_minutes_with_policy",
+            ),
+            models.CheckConstraint(
+                condition=(Q(rollover_policy=RolloverPolicy.CAPPED_PERCENT) & Q(rollover_cap_percent__range=(1, 100)))
+                | (~Q(rollover_policy=RolloverPolicy.CAPPED_PERCENT) & Q(rollover_cap_percent__isnull=True)),
+                name="agreement_rollover_cap_percent_with_policy",
+            ),
+            models.CheckConstraint(
+                condition=Q(rollover_grace_months=0) | ~Q(rollover_policy=RolloverPolicy.NONE),
+                name="agreement_rollover_grace_needs_rollover",
+            ),
+            models.CheckConstraint(
+                condition=Q(grace_days=0) | Q(ends_on__isnull=False), name="agreement_grace_days_need_an_end"
+            ),
         ]
         indexes = [
             # Under the low-balance sweep: only active agreements at or below
@@ -335,6 +448,19 @@ class Block(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    # A carry-over block: unused hours of `rolled_over_from` moved into the
+    # next term by a rollover entry. It keeps that block's rate (the hours stay
+    # deferred at what the client paid) and start (so they are used first), and
+    # has no amount of its own: nothing was sold.
+    rolled_over_from = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="rolled_over_into",
+        verbose_name=_("rolled over from"),
+    )
 
     class Meta:
         verbose_name = _("block")
@@ -351,6 +477,10 @@ class Block(models.Model):
             models.CheckConstraint(
                 condition=Q(expires_on__isnull=True) | Q(expires_on__gte=F("starts_on")),
                 name="block_expires_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(rolled_over_from__isnull=True) | (Q(amount=0) & Q(tier__isnull=True)),
+                name="block_carry_over_sold_nothing",
             ),
         ]
 
@@ -470,6 +600,7 @@ class LedgerKind(models.TextChoices):
     SETTLEMENT = "settlement", _("Overage settled by a new block")
     OVERAGE_BILLED = "overage_billed", _("Overage billed on an invoice")
     CANCELLATION = "cancellation", _("Block sale cancelled")
+    ROLLOVER = "rollover", _("Unused hours rolled over")
 
 
 class LedgerQuerySet(models.QuerySet):
@@ -535,6 +666,11 @@ class LedgerEntry(models.Model):
                 condition=~Q(kind=LedgerKind.OVERAGE_BILLED) | (Q(minutes__gt=0) & Q(block__isnull=True)),
                 name="ledger_overage_billed_credits_the_pool",
             ),
+            # A rollover moves minutes from one block to another: never into or out of the pool.
+            models.CheckConstraint(
+                condition=~Q(kind=LedgerKind.ROLLOVER) | Q(block__isnull=False),
+                name="ledger_rollover_moves_between_blocks",
+            ),
             models.CheckConstraint(
                 condition=~Q(kind=LedgerKind.ADJUSTMENT) | ~Q(reason=""),
                 name="ledger_adjustment_has_reason",
@@ -558,3 +694,44 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise TypeError("Ledger entries are never deleted: write a correcting entry instead.")
+
+
+class Renewal(models.Model):
+    """One term end of a renewing agreement, handled once.
+
+    Created (under the agreement's row lock) when the renewal block is sold,
+    `renewal_invoice_days` before the end; the unique (agreement, term end)
+    makes a second run, or two at once, find it instead of selling again.
+    `renewed_at` is set when the term moved on and the old hours rolled over
+    or expired, in the same transaction.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="renewals", verbose_name=_("agreement")
+    )
+    term_starts_on = models.DateField(verbose_name=_("term starts on"))
+    term_ends_on = models.DateField(verbose_name=_("term ends on"))
+    new_term_ends_on = models.DateField(verbose_name=_("new term ends on"))
+    block = models.OneToOneField(
+        Block, on_delete=models.PROTECT, related_name="renewal", verbose_name=_("renewal block")
+    )
+    rolled_over_minutes = models.PositiveIntegerField(default=0, verbose_name=_("rolled over minutes"))
+    expired_minutes = models.PositiveIntegerField(default=0, verbose_name=_("expired minutes"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    renewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("renewed at"))
+
+    class Meta:
+        verbose_name = _("renewal")
+        verbose_name_plural = _("renewals")
+        ordering = ["agreement", "term_ends_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "term_ends_on"], name="renewal_once_per_term"),
+            models.CheckConstraint(
+                condition=Q(term_ends_on__gte=F("term_starts_on")) & Q(new_term_ends_on__gt=F("term_ends_on")),
+                name="renewal_terms_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Renewal of {self.agreement} at {self.term_ends_on}"

@@ -16,6 +16,9 @@ from accounts.models import User
 from accounts.validators import validate_single_line
 from agreements.domain import MAX_BLOCK_HOURS, MAX_BLOCK_MINUTES, MAX_ENTRY_MINUTES
 from agreements.models import (
+    MAX_GRACE_DAYS,
+    MAX_RENEWAL_INVOICE_DAYS,
+    MAX_ROLLOVER_GRACE_MONTHS,
     Agreement,
     Block,
     Client,
@@ -23,7 +26,9 @@ from agreements.models import (
     CreditPolicy,
     LedgerEntry,
     OveragePolicy,
+    RolloverPolicy,
     RoundingMode,
+    TermEndAction,
     Ticket,
     Tier,
     TimeEntry,
@@ -231,6 +236,14 @@ class AgreementSerializer(serializers.ModelSerializer):
             "auto_reload",
             "reload_tier",
             "work_types",
+            "term_end_action",
+            "renewal_tier",
+            "renewal_invoice_days",
+            "rollover_policy",
+            "rollover_cap_minutes",
+            "rollover_cap_percent",
+            "rollover_grace_months",
+            "grace_days",
             "balance_minutes",
             "currency",
             "runway",
@@ -275,6 +288,17 @@ class AgreementCreateSerializer(serializers.Serializer):
         required=False,
         help_text="Place in the client's order (1 first); default: after the client's other agreements.",
     )
+    # The end of the term; agreements.services refuses a setting its action or policy does not read.
+    term_end_action = serializers.ChoiceField(TermEndAction.choices, required=False)
+    renewal_tier = StrictPrimaryKeyRelatedField(queryset=Tier.objects.all(), required=False, allow_null=True)
+    renewal_invoice_days = BoundedIntegerField(
+        minimum=0, maximum=MAX_RENEWAL_INVOICE_DAYS, required=False, allow_null=True
+    )
+    rollover_policy = serializers.ChoiceField(RolloverPolicy.choices, required=False)
+    rollover_cap_minutes = BoundedIntegerField(minimum=1, maximum=MAX_BLOCK_MINUTES, required=False, allow_null=True)
+    rollover_cap_percent = BoundedIntegerField(minimum=1, maximum=100, required=False, allow_null=True)
+    rollover_grace_months = BoundedIntegerField(minimum=0, maximum=MAX_ROLLOVER_GRACE_MONTHS, required=False)
+    grace_days = BoundedIntegerField(minimum=0, maximum=MAX_GRACE_DAYS, required=False)
 
 
 class AgreementUpdateSerializer(serializers.Serializer):

@@ -32,6 +32,8 @@ class AuditAction(models.TextChoices):
     EMAIL_RESEND = "email.resend", _("Undelivered email sent again")
     AGREEMENT_ORDER = "agreement.order", _("Agreements reordered")
     AGREEMENT_WORK_TYPES = "agreement.work_types", _("Agreement's work types changed")
+    AGREEMENT_RENEW = "agreement.renew", _("Agreement renewed")
+    AGREEMENT_END = "agreement.end", _("Agreement term ended")
 
 
 class AuditEventQuerySet(models.QuerySet):

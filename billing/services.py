@@ -388,6 +388,27 @@ def block_sale_invoices(
         return BlockSale(invoice=invoice, overage_invoice=invoice_bill_overage(agreement=agreement, actor=actor))
 
 
+def renewal_invoice_issue(*, agreement: Agreement, today: datetime.date | None = None) -> BlockSale | None:
+    """Sell the renewal block of the agreement's next term and issue its
+    invoice, once per term (agreements.services.renewal_open holds the lock
+    and the Renewal row); None when it is not due or already sold."""
+    sales: list[BlockSale] = []
+
+    def sell(locked: Agreement, term: agreement_services.RenewalTerm) -> Block:
+        sale = block_sale_invoices(
+            agreement=locked,
+            actor=None,
+            tier=locked.renewal_tier,
+            starts_on=term.starts_on,
+            expires_on=term.ends_on,
+        )
+        sales.append(sale)
+        return sale.invoice.block
+
+    renewal = agreement_services.renewal_open(agreement=agreement, sell=sell, today=today)
+    return sales[0] if renewal is not None else None
+
+
 def invoice_sell_block(**sale: object) -> Invoice:
     """block_sale_invoices for a caller that needs only the block's invoice."""
     return block_sale_invoices(**sale).invoice

@@ -356,6 +356,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_crontab("BLOCK_EXPIRY_CRON", "5 0 * * *"),
         "options": {"expires": 60 * 60},
     },
+    # Renewal invoices due, then terms that renew or end; safe to run twice.
+    "renew-agreements": {
+        "task": "notifications.tasks.renew_agreements",
+        "schedule": env_crontab("RENEWAL_CRON", "20 0 * * *"),
+        "options": {"expires": 60 * 60},
+    },
     # Monthly close of overage (before the statements, so they list it); safe to run twice.
     "overage-close": {
         "task": "notifications.tasks.bill_overage",

@@ -100,6 +100,13 @@ class AgreementForm(forms.ModelForm):
         initial="2:00",
         help_text=_("Reload when the balance falls to this, e.g. 2:00 or 120."),
     )
+    rollover_cap = DurationField(
+        label=_("Rollover cap"),
+        required=False,
+        help_text=_("At most this much rolls over (capped-hours rollover), e.g. 10:00 or 600."),
+    )
+    # Left out of a post, these keep the model's default (an agreement that ends, nothing rolled, no grace).
+    OPTIONAL_WITH_DEFAULT = ("term_end_action", "rollover_policy", "rollover_grace_months", "grace_days")
 
     class Meta:
         model = Agreement
@@ -116,6 +123,13 @@ class AgreementForm(forms.ModelForm):
             "auto_reload",
             "reload_tier",
             "work_types",
+            "term_end_action",
+            "renewal_tier",
+            "renewal_invoice_days",
+            "rollover_policy",
+            "rollover_cap_percent",
+            "rollover_grace_months",
+            "grace_days",
         ]
         widgets = {
             "starts_on": forms.DateInput(attrs={"type": "date"}),
@@ -126,16 +140,28 @@ class AgreementForm(forms.ModelForm):
             "billing_increment_minutes": IntegerField,
             "overage_limit_minutes": IntegerField,
             "overage_rate": DecimalField,
+            "renewal_invoice_days": IntegerField,
+            "rollover_cap_percent": IntegerField,
+            "rollover_grace_months": IntegerField,
+            "grace_days": IntegerField,
         }
         labels = {
             "billing_increment_minutes": _("Billing increment (minutes)"),
             "overage_limit_minutes": _("Overage limit (minutes)"),
+            "rollover_cap_percent": _("Rollover cap (% of the renewal block)"),
         }
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.fields["work_types"].queryset = WorkType.objects.filter(is_active=True)
         self.fields["reload_tier"].queryset = Tier.objects.filter(is_active=True)
+        self.fields["renewal_tier"].queryset = Tier.objects.filter(is_active=True)
+        for name in self.OPTIONAL_WITH_DEFAULT:
+            self.fields[name].required = False
+        order = list(self.fields)
+        order.remove("rollover_cap")
+        order.insert(order.index("rollover_policy") + 1, "rollover_cap")
+        self.order_fields(order)
 
     def _post_clean(self) -> None:
         # The service validates and saves; here only the form-level checks run.
@@ -144,6 +170,10 @@ class AgreementForm(forms.ModelForm):
     def agreement_fields(self) -> dict[str, object]:
         data = {name: self.cleaned_data[name] for name in self.Meta.fields if name != "work_types"}
         data["low_balance_threshold_minutes"] = self.cleaned_data["low_balance_threshold"]
+        data["rollover_cap_minutes"] = self.cleaned_data["rollover_cap"]
+        for name in self.OPTIONAL_WITH_DEFAULT:
+            if data[name] in (None, ""):
+                data[name] = Agreement._meta.get_field(name).get_default()
         return data
 
 

@@ -191,6 +191,7 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "invoices", queryset=Invoice.objects.exclude(status=InvoiceStatus.VOID), to_attr="live"
         )
         context["unbilled_overage"] = services.overage_unbilled_minutes(selected)
+        context["term_end"] = services.term_end_preview(selected)
         context["blocks"] = blocks_with_remaining(scoped.filter(pk=selected.pk)).prefetch_related(live_invoices)
         # Newest first; the running balance is computed over the whole ledger before the cut.
         context["ledger"] = ledger_with_running_balance(selected).order_by("-created_at", "-id")[:100]

@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Role, User
 from agreements import services as agreement_services
 from agreements.domain import format_minutes, money
-from agreements.models import Agreement, AgreementStatus, Block, OveragePolicy, Tier
+from agreements.models import Agreement, AgreementStatus, Block, OveragePolicy, TermEndAction, Tier
 from agreements.selectors import (
     agreements_with_unbilled_overage,
     has_bought_hours,
@@ -645,9 +645,11 @@ def _record_notice(
     recipients: list[str],
     context: dict,
     attachment: tuple[str, str] | None = None,
+    invoice: Invoice | None = None,
 ) -> list[int]:
     """One email per recipient for `topic`, once (the unique topic/kind/recipient
-    holds it); `attachment` = (storage name of a PDF already saved, file name)."""
+    holds it); `attachment` = (storage name of a PDF already saved, file name);
+    `invoice` is attached as its PDF."""
     client_language = Agreement.objects.values_list("client__language", flat=True).get(pk=agreement_id)
     rendered_for = emails.render_each(
         kind, _email_context(agreement_id, **context), recipient_languages(recipients, default=client_language)
@@ -666,6 +668,7 @@ def _record_notice(
                 "body_html": rendered.body_html,
                 "attachment": stored,
                 "attachment_name": filename,
+                "invoice": invoice,
             },
         )
         if is_new:
@@ -698,14 +701,19 @@ def expiry_notices_record(*, today: datetime.date | None = None, send: Enqueue) 
     horizon = today + datetime.timedelta(days=settings.EXPIRY_NOTICE_DAYS)
     report = NoticeReport()
     with transaction.atomic():
-        blocks = Block.objects.filter(
-            agreement__status=AgreementStatus.ACTIVE,
-            credited_at__isnull=False,
-            cancelled_at__isnull=True,
-            expires_on__gte=today,
-            expires_on__lte=horizon,
-            minutes_left__gt=0,
-        ).select_related("agreement__client")
+        blocks = (
+            Block.objects.filter(
+                agreement__status=AgreementStatus.ACTIVE,
+                credited_at__isnull=False,
+                cancelled_at__isnull=True,
+                expires_on__gte=today,
+                expires_on__lte=horizon,
+                minutes_left__gt=0,
+            )
+            # A renewing term's hours may roll over: its renewal notice says what happens to them.
+            .exclude(agreement__term_end_action=TermEndAction.RENEW, expires_on=F("agreement__ends_on"))
+            .select_related("agreement__client")
+        )
         for block in blocks:
             report.queued += _record_notice(
                 agreement_id=block.agreement_id,
@@ -718,8 +726,9 @@ def expiry_notices_record(*, today: datetime.date | None = None, send: Enqueue) 
                     "days_left": (block.expires_on - today).days,
                 },
             )
+        # A renewing agreement's notice goes with its renewal invoice (renewals_run).
         ending = Agreement.objects.filter(
-            status=AgreementStatus.ACTIVE, ends_on__gte=today, ends_on__lte=horizon
+            status=AgreementStatus.ACTIVE, term_end_action=TermEndAction.END, ends_on__gte=today, ends_on__lte=horizon
         ).select_related("client")
         for agreement in ending:
             report.queued += _record_notice(
@@ -833,3 +842,119 @@ def overage_close(*, send: Enqueue, dry_run: bool = False) -> OverageCloseReport
             report.failed.append((agreement, message))
             log.error("Overage of agreement %s not invoiced: %s", agreement.pk, message)
     return report
+
+
+# ---------------------------------------------------------------------------
+# Renewals: the renewal invoice with its notice, then the term's end (beat)
+
+
+@dataclass
+class RenewalReport:
+    invoiced: list[Invoice] = field(default_factory=list)
+    closed: list[agreement_services.TermClose] = field(default_factory=list)
+    would_invoice: list[Agreement] = field(default_factory=list)  # dry run
+    would_close: list[agreement_services.TermEnd] = field(default_factory=list)  # dry run
+    failed: list[tuple[Agreement, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"Renewal invoiced: {invoice.number} for {invoice.client} ({invoice.total} {invoice.currency})"
+            for invoice in self.invoiced
+        ]
+        for close in self.closed:
+            agreement = close.agreement
+            if close.new_term_ends_on:
+                lines.append(
+                    f"Renewed: {agreement.client} — {agreement.name} until {close.new_term_ends_on:%Y-%m-%d} "
+                    f"({format_minutes(close.rolled_minutes)} rolled over, "
+                    f"{format_minutes(close.expired_minutes)} expired)"
+                )
+            else:
+                lines.append(
+                    f"Ended: {agreement.client} — {agreement.name} on {close.term_ends_on:%Y-%m-%d} "
+                    f"({format_minutes(close.expired_minutes)} expired)"
+                )
+        lines += [
+            f"Would invoice the renewal: {agreement.client} — {agreement.name} "
+            f"({agreement.renewal_tier}, term ending {agreement.ends_on:%Y-%m-%d})"
+            for agreement in self.would_invoice
+        ]
+        for plan in self.would_close:
+            agreement = plan.agreement
+            if plan.renews:
+                lines.append(
+                    f"Would renew: {agreement.client} — {agreement.name} until {plan.new_term_ends_on:%Y-%m-%d} "
+                    f"({format_minutes(plan.rolled_minutes)} would roll over, "
+                    f"{format_minutes(plan.expiring_minutes)} would expire)"
+                )
+            else:
+                lines.append(
+                    f"Would end: {agreement.client} — {agreement.name} on {plan.term_ends_on:%Y-%m-%d} "
+                    f"({format_minutes(plan.expiring_minutes)} would expire)"
+                )
+        lines += [f"Not renewed: {agreement.client} — {agreement.name}: {error}" for agreement, error in self.failed]
+        return lines or ["No renewal or term end due."]
+
+
+def renewals_run(*, send: Enqueue, today: datetime.date | None = None, dry_run: bool = False) -> RenewalReport:
+    """Issue the renewal invoices that are due (each emailed once with the
+    renewal notice), then renew or end every agreement past its term and
+    grace. Safe to run twice or twice at once: agreements.services holds the
+    agreement's row lock and the Renewal row unique per term.
+    With `dry_run` it only says what it would do."""
+    today = today or timezone.localdate()
+    report = RenewalReport()
+    for agreement in agreement_services.renewals_due_to_open(today):
+        if dry_run:
+            report.would_invoice.append(agreement)
+            continue
+        try:
+            with transaction.atomic():
+                invoice = _renewal_invoice_and_notice(agreement, today, send)
+        except ValidationError as error:  # e.g. no seller profile yet, tier withdrawn: the next run tries again
+            message = " ".join(error.messages)
+            report.failed.append((agreement, message))
+            log.error("Renewal of agreement %s not invoiced: %s", agreement.pk, message)
+            continue
+        if invoice is not None:
+            report.invoiced.append(invoice)
+    for agreement in agreement_services.terms_due_to_close(today):
+        if dry_run:
+            plan = agreement_services.term_end_preview(agreement)
+            if plan is not None:
+                report.would_close.append(plan)
+            continue
+        closed = agreement_services.agreement_term_close(agreement=agreement, today=today)
+        if closed is not None:
+            report.closed.append(closed)
+    return report
+
+
+def _renewal_invoice_and_notice(agreement: Agreement, today: datetime.date, send: Enqueue) -> Invoice | None:
+    """The sale, its invoice PDF and the notice emails commit together, or not at all."""
+    sale = billing_services.renewal_invoice_issue(agreement=agreement, today=today)
+    if sale is None:
+        return None  # another run sold it first
+    invoice = sale.invoice
+    if sale.overage_invoice is not None:
+        _invoice_emails_record(sale.overage_invoice, topic=f"overage:{sale.overage_invoice.public_id}", send=send)
+    billing_services.invoice_render_pdf(invoice=invoice)
+    fresh = Agreement.objects.select_related("client", "renewal_tier").get(pk=agreement.pk)
+    term_end = agreement_services.term_end_preview(fresh)
+    queued = _record_notice(
+        agreement_id=agreement.pk,
+        kind=EmailKind.RENEWAL_NOTICE,
+        topic=f"renewal:{invoice.block.public_id}",
+        recipients=_unique(client_billing_recipients(fresh) + staff_recipients()),
+        context={
+            "term_end": term_end,
+            "rolled": format_minutes(term_end.rolled_minutes),
+            "expiring": format_minutes(term_end.expiring_minutes),
+            "invoice": invoice,
+        },
+        invoice=invoice,
+    )
+    for email_id in queued:
+        # Catch-up if the broker loses it: the sweep resends every pending email that is due.
+        transaction.on_commit(lambda email_id=email_id: send(email_id))
+    return invoice

@@ -95,3 +95,9 @@ def bill_overage() -> list[str]:
 def send_expiry_notices() -> int:
     """Daily: notices for hours and terms ending within EXPIRY_NOTICE_DAYS."""
     return services.expiry_notices_record(send=queue_sending).recorded
+
+
+@shared_task(name="notifications.tasks.renew_agreements", max_retries=0, time_limit=1800, soft_time_limit=1700)
+def renew_agreements() -> list[str]:
+    """Daily: renewal invoices due, and terms that renew or end; safe to run twice."""
+    return services.renewals_run(send=queue_sending).lines()

@@ -13,6 +13,7 @@ from agreements.domain import block_price
 from agreements.models import Agreement, ClientContact
 from agreements.runway import with_runway
 from agreements.selectors import agreements_for_user, clients_for_user, time_entries_for_user
+from agreements.services import term_end_preview
 from agreements.summaries import blocks_with_remaining
 from billing.selectors import invoices_for_user
 from portal import services
@@ -79,6 +80,7 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "filter_form": form,
             "page": page,
             "today": timezone.localdate(),
+            "term_end": term_end_preview(agreement),
             "invoices": invoices_for_user(request.user)
             .filter(agreement=agreement)
             .prefetch_related("balances")

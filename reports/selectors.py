@@ -166,6 +166,11 @@ _PURCHASED = {LedgerKind.PURCHASE}
 _CONSUMED = {LedgerKind.DEBIT, LedgerKind.REVERSAL, LedgerKind.ADJUSTMENT, LedgerKind.SETTLEMENT}
 _EXPIRED = {LedgerKind.EXPIRY}
 _CANCELLED = {LedgerKind.CANCELLATION}
+# Unused minutes moved at a renewal from a block into its carry-over block,
+# at the same rate: a transfer inside deferred revenue, neither a purchase nor
+# breakage. Its two rows net to zero; kept as a figure so the roll-forward
+# still ties if they ever fell either side of a month end.
+_TRANSFERRED = {LedgerKind.ROLLOVER}
 
 
 @dataclass
@@ -174,7 +179,8 @@ class RevenueMonth:
 
     recognised = minutes consumed (time, adjustments, overage repaid from a
     block, net of reversals) × rate; breakage = expired minutes × rate;
-    cancelled = unused blocks whose sale was voided.
+    cancelled = unused blocks whose sale was voided; transferred = rolled
+    over at a renewal (net zero: the minutes stay deferred at their rate).
     """
 
     month: datetime.date
@@ -189,6 +195,8 @@ class RevenueMonth:
     breakage_cm: int = 0
     cancelled_minutes: int = 0
     cancelled_cm: int = 0
+    transferred_minutes: int = 0
+    transferred_cm: int = 0
 
     @property
     def closing_minutes(self) -> int:
@@ -198,11 +206,19 @@ class RevenueMonth:
             - self.recognised_minutes
             - self.breakage_minutes
             - self.cancelled_minutes
+            + self.transferred_minutes
         )
 
     @property
     def closing_cm(self) -> int:
-        return self.opening_cm + self.purchased_cm - self.recognised_cm - self.breakage_cm - self.cancelled_cm
+        return (
+            self.opening_cm
+            + self.purchased_cm
+            - self.recognised_cm
+            - self.breakage_cm
+            - self.cancelled_cm
+            + self.transferred_cm
+        )
 
     opening = property(lambda self: value_of(self.opening_cm))
     purchased = property(lambda self: value_of(self.purchased_cm))
@@ -266,6 +282,9 @@ def recognised_revenue(
                 elif kind in _CANCELLED:
                     item.cancelled_minutes -= m
                     item.cancelled_cm -= cm
+                elif kind in _TRANSFERRED:
+                    item.transferred_minutes += m
+                    item.transferred_cm += cm
                 else:  # a kind added later must not vanish from the books silently
                     raise ValueError(f"Ledger kind {kind!r} has no place in the revenue roll-forward")
             months.append(item)

@@ -136,6 +136,7 @@ _OTHER = {
     LedgerKind.CANCELLATION: _("Block sale cancelled"),
     LedgerKind.SETTLEMENT: _("Earlier overage repaid from a new block"),
     LedgerKind.OVERAGE_BILLED: _("Overage billed on an invoice"),
+    LedgerKind.ROLLOVER: _("Unused hours rolled over to the new term"),
 }
 
 
@@ -203,7 +204,7 @@ def statement_build(*, client: Client, month: datetime.date) -> Statement:
         .annotate(day=TruncDate("created_at"))
         .values("day", "kind", "reason")
         .annotate(total=Sum("minutes"))
-        .filter(~Q(total=0))  # a settlement moves minutes between a block and the pool: net zero
+        .filter(~Q(total=0))  # a settlement or a rollover moves minutes: net zero
         .order_by("day", "kind")
     )
     # The lines read in the client's language, like the PDF they go on.

@@ -13,6 +13,7 @@ from agreements.domain import check_ascii_number, check_plain_decimal
 # are named for the person typing.
 SERVICE_FIELD = {
     "minutes": "duration",
+    "rollover_cap_minutes": "rollover_cap",
     "ticket": "ticket",
     "subject": "subject",
     "work_type": "work_type",

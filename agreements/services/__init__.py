@@ -28,6 +28,17 @@ from agreements.services.clients import (
     client_update,
 )
 from agreements.services.ledger import InsufficientBalance, agreement_balance_locked
+from agreements.services.renewals import (
+    RenewalTerm,
+    TermClose,
+    TermEnd,
+    agreement_term_close,
+    agreement_term_starts_on,
+    renewal_open,
+    renewals_due_to_open,
+    term_end_preview,
+    terms_due_to_close,
+)
 from agreements.services.time_entries import (
     IdempotencyConflict,
     NoAgreementCanTake,
@@ -42,6 +53,15 @@ __all__ = [
     "IdempotencyConflict",
     "InsufficientBalance",
     "NoAgreementCanTake",
+    "RenewalTerm",
+    "TermClose",
+    "TermEnd",
+    "agreement_term_close",
+    "agreement_term_starts_on",
+    "renewal_open",
+    "renewals_due_to_open",
+    "term_end_preview",
+    "terms_due_to_close",
     "agreement_balance_locked",
     "agreement_create",
     "agreement_reorder",

@@ -20,11 +20,16 @@ from agreements.domain import (
     check_date_in_range,
 )
 from agreements.models import (
+    MAX_GRACE_DAYS,
+    MAX_RENEWAL_INVOICE_DAYS,
+    MAX_ROLLOVER_GRACE_MONTHS,
     Agreement,
     Block,
     Client,
     ClientContact,
     OveragePolicy,
+    RolloverPolicy,
+    TermEndAction,
     WorkType,
 )
 from audit.models import AuditAction
@@ -204,8 +209,79 @@ def _check_agreement_terms(agreement: Agreement) -> None:
         errors["overage_rate"] = [
             _("An overage rate applies only under the bill-overage policy; leave it empty or change the policy.")
         ]
+    errors.update(_renewal_term_errors(agreement))
     if errors:
         raise ValidationError(errors)
+
+
+def _renewal_term_errors(agreement: Agreement) -> dict[str, list[str]]:
+    """The end-of-term settings: each one is asked for where it is read, and
+    refused where nothing would read it (like the overage settings above)."""
+    _ = gettext
+    errors: dict[str, list[str]] = {}
+    renews = agreement.term_end_action == TermEndAction.RENEW
+    if agreement.term_end_action not in TermEndAction.values:
+        return {"term_end_action": [_("Choose what happens at the end of the term.")]}
+    if agreement.rollover_policy not in RolloverPolicy.values:
+        return {"rollover_policy": [_("Choose a rollover policy.")]}
+    if renews:
+        if agreement.ends_on is None:
+            errors["ends_on"] = [_("A renewing agreement needs an end date: the renewal starts the day after.")]
+        if agreement.renewal_tier_id is None:
+            errors["renewal_tier"] = [_("Choose the tier of the block sold for each new term.")]
+        elif not agreement.renewal_tier.is_active:
+            errors["renewal_tier"] = [_("This tier is no longer on sale.")]
+        if agreement.renewal_invoice_days is None:
+            errors["renewal_invoice_days"] = [_("Say how many days before the end the renewal invoice is issued.")]
+    else:
+        not_renewing = _("applies only to an agreement that renews; leave it empty or choose to renew.")
+        if agreement.renewal_tier_id is not None:
+            errors["renewal_tier"] = [_("A renewal tier %(rest)s") % {"rest": not_renewing}]
+        if agreement.renewal_invoice_days is not None:
+            errors["renewal_invoice_days"] = [_("A renewal invoice day %(rest)s") % {"rest": not_renewing}]
+        if agreement.rollover_policy != RolloverPolicy.NONE:
+            errors["rollover_policy"] = [_("A rollover %(rest)s") % {"rest": not_renewing}]
+    if (
+        isinstance(agreement.renewal_invoice_days, int)
+        and not 0 <= agreement.renewal_invoice_days <= MAX_RENEWAL_INVOICE_DAYS
+    ):
+        errors["renewal_invoice_days"] = [
+            _("The renewal invoice is issued between 0 and %(max)s days before the end.")
+            % {"max": MAX_RENEWAL_INVOICE_DAYS}
+        ]
+    capped_hours = agreement.rollover_policy == RolloverPolicy.CAPPED_HOURS
+    capped_percent = agreement.rollover_policy == RolloverPolicy.CAPPED_PERCENT
+    cap = agreement.rollover_cap_minutes
+    if capped_hours and (cap is None or not 0 < cap <= MAX_BLOCK_MINUTES):
+        errors["rollover_cap_minutes"] = [
+            _("Enter the rollover cap: between 1 min and the largest block (%(hours)s h).") % {"hours": MAX_BLOCK_HOURS}
+        ]
+    elif not capped_hours and cap is not None:
+        errors["rollover_cap_minutes"] = [
+            _("A rollover cap in hours applies only to the capped-hours rollover; leave it empty.")
+        ]
+    percent = agreement.rollover_cap_percent
+    if capped_percent and (percent is None or not 1 <= percent <= 100):
+        errors["rollover_cap_percent"] = [_("Enter the rollover cap as a percentage from 1 to 100.")]
+    elif not capped_percent and percent is not None:
+        errors["rollover_cap_percent"] = [
+            _("A rollover cap in percent applies only to the capped-share rollover; leave it empty.")
+        ]
+    months = agreement.rollover_grace_months
+    if isinstance(months, int) and not 0 <= months <= MAX_ROLLOVER_GRACE_MONTHS:
+        errors["rollover_grace_months"] = [
+            _("Rolled-over hours expire within %(max)s months.") % {"max": MAX_ROLLOVER_GRACE_MONTHS}
+        ]
+    elif months and agreement.rollover_policy == RolloverPolicy.NONE:
+        errors["rollover_grace_months"] = [
+            _("A rollover grace applies only when unused hours roll over; leave it at 0 or choose a rollover.")
+        ]
+    days = agreement.grace_days
+    if isinstance(days, int) and not 0 <= days <= MAX_GRACE_DAYS:
+        errors["grace_days"] = [_("The grace period is at most %(max)s days.") % {"max": MAX_GRACE_DAYS}]
+    elif days and agreement.ends_on is None:
+        errors["grace_days"] = [_("Grace days apply only to an agreement with an end date; leave them at 0.")]
+    return errors
 
 
 def agreement_create(

@@ -14,10 +14,12 @@ from django.utils.translation import gettext
 from accounts.models import User
 from agreements.models import (
     Agreement,
+    AgreementStatus,
     Block,
     LedgerEntry,
     LedgerKind,
     OveragePolicy,
+    TermEndAction,
 )
 
 
@@ -73,15 +75,30 @@ def _pool_minutes(agreement: Agreement) -> int:
     return balance - in_blocks
 
 
+def _term_grace_ends_on(agreement: Agreement) -> datetime.date | None:
+    """The last day the current term's hours pay for work: the end date plus the grace days."""
+    if agreement.ends_on is None:
+        return None
+    return agreement.ends_on + datetime.timedelta(days=agreement.grace_days)
+
+
 def _usable_blocks(agreement: Agreement, on: datetime.date) -> list[tuple[Block, int]]:
     """Blocks with minutes left that may pay for work done `on`, oldest first.
 
-    Skipped: blocks not yet started or already expired on that date, and
-    blocks never credited (unpaid under the usable-when-paid policy).
+    Skipped: blocks not yet started or already expired on that date (the
+    term's own hours only after its grace days), and blocks never credited
+    (unpaid under the usable-when-paid policy).
     """
     remaining = _block_remaining(agreement)
+    still_valid = Q(expires_on__isnull=True) | Q(expires_on__gte=on)
+    if (
+        agreement.ends_on is not None
+        and agreement.grace_days
+        and agreement.ends_on < on <= _term_grace_ends_on(agreement)
+    ):
+        still_valid |= Q(expires_on=agreement.ends_on)
     blocks = Block.objects.filter(pk__in=[pk for pk, left in remaining.items() if left > 0], starts_on__lte=on).filter(
-        Q(expires_on__isnull=True) | Q(expires_on__gte=on)
+        still_valid
     )
     return [(block, remaining[block.pk]) for block in blocks.order_by("starts_on", "created_at", "id")]
 
@@ -158,9 +175,21 @@ def _credit_block(agreement: Agreement, block: Block, author: User | None) -> No
 
 
 def _expire_blocks_of(agreement: Agreement, today: datetime.date) -> int:
-    """Expiry entries for the unused minutes of blocks past their end date."""
+    """Expiry entries for the unused minutes of blocks past their end date.
+
+    The hours that end with the term wait for its grace days; those of a
+    renewing agreement are never expired here at all: the renewal
+    (agreements.services.renewals) first rolls over its share of them, then
+    expires the rest, under the same lock. Were this sweep to run first (it
+    runs at night, the renewal later), it would expire hours the rollover
+    promised to carry.
+    """
     remaining = _block_remaining(agreement)
     expired = Block.objects.filter(pk__in=[pk for pk, left in remaining.items() if left > 0], expires_on__lt=today)
+    if agreement.ends_on is not None:
+        renewing = agreement.term_end_action == TermEndAction.RENEW and agreement.status == AgreementStatus.ACTIVE
+        if renewing or today <= _term_grace_ends_on(agreement):
+            expired = expired.exclude(expires_on=agreement.ends_on)
     entries = [
         LedgerEntry(
             agreement=agreement,

@@ -32,6 +32,7 @@ from agreements.services.ledger import (
     _check_overage,
     _expire_blocks_of,
     _lock,
+    _term_grace_ends_on,
     _write,
 )
 from audit.models import AuditAction
@@ -104,7 +105,8 @@ def _covers(agreement: Agreement, work_type: WorkType) -> bool:
 
 
 def _in_term(agreement: Agreement, work_date: datetime.date) -> bool:
-    return agreement.starts_on <= work_date and not (agreement.ends_on and work_date > agreement.ends_on)
+    # Time worked in the grace days after the end still draws on the term's hours.
+    return agreement.starts_on <= work_date and not (agreement.ends_on and work_date > _term_grace_ends_on(agreement))
 
 
 def _validate_entry(

@@ -1,17 +1,27 @@
 """Property test: whatever sequence of purchases, payments, time entries,
-voids, adjustments and expiries happens, the ledger invariants hold."""
+voids, adjustments, expiries and renewals (with any rollover rule and
+grace) happens, the ledger invariants hold."""
 
 import datetime
 
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from agreements import services
-from agreements.models import Block, CreditPolicy, LedgerEntry, LedgerKind, OveragePolicy, TimeEntry
+from agreements.models import (
+    Block,
+    CreditPolicy,
+    LedgerEntry,
+    LedgerKind,
+    OveragePolicy,
+    RolloverPolicy,
+    TermEndAction,
+    TimeEntry,
+)
 from agreements.tests.assertions import assert_balance_is_ledger_sum
 from agreements.tests.factories import AgreementFactory, ClientFactory, StaffFactory, TechnicianFactory, TicketFactory
 from agreements.tests.factories import tier as default_tier
@@ -37,7 +47,38 @@ operations = st.one_of(
     st.tuples(st.just("void"), st.integers(0, 50)),
     st.tuples(st.just("adjust"), st.integers(-300, 300)),
     st.tuples(st.just("expire"), st.integers(0, 120)),
+    st.tuples(st.just("renew"), st.integers(0, 40)),
 )
+
+# A term that ended up to 40 days ago and renews: every rollover rule, with or without grace.
+renewing_term = st.fixed_dictionaries(
+    {
+        "ends_on_days_ago": st.integers(0, 40),
+        "grace_days": st.integers(0, 10),
+        "rollover": st.sampled_from(RolloverPolicy.values),
+        "cap_minutes": st.integers(1, 1800),
+        "cap_percent": st.integers(1, 100),
+        "grace_months": st.integers(0, 3),
+    }
+)
+renewal_settings = st.one_of(st.just({}), renewing_term)
+
+
+def _term_fields(renewal: dict) -> dict:
+    if not renewal:
+        return {}
+    policy = renewal["rollover"]
+    return {
+        "ends_on": TODAY - datetime.timedelta(days=renewal["ends_on_days_ago"]),
+        "grace_days": renewal["grace_days"],
+        "term_end_action": TermEndAction.RENEW,
+        "renewal_tier": default_tier(10),
+        "renewal_invoice_days": 30,
+        "rollover_policy": policy,
+        "rollover_cap_minutes": renewal["cap_minutes"] if policy == RolloverPolicy.CAPPED_HOURS else None,
+        "rollover_cap_percent": renewal["cap_percent"] if policy == RolloverPolicy.CAPPED_PERCENT else None,
+        "rollover_grace_months": renewal["grace_months"] if policy != RolloverPolicy.NONE else 0,
+    }
 
 
 class LedgerPropertyTests(TestCase):
@@ -46,25 +87,44 @@ class LedgerPropertyTests(TestCase):
         policy=st.sampled_from(OveragePolicy.values),
         credit_policy=st.sampled_from(CreditPolicy.values),
         ops=st.lists(operations, min_size=1, max_size=30),
+        renewal=renewal_settings,
     )
-    def test_invariants_hold_for_any_sequence(self, policy, credit_policy, ops):
-        client = ClientFactory(name="Property Co")
-        agreement = AgreementFactory(
-            client=client,
-            starts_on=TODAY - datetime.timedelta(days=200),
-            overage_policy=policy,
-            overage_limit_minutes=120,
-            credit_policy=credit_policy,
-        )
-        staff = StaffFactory(username="prop-staff")
-        technician = TechnicianFactory(username="prop-tech")
-        ticket = TicketFactory(client=client)
-        for op in ops:
-            try:
-                apply(op, agreement, staff, technician, ticket)
-            except ValidationError:
-                pass  # a refused operation must change nothing: the checks below prove it
-            check_invariants(self, agreement)
+    def test_invariants_hold_for_any_sequence(self, policy, credit_policy, ops, renewal):
+        run_sequence(self, policy, credit_policy, ops, renewal)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        policy=st.sampled_from(OveragePolicy.values),
+        credit_policy=st.sampled_from(CreditPolicy.values),
+        before=st.lists(operations, min_size=1, max_size=15),
+        renewal=renewing_term,
+        closed_days_late=st.integers(0, 40),
+        after=st.lists(operations, max_size=10),
+    )
+    def test_invariants_hold_across_a_renewal(self, policy, credit_policy, before, renewal, closed_days_late, after):
+        """Every sequence here crosses the end of a renewing term."""
+        run_sequence(self, policy, credit_policy, [*before, ("renew", closed_days_late), *after], renewal)
+
+
+def run_sequence(test, policy, credit_policy, ops, renewal) -> None:
+    client = ClientFactory(name="Property Co")
+    agreement = AgreementFactory(
+        client=client,
+        starts_on=TODAY - datetime.timedelta(days=200),
+        overage_policy=policy,
+        overage_limit_minutes=120,
+        credit_policy=credit_policy,
+        **_term_fields(renewal),
+    )
+    staff = StaffFactory(username="prop-staff")
+    technician = TechnicianFactory(username="prop-tech")
+    ticket = TicketFactory(client=client)
+    for op in ops:
+        try:
+            apply(op, agreement, staff, technician, ticket)
+        except ValidationError:
+            pass  # a refused operation must change nothing: the checks below prove it
+        check_invariants(test, agreement)
 
 
 def apply(op, agreement, staff, technician, ticket) -> None:
@@ -104,6 +164,28 @@ def apply(op, agreement, staff, technician, ticket) -> None:
             services.ledger_adjust(agreement=agreement, minutes=op[1], reason="property test", author=staff)
     elif kind == "expire":
         services.blocks_expire(today=TODAY + datetime.timedelta(days=op[1]))
+    elif kind == "renew":
+        # Sell the renewal block on its invoice day, then close the term some days after its grace.
+        agreement.refresh_from_db()
+        if agreement.ends_on is None:
+            return
+
+        def sell(locked, term):
+            return services.block_sell(
+                agreement=locked,
+                actor=None,
+                tier=locked.renewal_tier,
+                starts_on=term.starts_on,
+                expires_on=term.ends_on,
+            )
+
+        services.renewal_open(agreement=agreement, sell=sell, today=agreement.ends_on)
+        last_usable = agreement.ends_on + datetime.timedelta(days=agreement.grace_days)
+        closed = services.agreement_term_close(
+            agreement=agreement, today=last_usable + datetime.timedelta(days=1 + op[1])
+        )
+        if closed is not None:
+            event("renewed, some hours rolled over" if closed.rolled_minutes else "renewed, nothing rolled over")
 
 
 def check_invariants(test, agreement) -> None:
@@ -112,6 +194,7 @@ def check_invariants(test, agreement) -> None:
     # Every block holds between nothing and what was bought.
     for block in Block.objects.filter(agreement=agreement):
         left = ledger.filter(block=block).aggregate(total=Sum("minutes"))["total"] or 0
+        test.assertEqual(block.minutes_left, left)
         test.assertGreaterEqual(left, 0)
         test.assertLessEqual(left, block.minutes if block.credited_at else 0)
     # What live entries charged is exactly what the ledger debited for them.
@@ -125,6 +208,13 @@ def check_invariants(test, agreement) -> None:
         ledger.filter(kind__in=[LedgerKind.DEBIT, LedgerKind.REVERSAL]).aggregate(total=Sum("minutes"))["total"] or 0
     )
     test.assertEqual(-time_net, live_charged)
+    # A rollover moves minutes between blocks: its entries sum to zero, and
+    # each carry-over block got exactly what its block gave.
+    rolled = ledger.filter(kind=LedgerKind.ROLLOVER)
+    test.assertEqual(rolled.aggregate(total=Sum("minutes"))["total"] or 0, 0)
+    for carried in Block.objects.filter(agreement=agreement, rolled_over_from__isnull=False):
+        given = -(rolled.filter(block=carried.rolled_over_from).aggregate(total=Sum("minutes"))["total"] or 0)
+        test.assertEqual((carried.rate, given), (carried.rolled_over_from.rate, carried.minutes))
     # Only billed overage or staff deductions can take the balance below the policy's floor.
     if (
         agreement.overage_policy == OveragePolicy.REJECT

@@ -2,10 +2,12 @@
 database: each test repeats what was found wrong by trying the product from
 outside."""
 
+import datetime
 from http import HTTPStatus
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from agreements.tests.factories import bill_overage_agreement, tier
 from notifications.tests.conftest import sweep_now
@@ -31,14 +33,44 @@ def test_a_new_clients_first_block_awaiting_payment_gets_no_reload_invoice(staff
     assert mail.outbox == []
 
 
-def test_no_page_api_or_email_offers_a_rollover_that_no_code_performs(staff_api, staff, agreement, client):
-    # Unused hours expire with the term until renewal with rollover exists.
-    body = staff_api.get(f"/api/v1/agreements/{agreement.public_id}/").json()
-    assert not [name for name in body if "rollover" in name]
-    client.force_login(staff)
-    form = client.get(f"/dashboard/clients/{agreement.client.public_id}/agreements/new/")
-    assert form.status_code == HTTPStatus.OK
-    assert b"rollover" not in form.content.lower() and b"carry over" not in form.content.lower()
+def test_staff_set_up_a_renewal_with_rollover_through_the_api(staff_api, client_a):
+    today = timezone.localdate()
+    settings = {
+        "client": str(client_a.public_id),
+        "starts_on": str(today - datetime.timedelta(days=60)),
+        "ends_on": str(today + datetime.timedelta(days=30)),
+        "term_end_action": "renew",
+        "renewal_tier": tier(10).pk,
+        "renewal_invoice_days": 21,
+        "rollover_policy": "capped_percent",
+        "rollover_cap_percent": 25,
+        "rollover_grace_months": 2,
+        "grace_days": 7,
+    }
+    created = staff_api.post("/api/v1/agreements/", settings, format="json")
+    assert created.status_code == HTTPStatus.CREATED, created.json()
+    body = created.json()
+    assert {name: body[name] for name in settings if name not in ("client", "starts_on", "ends_on")} == {
+        "term_end_action": "renew",
+        "renewal_tier": tier(10).pk,
+        "renewal_invoice_days": 21,
+        "rollover_policy": "capped_percent",
+        "rollover_cap_percent": 25,
+        "rollover_grace_months": 2,
+        "grace_days": 7,
+    }
+    assert body["rollover_cap_minutes"] is None
+
+    refused = staff_api.post(
+        "/api/v1/agreements/",
+        {**settings, "rollover_policy": "all", "rollover_cap_minutes": 600},
+        format="json",
+    )
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    assert set(refused.json()["fields"]) == {"rollover_cap_minutes", "rollover_cap_percent"}
+    refused = staff_api.post("/api/v1/agreements/", {**settings, "ends_on": None}, format="json")
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    assert set(refused.json()["fields"]) == {"ends_on", "grace_days"}
 
 
 @pytest.fixture

@@ -414,3 +414,56 @@ def test_dashboard_query_count_with_expiring_hours_does_not_grow(client, staff, 
     few = [count(), count(sort="-runway", page=2), count(sort="-burn")]
     make(60)
     assert [count(), count(sort="-runway", page=2), count(sort="-burn")] == few
+
+
+def test_staff_create_a_renewing_agreement_with_every_end_of_term_setting(client, staff, client_a):
+    client.force_login(staff)
+    url = reverse("dashboard:agreement_new", args=[client_a.public_id])
+    form = client.get(url).content.decode()
+    for name in (
+        "term_end_action",
+        "renewal_tier",
+        "renewal_invoice_days",
+        "rollover_policy",
+        "rollover_cap",
+        "rollover_cap_percent",
+        "rollover_grace_months",
+        "grace_days",
+    ):
+        assert f'name="{name}"' in form, name
+    data = {
+        "name": "Yearly support",
+        "starts_on": (timezone.localdate() - datetime.timedelta(days=10)).isoformat(),
+        "ends_on": (timezone.localdate() + datetime.timedelta(days=355)).isoformat(),
+        "low_balance_threshold": "2:00",
+        "billing_increment_minutes": "15",
+        "rounding_mode": "up",
+        "overage_policy": "reject",
+        "overage_limit_minutes": "0",
+        "credit_policy": "on_payment",
+        "term_end_action": "renew",
+        "renewal_tier": str(tier(20).pk),
+        "renewal_invoice_days": "30",
+        "rollover_policy": "capped_hours",
+        "rollover_cap": "7:30",
+        "rollover_grace_months": "3",
+        "grace_days": "14",
+    }
+    response = client.post(url, {**data, "rollover_cap_percent": "50"})
+    assert response.status_code == HTTPStatus.OK
+    assert "A rollover cap in percent applies only to the capped-share rollover" in response.content.decode()
+    assert not Agreement.objects.exists()
+
+    response = client.post(url, data)
+    agreement = Agreement.objects.get()
+    assert response.url == reverse("dashboard:block_sell", args=[agreement.public_id])
+    assert (
+        agreement.term_end_action,
+        agreement.renewal_tier,
+        agreement.renewal_invoice_days,
+        agreement.rollover_policy,
+        agreement.rollover_cap_minutes,
+        agreement.rollover_cap_percent,
+        agreement.rollover_grace_months,
+        agreement.grace_days,
+    ) == ("renew", tier(20), 30, "capped_hours", 450, None, 3, 14)

@@ -28,11 +28,25 @@ def _generate(staff, technician, seed: int = 7) -> None:
     types = [work_type("Normal"), work_type("After-hours"), work_type("Emergency"), work_type("Non-billable")]
     for c in range(6):
         client = ClientFactory(name=f"Gen {c}", hourly_rate=Decimal(rng.choice(["95.55", "100.00", "137.35"])))
+        # The last one is a term that ended yesterday and renews with a capped rollover.
+        renewing = (
+            {
+                "ends_on": today - datetime.timedelta(days=1),
+                "term_end_action": "renew",
+                "renewal_tier": tier(10),
+                "renewal_invoice_days": 30,
+                "rollover_policy": "capped_hours",
+                "rollover_cap_minutes": 120,
+            }
+            if c == 5
+            else {}
+        )
         agreement = AgreementFactory(
             client=client,
             starts_on=start,
             billing_increment_minutes=rng.choice([1, 6, 15]),
             credit_policy="immediate" if c % 2 == 0 else "on_payment",
+            **renewing,
         )
         ticket = TicketFactory(client=client)
         unpaid = []
@@ -77,6 +91,18 @@ def _generate(staff, technician, seed: int = 7) -> None:
                 billing_services.invoice_void(invoice=invoice, actor=staff, reason="Client changed their mind")
             except ValidationError:
                 pass  # some of its hours are used already: refused, changes nothing
+        if renewing:
+            sale = billing_services.renewal_invoice_issue(agreement=agreement, today=today)
+            billing_services.payment_record(
+                invoice=sale.invoice,
+                amount=sale.invoice.total,
+                method="ach",
+                reference="ACH-renewal",
+                paid_on=today,
+                actor=staff,
+            )
+            closed = agreement_services.agreement_term_close(agreement=agreement, today=today)
+            assert (closed.rolled_minutes, closed.expired_minutes) == (120, 208)
     # One block with hours left expires.
     expiring = Block.objects.filter(minutes_left__gt=0).order_by("pk").first()
     Block.objects.filter(pk=expiring.pk).update(expires_on=expiring.starts_on)
@@ -135,6 +161,10 @@ def test_it_reconciles_with_the_ledger_blocks_and_invoices(staff, technician, se
     assert sum(m.recognised_minutes for m in months) == charged + adjusted + settled
     assert sum(m.breakage_minutes for m in months) > 0
     assert sum(m.cancelled_minutes for m in months) > 0
+
+    # 4b. The renewal's rollover moved minutes inside deferred revenue: no purchase, no breakage, net zero.
+    assert sorted(LedgerEntry.objects.filter(kind="rollover").values_list("minutes", flat=True)) == [-68, -52, 52, 68]
+    assert (sum(m.transferred_minutes for m in months), sum(m.transferred_cm for m in months)) == (0, 0)
 
     # 5. Everything bought is accounted for: recognised + breakage + cancelled + still deferred.
     total = months[-1]
