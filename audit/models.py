@@ -30,6 +30,9 @@ class AuditAction(models.TextChoices):
     LOCKOUT_CLEAR = "lockout.clear", _("Sign-in lockout lifted")
     CLIENT_UPDATE = "client.update", _("Client details changed")
     EMAIL_RESEND = "email.resend", _("Undelivered email sent again")
+    BLOCK_REFUND = "block.refund", _("Unused hours refunded")
+    BLOCK_FORFEIT = "block.forfeit", _("Unused hours forfeited")
+    AGREEMENT_CANCEL = "agreement.cancel", _("Agreement cancelled")
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -6,8 +6,8 @@ minutes × rate / 60 is rarely a whole cent. The database sums
 `minutes × rate-in-cents` as an integer ("cent-minutes": exact on PostgreSQL
 and on SQLite, where decimals are floats but these products are integers
 far below 2^53); Python divides by 6000 and rounds once per figure shown. The
-roll-forward (opening + purchased − recognised − breakage − cancelled =
-closing) holds exactly in cent-minutes; each figure is rounded half-up to
+roll-forward (opening + purchased − recognised − breakage − cancelled −
+refunded = closing) holds exactly in cent-minutes; each figure is rounded half-up to
 the cent on its own when displayed.
 
 Dates. The ledger is immutable and every row carries the moment it was
@@ -164,8 +164,10 @@ def deferred_revenue(*, as_of: datetime.date, clients: QuerySet[Client] | None =
 # How each kind of block-tied ledger row moves deferred revenue.
 _PURCHASED = {LedgerKind.PURCHASE}
 _CONSUMED = {LedgerKind.DEBIT, LedgerKind.REVERSAL, LedgerKind.ADJUSTMENT, LedgerKind.SETTLEMENT}
-_EXPIRED = {LedgerKind.EXPIRY}
+# Breakage: hours the client paid for and will never use, expired or given up.
+_EXPIRED = {LedgerKind.EXPIRY, LedgerKind.FORFEIT}
 _CANCELLED = {LedgerKind.CANCELLATION}
+_REFUNDED = {LedgerKind.REFUND}
 
 
 @dataclass
@@ -173,8 +175,9 @@ class RevenueMonth:
     """One month of one currency, in minutes and cent-minutes (exact).
 
     recognised = minutes consumed (time, adjustments, overage repaid from a
-    block, net of reversals) × rate; breakage = expired minutes × rate;
-    cancelled = unused blocks whose sale was voided.
+    block, net of reversals) × rate; breakage = expired or forfeited minutes
+    × rate; cancelled = unused blocks whose sale was voided; refunded = unused
+    minutes of paid blocks given back on a credit note × rate.
     """
 
     month: datetime.date
@@ -189,6 +192,8 @@ class RevenueMonth:
     breakage_cm: int = 0
     cancelled_minutes: int = 0
     cancelled_cm: int = 0
+    refunded_minutes: int = 0
+    refunded_cm: int = 0
 
     @property
     def closing_minutes(self) -> int:
@@ -198,17 +203,26 @@ class RevenueMonth:
             - self.recognised_minutes
             - self.breakage_minutes
             - self.cancelled_minutes
+            - self.refunded_minutes
         )
 
     @property
     def closing_cm(self) -> int:
-        return self.opening_cm + self.purchased_cm - self.recognised_cm - self.breakage_cm - self.cancelled_cm
+        return (
+            self.opening_cm
+            + self.purchased_cm
+            - self.recognised_cm
+            - self.breakage_cm
+            - self.cancelled_cm
+            - self.refunded_cm
+        )
 
     opening = property(lambda self: value_of(self.opening_cm))
     purchased = property(lambda self: value_of(self.purchased_cm))
     recognised = property(lambda self: value_of(self.recognised_cm))
     breakage = property(lambda self: value_of(self.breakage_cm))
     cancelled = property(lambda self: value_of(self.cancelled_cm))
+    refunded = property(lambda self: value_of(self.refunded_cm))
     closing = property(lambda self: value_of(self.closing_cm))
 
     @property
@@ -266,6 +280,9 @@ def recognised_revenue(
                 elif kind in _CANCELLED:
                     item.cancelled_minutes -= m
                     item.cancelled_cm -= cm
+                elif kind in _REFUNDED:
+                    item.refunded_minutes -= m
+                    item.refunded_cm -= cm
                 else:  # a kind added later must not vanish from the books silently
                     raise ValueError(f"Ledger kind {kind!r} has no place in the revenue roll-forward")
             months.append(item)
