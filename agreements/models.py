@@ -533,7 +533,8 @@ class LedgerEntry(models.Model):
             ),
             # Refunded or forfeited hours are a block's hours, and always say why.
             models.CheckConstraint(
-                condition=~Q(kind__in=[LedgerKind.REFUND, LedgerKind.FORFEIT]) | (Q(block__isnull=False) & ~Q(reason="")),
+                condition=~Q(kind__in=[LedgerKind.REFUND, LedgerKind.FORFEIT])
+                | (Q(block__isnull=False) & ~Q(reason="")),
                 name="ledger_refund_forfeit_block_reason",
             ),
             models.CheckConstraint(

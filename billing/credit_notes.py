@@ -195,7 +195,9 @@ def _refund_block(block: Block, *, actor: User | None, reason: str, minutes: int
             "reason": reason,
         },
         summary=format_lazy(
-            gettext_lazy("Refunded {duration} unused of invoice {invoice} to {client} on credit note {number}: {reason}"),
+            gettext_lazy(
+                "Refunded {duration} unused of invoice {invoice} to {client} on credit note {number}: {reason}"
+            ),
             duration=format_minutes(taken),
             invoice=invoice.number,
             client=invoice.client.name,

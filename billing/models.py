@@ -505,9 +505,7 @@ class CreditNoteLine(models.Model):
         CreditNote, on_delete=models.PROTECT, related_name="lines", verbose_name=_("credit note")
     )
     position = models.PositiveIntegerField(_("position"))
-    invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, related_name="+", verbose_name=_("credited invoice")
-    )
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+", verbose_name=_("credited invoice"))
     description = models.CharField(_("description"), max_length=300)
     minutes = models.PositiveIntegerField(_("minutes"))
     unit_price = models.DecimalField(_("unit price"), **MONEY, help_text=_("Per hour."))

@@ -42,8 +42,8 @@ from agreements.selectors import (
 )
 from audit.models import AuditAction
 from audit.services import audit_record
-from billing import selectors as billing_selectors
 from billing import credit_notes
+from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from notifications import emails

@@ -87,9 +87,7 @@ def block_unused_refund(*, block: Block, actor: User | None, reason: str, minute
     return entry
 
 
-def block_unused_forfeit(
-    *, block: Block, actor: User | None, reason: str, minutes: int | None = None
-) -> LedgerEntry:
+def block_unused_forfeit(*, block: Block, actor: User | None, reason: str, minutes: int | None = None) -> LedgerEntry:
     """The client gives up unused minutes of a block (all by default): no money
     goes back, the hours are breakage. Paid or not, the block's sale stands."""
     reason = _clean_reason(reason, message=gettext("Say why the hours are forfeited."))
@@ -166,8 +164,7 @@ def agreement_end(*, agreement: Agreement, actor: User | None, reason: str) -> t
         unused = Block.objects.filter(agreement=agreement, minutes_left__gt=0).count()
         if unused:
             raise ValidationError(
-                gettext("%(count)s block(s) still have unused hours: refund or forfeit them first.")
-                % {"count": unused}
+                gettext("%(count)s block(s) still have unused hours: refund or forfeit them first.") % {"count": unused}
             )
         Agreement.objects.filter(pk=agreement.pk).update(status=AgreementStatus.ENDED)
         agreement.status = AgreementStatus.ENDED
