@@ -112,6 +112,16 @@ def _credited_so_far(block: Block) -> tuple[int, Decimal, Decimal]:
     return sums["minutes"] or 0, money(sums["subtotal"] or Decimal("0")), money(sums["tax"] or Decimal("0"))
 
 
+def refund_subtotal(block: Block, minutes: int) -> Decimal:
+    """What refunding `minutes` more of the block gives back, before tax.
+
+    Priced from the block's whole refunded time (at block.rate per hour), so
+    partial refunds never add up to a cent more or less than one refund would.
+    """
+    earlier_minutes, earlier_subtotal, _tax = _credited_so_far(block)
+    return money(block.rate * Decimal(earlier_minutes + minutes) / 60) - earlier_subtotal
+
+
 def _refund_block(block: Block, *, actor: User | None, reason: str, minutes: int | None) -> CreditNote:
     """Inside the caller's transaction, the agreement row already locked."""
     invoice = (
@@ -138,10 +148,8 @@ def _refund_block(block: Block, *, actor: User | None, reason: str, minutes: int
     entry = agreement_services.block_unused_refund(block=block, actor=actor, reason=ledger_reason, minutes=minutes)
     taken = -entry.minutes
     block = Block.objects.get(pk=block.pk)
-    # Every refund of a block is priced from the block's whole refunded time, so
-    # partial refunds never add up to a cent more (or less) than one refund would.
-    earlier_minutes, earlier_subtotal, earlier_tax = _credited_so_far(block)
-    subtotal = money(block.rate * Decimal(earlier_minutes + taken) / 60) - earlier_subtotal
+    _minutes, earlier_subtotal, earlier_tax = _credited_so_far(block)
+    subtotal = refund_subtotal(block, taken)
     tax = money((earlier_subtotal + subtotal) * invoice.tax_rate / 100) - earlier_tax
     credit_note = CreditNote(
         client=invoice.client,

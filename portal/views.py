@@ -14,7 +14,7 @@ from agreements.models import Agreement, ClientContact
 from agreements.runway import with_runway
 from agreements.selectors import agreements_for_user, clients_for_user, time_entries_for_user
 from agreements.summaries import blocks_with_remaining
-from billing.selectors import invoices_for_user
+from billing.selectors import credit_notes_for_user, invoices_for_user
 from portal import services
 from portal.forms import HoursRequestForm, UsageFilterForm
 from ui.access import client_required, get_by_public_id
@@ -39,6 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "billing_contacts": billing_contacts,
             "requests": requests,
             "invoices": invoices_for_user(request.user).order_by("-created_at", "-id")[:50],
+            "credit_notes": credit_notes_for_user(request.user).order_by("-created_at", "-id")[:50],
             "today": timezone.localdate(),
         },
     )
@@ -78,6 +79,9 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "page": page,
             "today": timezone.localdate(),
             "invoices": invoices_for_user(request.user).filter(agreement=agreement).order_by("-created_at", "-id")[:50],
+            "credit_notes": credit_notes_for_user(request.user)
+            .filter(agreement=agreement)
+            .order_by("-created_at", "-id")[:50],
         },
     )
 
