@@ -37,6 +37,8 @@ operations = st.one_of(
     st.tuples(st.just("void"), st.integers(0, 50)),
     st.tuples(st.just("adjust"), st.integers(-300, 300)),
     st.tuples(st.just("expire"), st.integers(0, 120)),
+    # A block's unused hours refunded (billing issues the credit note) or forfeited: all, or some minutes.
+    st.tuples(st.sampled_from(["refund", "forfeit"]), st.integers(0, 20), st.one_of(st.none(), st.integers(-5, 700))),
 )
 
 
@@ -104,6 +106,11 @@ def apply(op, agreement, staff, technician, ticket) -> None:
             services.ledger_adjust(agreement=agreement, minutes=op[1], reason="property test", author=staff)
     elif kind == "expire":
         services.blocks_expire(today=TODAY + datetime.timedelta(days=op[1]))
+    elif kind in ("refund", "forfeit"):
+        blocks = list(Block.objects.filter(agreement=agreement).order_by("pk"))
+        if blocks:
+            take = services.block_unused_refund if kind == "refund" else services.block_unused_forfeit
+            take(block=blocks[op[1] % len(blocks)], actor=staff, reason="property test", minutes=op[2])
 
 
 def check_invariants(test, agreement) -> None:
@@ -114,6 +121,12 @@ def check_invariants(test, agreement) -> None:
         left = ledger.filter(block=block).aggregate(total=Sum("minutes"))["total"] or 0
         test.assertGreaterEqual(left, 0)
         test.assertLessEqual(left, block.minutes if block.credited_at else 0)
+        test.assertEqual(block.minutes_left, left)
+        # Refunds and forfeits only ever take back what the block had: never used hours, never more.
+        given_back = ledger.filter(block=block, kind__in=[LedgerKind.REFUND, LedgerKind.FORFEIT])
+        test.assertLessEqual(-(given_back.aggregate(total=Sum("minutes"))["total"] or 0), block.minutes)
+        if given_back.filter(kind=LedgerKind.REFUND).exists():
+            test.assertIsNotNone(block.paid_at)
     # What live entries charged is exactly what the ledger debited for them.
     live_charged = (
         TimeEntry.objects.filter(agreement=agreement, voided_at__isnull=True).aggregate(total=Sum("charged_minutes"))[
