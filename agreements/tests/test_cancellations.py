@@ -21,7 +21,12 @@ def test_a_refund_entry_takes_back_unused_minutes_of_a_paid_block(agreement, sta
 
     entry = services.block_unused_refund(block=block, actor=staff, reason="Refunded on CN-1", minutes=200)
 
-    assert (entry.kind, entry.minutes, entry.block, entry.reason) == (LedgerKind.REFUND, -200, block, "Refunded on CN-1")
+    assert (entry.kind, entry.minutes, entry.block, entry.reason) == (
+        LedgerKind.REFUND,
+        -200,
+        block,
+        "Refunded on CN-1",
+    )
     block.refresh_from_db()
     assert block.minutes_left == 400
     assert assert_balance_is_ledger_sum(agreement) == 400

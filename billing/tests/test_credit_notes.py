@@ -307,3 +307,22 @@ def test_a_refund_needs_the_seller_profile(agreement, staff, seller):
         block_unused_cancel(block=invoice.block, disposition="refund", actor=staff, reason="x")
 
     assert state(agreement) == before
+
+
+def test_the_admin_shows_credit_notes_read_only(client, agreement, staff, seller):
+    from http import HTTPStatus
+
+    from django.urls import reverse
+
+    from agreements.tests.factories import UserFactory
+
+    invoice = paid_block(agreement, staff, hours=2)
+    note = block_unused_cancel(block=invoice.block, disposition="refund", actor=staff, reason="x").credit_notes[0]
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True, role="staff"))
+
+    assert note.number in client.get(reverse("admin:billing_creditnote_changelist")).content.decode()
+    page = client.get(reverse("admin:billing_creditnote_change", args=[note.pk]))
+    assert page.status_code == HTTPStatus.OK
+    assert reverse("billing:credit_note_pdf", args=[note.public_id]) in page.content.decode()
+    assert client.post(reverse("admin:billing_creditnote_change", args=[note.pk]), {}).status_code == 403
+    assert client.get(reverse("admin:billing_creditnote_add")).status_code == HTTPStatus.FORBIDDEN
