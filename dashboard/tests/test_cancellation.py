@@ -48,6 +48,7 @@ def test_staff_review_then_cancel_an_agreement_with_a_refund(client, staff, agre
     assert OutgoingEmail.objects.filter(kind=EmailKind.CREDIT_NOTE, credit_note=note).count() == 1
     agreement.refresh_from_db()
     assert agreement.status == AgreementStatus.ENDED
+    assert reverse("dashboard:block_sell", args=[agreement.public_id]) not in page  # no more sales on it
     # A second click changes nothing.
     again = client.post(url, {**data, "confirm": "1"}, follow=True)
     assert [str(m) for m in again.context["messages"]] == ["This agreement is cancelled already; nothing changed."]
