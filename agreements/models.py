@@ -601,6 +601,10 @@ class LedgerKind(models.TextChoices):
     OVERAGE_BILLED = "overage_billed", _("Overage billed on an invoice")
     CANCELLATION = "cancellation", _("Block sale cancelled")
     ROLLOVER = "rollover", _("Unused hours rolled over")
+    # Unused hours of a paid block given back as money (a credit note) or
+    # given up (breakage), when a block or its agreement is cancelled.
+    REFUND = "refund", _("Unused hours refunded")
+    FORFEIT = "forfeit", _("Unused hours forfeited")
 
 
 class LedgerQuerySet(models.QuerySet):
@@ -658,9 +662,23 @@ class LedgerEntry(models.Model):
                 name="ledger_purchase_credits_a_block",
             ),
             models.CheckConstraint(
-                condition=~Q(kind__in=[LedgerKind.DEBIT, LedgerKind.EXPIRY, LedgerKind.CANCELLATION])
+                condition=~Q(
+                    kind__in=[
+                        LedgerKind.DEBIT,
+                        LedgerKind.EXPIRY,
+                        LedgerKind.CANCELLATION,
+                        LedgerKind.REFUND,
+                        LedgerKind.FORFEIT,
+                    ]
+                )
                 | Q(minutes__lt=0),
                 name="ledger_debits_negative",
+            ),
+            # Refunded or forfeited hours are a block's hours, and always say why.
+            models.CheckConstraint(
+                condition=~Q(kind__in=[LedgerKind.REFUND, LedgerKind.FORFEIT])
+                | (Q(block__isnull=False) & ~Q(reason="")),
+                name="ledger_refund_forfeit_block_reason",
             ),
             models.CheckConstraint(
                 condition=~Q(kind=LedgerKind.OVERAGE_BILLED) | (Q(minutes__gt=0) & Q(block__isnull=True)),

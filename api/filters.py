@@ -14,7 +14,7 @@ from rest_framework.settings import api_settings
 
 from agreements.models import Agreement, AgreementStatus, Client, Ticket, TicketStatus, Tier, TimeEntry
 from agreements.runway import RunwayRanking, runway_of, sort_by_runway
-from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 
 
 class IntegerFilter(filters.NumberFilter):
@@ -84,6 +84,18 @@ class InvoiceFilter(filters.FilterSet):
     class Meta:
         model = Invoice
         fields = ["client", "agreement", "status", "kind", "issued_from", "issued_to"]
+
+
+class CreditNoteFilter(filters.FilterSet):
+    client = filters.UUIDFilter(field_name="client__public_id")
+    agreement = filters.UUIDFilter(field_name="agreement__public_id")
+    invoice = filters.UUIDFilter(field_name="invoice__public_id")
+    issued_from = filters.DateFilter(field_name="issued_on", lookup_expr="gte")
+    issued_to = filters.DateFilter(field_name="issued_on", lookup_expr="lte")
+
+    class Meta:
+        model = CreditNote
+        fields = ["client", "agreement", "invoice", "issued_from", "issued_to"]
 
 
 class StrictFilterBackend(DjangoFilterBackend):

@@ -50,7 +50,7 @@ from api.fields import (
     StrictSlugRelatedField,
 )
 from api.models import ApiToken
-from billing.models import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentMethod
+from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentMethod
 
 CURRENCY_FIELD = {"read_only": True, "help_text": "ISO 4217 code of every amount in this object."}
 
@@ -604,6 +604,95 @@ class InvoiceSerializer(serializers.ModelSerializer):
         if invoice.status in (InvoiceStatus.PAID, InvoiceStatus.VOID):
             return "0.00"
         return f"{invoice.total - invoice.amount_paid:.2f}"
+
+
+class CreditNoteLineSerializer(serializers.ModelSerializer):
+    invoice = serializers.UUIDField(source="invoice.public_id", read_only=True, help_text="The invoice credited.")
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True)
+    invoice_issued_on = serializers.DateField(source="invoice.issued_on", read_only=True)
+    unit_price = MoneyField(read_only=True, help_text="Per hour.")
+    amount = MoneyField(read_only=True)
+
+    class Meta:
+        model = CreditNoteLine
+        fields = [
+            "position",
+            "invoice",
+            "invoice_number",
+            "invoice_issued_on",
+            "description",
+            "minutes",
+            "unit_price",
+            "amount",
+        ]
+        read_only_fields = fields
+
+
+class CreditNoteSerializer(serializers.ModelSerializer):
+    id = _public_id()
+    client = serializers.UUIDField(source="client.public_id", read_only=True)
+    agreement = serializers.UUIDField(source="agreement.public_id", read_only=True)
+    invoice = serializers.UUIDField(source="invoice.public_id", read_only=True, help_text="The invoice credited.")
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True)
+    block = serializers.UUIDField(source="block.public_id", read_only=True)
+    currency = serializers.CharField(**CURRENCY_FIELD)
+    subtotal = MoneyField(read_only=True)
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True, help_text="Percent.")
+    tax_amount = MoneyField(read_only=True)
+    total = MoneyField(read_only=True)
+    lines = CreditNoteLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CreditNote
+        fields = [
+            "id",
+            "number",
+            "client",
+            "client_name",
+            "agreement",
+            "invoice",
+            "invoice_number",
+            "block",
+            "minutes",
+            "reason",
+            "issued_on",
+            "currency",
+            "subtotal",
+            "tax_rate",
+            "tax_label",
+            "tax_amount",
+            "total",
+            "lines",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CancellationSerializer(serializers.Serializer):
+    disposition = serializers.ChoiceField(
+        choices=["refund", "forfeit"],
+        help_text="refund: a credit note against each paid block's invoice; forfeit: no money back (breakage).",
+    )
+    reason = StrictCharField(max_length=400)
+
+
+class BlockCancellationSerializer(CancellationSerializer):
+    minutes = BoundedIntegerField(
+        minimum=1,
+        maximum=MAX_BLOCK_MINUTES,
+        required=False,
+        allow_null=True,
+        help_text="Unused minutes to refund or forfeit; omit for all of them.",
+    )
+
+
+class CancellationResultSerializer(serializers.Serializer):
+    agreement_status = serializers.CharField(source="agreement.status")
+    changed = serializers.BooleanField(help_text="False when a repeat found nothing left to do.")
+    refunded_minutes = serializers.IntegerField()
+    forfeited_minutes = serializers.IntegerField()
+    credit_notes = CreditNoteSerializer(many=True)
+    balance_minutes = serializers.IntegerField()
 
 
 class PaymentSerializer(serializers.ModelSerializer):

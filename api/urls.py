@@ -15,6 +15,7 @@ router.register("tickets", views.TicketViewSet, basename="ticket")
 router.register("agreements", views.AgreementViewSet, basename="agreement")
 router.register("time-entries", views.TimeEntryViewSet, basename="time-entry")
 router.register("invoices", views.InvoiceViewSet, basename="invoice")
+router.register("credit-notes", views.CreditNoteViewSet, basename="credit-note")
 router.register("tokens", views.ApiTokenViewSet, basename="token")
 
 app_name = "api"

@@ -46,6 +46,7 @@ from api import serializers as s
 from api.filters import (
     AgreementFilter,
     ClientFilter,
+    CreditNoteFilter,
     InvoiceFilter,
     RunwayOrderingFilter,
     StrictFilterBackend,
@@ -59,9 +60,11 @@ from api.models import ApiToken
 from api.pagination import Pagination
 from api.services import token_create, token_revoke
 from billing import services as billing_services
+from billing.credit_notes import credit_note_pdf_name
 from billing.models import InvoiceStatus, Payment
-from billing.selectors import invoices_for_user
-from notifications.tasks import queue_agreement_check
+from billing.selectors import credit_notes_for_user, invoices_for_user
+from notifications import services as notification_services
+from notifications.tasks import queue_agreement_check, queue_sending
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
@@ -434,6 +437,76 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
         return run_idempotent(request, perform)
 
+    def _cancelled(self, result, agreement) -> Response:  # noqa: ANN001
+        balance = Agreement.objects.values_list("balance_minutes", flat=True).get(pk=agreement.pk)
+        notes = list(credit_notes_for_user(self.request.user).filter(pk__in=[n.pk for n in result.credit_notes]))
+        out = {
+            "agreement": result.agreement,
+            "changed": result.changed,
+            "refunded_minutes": result.refunded_minutes,
+            "forfeited_minutes": result.forfeited_minutes,
+            "credit_notes": sorted(notes, key=lambda note: note.number),
+            "balance_minutes": balance,
+        }
+        return _out(s.CancellationResultSerializer, out, self)
+
+    @extend_schema(
+        summary="Cancel the agreement (staff): refund or forfeit every block's unused hours, and end it",
+        description="refund: a credit note against each paid block's invoice, emailed to the billing contacts; "
+        "forfeit: the hours become breakage. Refused while a block sale is unpaid (void its invoice first). "
+        "Cancelling an ended agreement changes nothing and answers `changed: false`.",
+        request=s.CancellationSerializer,
+        responses={200: s.CancellationResultSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        agreement = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can cancel an agreement.")
+        require_recent_login(request)
+
+        def perform() -> Response:
+            data = _valid(s.CancellationSerializer, self)
+            result = notification_services.agreement_cancel_and_notify(
+                agreement=agreement, actor=request.user, send=queue_sending, **data
+            )
+            return self._cancelled(result, agreement)
+
+        return run_idempotent(request, perform)
+
+    @extend_schema(
+        summary="Refund or forfeit a block's unused hours (staff)",
+        description="All unused minutes, or `minutes` of them; the block may be partly used. A refund issues a "
+        "credit note against the block's paid invoice and emails it.",
+        request=s.BlockCancellationSerializer,
+        responses={200: s.CancellationResultSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"purchases/(?P<block_id>[^/]+)/cancel",
+        url_name="purchase-cancel",
+        filter_backends=[],
+    )
+    def purchase_cancel(self, request, id=None, block_id=None) -> Response:  # noqa: A002, ANN001
+        agreement = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can refund or forfeit hours.")
+        require_recent_login(request)
+        try:
+            block = Block.objects.get(agreement=agreement, public_id=_uuid_or_404(block_id))
+        except Block.DoesNotExist:
+            raise exceptions.NotFound() from None
+
+        def perform() -> Response:
+            data = _valid(s.BlockCancellationSerializer, self)
+            result = notification_services.block_unused_cancel_and_notify(
+                block=block, actor=request.user, send=queue_sending, **data
+            )
+            return self._cancelled(result, agreement)
+
+        return run_idempotent(request, perform)
+
 
 # ---------------------------------------------------------------------------
 # Time entries
@@ -597,6 +670,47 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
             return _out(s.PaymentSerializer, payment, self, status.HTTP_201_CREATED)
 
         return run_idempotent(request, perform)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Credit notes (staff; client contacts see their own client's)"),
+    retrieve=extend_schema(summary="A credit note"),
+)
+class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = s.CreditNoteSerializer
+    filterset_class = CreditNoteFilter
+    ordering_fields = ["created_at", "issued_on", "total", "number"]
+    ordering = ["-created_at"]
+
+    def initial(self, request, *args, **kwargs) -> None:  # noqa: ANN001
+        super().initial(request, *args, **kwargs)
+        require(not request.user.is_technician, "Credit notes are billing data; technicians do not see them.")
+
+    def get_content_negotiator(self):  # noqa: ANN201
+        if getattr(self, "action", None) == "pdf":
+            return _JsonForErrors()
+        return super().get_content_negotiator()
+
+    def get_queryset(self):  # noqa: ANN201
+        return credit_notes_for_user(self.request.user).prefetch_related("lines__invoice")
+
+    @extend_schema(
+        summary="The credit note as a PDF",
+        responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF.")},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def pdf(self, request, id=None) -> HttpResponse:  # noqa: A002, ANN001
+        credit_note = self.get_object()
+        name = credit_note_pdf_name(credit_note)
+        response = FileResponse(
+            credit_note.pdf.storage.open(name, "rb"),
+            content_type="application/pdf",
+            filename=f"credit-note-{credit_note.number}.pdf",
+        )
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 # ---------------------------------------------------------------------------

@@ -34,6 +34,9 @@ class AuditAction(models.TextChoices):
     AGREEMENT_WORK_TYPES = "agreement.work_types", _("Agreement's work types changed")
     AGREEMENT_RENEW = "agreement.renew", _("Agreement renewed")
     AGREEMENT_END = "agreement.end", _("Agreement term ended")
+    BLOCK_REFUND = "block.refund", _("Unused hours refunded")
+    BLOCK_FORFEIT = "block.forfeit", _("Unused hours forfeited")
+    AGREEMENT_CANCEL = "agreement.cancel", _("Agreement cancelled")
 
 
 class AuditEventQuerySet(models.QuerySet):

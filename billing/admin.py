@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing import services
-from billing.models import Invoice, InvoiceBalance, InvoiceLine, Payment, SellerProfile
+from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceBalance, InvoiceLine, Payment, SellerProfile
 
 
 @admin.register(SellerProfile)
@@ -91,3 +91,37 @@ class InvoiceAdmin(admin.ModelAdmin):
         for invoice in queryset.exclude(status="draft"):
             services.invoice_render_pdf(invoice=invoice)
         self.message_user(request, gettext("PDFs re-rendered."), messages.SUCCESS)
+
+
+class CreditNoteLineInline(_ReadOnlyInline):
+    model = CreditNoteLine
+    fields = ("position", "invoice", "description", "minutes", "unit_price", "amount")
+    readonly_fields = fields
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(admin.ModelAdmin):
+    """Read-only: credit notes are issued by cancelling hours on the client page (or the API)."""
+
+    list_display = ("number", "client_name", "invoice", "minutes", "total", "currency", "issued_on")
+    list_filter = ("issued_on",)
+    search_fields = ("number", "client_name", "client__name", "invoice__number")
+    inlines = [CreditNoteLineInline]
+    exclude = ("pdf",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [field.name for field in CreditNote._meta.fields if field.name != "pdf"] + ["pdf_link"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # the view permission still shows it
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj: CreditNote) -> str:
+        url = reverse("billing:credit_note_pdf", args=[obj.public_id])
+        return format_html('<a href="{}">{}</a>', url, gettext("Download PDF"))

@@ -443,3 +443,148 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} {self.reference}: {self.amount}"
+
+
+# ---------------------------------------------------------------------------
+# Credit notes: money given back against an issued invoice
+
+
+class CreditNoteNumberCounter(models.Model):
+    """The last credit-note number used in a year; locked while a number is
+    taken, exactly like InvoiceNumberCounter (a sequence of its own)."""
+
+    year = models.PositiveIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(last_number__gte=0), name="creditnotecounter_not_negative")]
+
+    def __str__(self) -> str:
+        return f"CN {self.year}: {self.last_number}"
+
+
+class CreditNoteQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        # Only the rendered PDF's bookkeeping may change after issue.
+        if set(kwargs) - {"pdf", "pdf_rendered_at"}:
+            raise TypeError("Credit notes are immutable once issued.")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Credit notes are never deleted.")
+
+
+class CreditNote(models.Model):
+    """A refund document, numbered when issued (there are no drafts): it
+    copies the seller's and the client's details like an invoice and never
+    changes afterwards. Each line credits an issued invoice."""
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    client = models.ForeignKey(
+        "agreements.Client", on_delete=models.PROTECT, related_name="credit_notes", verbose_name=_("client")
+    )
+    agreement = models.ForeignKey(
+        "agreements.Agreement", on_delete=models.PROTECT, related_name="credit_notes", verbose_name=_("agreement")
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="credit_notes", verbose_name=_("credited invoice")
+    )
+    block = models.ForeignKey(
+        "agreements.Block", on_delete=models.PROTECT, related_name="credit_notes", verbose_name=_("block")
+    )
+    minutes = models.PositiveIntegerField(_("minutes refunded"))
+    reason = models.CharField(_("reason"), max_length=500, validators=[validate_single_line])
+
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    number_year = models.PositiveIntegerField(_("number year"))
+    number_sequence = models.PositiveIntegerField(_("number sequence"))
+    issued_on = models.DateField(_("issued on"))
+
+    # Snapshot of the seller and the client (copied at issue).
+    seller_name = models.CharField(_("seller name"), max_length=200, blank=True)
+    seller_address = models.TextField(_("seller address"), blank=True)
+    seller_email = models.CharField(_("seller email"), max_length=254, blank=True)
+    seller_phone = models.CharField(_("seller phone"), max_length=50, blank=True)
+    seller_website = models.CharField(_("seller website"), max_length=200, blank=True)
+    seller_tax_id = models.CharField(_("seller tax id"), max_length=100, blank=True)
+    seller_logo = models.CharField(_("seller logo"), max_length=255, blank=True)
+    client_name = models.CharField(_("client name"), max_length=200, blank=True)
+    client_address = models.TextField(_("client address"), blank=True)
+    client_email = models.CharField(_("client email"), max_length=254, blank=True)
+    currency = models.CharField(_("currency"), max_length=3)
+    # The credited invoice's language: the credit note speaks like the invoice it answers.
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default=default_language)
+
+    subtotal = models.DecimalField(_("subtotal"), **MONEY)
+    tax_rate = models.DecimalField(_("tax rate"), max_digits=5, decimal_places=2, default=Decimal("0.00"))
+    tax_label = models.CharField(_("tax label"), max_length=50, blank=True)
+    tax_amount = models.DecimalField(_("tax amount"), **MONEY, default=Decimal("0.00"))
+    total = models.DecimalField(_("total"), **MONEY)
+
+    pdf = models.FileField("PDF", upload_to=_invoice_pdf_path, blank=True, max_length=255)
+    pdf_rendered_at = models.DateTimeField(_("PDF rendered at"), null=True, blank=True)
+
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued by"),
+    )
+
+    objects = CreditNoteQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("credit note")
+        verbose_name_plural = _("credit notes")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number_year", "number_sequence"], name="creditnote_number_unique_per_year"
+            ),
+            models.CheckConstraint(condition=Q(number_sequence__gte=1), name="creditnote_sequence_positive"),
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="creditnote_minutes_positive"),
+            models.CheckConstraint(
+                condition=Q(subtotal__gte=0) & Q(tax_amount__gte=0) & Q(total__gte=0),
+                name="creditnote_totals_not_negative",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="creditnote_has_reason"),
+        ]
+        indexes = [models.Index(fields=["client", "-created_at"], name="creditnote_client_created_idx")]
+
+    def __str__(self) -> str:
+        return gettext("Credit note %(number)s — %(client)s") % {"number": self.number, "client": self.client_name}
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise TypeError("Credit notes are never deleted.")
+
+
+class CreditNoteLine(models.Model):
+    """One line of a credit note: the hours given back of the invoice it credits."""
+
+    credit_note = models.ForeignKey(
+        CreditNote, on_delete=models.PROTECT, related_name="lines", verbose_name=_("credit note")
+    )
+    position = models.PositiveIntegerField(_("position"))
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+", verbose_name=_("credited invoice"))
+    description = models.CharField(_("description"), max_length=300)
+    minutes = models.PositiveIntegerField(_("minutes"))
+    unit_price = models.DecimalField(_("unit price"), **MONEY, help_text=_("Per hour."))
+    amount = models.DecimalField(_("amount"), **MONEY)
+
+    class Meta:
+        verbose_name = _("credit note line")
+        verbose_name_plural = _("credit note lines")
+        ordering = ["credit_note", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["credit_note", "position"], name="creditnoteline_position_unique"),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0) & Q(amount__gte=0) & Q(minutes__gt=0),
+                name="creditnoteline_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description

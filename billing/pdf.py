@@ -21,7 +21,7 @@ from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from billing.models import Invoice, InvoiceStatus
+from billing.models import CreditNote, Invoice, InvoiceStatus
 
 # A base URL that is never contacted: the fetcher maps its /static/ paths to
 # files found by Django's static-file finders.
@@ -121,3 +121,25 @@ def html_to_pdf(html: str) -> bytes:
 
 def invoice_pdf_bytes(invoice: Invoice) -> bytes:
     return html_to_pdf(invoice_html(invoice))
+
+
+CREDIT_NOTE_TEMPLATE = "billing/credit_note_pdf.html"
+
+
+def credit_note_html(credit_note: CreditNote) -> str:
+    # In the credited invoice's language, like the invoice itself.
+    with translation.override(credit_note.language):
+        return render_to_string(
+            CREDIT_NOTE_TEMPLATE,
+            {
+                "note": credit_note,
+                "lines": list(credit_note.lines.select_related("invoice")),
+                "logo": _logo_data_uri(credit_note.seller_logo),
+                "page_size": settings.INVOICE_PAGE_SIZE,
+                "static_base": STATIC_BASE,
+            },
+        )
+
+
+def credit_note_pdf_bytes(credit_note: CreditNote) -> bytes:
+    return html_to_pdf(credit_note_html(credit_note))

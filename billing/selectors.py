@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from agreements.models import Agreement, AgreementStatus, Client
 from agreements.selectors import clients_for_user
-from billing.models import BalanceBasis, Invoice, InvoiceBalance, InvoiceStatus, Payment, SellerProfile
+from billing.models import BalanceBasis, CreditNote, Invoice, InvoiceBalance, InvoiceStatus, Payment, SellerProfile
 
 
 def invoices_for_user(user: User) -> QuerySet[Invoice]:
@@ -38,6 +38,28 @@ def invoice_get_for_user(user: User, public_id: uuid.UUID | str) -> Invoice:
     except ValueError:
         raise Invoice.DoesNotExist(f"“{public_id}” is not an invoice id.") from None
     return invoices_for_user(user).get(public_id=public_id)
+
+
+def credit_notes_for_user(user: User) -> QuerySet[CreditNote]:
+    """Credit notes, scoped exactly like invoices: staff see all, a client
+    contact their own client's, everyone else none."""
+    if not user.is_authenticated or not user.is_active:
+        return CreditNote.objects.none()
+    credit_notes = CreditNote.objects.select_related("client", "agreement", "invoice", "block")
+    if user.is_msp_staff:
+        return credit_notes
+    if user.is_client_contact:
+        return credit_notes.filter(client__in=clients_for_user(user))
+    return CreditNote.objects.none()
+
+
+def credit_note_get_for_user(user: User, public_id: uuid.UUID | str) -> CreditNote:
+    """The credit note, or CreditNote.DoesNotExist if unknown or not the user's to see."""
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        raise CreditNote.DoesNotExist(f"“{public_id}” is not a credit note id.") from None
+    return credit_notes_for_user(user).get(public_id=public_id)
 
 
 def invoice_amount_paid(invoice: Invoice) -> Decimal:

@@ -38,6 +38,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from billing import pdf
 from billing.models import (
+    CreditNote,
     Invoice,
     InvoiceBalance,
     InvoiceKind,
@@ -87,28 +88,35 @@ def _set_totals(invoice: Invoice, lines: list[InvoiceLine]) -> None:
     invoice.total = invoice.subtotal + invoice.tax_amount
 
 
+def copy_parties(document: "Invoice | CreditNote", seller: SellerProfile | None) -> None:
+    """Copy the client's and the seller's details onto a document (an invoice
+    or a credit note), so later edits of either never reach it."""
+    client = document.client
+    client.refresh_from_db()
+    document.client_name = client.billing_name or client.name
+    document.client_address = client.billing_address
+    document.client_email = client.billing_email
+    document.language = client.language
+    if seller is not None:
+        document.seller_name = seller.name
+        document.seller_address = seller.address
+        document.seller_email = seller.email
+        document.seller_phone = seller.phone
+        document.seller_website = seller.website
+        document.seller_tax_id = seller.tax_id
+        # Uploads get new names and old files are kept, so the name is enough
+        # to keep printing the logo this document was issued with.
+        document.seller_logo = seller.logo.name if seller.logo else ""
+
+
 def _snapshot(invoice: Invoice, seller: SellerProfile | None) -> None:
     """Copy the seller's and the client's details onto the invoice.
 
     Done for drafts (so a preview shows current details) and again at issue;
     after issue nothing calls it, so later edits never reach the invoice.
     """
-    client = invoice.client
-    client.refresh_from_db()
-    invoice.client_name = client.billing_name or client.name
-    invoice.client_address = client.billing_address
-    invoice.client_email = client.billing_email
-    invoice.language = client.language
+    copy_parties(invoice, seller)
     if seller is not None:
-        invoice.seller_name = seller.name
-        invoice.seller_address = seller.address
-        invoice.seller_email = seller.email
-        invoice.seller_phone = seller.phone
-        invoice.seller_website = seller.website
-        invoice.seller_tax_id = seller.tax_id
-        # Uploads get new names and old files are kept, so the name is enough
-        # to keep printing the logo this invoice was issued with.
-        invoice.seller_logo = seller.logo.name if seller.logo else ""
         invoice.payment_instructions = seller.payment_instructions
         invoice.payment_terms_days = seller.payment_terms_days
 

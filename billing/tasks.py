@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from billing.models import Invoice, InvoiceStatus
+from billing.models import CreditNote, Invoice, InvoiceStatus
 from billing.services import invoice_pdf_is_current, invoice_render_pdf
 
 
@@ -27,3 +27,23 @@ def render_invoice_pdf(invoice_id: int, force: bool = False) -> str | None:
     if not force and invoice_pdf_is_current(invoice):
         return invoice.pdf.name
     return invoice_render_pdf(invoice=invoice)
+
+
+@shared_task(
+    name="billing.tasks.render_credit_note_pdf",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=3,
+    soft_time_limit=60,
+    time_limit=90,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def render_credit_note_pdf(credit_note_id: int) -> str | None:
+    """Render and store a credit note's PDF; safe to run twice (a credit note
+    never changes, so a stored PDF is left alone)."""
+    from billing.credit_notes import credit_note_pdf_name
+
+    credit_note = CreditNote.objects.filter(pk=credit_note_id).first()
+    return None if credit_note is None else credit_note_pdf_name(credit_note)

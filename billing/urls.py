@@ -10,4 +10,5 @@ urlpatterns = [
     path("invoices/<str:public_id>/payments/", views.invoice_payment, name="invoice_payment"),
     path("invoices/<str:public_id>/void/", views.invoice_void_view, name="invoice_void"),
     path("invoices/<uuid:public_id>/pdf/", views.invoice_pdf, name="invoice_pdf"),
+    path("credit-notes/<uuid:public_id>/pdf/", views.credit_note_pdf, name="credit_note_pdf"),
 ]

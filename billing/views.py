@@ -14,9 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.reauth import recent_login_required
 from agreements.domain import format_minutes, format_money
+from billing.credit_notes import credit_note_pdf_name
 from billing.forms import InvoiceFilterForm, PaymentForm, VoidForm
-from billing.models import Invoice, InvoiceStatus
+from billing.models import CreditNote, Invoice, InvoiceStatus
 from billing.selectors import (
+    credit_note_get_for_user,
     invoice_amount_due,
     invoice_amount_paid,
     invoice_balances,
@@ -61,6 +63,26 @@ def invoice_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
             as_attachment=False,
             filename=f"invoice-{invoice.number}.pdf",
         )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+@login_required
+def credit_note_pdf(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The credit note PDF, for staff or a contact of its client; 404 for anyone else."""
+    try:
+        credit_note = credit_note_get_for_user(request.user, public_id)
+    except CreditNote.DoesNotExist:
+        raise Http404("No such credit note.") from None
+    name = credit_note_pdf_name(credit_note)
+    response = FileResponse(
+        credit_note.pdf.storage.open(name, "rb"),
+        content_type="application/pdf",
+        as_attachment=False,
+        filename=f"credit-note-{credit_note.number}.pdf",
+    )
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response

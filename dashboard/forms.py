@@ -258,6 +258,33 @@ class AdjustmentForm(forms.Form):
         return -minutes if self.cleaned_data["direction"] == "deduct" else minutes
 
 
+class CancellationForm(forms.Form):
+    """Cancel an agreement: what happens to every block's unused hours, and why."""
+
+    disposition = forms.ChoiceField(
+        label=_("Unused hours"),
+        choices=[
+            ("refund", _("Refund them: a credit note against each paid block's invoice, emailed to the client")),
+            ("forfeit", _("Forfeit them: no money back, the hours become breakage")),
+        ],
+        widget=forms.RadioSelect,
+        initial="refund",
+    )
+    reason = forms.CharField(
+        label=_("Reason"), max_length=400, help_text=_("Required; printed on the credit note and kept in the ledger.")
+    )
+
+
+class BlockCancellationForm(CancellationForm):
+    """A block's unused hours, all of them or a part."""
+
+    duration = DurationField(
+        label=_("Time"),
+        required=False,
+        help_text=_("Leave empty for every unused minute; or e.g. 1:30, 90 or 2h."),
+    )
+
+
 class ContactInviteForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)

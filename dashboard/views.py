@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -19,9 +20,9 @@ from accounts import services as account_services
 from accounts.reauth import recent_login_required
 from accounts.selectors import lockouts_current, msp_people
 from agreements import services
-from agreements.domain import block_price, format_minutes
+from agreements.domain import block_name, block_price, format_minutes
 from agreements.domain import money as billing_money
-from agreements.models import ClientContact, CreditPolicy, Tier
+from agreements.models import AgreementStatus, Block, ClientContact, CreditPolicy, Tier
 from agreements.runway import RunwayRanking, runway_of, with_runway
 from agreements.selectors import (
     agreements_for_user,
@@ -30,23 +31,28 @@ from agreements.selectors import (
     time_entries_for_user,
 )
 from agreements.summaries import blocks_with_remaining, deferred_revenue, expiring_filter, headline_figures
+from billing import credit_notes
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceStatus
-from billing.selectors import invoice_figures, invoices_for_user
+from billing.selectors import credit_notes_for_user, invoice_figures, invoices_for_user
 from dashboard.forms import (
     AdjustmentForm,
     AgreementFilterForm,
     AgreementForm,
     AgreementMoveForm,
     AgreementWorkTypesForm,
+    BlockCancellationForm,
     BlockSellForm,
+    CancellationForm,
     ClientEditForm,
     ClientForm,
     ContactInviteForm,
     LockoutUnlockForm,
     TechnicianInviteForm,
 )
+from notifications import services as notification_services
 from notifications.selectors import emails_undelivered, sweep_status
+from notifications.tasks import queue_sending
 from portal import services as portal_services
 from portal.models import HoursRequest
 from ui.access import get_by_public_id, staff_required
@@ -204,6 +210,9 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         .filter(client=client)
         .prefetch_related("balances")
         .order_by("-created_at", "-id")[:50]
+    )
+    context["credit_notes"] = (
+        credit_notes_for_user(request.user).filter(client=client).order_by("-created_at", "-id")[:50]
     )
     return render(request, "dashboard/client.html", context)
 
@@ -649,3 +658,174 @@ def lockout_unlock(request: HttpRequest) -> HttpResponse:
                 request, _("Unlocked address %(value)s: sign-ins from it are accepted again.") % {"value": value}
             )
     return redirect("dashboard:lockouts")
+
+
+# ---------------------------------------------------------------------------
+# Cancelling: an agreement, or a block's unused hours, refunded or forfeited
+
+
+def _disposition_line(block: Block, minutes: int, disposition: str) -> str:
+    values = {
+        "duration": format_minutes(minutes),
+        "block": block_name(block.minutes),
+        "date": date_format(block.starts_on, "DATE_FORMAT"),
+    }
+    if disposition == "refund":
+        return _("%(duration)s unused of the %(block)s of %(date)s: refunded, %(amount)s before tax") % {
+            **values,
+            "amount": money(credit_notes.refund_subtotal(block, minutes), block.currency),
+        }
+    return _("%(duration)s unused of the %(block)s of %(date)s: forfeited (breakage)") % values
+
+
+def _cancelled_message(result: credit_notes.Cancellation) -> str:
+    parts = []
+    if result.credit_notes:
+        parts.append(
+            _("Credit note(s) %(numbers)s issued and emailed (%(duration)s refunded).")
+            % {
+                "numbers": ", ".join(note.number for note in result.credit_notes),
+                "duration": format_minutes(result.refunded_minutes),
+            }
+        )
+    if result.forfeited_minutes:
+        parts.append(_("%(duration)s forfeited.") % {"duration": format_minutes(result.forfeited_minutes)})
+    return " ".join(parts)
+
+
+@staff_required
+@recent_login_required
+def agreement_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    agreement = get_by_public_id(agreements_for_user(request.user), public_id)
+    if agreement.status == AgreementStatus.ENDED:
+        messages.info(request, _("This agreement is cancelled already; nothing changed."))
+        return redirect(_client_page(agreement))
+    form = CancellationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
+        disposition = form.cleaned_data["disposition"]
+        if "confirm" not in request.POST:
+            blocks = Block.objects.filter(agreement=agreement, minutes_left__gt=0).order_by("starts_on", "created_at")
+            return _confirm(
+                request,
+                form,
+                client=agreement.client,
+                danger=True,
+                title=_("Cancel this agreement?"),
+                submit=_("Cancel agreement"),
+                lines=[
+                    _("Client: %(client)s — %(agreement)s") % {"client": agreement.client, "agreement": agreement.name},
+                    *[_disposition_line(block, block.minutes_left, disposition) for block in blocks],
+                    _("The agreement ends: no more time, block sales or reloads on it."),
+                    _("Reason: %(reason)s") % {"reason": form.cleaned_data["reason"]},
+                ],
+            )
+        try:
+            result = notification_services.agreement_cancel_and_notify(
+                agreement=agreement,
+                disposition=disposition,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+                send=queue_sending,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if result.changed:
+                messages.success(
+                    request,
+                    " ".join(
+                        [_("Agreement “%(agreement)s” cancelled.") % {"agreement": agreement.name}]
+                        + [_cancelled_message(result)]
+                    ).strip(),
+                )
+            else:
+                messages.info(request, _("This agreement is cancelled already; nothing changed."))
+            return redirect(_client_page(agreement))
+    return render(
+        request,
+        "dashboard/form.html",
+        {
+            "form": form,
+            "title": _("Cancel “%(agreement)s” of %(client)s")
+            % {"agreement": agreement.name, "client": agreement.client},
+            "submit": _("Review cancellation"),
+            "client": agreement.client,
+            "agreement": agreement,
+        },
+    )
+
+
+@staff_required
+@recent_login_required
+def block_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    block = get_by_public_id(
+        Block.objects.filter(agreement__in=agreements_for_user(request.user)).select_related("agreement__client"),
+        public_id,
+    )
+    agreement = block.agreement
+    form = BlockCancellationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
+        disposition = form.cleaned_data["disposition"]
+        minutes = form.cleaned_data.get("duration")
+        if "confirm" not in request.POST:
+            if not block.minutes_left:
+                form.add_error(None, _("The block has no unused hours left."))
+            elif minutes is not None and not 0 < minutes <= block.minutes_left:
+                form.add_error(
+                    "duration",
+                    _("Only %(left)s of this block are unused.") % {"left": format_minutes(block.minutes_left)},
+                )
+            else:
+                return _confirm(
+                    request,
+                    form,
+                    client=agreement.client,
+                    danger=True,
+                    title=_("Refund or forfeit these hours?"),
+                    submit=_("Refund hours") if disposition == "refund" else _("Forfeit hours"),
+                    lines=[
+                        _("Client: %(client)s — %(agreement)s")
+                        % {"client": agreement.client, "agreement": agreement.name},
+                        _disposition_line(block, minutes or block.minutes_left, disposition),
+                        _("Balance: %(before)s → %(after)s")
+                        % {
+                            "before": format_minutes(agreement.balance_minutes),
+                            "after": format_minutes(agreement.balance_minutes - (minutes or block.minutes_left)),
+                        },
+                        _("Reason: %(reason)s") % {"reason": form.cleaned_data["reason"]},
+                    ],
+                )
+        else:
+            try:
+                result = notification_services.block_unused_cancel_and_notify(
+                    block=block,
+                    disposition=disposition,
+                    minutes=minutes,
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                    send=queue_sending,
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                agreement.refresh_from_db()
+                messages.success(
+                    request,
+                    _cancelled_message(result)
+                    + " "
+                    + _("%(client)s balance: %(balance)s.")
+                    % {"client": agreement.client, "balance": format_minutes(agreement.balance_minutes)},
+                )
+                return redirect(_client_page(agreement))
+    return render(
+        request,
+        "dashboard/form.html",
+        {
+            "form": form,
+            "title": _("Refund or forfeit the unused hours of a %(block)s of %(client)s")
+            % {"block": block_name(block.minutes), "client": agreement.client},
+            "submit": _("Review"),
+            "client": agreement.client,
+            "agreement": agreement,
+        },
+    )

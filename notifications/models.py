@@ -67,6 +67,7 @@ class Episode(models.Model):
 
 class EmailKind(models.TextChoices):
     INVOICE = "invoice", _("Invoice to the client")
+    CREDIT_NOTE = "credit_note", _("Credit note to the client")
     RELOAD_INVOICE = "reload_invoice", _("Reload invoice to the client")
     AUTO_RELOADED = "auto_reloaded", _("Hours reloaded automatically")
     LOW_BALANCE_STAFF = "low_balance_staff", _("Low balance notice to staff")
@@ -115,6 +116,9 @@ class OutgoingEmail(models.Model):
     episode = models.ForeignKey(Episode, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
     invoice = models.ForeignKey(
         "billing.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="emails"
+    )
+    credit_note = models.ForeignKey(
+        "billing.CreditNote", on_delete=models.PROTECT, null=True, blank=True, related_name="emails"
     )
     # None for emails about a person's account (invitations, password resets),
     # which name `user` instead.

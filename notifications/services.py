@@ -42,9 +42,10 @@ from agreements.selectors import (
 )
 from audit.models import AuditAction
 from audit.services import audit_record
+from billing import credit_notes
 from billing import selectors as billing_selectors
 from billing import services as billing_services
-from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from notifications import emails
 from notifications.models import (
     CARRIES_SIGN_IN_LINK,
@@ -542,6 +543,13 @@ def _message_for(email: OutgoingEmail):
             with translation.override(invoice.language):  # the document's language, like its contents
                 filename = _("Invoice-%(number)s.pdf") % {"number": invoice.number}
             attachments.append((filename, pdf.read(), "application/pdf"))
+    if email.credit_note is not None:
+        credit_note = email.credit_note
+        # Rendered now if the render queued at issue has not run: never sent without the PDF.
+        with credit_note.pdf.storage.open(credit_notes.credit_note_pdf_name(credit_note), "rb") as document:
+            with translation.override(credit_note.language):
+                filename = _("Credit-note-%(number)s.pdf") % {"number": credit_note.number}
+            attachments.append((filename, document.read(), "application/pdf"))
     if email.attachment:
         with email.attachment.open("rb") as document:
             attachments.append((email.attachment_name or "attachment.pdf", document.read(), "application/pdf"))
@@ -793,6 +801,61 @@ def _invoice_emails_record(invoice: Invoice, *, topic: str, send: Enqueue) -> li
                 # Catch-up if the broker loses it: the sweep resends every pending email that is due.
                 transaction.on_commit(lambda email_id=email.pk: send(email_id))
     return recorded
+
+
+# ---------------------------------------------------------------------------
+# Credit notes: emailed once each, with the PDF, when a cancellation issues them
+
+
+def credit_note_emails_record(*, credit_note: CreditNote, send: Enqueue) -> list[OutgoingEmail]:
+    """The credit note email to each billing recipient, exactly once per
+    credit note (the unique topic/kind/recipient holds it against retries),
+    queued after commit. No recipient: nothing is recorded, and staff hand
+    the PDF over from the client page."""
+    recipients = client_billing_recipients(credit_note.agreement)
+    rendered_for = emails.render_each(
+        EmailKind.CREDIT_NOTE,
+        _email_context(credit_note.agreement_id, credit_note=credit_note),
+        recipient_languages(recipients, default=credit_note.language),
+    )
+    recorded = []
+    with transaction.atomic():
+        for recipient, rendered in rendered_for.items():
+            email, created = OutgoingEmail.objects.get_or_create(
+                topic=f"credit-note:{credit_note.public_id}",
+                kind=EmailKind.CREDIT_NOTE,
+                recipient=recipient,
+                defaults={
+                    "agreement_id": credit_note.agreement_id,
+                    "credit_note": credit_note,
+                    "subject": rendered.subject,
+                    "body_text": rendered.body_text,
+                    "body_html": rendered.body_html,
+                },
+            )
+            recorded.append(email)
+            if created:
+                # Catch-up if the broker loses it: the sweep resends every pending email that is due.
+                transaction.on_commit(lambda email_id=email.pk: send(email_id))
+    return recorded
+
+
+def _email_credit_notes(result: credit_notes.Cancellation, send: Enqueue) -> credit_notes.Cancellation:
+    for credit_note in result.credit_notes:
+        credit_note_emails_record(credit_note=credit_note, send=send)
+    return result
+
+
+def block_unused_cancel_and_notify(*, send: Enqueue, **cancel: object) -> credit_notes.Cancellation:
+    """billing's block_unused_cancel, and its credit note emailed, all or nothing."""
+    with transaction.atomic():
+        return _email_credit_notes(credit_notes.block_unused_cancel(**cancel), send)
+
+
+def agreement_cancel_and_notify(*, send: Enqueue, **cancel: object) -> credit_notes.Cancellation:
+    """billing's agreement_cancel, and each credit note emailed, all or nothing."""
+    with transaction.atomic():
+        return _email_credit_notes(credit_notes.agreement_cancel(**cancel), send)
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from agreements.runway import with_runway
 from agreements.selectors import agreements_for_user, clients_for_user, time_entries_for_user
 from agreements.services import term_end_preview
 from agreements.summaries import blocks_with_remaining
-from billing.selectors import invoices_for_user
+from billing.selectors import credit_notes_for_user, invoices_for_user
 from portal import services
 from portal.forms import HoursRequestForm, UsageFilterForm
 from ui.access import client_required, get_by_public_id
@@ -42,6 +42,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "invoices": invoices_for_user(request.user)
             .prefetch_related("balances")
             .order_by("-created_at", "-id")[:50],
+            "credit_notes": credit_notes_for_user(request.user).order_by("-created_at", "-id")[:50],
             "today": timezone.localdate(),
         },
     )
@@ -84,6 +85,9 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "invoices": invoices_for_user(request.user)
             .filter(agreement=agreement)
             .prefetch_related("balances")
+            .order_by("-created_at", "-id")[:50],
+            "credit_notes": credit_notes_for_user(request.user)
+            .filter(agreement=agreement)
             .order_by("-created_at", "-id")[:50],
         },
     )

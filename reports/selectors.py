@@ -6,8 +6,8 @@ minutes × rate / 60 is rarely a whole cent. The database sums
 `minutes × rate-in-cents` as an integer ("cent-minutes": exact on PostgreSQL
 and on SQLite, where decimals are floats but these products are integers
 far below 2^53); Python divides by 6000 and rounds once per figure shown. The
-roll-forward (opening + purchased − recognised − breakage − cancelled =
-closing) holds exactly in cent-minutes; each figure is rounded half-up to
+roll-forward (opening + purchased − recognised − breakage − cancelled −
+refunded = closing) holds exactly in cent-minutes; each figure is rounded half-up to
 the cent on its own when displayed.
 
 Dates. The ledger is immutable and every row carries the moment it was
@@ -164,13 +164,15 @@ def deferred_revenue(*, as_of: datetime.date, clients: QuerySet[Client] | None =
 # How each kind of block-tied ledger row moves deferred revenue.
 _PURCHASED = {LedgerKind.PURCHASE}
 _CONSUMED = {LedgerKind.DEBIT, LedgerKind.REVERSAL, LedgerKind.ADJUSTMENT, LedgerKind.SETTLEMENT}
-_EXPIRED = {LedgerKind.EXPIRY}
+# Breakage: hours the client paid for and will never use, expired or given up.
+_EXPIRED = {LedgerKind.EXPIRY, LedgerKind.FORFEIT}
 _CANCELLED = {LedgerKind.CANCELLATION}
 # Unused minutes moved at a renewal from a block into its carry-over block,
 # at the same rate: a transfer inside deferred revenue, neither a purchase nor
 # breakage. Its two rows net to zero; kept as a figure so the roll-forward
 # still ties if they ever fell either side of a month end.
 _TRANSFERRED = {LedgerKind.ROLLOVER}
+_REFUNDED = {LedgerKind.REFUND}
 
 
 @dataclass
@@ -178,9 +180,10 @@ class RevenueMonth:
     """One month of one currency, in minutes and cent-minutes (exact).
 
     recognised = minutes consumed (time, adjustments, overage repaid from a
-    block, net of reversals) × rate; breakage = expired minutes × rate;
-    cancelled = unused blocks whose sale was voided; transferred = rolled
-    over at a renewal (net zero: the minutes stay deferred at their rate).
+    block, net of reversals) × rate; breakage = expired or forfeited minutes
+    × rate; cancelled = unused blocks whose sale was voided; refunded = unused
+    minutes of paid blocks given back on a credit note × rate; transferred =
+    rolled over at a renewal (net zero: the minutes stay deferred at their rate).
     """
 
     month: datetime.date
@@ -197,6 +200,8 @@ class RevenueMonth:
     cancelled_cm: int = 0
     transferred_minutes: int = 0
     transferred_cm: int = 0
+    refunded_minutes: int = 0
+    refunded_cm: int = 0
 
     @property
     def closing_minutes(self) -> int:
@@ -207,6 +212,7 @@ class RevenueMonth:
             - self.breakage_minutes
             - self.cancelled_minutes
             + self.transferred_minutes
+            - self.refunded_minutes
         )
 
     @property
@@ -218,6 +224,7 @@ class RevenueMonth:
             - self.breakage_cm
             - self.cancelled_cm
             + self.transferred_cm
+            - self.refunded_cm
         )
 
     opening = property(lambda self: value_of(self.opening_cm))
@@ -225,6 +232,7 @@ class RevenueMonth:
     recognised = property(lambda self: value_of(self.recognised_cm))
     breakage = property(lambda self: value_of(self.breakage_cm))
     cancelled = property(lambda self: value_of(self.cancelled_cm))
+    refunded = property(lambda self: value_of(self.refunded_cm))
     closing = property(lambda self: value_of(self.closing_cm))
 
     @property
@@ -285,6 +293,9 @@ def recognised_revenue(
                 elif kind in _TRANSFERRED:
                     item.transferred_minutes += m
                     item.transferred_cm += cm
+                elif kind in _REFUNDED:
+                    item.refunded_minutes -= m
+                    item.refunded_cm -= cm
                 else:  # a kind added later must not vanish from the books silently
                     raise ValueError(f"Ledger kind {kind!r} has no place in the revenue roll-forward")
             months.append(item)

@@ -134,6 +134,8 @@ _OTHER = {
     LedgerKind.EXPIRY: _("Unused hours expired"),
     LedgerKind.ADJUSTMENT: _("Adjustment"),
     LedgerKind.CANCELLATION: _("Block sale cancelled"),
+    LedgerKind.REFUND: _("Unused hours refunded"),
+    LedgerKind.FORFEIT: _("Unused hours forfeited"),
     LedgerKind.SETTLEMENT: _("Earlier overage repaid from a new block"),
     LedgerKind.OVERAGE_BILLED: _("Overage billed on an invoice"),
     LedgerKind.ROLLOVER: _("Unused hours rolled over to the new term"),

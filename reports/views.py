@@ -73,8 +73,9 @@ def revenue(request: HttpRequest) -> HttpResponse:
     if _wants_csv(request):
         if request.GET.get("table") == "months":
             header = [gettext("Month"), gettext("Currency"), gettext("Opening deferred"), gettext("Purchased"),
-                      gettext("Recognised"), gettext("Breakage"), gettext("Cancelled"), gettext("Closing deferred"),
-                      gettext("Minutes recognised"), gettext("Minutes expired")]  # fmt: skip
+                      gettext("Recognised"), gettext("Breakage"), gettext("Cancelled"), gettext("Refunded"),
+                      gettext("Closing deferred"), gettext("Minutes recognised"),
+                      gettext("Minutes expired or forfeited"), gettext("Minutes refunded")]  # fmt: skip
             rows = (
                 (
                     f"{m.month:%Y-%m}",
@@ -84,9 +85,11 @@ def revenue(request: HttpRequest) -> HttpResponse:
                     m.recognised,
                     m.breakage,
                     m.cancelled,
+                    m.refunded,
                     m.closing,
                     m.recognised_minutes,
                     m.breakage_minutes,
+                    m.refunded_minutes,
                 )  # fmt: skip
                 for m in months
             )

@@ -53,7 +53,7 @@ from agreements.services import time_entry_log
 from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, tier, work_type
 from api.models import ApiToken
 from api.services import token_create
-from billing.models import Invoice, Payment
+from billing.models import CreditNote, Invoice, Payment
 from billing.services import invoice_sell_block, payment_record
 from notifications.models import EmailKind, EmailStatus, OutgoingEmail
 from portal.models import HoursRequest
@@ -154,6 +154,16 @@ WRITES: dict[str, Write] = {
     "dashboard:lockout_unlock": Write("staff", {}, {"kind": "account", "value": "tess"}),
     "dashboard:member_reinvite": Write("staff", {"username": "technician_username"}, {}),
     "dashboard:overage_bill": Write("staff", {"public_id": "overage_agreement"}, {"confirm": "1"}),
+    "dashboard:agreement_cancel": Write(
+        "staff",
+        {"public_id": "cancel_agreement"},
+        {"disposition": "refund", "reason": "Client leaves", "confirm": "1"},
+    ),
+    "dashboard:block_cancel": Write(
+        "staff",
+        {"public_id": "paid_block"},
+        {"disposition": "refund", "reason": "Partial refund", "duration": "1:00", "confirm": "1"},
+    ),
     # --- timesheet
     "timesheet:log": Write(
         "technician",
@@ -239,6 +249,15 @@ WRITES: dict[str, Write] = {
     "api:agreement-adjustments": _api("staff", {"id": "agreement"}, {"minutes": 30, "reason": "Goodwill credit"}),
     "api:agreement-purchases": _api("staff", {"id": "agreement"}, {"hours": 5}),
     "api:agreement-overage-invoice": _api("staff", {"id": "overage_agreement"}, {}),
+    "api:agreement-cancel": _api(
+        "staff", {"id": "cancel_agreement"}, {"disposition": "refund", "reason": "Client leaves"}, success=HTTPStatus.OK
+    ),
+    "api:agreement-purchase-cancel": _api(
+        "staff",
+        {"id": "agreement", "block_id": "paid_block"},
+        {"disposition": "refund", "reason": "Partial refund", "minutes": 60},
+        success=HTTPStatus.OK,
+    ),
     "api:client-contact-invitation": _api("staff", {"id": "client", "username": "alice_username"}, {}),
     "api:time-entry-list": _api(
         "technician",
@@ -510,6 +529,16 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "paid_on": F(REQUIRED_DATES),
     },
     "billing:invoice_void": {"reason": F(TEXT, accepts=MARKUP_AND_UNICODE)},
+    "dashboard:agreement_cancel": {
+        "disposition": F([H("sideways"), BLANK, NUL]),
+        "reason": F(TEXT, accepts=[SCRIPT, IMG]),
+    },
+    "dashboard:block_cancel": {
+        "disposition": F([H("sideways"), BLANK, NUL]),
+        "reason": F(TEXT, accepts=[SCRIPT, IMG]),
+        # Blank is every unused minute; 8 h are unused, so 99999h and 10**12 are refused too.
+        "duration": F([h for h in DURATIONS if h is not BLANK]),
+    },
     "password_change": {
         "old_password": F([H("wrong", "not my password"), NUL, BLANK]),
         "new_password1": F([H("NUL-byte", "a fresh Pass\x00phrase 42")]),
@@ -560,6 +589,16 @@ HOSTILE: dict[str, dict[str, Field]] = {
     "api:agreement-adjustments": {
         "minutes": F([h for h in API_MINUTES if h.label != "-1"] + [H("10001-hours", 10_001 * 60)]),
         "reason": F(API_TEXT, accepts=MARKUP_AND_UNICODE),
+    },
+    "api:agreement-cancel": {
+        "disposition": F([H("sideways"), BLANK, NUL, SURROGATE, H("number-1", 1), H("null", None)]),
+        "reason": F(API_TEXT, accepts=[SCRIPT, IMG]),
+    },
+    "api:agreement-purchase-cancel": {
+        "disposition": F([H("sideways"), BLANK, NUL, SURROGATE, H("number-1", 1)]),
+        "reason": F(API_TEXT, accepts=[SCRIPT, IMG]),
+        # null is every unused minute; 8 h are unused, so 10**12 is refused too.
+        "minutes": F([h for h in API_MINUTES if h.label != "null"] + [H("10-hours", 600)]),
     },
     "api:agreement-purchases": {
         "hours": F([H("null", None, error=WHOLE_REQUEST) if h.label == "null" else h for h in API_MINUTES]),
@@ -632,6 +671,10 @@ def _portal_page(world: dict, _obj: object) -> str:
     return reverse("portal:agreement", args=[world["ids"]["agreement"]])
 
 
+def _portal_home(_world: dict, _obj: object) -> str:
+    return reverse("portal:home")
+
+
 def _mine(_world: dict, _obj: object) -> str:
     return reverse("timesheet:mine")
 
@@ -649,6 +692,10 @@ SHOWN: dict[tuple[str, str], Shown] = {
     ("portal:buy", "note"): Shown(HoursRequest, "note", "staff", lambda w, o: reverse("dashboard:home")),
     ("billing:invoice_payment", "reference"): Shown(Payment, "reference", "staff", _invoice_page),
     ("billing:invoice_void", "reason"): Shown(Invoice, "void_reason", "staff", _invoice_page),
+    ("dashboard:agreement_cancel", "reason"): Shown(CreditNote, "reason", "staff", _client_page),
+    ("dashboard:block_cancel", "reason"): Shown(CreditNote, "reason", "staff", _client_page),
+    ("api:agreement-cancel", "reason"): Shown(CreditNote, "reason", "alice", _portal_home),
+    ("api:agreement-purchase-cancel", "reason"): Shown(CreditNote, "reason", "alice", _portal_home),
     ("api:agreement-adjustments", "reason"): Shown(LedgerEntry, "reason", "staff", _client_page),
     ("api:time-entry-list", "notes"): Shown(TimeEntry, "notes", "technician", _mine),
     ("api:time-entry-void", "reason"): Shown(TimeEntry, "void_reason", "technician", _mine),
@@ -697,6 +744,12 @@ def world(
         minutes=45,
         work_type=work_type(),
     )
+    leaving = AgreementFactory(client=client_a, name="Leaving")
+    leaving_invoice = invoice_sell_block(agreement=leaving, actor=staff, hours=5)
+    payment_record(
+        invoice=leaving_invoice, amount=leaving_invoice.total, method="ach", reference="ACH-L", paid_on=today,
+        actor=staff,
+    )  # fmt: skip
     agreement_b = AgreementFactory(client=client_b)
     ended_b = AgreementFactory(client=client_b, name="Old agreement", status="ended")
     ticket_b = TicketFactory(client=client_b)
@@ -739,6 +792,8 @@ def world(
         "contact_b": str(charlie.client_contact.pk),
         "agreement": str(agreement.public_id),
         "overage_agreement": str(beyond_blocks.public_id),
+        "cancel_agreement": str(leaving.public_id),
+        "paid_block": str(paid.block.public_id),
         "agreement_b": str(agreement_b.public_id),
         "agreement_b_ended": str(ended_b.public_id),
         "invoice": str(unpaid.public_id),
@@ -965,6 +1020,8 @@ IDEMPOTENT_WRITES = [
     "api:agreement-purchases",
     "api:agreement-overage-invoice",
     "api:invoice-payments",
+    "api:agreement-cancel",
+    "api:agreement-purchase-cancel",
 ]
 BAD_KEYS = [H("201-chars", "k" * 201), H("with-space", "my key"), H("non-ascii", "clé-1"), BLANK, NUL]
 

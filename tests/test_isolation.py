@@ -36,7 +36,8 @@ from agreements.services import time_entry_log
 from agreements.tests.factories import TicketFactory, tier, work_type
 from api.models import ApiToken
 from api.services import token_create
-from billing.models import Invoice, Payment
+from billing.credit_notes import block_unused_cancel
+from billing.models import CreditNote, Invoice, Payment
 from billing.services import invoice_sell_block, payment_record
 from notifications.models import EmailKind, EmailStatus, OutgoingEmail
 from portal.models import HoursRequest
@@ -99,6 +100,8 @@ ROUTES: dict[str, Route] = {
     "dashboard:block_sell": Route("agreement", STAFF, post=True),
     "dashboard:adjust": Route("agreement", STAFF, post=True),
     "dashboard:overage_bill": Route("agreement", STAFF, post=True),
+    "dashboard:agreement_cancel": Route("agreement", STAFF, post=True),
+    "dashboard:block_cancel": Route("block", STAFF, post=True),
     "dashboard:technician_invite": Route(None, STAFF, post=True),
     "dashboard:team": Route(None, STAFF),
     "dashboard:member_reinvite": Route("member", STAFF, post=True, post_only=True),
@@ -129,6 +132,7 @@ ROUTES: dict[str, Route] = {
     "billing:invoice_payment": Route("invoice", STAFF, post=True),
     "billing:invoice_void": Route("invoice", STAFF, post=True),
     "billing:invoice_pdf": Route("invoice", BILLING),
+    "billing:credit_note_pdf": Route("credit_note", BILLING),
     "notifications:invoice_send": Route("invoice", STAFF, post=True),
     "notifications:undelivered": Route(None, STAFF),
     "notifications:email_resend": Route("email", STAFF, post=True),
@@ -155,6 +159,8 @@ ROUTES: dict[str, Route] = {
     # The object is looked up (404 for Charlie) before the staff check (404 for a technician too).
     "api:agreement-adjustments": _api("agreement", BILLING, post_only=True),
     "api:agreement-overage-invoice": _api("agreement", BILLING, post_only=True),
+    "api:agreement-cancel": _api("agreement", BILLING, post_only=True),
+    "api:agreement-purchase-cancel": _api("agreement_block", BILLING, post_only=True),
     "api:time-entry-list": _api(None),
     "api:time-entry-detail": _api("time_entry", MSP),
     "api:time-entry-void": _api("time_entry", MSP, post_only=True),
@@ -162,6 +168,9 @@ ROUTES: dict[str, Route] = {
     "api:invoice-detail": _api("invoice", BILLING),
     "api:invoice-payments": _api("invoice", BILLING),
     "api:invoice-pdf": _api("invoice", BILLING),
+    "api:credit-note-list": _api(None),
+    "api:credit-note-detail": _api("credit_note", BILLING),
+    "api:credit-note-pdf": _api("credit_note", BILLING),
     # Tokens belong to users, not clients; the whole viewset is staff-only.
     "api:token-list": _api(None, STAFF),
     "api:token-detail": _api("token", STAFF),
@@ -244,6 +253,9 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         work_type=work_type(),
         notes="Replaced the Acme firewall",
     )
+    credit_note = block_unused_cancel(
+        block=invoice.block, disposition="refund", actor=staff, reason="Acme partial refund", minutes=60
+    ).credit_notes[0]
     hours_request = hours_request_create(agreement=agreement, tier=tier(10), requested_by=alice, note="More please")
     token = token_create(user=alice, name="Acme PSA sync", actor=staff).token
     undelivered = OutgoingEmail.objects.create(
@@ -271,8 +283,11 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "statement": {"public_id": client_a.public_id},
         "email": {"public_id": undelivered.public_id},
         "member": {"username": technician.username},
+        "block": {"public_id": invoice.block.public_id},
+        "agreement_block": {"id": agreement.public_id, "block_id": invoice.block.public_id},
+        "credit_note": {"public_id": credit_note.public_id},
     }
-    secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync"]
+    secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync", credit_note.number]
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
 
 
@@ -314,6 +329,8 @@ def _fingerprint() -> tuple:
         ApiToken.objects.filter(revoked_at__isnull=True).count(),
         sorted(OutgoingEmail.objects.values_list("status", flat=True)),
         Invitation.objects.filter(expires_at__gt=timezone.now()).count(),
+        CreditNote.objects.count(),
+        sorted(Agreement.objects.values_list("status", flat=True)),
     )
 
 

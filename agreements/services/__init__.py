@@ -18,6 +18,12 @@ from agreements.services.blocks import (
     overage_mark_billed,
     overage_unbilled_minutes,
 )
+from agreements.services.cancellations import (
+    agreement_end,
+    agreement_unpaid_blocks,
+    block_unused_forfeit,
+    block_unused_refund,
+)
 from agreements.services.clients import (
     agreement_create,
     agreement_reorder,
@@ -66,10 +72,14 @@ __all__ = [
     "agreement_create",
     "agreement_reorder",
     "agreement_set_work_types",
+    "agreement_end",
+    "agreement_unpaid_blocks",
     "block_cancel",
     "block_credit",
     "block_mark_paid",
     "block_sell",
+    "block_unused_forfeit",
+    "block_unused_refund",
     "blocks_expire",
     "client_contact_create",
     "client_contact_invite",

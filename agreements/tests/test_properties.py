@@ -48,6 +48,8 @@ operations = st.one_of(
     st.tuples(st.just("adjust"), st.integers(-300, 300)),
     st.tuples(st.just("expire"), st.integers(0, 120)),
     st.tuples(st.just("renew"), st.integers(0, 40)),
+    # A block's unused hours refunded (billing issues the credit note) or forfeited: all, or some minutes.
+    st.tuples(st.sampled_from(["refund", "forfeit"]), st.integers(0, 20), st.one_of(st.none(), st.integers(-5, 700))),
 )
 
 # A term that ended up to 40 days ago and renews: every rollover rule, with or without grace.
@@ -186,6 +188,11 @@ def apply(op, agreement, staff, technician, ticket) -> None:
         )
         if closed is not None:
             event("renewed, some hours rolled over" if closed.rolled_minutes else "renewed, nothing rolled over")
+    elif kind in ("refund", "forfeit"):
+        blocks = list(Block.objects.filter(agreement=agreement).order_by("pk"))
+        if blocks:
+            take = services.block_unused_refund if kind == "refund" else services.block_unused_forfeit
+            take(block=blocks[op[1] % len(blocks)], actor=staff, reason="property test", minutes=op[2])
 
 
 def check_invariants(test, agreement) -> None:
@@ -197,6 +204,11 @@ def check_invariants(test, agreement) -> None:
         test.assertEqual(block.minutes_left, left)
         test.assertGreaterEqual(left, 0)
         test.assertLessEqual(left, block.minutes if block.credited_at else 0)
+        # Refunds and forfeits only ever take back what the block had: never used hours, never more.
+        given_back = ledger.filter(block=block, kind__in=[LedgerKind.REFUND, LedgerKind.FORFEIT])
+        test.assertLessEqual(-(given_back.aggregate(total=Sum("minutes"))["total"] or 0), block.minutes)
+        if given_back.filter(kind=LedgerKind.REFUND).exists():
+            test.assertIsNotNone(block.paid_at)
     # What live entries charged is exactly what the ledger debited for them.
     live_charged = (
         TimeEntry.objects.filter(agreement=agreement, voided_at__isnull=True).aggregate(total=Sum("charged_minutes"))[

@@ -34,7 +34,7 @@ def urls(funded, staff, seller, client_a):
 
 
 def test_it_knows_the_list_endpoints():
-    assert len(LISTS) == 12
+    assert len(LISTS) == 13
 
 
 @pytest.mark.parametrize(("path", "parameters"), LISTS, ids=[path for path, _ in LISTS])

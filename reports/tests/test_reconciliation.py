@@ -14,8 +14,9 @@ from django.utils import timezone
 from agreements import services as agreement_services
 from agreements.models import Block, LedgerEntry, TimeEntry
 from agreements.tests.factories import AgreementFactory, ClientFactory, TicketFactory, tier, work_type
+from billing import credit_notes
 from billing import services as billing_services
-from billing.models import Invoice, InvoiceStatus
+from billing.models import CreditNote, Invoice, InvoiceStatus
 from reports import selectors
 
 DAYS = 150
@@ -103,6 +104,15 @@ def _generate(staff, technician, seed: int = 7) -> None:
             )
             closed = agreement_services.agreement_term_close(agreement=agreement, today=today)
             assert (closed.rolled_minutes, closed.expired_minutes) == (120, 208)
+        # Unused hours of paid blocks refunded on a credit note (some minutes, or all) or forfeited.
+        for block in Block.objects.filter(agreement=agreement, paid_at__isnull=False, minutes_left__gt=0):
+            choice = rng.choice(["refund-some", "refund-all", "forfeit", "keep"])
+            if choice == "keep":
+                continue
+            cancel = {"block": block, "actor": staff, "reason": "Client leaves"}
+            if choice == "refund-some":
+                cancel["minutes"] = rng.randint(1, block.minutes_left)
+            credit_notes.block_unused_cancel(disposition=choice.split("-")[0], **cancel)
     # One block with hours left expires.
     expiring = Block.objects.filter(minutes_left__gt=0).order_by("pk").first()
     Block.objects.filter(pk=expiring.pk).update(expires_on=expiring.starts_on)
@@ -161,13 +171,26 @@ def test_it_reconciles_with_the_ledger_blocks_and_invoices(staff, technician, se
     assert sum(m.recognised_minutes for m in months) == charged + adjusted + settled
     assert sum(m.breakage_minutes for m in months) > 0
     assert sum(m.cancelled_minutes for m in months) > 0
+    refunds = LedgerEntry.objects.filter(kind="refund")
+    forfeits = LedgerEntry.objects.filter(kind="forfeit")
+    assert refunds.exists() and forfeits.exists()
+    assert sum(m.refunded_minutes for m in months) == -sum(refunds.values_list("minutes", flat=True))
+    expired = LedgerEntry.objects.filter(kind__in=["expiry", "forfeit"]).values_list("minutes", flat=True)
+    assert sum(m.breakage_minutes for m in months) == -sum(expired)
 
     # 4b. The renewal's rollover moved minutes inside deferred revenue: no purchase, no breakage, net zero.
     assert sorted(LedgerEntry.objects.filter(kind="rollover").values_list("minutes", flat=True)) == [-68, -52, 52, 68]
     assert (sum(m.transferred_minutes for m in months), sum(m.transferred_cm for m in months)) == (0, 0)
 
-    # 5. Everything bought is accounted for: recognised + breakage + cancelled + still deferred.
+    # 5. Everything bought is accounted for: recognised + breakage + cancelled + refunded + still deferred.
     total = months[-1]
     assert sum(m.purchased_cm for m in months) == (
-        sum(m.recognised_cm + m.breakage_cm + m.cancelled_cm for m in months) + total.closing_cm
+        sum(m.recognised_cm + m.breakage_cm + m.cancelled_cm + m.refunded_cm for m in months) + total.closing_cm
     )
+
+    # 6. Money refunded per block is what its credit notes say, to the cent (before tax).
+    for block in Block.objects.filter(credit_notes__isnull=False).distinct():
+        refunded = -sum(refunds.filter(block=block).values_list("minutes", flat=True))
+        noted = sum(CreditNote.objects.filter(block=block).values_list("subtotal", flat=True), Decimal("0"))
+        assert selectors.value_of(refunded * int(block.rate * 100)) == noted
+        assert refunded == sum(CreditNote.objects.filter(block=block).values_list("minutes", flat=True))

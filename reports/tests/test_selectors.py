@@ -221,3 +221,26 @@ def test_the_ranking_puts_hours_that_expire_first_ahead(expiring, technician, st
     ]
     assert [r.agreement for r in selectors.runway_ranking(today=today, limit=1)] == [expiring]
     assert "expiry" in selectors.runway_method()
+
+
+def test_refunds_and_forfeits_leave_deferred_revenue_separately(dataset):
+    from agreements.models import LedgerKind
+    from reports.tests.conftest import _ledger, at
+
+    # A2 (20 h at $90, 1,140 min unused): 600 min refunded, 300 forfeited in March.
+    _ledger(dataset.acme_agreement, dataset.a2, LedgerKind.REFUND, -600, at(2026, 3, 20), reason="Refunded on CN")
+    _ledger(dataset.acme_agreement, dataset.a2, LedgerKind.FORFEIT, -300, at(2026, 3, 21), reason="Given up")
+
+    (march,) = selectors.recognised_revenue(first=MAR, last=datetime.date(2026, 3, 31))
+
+    assert (march.opening, march.recognised, march.breakage, march.refunded, march.cancelled, march.closing) == (
+        D("1760.00"),
+        D("50.00"),
+        D("450.00"),  # forfeited: breakage, earned
+        D("900.00"),  # refunded: money going back, not earned
+        D("0.00"),
+        D("360.00"),  # 1760 − 50 − 450 − 900
+    )
+    assert (march.breakage_minutes, march.refunded_minutes, march.closing_minutes) == (300, 600, 240)
+    assert march.earned == D("500.00")
+    assert selectors.deferred_revenue(as_of=datetime.date(2026, 3, 31)).totals == {"USD": D("360.00")}
