@@ -124,9 +124,11 @@ def refund_subtotal(block: Block, minutes: int) -> Decimal:
 
 def _refund_block(block: Block, *, actor: User | None, reason: str, minutes: int | None) -> CreditNote:
     """Inside the caller's transaction, the agreement row already locked."""
+    # Hours rolled over at a renewal were bought on the original block's invoice.
+    bought_on = block.rolled_over_from_id or block.pk
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
-        .filter(block=block)
+        .filter(block_id=bought_on)
         .exclude(status=InvoiceStatus.VOID)
         .select_related("client")
         .first()
