@@ -180,7 +180,10 @@ class RunwaySerializer(serializers.Serializer):
         source="burn_per_week", help_text="Charged minutes per week over the last 8 weeks."
     )
     runway_days = serializers.IntegerField(
-        source="days", allow_null=True, help_text="Whole days until the balance runs out; null when nothing is burning."
+        source="days",
+        allow_null=True,
+        help_text="Whole days until the balance runs out, at the current burn or at the expiry of the hours, "
+        "whichever comes first; null when nothing is burning and some hours never expire.",
     )
     runs_out_on = serializers.DateField(
         allow_null=True,
