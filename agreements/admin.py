@@ -12,6 +12,7 @@ from agreements.models import (
     Client,
     ClientContact,
     LedgerEntry,
+    Renewal,
     Ticket,
     Tier,
     TimeEntry,
@@ -95,6 +96,21 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "agreement", "kind", "minutes", "block", "time_entry", "reason", "author")
     list_filter = ("kind",)
     search_fields = ("agreement__client__name", "reason")
+
+
+@admin.register(Renewal)
+class RenewalAdmin(ReadOnlyAdmin):
+    """Written only by agreements.services.renewals (once per term)."""
+
+    list_display = (
+        "agreement",
+        "term_ends_on",
+        "new_term_ends_on",
+        "rolled_over_minutes",
+        "expired_minutes",
+        "renewed_at",
+    )
+    list_filter = ("renewed_at",)
 
 
 @admin.register(Ticket)

@@ -112,6 +112,16 @@ def _term_end_blocks(agreement: Agreement) -> list[Block]:
     )
 
 
+def _renews(agreement: Agreement) -> bool:
+    """Whether the current term renews: a renewing agreement whose renewal
+    sale was not cancelled (its invoice voided: the client declined)."""
+    if agreement.term_end_action != TermEndAction.RENEW:
+        return False
+    return not Renewal.objects.filter(
+        agreement=agreement, term_ends_on=agreement.ends_on, block__cancelled_at__isnull=False
+    ).exists()
+
+
 def _renewal_minutes(agreement: Agreement) -> int:
     renewal = Renewal.objects.filter(agreement=agreement, term_ends_on=agreement.ends_on).select_related("block")
     sold = renewal.first()
@@ -127,7 +137,7 @@ def term_end_preview(agreement: Agreement) -> TermEnd | None:
     and `agreement_term_close` applies the same figures."""
     if agreement.ends_on is None or agreement.status != AgreementStatus.ACTIVE:
         return None
-    renews = agreement.term_end_action == TermEndAction.RENEW
+    renews = _renews(agreement)
     new_end = next_term_ends_on(agreement_term_starts_on(agreement), agreement.ends_on) if renews else None
     renewal_minutes = _renewal_minutes(agreement) if renews else 0
     blocks = _term_end_blocks(agreement)
@@ -157,7 +167,7 @@ def term_end_preview(agreement: Agreement) -> TermEnd | None:
         rolled_expires_on = min(add_months(agreement.ends_on, months), new_end) if months else new_end
     return TermEnd(
         agreement=agreement,
-        action=agreement.term_end_action,
+        action=TermEndAction.RENEW if renews else TermEndAction.END,
         term_starts_on=agreement_term_starts_on(agreement),
         term_ends_on=agreement.ends_on,
         last_usable_on=_term_grace_ends_on(agreement),
@@ -287,7 +297,7 @@ def agreement_term_close(
             return None
         balance_before = agreement.balance_minutes
         old_end = agreement.ends_on
-        if agreement.term_end_action == TermEndAction.END:
+        if not _renews(agreement):  # an ending agreement, or a renewal the client declined
             agreement.status = AgreementStatus.ENDED
             Agreement.objects.filter(pk=agreement.pk).update(status=agreement.status)
             expired = _expire_blocks_of(agreement, today)

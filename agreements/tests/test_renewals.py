@@ -368,3 +368,14 @@ def test_the_preview_says_what_would_roll_over_and_expire(technician):
         add_months(END, 1),
     )
     assert (preview.rolled_minutes, preview.expiring_minutes, preview.invoice_on) == (150, 945, END - 30 * DAY)
+
+
+def test_the_admin_lists_renewals_read_only(admin_client):
+    agreement, _, _ = make_agreement(rollover_policy=RolloverPolicy.ALL)
+    renew(agreement)
+    from django.urls import reverse
+
+    page = admin_client.get(reverse("admin:agreements_renewal_changelist"))
+    assert page.status_code == 200 and str(NEW_END.year) in page.content.decode()
+    assert admin_client.get(reverse("admin:agreements_renewal_add")).status_code == 403
+    assert admin_client.get(reverse("admin:agreements_agreement_change", args=[agreement.pk])).status_code == 200

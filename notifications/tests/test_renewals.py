@@ -213,3 +213,20 @@ def test_two_runs_at_the_same_moment_renew_once(renewing):
     assert (renewing.ends_on, assert_balance_is_ledger_sum(renewing)) == (NEW_END, 300)  # the renewal block is unpaid
     assert sorted(LedgerEntry.objects.filter(kind="rollover").values_list("minutes", flat=True)) == [-300, 300]
     assert list(LedgerEntry.objects.filter(kind="expiry").values_list("minutes", flat=True)) == [-195]
+
+
+def test_a_declined_renewal_ends_the_agreement(renewing, msp_staff):
+    run(INVOICE_DAY)
+    renewal_invoice = Invoice.objects.get(block__renewal__agreement=renewing)
+    billing_services.invoice_void(invoice=renewal_invoice, actor=msp_staff, reason="The client does not renew")
+    preview = agreement_services.term_end_preview(renewing)
+    assert (preview.renews, preview.rolled_minutes, preview.expiring_minutes) == (False, 0, 495)
+
+    assert run(TODAY) == [f"Ended: Acme Dental — Prepaid support hours on {END:%Y-%m-%d} (8 h 15 min expired)"]
+    renewing.refresh_from_db()
+    assert (renewing.status, renewing.ends_on, assert_balance_is_ledger_sum(renewing)) == (
+        AgreementStatus.ENDED,
+        END,
+        0,
+    )
+    assert not Block.objects.filter(rolled_over_from__isnull=False).exists()
