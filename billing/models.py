@@ -557,6 +557,11 @@ class CreditNote(models.Model):
     def __str__(self) -> str:
         return gettext("Credit note %(number)s — %(client)s") % {"number": self.number, "client": self.client_name}
 
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise TypeError("Credit notes are immutable once issued.")
+        super().save(*args, **kwargs)
+
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise TypeError("Credit notes are never deleted.")
 

@@ -15,7 +15,7 @@ from audit.models import AuditAction, AuditEvent
 from billing import services
 from billing.credit_notes import Disposition, agreement_cancel, block_unused_cancel
 from billing.models import CreditNote, CreditNoteNumberCounter, Invoice, InvoiceStatus
-from notifications.services import low_balance_candidates
+from notifications.services import exhausted_candidates, low_balance_candidates
 
 YEAR = timezone.localdate().year
 
@@ -255,6 +255,7 @@ def test_cancelling_an_agreement_refunds_every_block_and_ends_it(agreement, staf
     with pytest.raises(ValidationError):
         services.invoice_sell_block(agreement=agreement, hours=1, actor=staff)
     assert agreement not in low_balance_candidates()
+    assert agreement not in exhausted_candidates()
 
     # A retry or a double click changes nothing.
     before = state(agreement)
@@ -326,3 +327,26 @@ def test_the_admin_shows_credit_notes_read_only(client, agreement, staff, seller
     assert reverse("billing:credit_note_pdf", args=[note.public_id]) in page.content.decode()
     assert client.post(reverse("admin:billing_creditnote_change", args=[note.pk]), {}).status_code == 403
     assert client.get(reverse("admin:billing_creditnote_add")).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_a_credit_note_is_an_immutable_snapshot(agreement, client_a, staff, seller):
+    invoice = paid_block(agreement, staff, hours=2)
+    note = block_unused_cancel(block=invoice.block, disposition="refund", actor=staff, reason="x").credit_notes[0]
+    client_a.name, client_a.billing_address = "Acme Dental Group", "2 New Street"
+    client_a.save()
+    seller.name = "Northwind Holdings"
+    seller.save()
+
+    note = CreditNote.objects.get(pk=note.pk)
+    assert (note.client_name, note.client_address, note.seller_name) == (
+        "Acme Dental",
+        "1 Main Street\nSpringfield",
+        "Northwind IT Services",
+    )
+    note.reason = "changed"
+    with pytest.raises(TypeError):
+        note.save()
+    with pytest.raises(TypeError):
+        CreditNote.objects.filter(pk=note.pk).update(total=Decimal("1.00"))
+    with pytest.raises(TypeError):
+        note.delete()
