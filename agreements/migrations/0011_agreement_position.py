@@ -21,6 +21,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterModelOptions(
+            name='agreement',
+            options={'ordering': ['client__name', 'position'], 'verbose_name': 'agreement', 'verbose_name_plural': 'agreements'},
+        ),
         migrations.AddField(
             model_name='agreement',
             name='position',

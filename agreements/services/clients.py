@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
@@ -298,9 +298,11 @@ def agreement_create(
     _check_agreement_terms(agreement)
     with transaction.atomic():
         # The client row lock queues two agreements created at once for one
-        # client, so each takes its own place at the end.
-        Client.objects.select_for_update().get(pk=client.pk)
-        last = Agreement.objects.filter(client=client).count()
+        # client (and a reorder), so each takes its own place at the end.
+        # NO KEY UPDATE: invoices and tickets of the client, inserted by
+        # writers that hold an agreement lock, are not held up by it.
+        Client.objects.select_for_update(no_key=True).get(pk=client.pk)
+        last = Agreement.objects.filter(client=client).aggregate(last=Max("position"))["last"] or 0
         agreement.position = last + 1
         agreement.full_clean()
         agreement.save()
@@ -321,9 +323,12 @@ def agreement_reorder(*, agreement: Agreement, position: int, actor: User | None
     if isinstance(position, bool) or not isinstance(position, int):
         raise ValidationError({"position": gettext("Enter the position as a whole number.")})
     with transaction.atomic():
-        # Under the client row lock: two reorders at once for one client would
-        # each number from a stale order.
-        client = Client.objects.select_for_update().get(pk=agreement.client_id)
+        # Under the client row lock (NO KEY UPDATE, as agreement_create): two
+        # reorders, or a reorder and a new agreement, at once for one client
+        # would each number from a stale order. A stronger lock would wait on
+        # writers that hold an agreement lock and insert an invoice or a
+        # ticket of the client, while they wait on our renumbering: a deadlock.
+        client = Client.objects.select_for_update(no_key=True).get(pk=agreement.client_id)
         ordered = _agreements_in_order(client)
         if not 1 <= position <= len(ordered):
             raise ValidationError(

@@ -241,3 +241,38 @@ def test_entries_logged_for_a_client_fill_its_agreements_in_order_and_no_further
     assert sum(charged) == sum(logged) == 210
     debits = LedgerEntry.objects.filter(agreement__client=client, kind=LedgerKind.DEBIT)
     assert -sum(debits.values_list("minutes", flat=True)) == 210
+
+
+def test_reorders_new_agreements_and_entries_by_client_at_once_keep_one_clear_order():
+    """Staff reorder and add agreements while technicians post by client: no
+    deadlock, no error, every place in the order taken once, balance = ledger."""
+    client = ClientFactory(name="Busy order Co")
+    first = AgreementFactory(client=client, name="A", overage_policy=OveragePolicy.BILL_OVERAGE)
+    AgreementFactory(client=client, name="B", overage_policy=OveragePolicy.BILL_OVERAGE)
+    staff = StaffFactory(username="order-staff")
+    ticket = TicketFactory(client=client)
+    technicians = [TechnicianFactory(username=f"order-tech{i}") for i in range(4)]
+    normal = work_type("Normal")
+
+    def work(index: int) -> None:
+        for round_ in range(5):
+            if index < 4:
+                services.time_entry_log_for_client(
+                    client=client,
+                    technician=technicians[index],
+                    ticket=ticket,
+                    work_date=timezone.localdate(),
+                    minutes=15,
+                    work_type=normal,
+                )
+            elif index == 4:
+                services.agreement_reorder(agreement=first, position=1 + round_ % 2, actor=staff)
+            else:
+                services.agreement_create(client=client, name=f"New {round_}", actor=staff)
+
+    assert run_in_threads(6, work) == []
+    positions = sorted(client.agreements.values_list("position", flat=True))
+    assert positions == list(range(1, 8))
+    assert TimeEntry.objects.filter(agreement__client=client).count() == 20
+    for agreement in client.agreements.all():
+        assert_balance_is_ledger_sum(agreement)
