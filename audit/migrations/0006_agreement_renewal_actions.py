@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agreements', '0013_renewal_and_rollover'),
+        ('agreements', '0012_renewal_and_rollover'),
         ('audit', '0005_agreement_order_actions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agreements', '0014_refund_forfeit_ledger_kinds'),
+        ('agreements', '0013_refund_forfeit_ledger_kinds'),
         ('audit', '0006_agreement_renewal_actions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -14,7 +14,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agreements', '0013_renewal_and_rollover'),
+        ('agreements', '0012_renewal_and_rollover'),
         ('billing', '0006_invoice_balances'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agreements', '0012_agreement_order_actions'),
+        ('agreements', '0011_agreement_position'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
