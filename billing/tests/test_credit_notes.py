@@ -350,3 +350,46 @@ def test_a_credit_note_is_an_immutable_snapshot(agreement, client_a, staff, sell
         CreditNote.objects.filter(pk=note.pk).update(total=Decimal("1.00"))
     with pytest.raises(TypeError):
         note.delete()
+
+
+def test_refunding_rolled_over_hours_credits_the_invoice_that_sold_them(staff, technician, seller):
+    from agreements.models import RolloverPolicy, TermEndAction
+    from agreements.tests.factories import ClientFactory
+
+    today = timezone.localdate()
+    day = datetime.timedelta(days=1)
+    agreement = agreement_services.agreement_create(
+        client=ClientFactory(name="Rollover Co"),
+        starts_on=today - 60 * day,
+        ends_on=today - day,
+        billing_increment_minutes=1,
+        term_end_action=TermEndAction.RENEW,
+        renewal_tier=tier(10),
+        renewal_invoice_days=30,
+        rollover_policy=RolloverPolicy.ALL,
+    )
+    sold = services.invoice_sell_block(agreement=agreement, tier=tier(20), actor=staff, starts_on=today - 60 * day)
+    services.payment_record(
+        invoice=sold, amount=sold.total, method="ach", reference="ACH-1", paid_on=today, actor=staff
+    )
+    agreement_services.time_entry_log(
+        agreement=agreement,
+        technician=technician,
+        ticket=TicketFactory(client=agreement.client),
+        work_date=today - 10 * day,
+        minutes=500,
+        work_type=work_type(),
+    )
+    assert services.renewal_invoice_issue(agreement=agreement, today=today) is not None
+    closed = agreement_services.agreement_term_close(agreement=agreement, today=today)
+    assert closed.rolled_minutes == 700  # 20 h − 8 h 20 min, all of it
+    carried = Block.objects.get(rolled_over_from=sold.block)
+
+    result = block_unused_cancel(block=carried, disposition=Disposition.REFUND, actor=staff, reason="Client leaves")
+
+    [note] = result.credit_notes
+    assert note.invoice == sold  # the hours were paid on the original sale
+    assert (note.minutes, note.subtotal) == (700, Decimal("1050.00"))  # 700 min at the original $90/h
+    carried.refresh_from_db()
+    assert carried.minutes_left == 0
+    assert ledger_sum(agreement) == agreement.__class__.objects.get(pk=agreement.pk).balance_minutes
