@@ -162,3 +162,19 @@ def test_the_beat_task_sends_each_client_its_statement_once(dataset, django_capt
         send_monthly_statements.apply(args=["2026-02"]).get()
     assert OutgoingEmail.objects.filter(kind=EmailKind.STATEMENT, status=EmailStatus.SENT).count() == 2
     assert len(mail.outbox) == 2
+
+
+def test_refunds_and_forfeits_are_movements_on_the_statement(dataset):
+    from agreements.models import LedgerKind
+    from reports.tests.conftest import _ledger, at
+
+    _ledger(dataset.acme_agreement, dataset.a2, LedgerKind.REFUND, -600, at(2026, 3, 20), reason="On CN-2026-0001")
+    _ledger(dataset.acme_agreement, dataset.a2, LedgerKind.FORFEIT, -300, at(2026, 3, 21), reason="Given up")
+
+    s = statements.statement_build(client=dataset.acme, month=datetime.date(2026, 3, 1))
+
+    assert [(m.description, m.minutes) for m in s.movements][-2:] == [
+        ("Unused hours refunded: On CN-2026-0001", -600),
+        ("Unused hours forfeited: Given up", -300),
+    ]
+    assert s.opening_minutes + s.purchased_minutes - s.charged_minutes + s.other_minutes == s.closing_minutes == 240
