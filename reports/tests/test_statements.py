@@ -257,3 +257,19 @@ def test_the_statement_pdf_renders_in_italian(client_a, march_sale):
     )
 
     assert "Prepaidsupporthours0min2h12h" in "".join(text.split())
+
+
+def test_refunds_and_forfeits_are_movements_on_the_statement(dataset):
+    from agreements.models import LedgerKind
+    from reports.tests.conftest import _ledger, at
+
+    _ledger(dataset.acme_agreement, dataset.a2, LedgerKind.REFUND, -600, at(2026, 3, 20), reason="On CN-2026-0001")
+    _ledger(dataset.acme_agreement, dataset.a2, LedgerKind.FORFEIT, -300, at(2026, 3, 21), reason="Given up")
+
+    s = statements.statement_build(client=dataset.acme, month=datetime.date(2026, 3, 1))
+
+    assert [(m.description, m.minutes) for m in s.movements][-2:] == [
+        ("Unused hours refunded: On CN-2026-0001", -600),
+        ("Unused hours forfeited: Given up", -300),
+    ]
+    assert s.opening_minutes + s.purchased_minutes - s.charged_minutes + s.other_minutes == s.closing_minutes == 240
