@@ -303,6 +303,11 @@ def episode_process(*, episode_id: int, send: Enqueue) -> str:
         if episode.closed_at is not None:
             return "closed before it was processed"
         agreement = episode.agreement
+        if agreement.status != AgreementStatus.ACTIVE:
+            # Cancelled or ended between the sweep and this task: nothing may be sold on it.
+            episode.closed_at = timezone.now()
+            episode.save(update_fields=["closed_at"])
+            return "agreement ended"
         if episode.kind == EpisodeKind.EXHAUSTED:
             _record_emails(
                 episode,

@@ -198,3 +198,20 @@ def test_under_the_usable_when_paid_policy_the_email_says_the_hours_come_once_pa
     client_mail = next(m for m in mail.outbox if m.to == ["alice@example.com"])
     assert "1 h remain" in client_mail.body
     assert "The new hours become available as soon as it is paid." in client_mail.body
+
+
+def test_an_episode_of_an_agreement_cancelled_before_it_was_processed_sells_nothing(make_low_agreement, msp_staff):
+    from billing.credit_notes import Disposition, agreement_cancel
+    from notifications import services
+
+    agreement = make_low_agreement(left=60)
+    episode = services.episode_open(agreement=agreement)
+    agreement_cancel(agreement=agreement, disposition=Disposition.FORFEIT, actor=msp_staff, reason="Client leaves")
+
+    outcome = services.episode_process(episode_id=episode.pk, send=lambda email_id: None)
+
+    episode.refresh_from_db()
+    assert outcome == "agreement ended"
+    assert episode.closed_at is not None and episode.processed_at is None
+    assert not Invoice.objects.filter(kind=InvoiceKind.RELOAD).exists()
+    assert not episode.emails.exists()
