@@ -117,7 +117,7 @@ def document_balances(*, client: Client, agreement: Agreement, minutes: int, app
     """
     rows = []
     agreements = client.agreements.filter(Q(status=AgreementStatus.ACTIVE) | Q(pk=agreement.pk))
-    for each in agreements.order_by("starts_on", "pk"):
+    for each in agreements.order_by("position", "pk"):
         now = each.balance_minutes
         if each.pk != agreement.pk:
             rows.append(AgreementBalance(each, now, now))

@@ -28,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
     client = clients_for_user(request.user).first()
     if client is None:  # a client-role user not (or no longer) tied to a client
         raise Http404(_("Your account is not linked to a client."))
-    agreements = list(with_runway(agreements_for_user(request.user)).order_by("-status", "starts_on"))
+    agreements = list(with_runway(agreements_for_user(request.user)).order_by("-status", "position"))
     billing_contacts = ClientContact.objects.filter(client=client, receives_invoices=True).select_related("user")
     requests = services.hours_requests_for_user(request.user).filter(status="open")
     return render(

@@ -232,7 +232,7 @@ def statement_build(*, client: Client, month: datetime.date) -> Statement:
     statement.balances, statement.open_invoices = _balances(client, start, end, last_day)
 
     today = min(timezone.localdate(), last_day)
-    agreements = with_runway(client.agreements.filter(starts_on__lte=last_day), today=today).order_by("starts_on")
+    agreements = with_runway(client.agreements.filter(starts_on__lte=last_day), today=today).order_by("position")
     statement.agreements = [(agreement, runway_of(agreement, today=today)) for agreement in agreements]
     return statement
 
@@ -269,7 +269,7 @@ def _balances(
     pending: dict[int, int] = {}
     for invoice in invoices:
         pending[invoice.agreement_id] = pending.get(invoice.agreement_id, 0) + invoice.block.minutes
-    agreements = client.agreements.filter(starts_on__lte=last_day).order_by("starts_on", "pk")
+    agreements = client.agreements.filter(starts_on__lte=last_day).order_by("position", "pk")
     lines = [
         AgreementBalanceLine(
             agreement=agreement,
