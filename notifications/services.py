@@ -780,32 +780,7 @@ def invoice_send(*, invoice: Invoice, send: Enqueue) -> list[OutgoingEmail]:
 
 def _invoice_emails_record(invoice: Invoice, *, topic: str, send: Enqueue) -> list[OutgoingEmail]:
     """The invoice email to each billing recipient, once per `topic`, queued after commit."""
-    recipients = client_billing_recipients(invoice.agreement)
-    rendered_for = emails.render_each(
-        EmailKind.INVOICE,
-        _email_context(invoice.agreement_id, invoice=invoice),
-        recipient_languages(recipients, default=invoice.language),
-    )
-    recorded = []
-    with transaction.atomic():
-        for recipient, rendered in rendered_for.items():
-            email, created = OutgoingEmail.objects.get_or_create(
-                topic=topic,
-                kind=EmailKind.INVOICE,
-                recipient=recipient,
-                defaults={
-                    "agreement_id": invoice.agreement_id,
-                    "invoice": invoice,
-                    "subject": rendered.subject,
-                    "body_text": rendered.body_text,
-                    "body_html": rendered.body_html,
-                },
-            )
-            recorded.append(email)
-            if created:
-                # Catch-up if the broker loses it: the sweep resends every pending email that is due.
-                transaction.on_commit(lambda email_id=email.pk: send(email_id))
-    return recorded
+    return _document_emails_record(invoice, kind=EmailKind.INVOICE, topic=topic, send=send, invoice=invoice)
 
 
 # ---------------------------------------------------------------------------
@@ -817,22 +792,38 @@ def credit_note_emails_record(*, credit_note: CreditNote, send: Enqueue) -> list
     credit note (the unique topic/kind/recipient holds it against retries),
     queued after commit. No recipient: nothing is recorded, and staff hand
     the PDF over from the client page."""
-    recipients = client_billing_recipients(credit_note.agreement)
+    return _document_emails_record(
+        credit_note,
+        kind=EmailKind.CREDIT_NOTE,
+        topic=f"credit-note:{credit_note.public_id}",
+        send=send,
+        credit_note=credit_note,
+    )
+
+
+def _document_emails_record(
+    document: Invoice | CreditNote, *, kind: str, topic: str, send: Enqueue, **attached: object
+) -> list[OutgoingEmail]:
+    """A document's email (its PDF attached when sent) to each billing
+    recipient in their language, once per topic, kind and recipient (the
+    unique row holds it against retries); sending is queued after commit.
+    `attached` names the document on the email row and in the templates."""
+    recipients = client_billing_recipients(document.agreement)
     rendered_for = emails.render_each(
-        EmailKind.CREDIT_NOTE,
-        _email_context(credit_note.agreement_id, credit_note=credit_note),
-        recipient_languages(recipients, default=credit_note.language),
+        kind,
+        _email_context(document.agreement_id, **attached),
+        recipient_languages(recipients, default=document.language),
     )
     recorded = []
     with transaction.atomic():
         for recipient, rendered in rendered_for.items():
             email, created = OutgoingEmail.objects.get_or_create(
-                topic=f"credit-note:{credit_note.public_id}",
-                kind=EmailKind.CREDIT_NOTE,
+                topic=topic,
+                kind=kind,
                 recipient=recipient,
                 defaults={
-                    "agreement_id": credit_note.agreement_id,
-                    "credit_note": credit_note,
+                    "agreement_id": document.agreement_id,
+                    **attached,
                     "subject": rendered.subject,
                     "body_text": rendered.body_text,
                     "body_html": rendered.body_html,

@@ -469,7 +469,7 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "reload_tier": F(CHOICES),
         "work_types": F(CHOICES),
     },
-    "dashboard:agreement_move": {"position": F([H("0"), H("3"), *WHOLE_NUMBERS, BLANK])},
+    "dashboard:agreement_move": {"position": F([H("0"), H("9"), *WHOLE_NUMBERS, BLANK])},
     "dashboard:agreement_work_types": {"work_types": F(CHOICES)},
     "dashboard:contact_invite": {
         "username": F([*TEXT, SCRIPT, RTL]),
@@ -581,7 +581,7 @@ HOSTILE: dict[str, dict[str, Field]] = {
         ),
     },
     "api:agreement-detail": {
-        "position": F([H("3", 3), *API_MINUTES]),
+        "position": F([H("9", 9), *API_MINUTES]),
         "work_types": F(
             [H("unknown-99999", [99999]), H("not-a-list", 1), H("object", {}), H("strings", ["1"]), NUL, SURROGATE]
         ),
