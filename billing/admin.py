@@ -10,7 +10,16 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing import services
-from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceBalance, InvoiceLine, Payment, SellerProfile
+from billing.models import (
+    CreditNote,
+    CreditNoteBalance,
+    CreditNoteLine,
+    Invoice,
+    InvoiceBalance,
+    InvoiceLine,
+    Payment,
+    SellerProfile,
+)
 
 
 @admin.register(SellerProfile)
@@ -99,6 +108,12 @@ class CreditNoteLineInline(_ReadOnlyInline):
     readonly_fields = fields
 
 
+class CreditNoteBalanceInline(_ReadOnlyInline):
+    model = CreditNoteBalance
+    fields = ("position", "agreement_name", "minutes_before", "minutes_after")
+    readonly_fields = fields
+
+
 @admin.register(CreditNote)
 class CreditNoteAdmin(admin.ModelAdmin):
     """Read-only: credit notes are issued by cancelling hours on the client page (or the API)."""
@@ -106,7 +121,7 @@ class CreditNoteAdmin(admin.ModelAdmin):
     list_display = ("number", "client_name", "invoice", "minutes", "total", "currency", "issued_on")
     list_filter = ("issued_on",)
     search_fields = ("number", "client_name", "client__name", "invoice__number")
-    inlines = [CreditNoteLineInline]
+    inlines = [CreditNoteLineInline, CreditNoteBalanceInline]
     exclude = ("pdf",)
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:

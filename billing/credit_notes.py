@@ -36,8 +36,8 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from billing import pdf
 from billing.models import CreditNote, CreditNoteLine, CreditNoteNumberCounter, Invoice, InvoiceStatus
-from billing.selectors import seller_profile_get
-from billing.services import copy_parties
+from billing.selectors import document_balances, seller_profile_get
+from billing.services import balances_snapshot, copy_parties
 from monitoring.queueing import task_publish
 
 logger = logging.getLogger(__name__)
@@ -187,6 +187,10 @@ def _refund_block(block: Block, *, actor: User | None, reason: str, minutes: int
         unit_price=block.rate,
         amount=subtotal,
     )
+    # The refund is written above, under the agreement lock this runs in: the
+    # rows read it as applied, so they print the balance before and after it.
+    balances = document_balances(client=invoice.client, agreement=block.agreement, minutes=-taken, applied=True)
+    balances_snapshot(credit_note, balances)
     audit_record(
         actor=actor,
         action=AuditAction.BLOCK_REFUND,

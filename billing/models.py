@@ -372,15 +372,14 @@ class InvoiceLine(models.Model):
         return f"{self.description} — {qty}{format_money(self.unit_price, self.invoice.currency)}"
 
 
-class InvoiceBalance(models.Model):
-    """One agreement's balance on an issued invoice: before it, and after it
-    (once paid, or as issuing it left it: see Invoice.balance_basis).
+class DocumentBalance(models.Model):
+    """One agreement's balance on an issued document: before it, and after it.
 
     Snapshotted at issue for every agreement of the client, in integer
-    minutes, so the PDF printed later shows what was true that day.
+    minutes (see selectors.document_balances), so the PDF printed later
+    shows what was true that day. Subclasses add the document it belongs to.
     """
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="balances", verbose_name=_("invoice"))
     position = models.PositiveIntegerField(_("position"))
     agreement = models.ForeignKey(
         "agreements.Agreement", on_delete=models.PROTECT, related_name="+", verbose_name=_("agreement")
@@ -390,13 +389,7 @@ class InvoiceBalance(models.Model):
     minutes_after = models.IntegerField(_("minutes after"))
 
     class Meta:
-        verbose_name = _("invoice balance")
-        verbose_name_plural = _("invoice balances")
-        ordering = ["invoice", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["invoice", "position"], name="invoicebalance_position_unique"),
-            models.UniqueConstraint(fields=["invoice", "agreement"], name="invoicebalance_one_row_per_agreement"),
-        ]
+        abstract = True
 
     def __str__(self) -> str:
         return f"{self.agreement_name}: {self.minutes_before} → {self.minutes_after} min"
@@ -404,6 +397,22 @@ class InvoiceBalance(models.Model):
     @property
     def changes(self) -> bool:
         return self.minutes_before != self.minutes_after
+
+
+class InvoiceBalance(DocumentBalance):
+    """A balance row of an invoice: after it once paid, or as issuing it left
+    it (see Invoice.balance_basis)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="balances", verbose_name=_("invoice"))
+
+    class Meta:
+        verbose_name = _("invoice balance")
+        verbose_name_plural = _("invoice balances")
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="invoicebalance_position_unique"),
+            models.UniqueConstraint(fields=["invoice", "agreement"], name="invoicebalance_one_row_per_agreement"),
+        ]
 
 
 class PaymentMethod(models.TextChoices):
@@ -565,6 +574,11 @@ class CreditNote(models.Model):
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise TypeError("Credit notes are never deleted.")
 
+    @property
+    def own_balance(self) -> "CreditNoteBalance | None":
+        """The snapshot row of the agreement refunded (prefetch `balances` for lists)."""
+        return next((row for row in self.balances.all() if row.agreement_id == self.agreement_id), None)
+
 
 class CreditNoteLine(models.Model):
     """One line of a credit note: the hours given back of the invoice it credits."""
@@ -593,3 +607,23 @@ class CreditNoteLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+class CreditNoteBalance(DocumentBalance):
+    """A balance row of a credit note: before the refund and after it (the
+    hours are taken back when the note is issued)."""
+
+    credit_note = models.ForeignKey(
+        CreditNote, on_delete=models.PROTECT, related_name="balances", verbose_name=_("credit note")
+    )
+
+    class Meta:
+        verbose_name = _("credit note balance")
+        verbose_name_plural = _("credit note balances")
+        ordering = ["credit_note", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["credit_note", "position"], name="creditnotebalance_position_unique"),
+            models.UniqueConstraint(
+                fields=["credit_note", "agreement"], name="creditnotebalance_one_row_per_agreement"
+            ),
+        ]

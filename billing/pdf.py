@@ -134,6 +134,8 @@ def credit_note_html(credit_note: CreditNote) -> str:
             {
                 "note": credit_note,
                 "lines": list(credit_note.lines.select_related("invoice")),
+                # Empty on notes issued before balances were kept: no table then.
+                "balances": list(credit_note.balances.all()),
                 "logo": _logo_data_uri(credit_note.seller_logo),
                 "page_size": settings.INVOICE_PAGE_SIZE,
                 "static_base": STATIC_BASE,

@@ -106,7 +106,7 @@ def document_balances(*, client: Client, agreement: Agreement, minutes: int, app
     """The client's balance per agreement, before a document and after it.
 
     The one computation behind every document that prints a balance
-    (invoices now, credit notes next): `agreement` and `minutes` say what the
+    (invoices and credit notes): `agreement` and `minutes` say what the
     document adds (positive) or takes back (negative); `applied` says whether
     those minutes are already in the balance (a block credited when it was
     sold, overage settled or a refund written at issue) or arrive later (a

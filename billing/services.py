@@ -39,6 +39,7 @@ from audit.services import audit_record
 from billing import pdf
 from billing.models import (
     CreditNote,
+    CreditNoteBalance,
     Invoice,
     InvoiceBalance,
     InvoiceKind,
@@ -49,7 +50,7 @@ from billing.models import (
     PaymentMethod,
     SellerProfile,
 )
-from billing.selectors import invoice_amount_paid, invoice_balance_preview, seller_profile_get
+from billing.selectors import AgreementBalance, invoice_amount_paid, invoice_balance_preview, seller_profile_get
 from billing.templatetags.billing_tags import format_money
 from monitoring.queueing import task_publish
 
@@ -107,6 +108,25 @@ def copy_parties(document: "Invoice | CreditNote", seller: SellerProfile | None)
         # Uploads get new names and old files are kept, so the name is enough
         # to keep printing the logo this document was issued with.
         document.seller_logo = seller.logo.name if seller.logo else ""
+
+
+def balances_snapshot(document: "Invoice | CreditNote", rows: list[AgreementBalance]) -> None:
+    """Store a document's balance rows (from selectors.document_balances)
+    with it, inside the transaction that holds the agreement's row lock."""
+    model, document_field = (
+        (InvoiceBalance, "invoice") if isinstance(document, Invoice) else (CreditNoteBalance, "credit_note")
+    )
+    model.objects.bulk_create(
+        model(
+            position=position,
+            agreement=row.agreement,
+            agreement_name=row.agreement.name,
+            minutes_before=row.before,
+            minutes_after=row.after,
+            **{document_field: document},
+        )
+        for position, row in enumerate(rows, start=1)
+    )
 
 
 def _snapshot(invoice: Invoice, seller: SellerProfile | None) -> None:
@@ -310,17 +330,7 @@ def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
         # Read before overage is settled below: the rows show it settling.
         invoice.balance_basis, balances = invoice_balance_preview(invoice)
         invoice.save()
-        InvoiceBalance.objects.bulk_create(
-            InvoiceBalance(
-                invoice=invoice,
-                position=position,
-                agreement=row.agreement,
-                agreement_name=row.agreement.name,
-                minutes_before=row.before,
-                minutes_after=row.after,
-            )
-            for position, row in enumerate(balances, start=1)
-        )
+        balances_snapshot(invoice, balances)
         if invoice.kind == InvoiceKind.OVERAGE:
             unbilled = agreement_services.overage_unbilled_minutes(invoice.agreement)
             if invoice.overage_minutes > unbilled:

@@ -212,7 +212,10 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         .order_by("-created_at", "-id")[:50]
     )
     context["credit_notes"] = (
-        credit_notes_for_user(request.user).filter(client=client).order_by("-created_at", "-id")[:50]
+        credit_notes_for_user(request.user)
+        .filter(client=client)
+        .prefetch_related("balances")
+        .order_by("-created_at", "-id")[:50]
     )
     return render(request, "dashboard/client.html", context)
 

@@ -42,7 +42,9 @@ def home(request: HttpRequest) -> HttpResponse:
             "invoices": invoices_for_user(request.user)
             .prefetch_related("balances")
             .order_by("-created_at", "-id")[:50],
-            "credit_notes": credit_notes_for_user(request.user).order_by("-created_at", "-id")[:50],
+            "credit_notes": credit_notes_for_user(request.user)
+            .prefetch_related("balances")
+            .order_by("-created_at", "-id")[:50],
             "today": timezone.localdate(),
         },
     )
@@ -88,6 +90,7 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             .order_by("-created_at", "-id")[:50],
             "credit_notes": credit_notes_for_user(request.user)
             .filter(agreement=agreement)
+            .prefetch_related("balances")
             .order_by("-created_at", "-id")[:50],
         },
     )

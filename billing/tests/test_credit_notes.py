@@ -325,6 +325,9 @@ def test_the_admin_shows_credit_notes_read_only(client, agreement, staff, seller
     page = client.get(reverse("admin:billing_creditnote_change", args=[note.pk]))
     assert page.status_code == HTTPStatus.OK
     assert reverse("billing:credit_note_pdf", args=[note.public_id]) in page.content.decode()
+    squashed = "".join(page.content.decode().split())
+    assert "Creditnotebalances" in squashed
+    assert '<tdclass="field-minutes_before"><p>120</p></td><tdclass="field-minutes_after"><p>0</p></td>' in squashed
     assert client.post(reverse("admin:billing_creditnote_change", args=[note.pk]), {}).status_code == 403
     assert client.get(reverse("admin:billing_creditnote_add")).status_code == HTTPStatus.FORBIDDEN
 
