@@ -7,7 +7,7 @@ end anywhere else.
 
 from decimal import Decimal
 
-from agreements.models import CreditPolicy, OveragePolicy, RoundingMode
+from agreements.models import CreditPolicy, OveragePolicy, RolloverPolicy, RoundingMode, TermEndAction
 from demo.seed.specs import (
     AFTER_HOURS,
     EMERGENCY,
@@ -15,6 +15,7 @@ from demo.seed.specs import (
     NORMAL,
     AgreementSpec,
     ClientSpec,
+    FirstAgreement,
     Person,
     Scripted,
 )
@@ -161,7 +162,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
     ),
     ClientSpec(
         name="Summit Ridge Credit Union",
-        scenario="yearly block: unused hours expire with the term",
+        scenario="yearly block renewing: its renewal invoice is out, unused hours expire with the term",
         billing_name="Summit Ridge Federal Credit Union",
         billing_email="finance@summitridgecu.example",
         billing_address="300 Summit Avenue\nBoulder, CO 80302",
@@ -172,7 +173,17 @@ CLIENTS: tuple[ClientSpec, ...] = (
         ),
         blocks=((340, 30),),
         final_balance=540,
-        agreement=AgreementSpec(name="Annual support hours", days_ago=340, days_left=21),
+        # A year to the day (28 Dec to 27 Dec when seeded on 3 Dec). It renews
+        # with no rollover: the renewal run issued its invoice 30 days before
+        # the end, still open today, and the 9 h left will expire.
+        agreement=AgreementSpec(
+            name="Annual support hours",
+            days_ago=340,
+            days_left=24,
+            term_end_action=TermEndAction.RENEW,
+            renewal_tier_hours=30,
+            renewal_invoice_days=30,
+        ),
         pays_after_days=14,
         subjects=(
             "Teller workstation replacement",
@@ -218,6 +229,200 @@ CLIENTS: tuple[ClientSpec, ...] = (
             "Nuova postazione in reception",
             "Il Wi-Fi degli ospiti non funziona",
             "Aggiornamento del software radiografico",
+        ),
+    ),
+    ClientSpec(
+        name="Cobalt Creek Realty",
+        scenario="two agreements in order: an office move project first, then general support",
+        billing_email="accounts@cobaltcreekrealty.example",
+        billing_address="85 Creekside Drive\nMadison, WI 53703",
+        hourly_rate=Decimal("105.00"),
+        contacts=(Person("nina.albright", "Nina", "Albright", "nina@cobaltcreekrealty.example"),),
+        blocks=((50, 10),),
+        final_balance=240,
+        agreement=AgreementSpec(name="General support", days_ago=100),
+        # The move's 30 h cover office and after-hours work only; the
+        # services charge them first until they are spent, then general
+        # support takes over (and takes the no-charge work all along).
+        first=FirstAgreement(
+            terms=AgreementSpec(name="Office move project — 30 h", days_ago=100, work_types=(NORMAL, AFTER_HOURS)),
+            hours=30,
+            final_balance=0,
+            scripted=(
+                Scripted(
+                    96,
+                    NORMAL,
+                    240,
+                    "Move plan: network survey of the new office",
+                    "Walked the new office with the landlord's electrician; drew the cabling plan.",
+                    "jamie.cole",
+                ),
+                Scripted(
+                    90,
+                    NORMAL,
+                    180,
+                    "New office: switches and firewall",
+                    "Configured the new switches and the firewall on the bench.",
+                    "ravi.nair",
+                ),
+                Scripted(
+                    84,
+                    NORMAL,
+                    240,
+                    "New office: patching and Wi-Fi access points",
+                    "Patched the cabinet, mounted and adopted four access points.",
+                    "jamie.cole",
+                ),
+                Scripted(
+                    77,
+                    AFTER_HOURS,
+                    240,
+                    "Move weekend: server and network cut-over",
+                    "Saturday: moved the server rack, cut over the internet line, tested.",
+                    "ravi.nair",
+                ),
+                Scripted(
+                    76,
+                    AFTER_HOURS,
+                    120,
+                    "Move weekend: desks, PCs and phones",
+                    "Sunday: set up every desk, PC and desk phone; checked each login.",
+                    "ana.torres",
+                ),
+                Scripted(
+                    70,
+                    NORMAL,
+                    300,
+                    "Move-in day support",
+                    "On site all morning: printers, shared drives and the odd missing cable.",
+                    "jamie.cole",
+                ),
+                Scripted(
+                    63,
+                    NORMAL,
+                    180,
+                    "New office: printers and scanners",
+                    "Scan-to-email and printer queues for the new floor.",
+                    "ana.torres",
+                ),
+                Scripted(
+                    56,
+                    NORMAL,
+                    120,
+                    "Old office: network decommissioned",
+                    "Removed our equipment from the old office and wiped it.",
+                    "ravi.nair",
+                ),
+            ),
+        ),
+        pays_after_days=3,
+        scripted=(
+            Scripted(
+                days_ago=80,
+                work_type=NON_BILLABLE,
+                minutes=30,
+                subject="Pre-move site visit with the landlord",
+                notes="No charge: met the landlord about the comms room before the move.",
+                technician="jamie.cole",
+            ),
+        ),
+        subjects=(
+            "Listing photos upload slowly",
+            "Agent laptops: VPN from open houses",
+            "E-signature add-in missing in Outlook",
+        ),
+    ),
+    ClientSpec(
+        name="Riverbend Architects",
+        scenario="yearly block renewed 60 days ago: 4 h rolled over, 4 h expired; the next renewal shown",
+        billing_email="office@riverbend-arch.example",
+        billing_address="12 Mill Race Lane\nStillwater, MN 55082",
+        hourly_rate=Decimal("115.00"),
+        contacts=(Person("owen.hart", "Owen", "Hart", "owen@riverbend-arch.example"),),
+        blocks=((425, 30),),
+        # The carry-over block (4 h) is spent first: 1 h of it is left, plus the new term's 20 h.
+        final_balance=1260,
+        # A yearly term (4 Oct to 3 Oct when seeded on 3 Dec) that ended 61
+        # days ago and renewed with a 20 h block, invoiced 30 days before;
+        # up to 4 h of the unused hours roll into the new term.
+        agreement=AgreementSpec(
+            name="Annual support hours",
+            days_ago=425,
+            days_left=-61,
+            term_end_action=TermEndAction.RENEW,
+            renewal_tier_hours=20,
+            renewal_invoice_days=30,
+            rollover_policy=RolloverPolicy.CAPPED_HOURS,
+            rollover_cap_minutes=240,
+        ),
+        pays_after_days=5,
+        renewal_pays_after_days=5,
+        planned_work=False,  # its year of work is scripted: the renewal is what it shows
+        scripted=(
+            Scripted(
+                400,
+                NORMAL,
+                180,
+                "Plotter driver for the large-format printer",
+                "Installed the plotter's new driver on every CAD workstation.",
+                "ana.torres",
+            ),
+            Scripted(
+                330,
+                NORMAL,
+                240,
+                "CAD licence server moved to the new host",
+                "Moved the licence server and updated the clients.",
+                "ravi.nair",
+            ),
+            Scripted(
+                250,
+                NORMAL,
+                300,
+                "Project archive to the NAS",
+                "Copied closed projects to the NAS and set up its backup.",
+                "jamie.cole",
+            ),
+            Scripted(
+                180,
+                NORMAL,
+                240,
+                "New hire: CAD workstation",
+                "Built and delivered a CAD workstation for the new architect.",
+                "ana.torres",
+            ),
+            Scripted(
+                120,
+                NORMAL,
+                180,
+                "Render node keeps crashing",
+                "Replaced the render node's failing memory; ran a test render overnight.",
+                "ravi.nair",
+            ),
+            Scripted(
+                75,
+                NORMAL,
+                180,
+                "Site tablets: plan viewer update",
+                "Updated the plan viewer on the site tablets.",
+                "jamie.cole",
+            ),
+            Scripted(
+                40,
+                NORMAL,
+                120,
+                "Outlook archive after the renewal",
+                "Set up online archiving for the partners' mailboxes.",
+                "ana.torres",
+            ),
+            Scripted(
+                12,
+                NORMAL,
+                60,
+                "Meeting room display",
+                "Fixed screen sharing to the meeting room display.",
+                "jamie.cole",
+            ),
         ),
     ),
 )

@@ -3,12 +3,12 @@ add up to each client's final balance. Nothing is written here."""
 
 import datetime
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.core.management.base import CommandError
 
 from agreements.domain import charged_minutes
-from agreements.models import CreditPolicy, Tier, WorkType
+from agreements.models import CreditPolicy, TermEndAction, Tier, WorkType
 from billing.models import InvoiceKind
 from demo.seed.clients import GENERIC_SUBJECTS, NOTES, NOTES_IT, TECHNICIANS, WORK_TYPE_WEIGHTS, WORKED_MINUTES
 from demo.seed.specs import (
@@ -31,6 +31,7 @@ class Sale:
     client: str
     tier_hours: int
     kind: str = InvoiceKind.BLOCK
+    first: bool = False  # of the client's FirstAgreement, not its main one
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,14 @@ class Work:
     work_type: str
     minutes: int
     notes: str
+    by_client: bool = False  # logged for the client: the services choose the agreement
+
+
+@dataclass(frozen=True)
+class RenewalRun:
+    """The daily renewal run on a day it has work: a renewal invoice to issue or a term to close."""
+
+    on: datetime.date
 
 
 @dataclass
@@ -64,7 +73,49 @@ class Planner:
     # Reproducible demo data, not security.
     rng: random.Random = field(default_factory=lambda: random.Random(SEED))  # nosec B311
 
-    def plan(self, spec: ClientSpec) -> list[Sale | Payment | Work]:
+    def plan(self, spec: ClientSpec) -> list[Sale | Payment | Work | RenewalRun]:
+        events = [*self.plan_main(spec), *self.plan_first(spec), *self.plan_renewals(spec)]
+        if spec.first is not None:
+            # Every entry is logged for the client, as a PSA without agreement picking would.
+            events = [replace(e, by_client=True) if isinstance(e, Work) else e for e in events]
+        return events
+
+    def plan_first(self, spec: ClientSpec) -> list[Sale | Payment | Work]:
+        if spec.first is None:
+            return []
+        first = spec.first
+        sale = Sale(self.days_ago(first.terms.days_ago or 0), spec.name, first.hours, first=True)
+        payment = Payment(sale.on + datetime.timedelta(days=spec.pays_after_days), spec.name, sale.on)
+        work = [self.scripted_work(spec, 500 + index, item) for index, item in enumerate(first.scripted)]
+        charged = sum(self.charged(spec, w.work_type, w.minutes, first.terms.increment) for w in work)
+        if self.tiers[first.hours].minutes - charged != first.final_balance or any(w.on < payment.on for w in work):
+            raise CommandError(f"The demo plan for {spec.name}'s {first.terms.name} does not add up.")
+        return [sale, payment, *work]
+
+    def plan_renewals(self, spec: ClientSpec) -> list[Payment | RenewalRun]:
+        """The renewal run on the renewing term's invoice day and the day after its end
+        and grace, when those are in the past; the renewal invoice's payment."""
+        terms = spec.agreement
+        if terms.term_end_action != TermEndAction.RENEW or terms.days_left is None:
+            return []
+        ends_on = self.days_ago(-terms.days_left)
+        invoice_on = ends_on - datetime.timedelta(days=terms.renewal_invoice_days or 0)
+        events: list[Payment | RenewalRun] = []
+        if invoice_on <= self.today:
+            events.append(RenewalRun(invoice_on))
+            if spec.renewal_pays_after_days is not None:
+                events.append(
+                    Payment(invoice_on + datetime.timedelta(days=spec.renewal_pays_after_days), spec.name, invoice_on)
+                )
+        # The default grace: none (the term's last day is its end).
+        close_on = ends_on + datetime.timedelta(days=1)
+        if close_on <= self.today:
+            events.append(RenewalRun(close_on))
+        if any(event.on > self.today for event in events):
+            raise CommandError(f"The demo plan for {spec.name} pays its renewal after today.")
+        return events
+
+    def plan_main(self, spec: ClientSpec) -> list[Sale | Payment | Work]:
         sales = [
             Sale(self.days_ago(days), spec.name, hours, InvoiceKind.BLOCK if index == 0 else InvoiceKind.RELOAD)
             for index, (days, hours) in enumerate(spec.blocks)
@@ -76,6 +127,8 @@ class Planner:
             raise CommandError(f"The demo plan for {spec.name} pays its last block after today.")
         scripted = [self.scripted_work(spec, index, item) for index, item in enumerate(spec.scripted)]
         events: list[Sale | Payment | Work] = [*sales, *payments, *scripted]
+        if not spec.planned_work:
+            return events
         subjects = self.subject_pool(spec)
         balance = 0
         for index, (sale, payment) in enumerate(zip(sales, payments, strict=True)):
@@ -104,11 +157,11 @@ class Planner:
     def days_ago(self, days: int) -> datetime.date:
         return self.today - datetime.timedelta(days=days)
 
-    def charged(self, spec: ClientSpec, work_type: str, minutes: int) -> int:
+    def charged(self, spec: ClientSpec, work_type: str, minutes: int, increment: int | None = None) -> int:
         """What the services will charge: the same domain rule, with the multipliers as stored."""
         return charged_minutes(
             minutes=minutes,
-            increment=spec.agreement.increment,
+            increment=increment or spec.agreement.increment,
             rounding_mode=spec.agreement.rounding,
             multiplier=self.work_types[work_type].multiplier,
         )

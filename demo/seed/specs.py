@@ -3,13 +3,16 @@
 A client is a ClientSpec (demo.seed.clients lists them): its blocks as
 (days ago, tier hours), the balance it must end at today, and the story
 it tells. The planner turns specs into dated events and the writer replays
-them through the services, so adding a client is adding a spec.
+them through the services, so adding a client is adding a spec. A client
+may have a FirstAgreement before its main one (its time is then logged by
+client and the services choose the agreement), and a renewing term ends
+inside the history through the real renewal run.
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
 
-from agreements.models import CreditPolicy, OveragePolicy, RoundingMode
+from agreements.models import CreditPolicy, OveragePolicy, RolloverPolicy, RoundingMode, TermEndAction
 
 # Demo data only, documented to sign in to the seeded demo.
 DEMO_PASSWORD = "blockhours-demo"  # nosec B105
@@ -60,7 +63,28 @@ class AgreementSpec:
     reload_tier_hours: int | None = None  # set: auto-reload with this tier
     work_types: tuple[str, ...] = ()  # empty: every work type
     days_ago: int | None = None  # term start; default: the first block's sale
-    days_left: int | None = None  # fixed term ending this many days from today
+    days_left: int | None = None  # fixed term ending this many days from today (negative: ended)
+    # What the end of the term does; a renewing term is renewed by the real
+    # renewal run on its invoice day and after its end, within the history.
+    term_end_action: str = TermEndAction.END
+    renewal_tier_hours: int | None = None
+    renewal_invoice_days: int | None = None
+    rollover_policy: str = RolloverPolicy.NONE
+    rollover_cap_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class FirstAgreement:
+    """An agreement placed first in its client's order (a project's hours):
+    the client's time is logged by client, so the services charge it here
+    while it covers the work type and has room, and to the client's main
+    agreement after that. Its one block is sold when it starts; its work is
+    all scripted and must leave it at `final_balance`."""
+
+    terms: AgreementSpec
+    hours: int  # the tier of its one block
+    final_balance: int
+    scripted: tuple["Scripted", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,3 +107,9 @@ class ClientSpec:
     # used from then on (0: ACH on file, paid the day it is issued).
     pays_after_days: int = 3
     seats: int = 0  # users a flat-rate agreement would cover (the MSA comparison); 0: unknown
+    first: FirstAgreement | None = None  # an agreement before the main one; its time is then logged by client
+    # False: all of the client's work is scripted (a renewal in the history
+    # changes the balance in ways the planner's arithmetic does not follow).
+    planned_work: bool = True
+    # Days from a renewal invoice's issue to its payment; None: still open today.
+    renewal_pays_after_days: int | None = None

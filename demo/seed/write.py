@@ -24,20 +24,22 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from agreements import services
-from agreements.models import Agreement, Client, Ticket, TicketStatus, Tier, TimeEntry, WorkType
+from agreements.models import Agreement, Client, TermEndAction, Ticket, TicketStatus, Tier, TimeEntry, WorkType
 from billing import services as billing_services
 from billing.models import Invoice, PaymentMethod, SellerProfile
 from billing.selectors import seller_profile_get
 from demo.seed.clients import ADMIN_USERNAME, BILLING, CLIENTS, MSP_DOMAIN, STAFF, TECHNICIANS, WORK_TYPE_WEIGHTS
-from demo.seed.plan import Payment, Planner, Sale, Work
+from demo.seed.plan import Payment, Planner, RenewalRun, Sale, Work
 from demo.seed.specs import (
     CLOSE_AFTER_DAYS,
     DEMO_PASSWORD,
     EMERGENCY,
     FIRST_TICKET_NUMBER,
+    AgreementSpec,
     ClientSpec,
     Person,
 )
+from notifications.services import renewals_run
 from reports.services import client_seats_set
 
 # The working day starts here; a day's steps follow each other a few minutes apart.
@@ -119,13 +121,28 @@ def create_client(
         contact.user.save(update_fields=["password"])
     if spec.seats:
         client_seats_set(client=client, seats=spec.seats)
-    terms = spec.agreement
-    starts_on = agreement_start(spec, today)
+    return create_agreement(
+        client, spec.agreement, today, tiers, work_types, default_start=agreement_start(spec, today)
+    )
+
+
+def create_agreement(
+    client: Client,
+    terms: AgreementSpec,
+    today: datetime.date,
+    tiers: dict[int, Tier],
+    work_types: dict[str, WorkType],
+    *,
+    default_start: datetime.date,
+    position: int | None = None,
+) -> Agreement:
+    renews = terms.term_end_action == TermEndAction.RENEW
     return services.agreement_create(
         client=client,
         work_types=[work_types[name] for name in terms.work_types],
+        position=position,
         name=terms.name,
-        starts_on=starts_on,
+        starts_on=today - datetime.timedelta(days=terms.days_ago) if terms.days_ago is not None else default_start,
         ends_on=today + datetime.timedelta(days=terms.days_left) if terms.days_left is not None else None,
         low_balance_threshold_minutes=terms.threshold,
         billing_increment_minutes=terms.increment,
@@ -135,6 +152,21 @@ def create_client(
         credit_policy=terms.credit,
         auto_reload=terms.reload_tier_hours is not None,
         reload_tier=tiers[terms.reload_tier_hours] if terms.reload_tier_hours is not None else None,
+        term_end_action=terms.term_end_action,
+        renewal_tier=tiers[terms.renewal_tier_hours] if renews and terms.renewal_tier_hours else None,
+        renewal_invoice_days=terms.renewal_invoice_days if renews else None,
+        rollover_policy=terms.rollover_policy,
+        rollover_cap_minutes=terms.rollover_cap_minutes,
+    )
+
+
+def create_first_agreement(
+    spec: ClientSpec, client: Client, today: datetime.date, tiers: dict[int, Tier], work_types: dict[str, WorkType]
+) -> Agreement:
+    """The client's FirstAgreement, put first in its order (new agreements go last)."""
+    assert spec.first is not None
+    return create_agreement(
+        client, spec.first.terms, today, tiers, work_types, default_start=agreement_start(spec, today), position=1
     )
 
 
@@ -142,17 +174,19 @@ def create_client(
 class Replayer:
     """Replays the planned events through the services, in date order, each on its own day."""
 
-    agreements: dict[str, Agreement]
+    agreements: dict[str, Agreement]  # each client's main agreement
+    firsts: dict[str, Agreement]  # the FirstAgreement of the clients that have one
     users: dict[str, User]
     tiers: dict[int, Tier]
     work_types: dict[str, WorkType]
     tickets: dict[tuple[str, int], Ticket] = field(default_factory=dict)
     invoices: dict[tuple[str, datetime.date], Invoice] = field(default_factory=dict)  # by (client, sale day)
 
-    def run(self, events: Sequence[Sale | Payment | Work]) -> None:
+    def run(self, events: Sequence[Sale | Payment | Work | RenewalRun]) -> None:
         # A day's sales first, then its payments, then its work: a block paid
-        # that morning pays for that day's time.
-        order = {Sale: 0, Payment: 1, Work: 2}
+        # that morning pays for that day's time. The renewal run is the
+        # nightly job's: after the day's work.
+        order = {Sale: 0, Payment: 1, Work: 2, RenewalRun: 3}
         steps: dict[datetime.date, int] = defaultdict(int)
         for event in sorted(events, key=lambda event: (event.on, order[type(event)])):
             with on_day(event.on, steps[event.on]):
@@ -160,6 +194,8 @@ class Replayer:
                     self.sell(event)
                 elif isinstance(event, Payment):
                     self.pay(event)
+                elif isinstance(event, RenewalRun):
+                    self.renew(event)
                 else:
                     self.log(event)
             steps[event.on] += 1
@@ -167,7 +203,7 @@ class Replayer:
     def sell(self, sale: Sale) -> None:
         """Sold as staff sell: the block and its invoice, issued that day."""
         self.invoices[(sale.client, sale.on)] = billing_services.invoice_sell_block(
-            agreement=self.agreements[sale.client],
+            agreement=(self.firsts if sale.first else self.agreements)[sale.client],
             actor=self.users[BILLING.username],
             tier=self.tiers[sale.tier_hours],
             starts_on=sale.on,
@@ -186,6 +222,15 @@ class Replayer:
             actor=self.users[BILLING.username],
         )
 
+    def renew(self, run: RenewalRun) -> None:
+        """The renewal job's run of that day: renewal invoices issued (their notices
+        queued as pending emails), terms past their end renewed or ended."""
+        report = renewals_run(send=lambda email_id: None, today=run.on)
+        if report.failed:
+            raise CommandError(f"The demo's renewal run of {run.on} failed: {report.failed}")
+        for invoice in report.invoiced:
+            self.invoices[(invoice.client.name, run.on)] = invoice
+
     def log(self, work: Work) -> None:
         agreement = self.agreements[work.client]
         if work.ticket not in self.tickets:
@@ -193,6 +238,17 @@ class Replayer:
             self.tickets[work.ticket] = services.ticket_get_or_create(
                 client=agreement.client, number=str(FIRST_TICKET_NUMBER + len(self.tickets)), subject=work.subject
             )
+        if work.by_client:
+            services.time_entry_log_for_client(
+                client=agreement.client,
+                technician=self.users[work.technician],
+                ticket=self.tickets[work.ticket],
+                work_date=work.on,
+                minutes=work.minutes,
+                work_type=self.work_types[work.work_type],
+                notes=work.notes,
+            )
+            return
         services.time_entry_log(
             agreement=agreement,
             technician=self.users[work.technician],
@@ -226,13 +282,16 @@ def close_quiet_tickets(today: datetime.date) -> None:
     )
 
 
-def check_balances(agreements: dict[str, Agreement]) -> None:
+def check_balances(agreements: dict[str, Agreement], firsts: dict[str, Agreement]) -> None:
     """The services decide every charge; fail loudly if the plan and they disagree."""
-    for spec in CLIENTS:
-        agreement = Agreement.objects.get(pk=agreements[spec.name].pk)
-        if agreement.balance_minutes != spec.final_balance:
+    expected = [(agreements[spec.name], spec.final_balance) for spec in CLIENTS]
+    expected += [(firsts[spec.name], spec.first.final_balance) for spec in CLIENTS if spec.first is not None]
+    for stale, balance in expected:
+        agreement = Agreement.objects.select_related("client").get(pk=stale.pk)
+        if agreement.balance_minutes != balance:
             raise CommandError(
-                f"{spec.name} ended at {agreement.balance_minutes} min, the plan said {spec.final_balance} min."
+                f"{agreement.client.name} ({agreement.name}) ended at {agreement.balance_minutes} min, "
+                f"the plan said {balance} min."
             )
 
 
@@ -262,15 +321,18 @@ def seed(today: datetime.date) -> None:
         create_seller_profile()
         users = create_msp_users()
         ensure_admin()
-    agreements = {}
+    agreements, firsts = {}, {}
     for spec in CLIENTS:
         with on_day(agreement_start(spec, today)):
             agreements[spec.name] = create_client(spec, today, tiers, work_types)
+        if spec.first is not None:
+            with on_day(today - datetime.timedelta(days=spec.first.terms.days_ago or 0)):
+                firsts[spec.name] = create_first_agreement(spec, agreements[spec.name].client, today, tiers, work_types)
     planner = Planner(today=today, tiers=tiers, work_types=work_types)
     events = [event for spec in CLIENTS for event in planner.plan(spec)]
-    Replayer(agreements=agreements, users=users, tiers=tiers, work_types=work_types).run(events)
+    Replayer(agreements=agreements, firsts=firsts, users=users, tiers=tiers, work_types=work_types).run(events)
     close_quiet_tickets(today)
-    check_balances(agreements)
+    check_balances(agreements, firsts)
 
 
 def find_conflicts() -> list[str]:

@@ -96,8 +96,10 @@ def test_it_logs_months_of_every_work_type_before_today(demo):
 
 
 def test_it_credits_only_paid_blocks(demo):
-    assert not Block.objects.filter(paid_at__isnull=True).exists()
-    assert not Block.objects.filter(credited_at__isnull=True).exists()
+    # The one block not paid yet: the yearly client's renewal, invoiced and still open.
+    (unpaid,) = Block.objects.filter(paid_at__isnull=True)
+    assert unpaid.renewal.agreement.client.name == "Summit Ridge Credit Union"
+    assert list(Block.objects.filter(credited_at__isnull=True)) == [unpaid]
 
 
 def test_demo_logins_authenticate_with_the_documented_password(demo):
@@ -130,7 +132,8 @@ def test_it_leaves_an_existing_admin_and_its_password_alone():
     request = RequestFactory().post("/login/")
     assert authenticate(request, username="admin", password="the-owners-own-password") is not None
     assert "superuser, own password" in output
-    assert Agreement.objects.count() == len(seed_demo.CLIENTS)
+    # One agreement a client, and a project agreement before one client's.
+    assert Agreement.objects.count() == len(seed_demo.CLIENTS) + 1
 
 
 def test_it_refuses_to_mix_with_real_data_of_the_same_name_and_writes_nothing():
@@ -166,8 +169,12 @@ def test_every_demo_block_was_sold_on_a_paid_invoice(demo):
 
     assert SellerProfile.objects.get().name == "Northwind Managed IT"
     invoices = Invoice.objects.all()
-    assert invoices.count() == Block.objects.count()
-    assert set(invoices.values_list("status", flat=True)) == {InvoiceStatus.PAID}
+    # Every block but the carry-over of a renewal (it moved hours, sold nothing).
+    assert invoices.count() == Block.objects.filter(rolled_over_from__isnull=True).count()
+    # All paid but the yearly client's renewal, invoiced 30 days before its term ends.
+    assert list(invoices.exclude(status=InvoiceStatus.PAID).values_list("client__name", "status")) == [
+        ("Summit Ridge Credit Union", InvoiceStatus.ISSUED)
+    ]
     for year in set(invoices.values_list("number_year", flat=True)):
         numbers = sorted(invoices.filter(number_year=year).values_list("number_sequence", flat=True))
         assert numbers == list(range(1, len(numbers) + 1))  # gapless each year
@@ -183,13 +190,22 @@ def test_each_invoice_is_issued_on_its_sale_day_and_paid_days_later_as_planned(d
     from billing.models import Invoice
 
     pays_after = {spec.name: spec.pays_after_days for spec in seed_demo.CLIENTS}
+    renewal_pays_after = {spec.name: spec.renewal_pays_after_days for spec in seed_demo.CLIENTS}
     invoices = Invoice.objects.select_related("block", "client").prefetch_related("payments")
-    for invoice in invoices:
+    for invoice in invoices.filter(block__renewal__isnull=True):
         (payment,) = invoice.payments.all()
         assert invoice.issued_on == invoice.block.starts_on, invoice
         assert payment.paid_on == invoice.issued_on + datetime.timedelta(days=pays_after[invoice.client.name])
         assert timezone.localdate(invoice.paid_at) == payment.paid_on
         assert invoice.block.paid_at == invoice.paid_at
+    # A renewal's invoice is issued by the renewal run 30 days before its block's term starts.
+    renewals = invoices.filter(block__renewal__isnull=False)
+    assert sorted(invoice.client.name for invoice in renewals) == ["Riverbend Architects", "Summit Ridge Credit Union"]
+    for invoice in renewals:
+        assert invoice.issued_on == invoice.block.starts_on - datetime.timedelta(days=31)
+        paid_on = [payment.paid_on for payment in invoice.payments.all()]
+        days = renewal_pays_after[invoice.client.name]
+        assert paid_on == ([] if days is None else [invoice.issued_on + datetime.timedelta(days=days)])
     assert len({invoice.issued_on.replace(day=1) for invoice in invoices}) >= 5
     assert min(invoice.issued_on for invoice in invoices) < timezone.localdate() - datetime.timedelta(days=300)
 
@@ -199,7 +215,10 @@ def test_a_clients_first_block_is_a_purchase_and_the_later_ones_reloads(demo):
 
     for spec in seed_demo.CLIENTS:
         kinds = list(
-            Invoice.objects.filter(client__name=spec.name).order_by("issued_on", "pk").values_list("kind", flat=True)
+            Invoice.objects.filter(client__name=spec.name, block__agreement__position=2 if spec.first else 1)
+            .exclude(block__renewal__isnull=False)
+            .order_by("issued_on", "pk")
+            .values_list("kind", flat=True)
         )
         assert kinds == [InvoiceKind.BLOCK] + [InvoiceKind.RELOAD] * (len(spec.blocks) - 1), spec.name
 
@@ -208,7 +227,7 @@ def test_invoice_numbers_have_no_gaps_and_follow_the_issue_dates_each_year(demo)
     from billing.models import Invoice
 
     years = set(Invoice.objects.values_list("number_year", flat=True))
-    assert len(years) == 2  # the yearly client's block was sold last year
+    assert len(years) >= 2  # the yearly clients' blocks were sold in an earlier year
     for year in years:
         rows = list(Invoice.objects.filter(number_year=year).order_by("number_sequence"))
         assert [invoice.number_sequence for invoice in rows] == list(range(1, len(rows) + 1))
@@ -224,10 +243,12 @@ def test_the_ledger_is_dated_when_each_thing_happened(demo):
     assert debits.count() > 100
     for entry in debits:
         assert timezone.localdate(entry.created_at) == entry.time_entry.work_date
-    for block in Block.objects.select_related("agreement"):
+    for block in Block.objects.filter(credited_at__isnull=False, rolled_over_from__isnull=True).select_related(
+        "agreement"
+    ):
         purchase = LedgerEntry.objects.get(kind=LedgerKind.PURCHASE, block=block)
         assert purchase.created_at == block.credited_at
-        if block.agreement.credit_policy == CreditPolicy.IMMEDIATE:
+        if block.agreement.credit_policy == CreditPolicy.IMMEDIATE and not hasattr(block, "renewal"):
             assert timezone.localdate(block.credited_at) == block.starts_on  # usable from the sale
         else:
             assert block.credited_at == block.paid_at  # usable once paid

@@ -1,7 +1,7 @@
 """`manage.py seed_demo`: a realistic demo MSP, built only through the services.
 
 Every balance change goes through the services (sell a block, record its
-payment, log time), so the demo ledger is exactly what real use would have
+payment, log time, the renewal run of a renewing term), so the demo ledger is exactly what real use would have
 written, on the days it would have been written (demo.seed.write says how).
 Dates are relative to today and every random choice comes from one seeded
 generator, so runs on the same day build the same data. The history is
@@ -54,10 +54,16 @@ class Command(BaseCommand):
 
     def print_clients(self) -> None:
         scenario = {spec.name: spec.scenario for spec in CLIENTS}
-        agreements = Agreement.objects.filter(client__name__in=scenario).select_related("client")
+        agreements = list(
+            Agreement.objects.filter(client__name__in=scenario)
+            .select_related("client")
+            .order_by("client__name", "position")
+        )
+        several = {a.client_id for a in agreements if a.position > 1}
         rows = [
             (
-                a.client.name,
+                # A client with several agreements gets a row for each, in its order.
+                f"{a.client.name}: {a.position}. {a.name}" if a.client_id in several else a.client.name,
                 format_minutes(a.balance_minutes),
                 format_minutes(a.low_balance_threshold_minutes),
                 scenario[a.client.name] + (f" (term ends {a.ends_on:%Y-%m-%d})" if a.ends_on else ""),
