@@ -15,8 +15,8 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Role, User
 from agreements.models import Agreement
-from billing.models import Invoice, InvoiceKind
-from billing.pdf import invoice_pdf_bytes
+from billing.models import CreditNote, Invoice, InvoiceKind
+from billing.pdf import credit_note_pdf_bytes, invoice_pdf_bytes
 from tests.browser.test_faces import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -123,5 +123,44 @@ def test_screenshots_of_every_main_page(live_server, page: Page, browser, shots:
     english = Invoice.objects.filter(kind=InvoiceKind.BLOCK, client=low.client).order_by("-pk").first()
     pdf = shots / "21-invoice-english.pdf"
     pdf.write_bytes(invoice_pdf_bytes(english))
+    subprocess.run(["pdftoppm", "-png", "-r", "70", "-singlefile", str(pdf), str(pdf.with_suffix(""))], check=True)
+    pdf.unlink()
+
+    # A client with two agreements in a set order; a renewing term; cancelling with a refund.
+    page.goto(f"{base}/dashboard/")
+    two = Agreement.objects.filter(client__name="Cobalt Creek Realty").order_by("position").first()
+    page.goto(f"{base}/dashboard/clients/{two.client.public_id}/")
+    expect(page.get_by_text("Office move project — 30 h").first).to_be_visible()
+    snap(page, shots, "22-staff-client-agreements-in-order")
+
+    renewing = Agreement.objects.select_related("client").get(client__name="Riverbend Architects")
+    renewing_contact = User.objects.filter(client_contact__client=renewing.client).order_by("pk").first()
+    architect = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(architect, base, renewing_contact.username, DEMO_PASSWORD)
+    architect.goto(f"{base}/portal/agreements/{renewing.public_id}/")
+    expect(architect.get_by_text("rolled over").first).to_be_visible()
+    snap(architect, shots, "23-portal-coming-renewal")
+    architect.context.close()
+
+    leaving = (
+        Agreement.objects.filter(client__language="en", status="active", blocks__paid_at__isnull=False)
+        .exclude(pk__in=[renewing.pk, low.pk])
+        .exclude(client__name="Cobalt Creek Realty")
+        .filter(blocks__minutes_left__gt=0)
+        .select_related("client")
+        .order_by("client__name")
+        .first()
+    )
+    page.goto(f"{base}/dashboard/agreements/{leaving.public_id}/cancel/")
+    page.locator("input[name=disposition][value=refund]").check()
+    page.get_by_label("Reason").fill("Client moves to a flat-rate agreement")
+    page.get_by_role("button", name="Review cancellation").click()
+    expect(page.get_by_role("button", name="Cancel agreement")).to_be_visible()
+    snap(page, shots, "24-staff-cancel-agreement-review")
+    page.get_by_role("button", name="Cancel agreement").click()
+    expect(page.get_by_text("cancelled.").first).to_be_visible()
+    note = CreditNote.objects.get(agreement=leaving)
+    pdf = shots / "25-credit-note.pdf"
+    pdf.write_bytes(credit_note_pdf_bytes(note))
     subprocess.run(["pdftoppm", "-png", "-r", "70", "-singlefile", str(pdf), str(pdf.with_suffix(""))], check=True)
     pdf.unlink()
