@@ -39,7 +39,8 @@ from demo.seed.specs import (
     ClientSpec,
     Person,
 )
-from notifications.services import renewals_run
+from notifications.models import EmailStatus, OutgoingEmail
+from notifications.services import email_send, renewals_run
 from reports.services import client_seats_set
 
 # The working day starts here; a day's steps follow each other a few minutes apart.
@@ -228,6 +229,11 @@ class Replayer:
         report = renewals_run(send=lambda email_id: None, today=run.on)
         if report.failed:
             raise CommandError(f"The demo's renewal run of {run.on} failed: {report.failed}")
+        # Sent on their day, as the worker would have: left pending, a running
+        # demo's first sweep would send a September notice dated today.
+        notices = OutgoingEmail.objects.filter(status=EmailStatus.PENDING, invoice__in=report.invoiced)
+        for email_id in notices.values_list("pk", flat=True):
+            email_send(email_id=email_id)
         for invoice in report.invoiced:
             self.invoices[(invoice.client.name, run.on)] = invoice
 

@@ -105,7 +105,11 @@ def test_the_yearly_agreement_renewed_in_the_history_with_a_capped_rollover(demo
         InvoiceStatus.PAID,
         old_end - datetime.timedelta(days=25),
     )
-    assert OutgoingEmail.objects.filter(topic=f"renewal:{renewal.block.public_id}").exists()  # the renewal notice
+    # The renewal notice, sent on the day of the run (not left for a running demo to send today).
+    notices = OutgoingEmail.objects.filter(topic=f"renewal:{renewal.block.public_id}")
+    assert notices.exists()
+    issued_on = renewal.block.invoices.get().issued_on
+    assert {(n.status, timezone.localdate(n.sent_at)) for n in notices} == {("sent", issued_on)}
 
     # The next term's coming renewal, at today's unused hours: only the new block's may roll (4 h cap).
     coming = term_end_preview(agreement)
