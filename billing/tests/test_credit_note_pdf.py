@@ -68,7 +68,7 @@ def test_the_pdf_speaks_the_credited_invoices_language(client_a, staff, seller):
     # Italian dates and amounts, whatever the words around them read.
     with translation.override("it"):
         issued = date_format(invoice.issued_on, "DATE_FORMAT")
-    assert f"{invoice.number} {issued}" in text.replace(" di ", " ").replace(" of ", " ")
+    assert f"{invoice.number} {issued}" in text.replace(" del ", " ").replace(" di ", " ").replace(" of ", " ")
     assert "100,00 USD / h" in text and "200,00 USD" in text and "$" not in text
 
 
