@@ -313,8 +313,15 @@ def agreement_create(
     return agreement
 
 
-def _agreements_in_order(client: Client) -> list[Agreement]:
-    return list(Agreement.objects.filter(client=client).order_by("position", "pk"))
+def _agreements_in_order_locked(client: Client) -> list[Agreement]:
+    """The client's agreements in its order, each row locked for the
+    renumbering. The locks are taken in primary-key order, as every caller
+    that locks several agreements takes them (time logged by client locks all
+    of them): the renumbering UPDATE alone would lock rows in the table's
+    physical order and could wait in a circle with such a caller. FOR UPDATE,
+    not NO KEY UPDATE, because the position is in a unique constraint."""
+    locked = list(Agreement.objects.select_for_update(of=("self",)).filter(client=client).order_by("pk"))
+    return sorted(locked, key=lambda a: (a.position, a.pk))
 
 
 def agreement_reorder(*, agreement: Agreement, position: int, actor: User | None) -> Agreement:
@@ -329,7 +336,7 @@ def agreement_reorder(*, agreement: Agreement, position: int, actor: User | None
         # writers that hold an agreement lock and insert an invoice or a
         # ticket of the client, while they wait on our renumbering: a deadlock.
         client = Client.objects.select_for_update(no_key=True).get(pk=agreement.client_id)
-        ordered = _agreements_in_order(client)
+        ordered = _agreements_in_order_locked(client)
         if not 1 <= position <= len(ordered):
             raise ValidationError(
                 {
