@@ -5,12 +5,16 @@ and can be tested on its own."""
 import calendar
 import datetime
 import re
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypeVar
 
 from babel.numbers import format_currency
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import get_language, gettext, ngettext, to_locale
+
+T = TypeVar("T")
 
 MAX_ENTRY_MINUTES = 24 * 60
 MAX_BLOCK_HOURS = 10_000  # the largest block sold; no balance change, threshold or limit is bigger
@@ -210,3 +214,26 @@ def rollover_allowance(
     else:
         allowed = 0
     return max(min(allowed, unused_minutes), 0)
+
+
+OLDEST_FIRST = "oldest_first"
+SOONEST_EXPIRING_FIRST = "soonest_expiring_first"
+
+
+def in_burn_order(blocks: Iterable[T], burn_order: str) -> list[T]:
+    """Blocks in the order they pay for time: the one rule the ledger's
+    allocation and the runway forecast share.
+
+    Oldest first: by start date, then sale (created, then id). Soonest
+    expiring first: by expiry date, blocks that never expire last; ties by
+    the same age. `blocks` have `starts_on`, `expires_on`, `created_at`, `pk`
+    (burn_order is a value of agreements.models.BurnOrder)."""
+
+    def age(block: T) -> tuple:
+        return (block.starts_on, block.created_at, block.pk)
+
+    if burn_order == OLDEST_FIRST:
+        return sorted(blocks, key=age)
+    if burn_order == SOONEST_EXPIRING_FIRST:
+        return sorted(blocks, key=lambda b: (b.expires_on is None, b.expires_on or datetime.date.min, *age(b)))
+    raise ValueError(f"Unknown burn order {burn_order!r}")

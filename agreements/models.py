@@ -175,6 +175,13 @@ class RolloverPolicy(models.TextChoices):
     CAPPED_PERCENT = "capped_percent", _("Roll over up to a share of the renewal block")
 
 
+class BurnOrder(models.TextChoices):
+    """Which block pays first (agreements.domain.in_burn_order)."""
+
+    OLDEST_FIRST = "oldest_first", _("Oldest block first")
+    SOONEST_EXPIRING_FIRST = "soonest_expiring_first", _("Soonest-expiring block first")
+
+
 MAX_ROLLOVER_GRACE_MONTHS = 24
 MAX_GRACE_DAYS = 90
 MAX_RENEWAL_INVOICE_DAYS = 180
@@ -313,6 +320,13 @@ class Agreement(models.Model):
         help_text=_("Time worked this many days after the end still draws on the term's hours."),
         verbose_name=_("grace days after the end"),
     )
+    burn_order = models.CharField(
+        max_length=24,
+        choices=BurnOrder.choices,
+        default=BurnOrder.OLDEST_FIRST,
+        help_text=_("Which block's hours time is taken from first."),
+        verbose_name=_("burn order"),
+    )
     # Cached sum of the ledger, written only by agreements.services under the
     # agreement's row lock; tests check it against the ledger after every call.
     balance_minutes = models.IntegerField(default=0, editable=False, verbose_name=_("balance minutes"))
@@ -398,6 +412,7 @@ class Agreement(models.Model):
             models.CheckConstraint(
                 condition=Q(grace_days=0) | Q(ends_on__isnull=False), name="agreement_grace_days_need_an_end"
             ),
+            models.CheckConstraint(condition=Q(burn_order__in=BurnOrder.values), name="agreement_burn_order_valid"),
         ]
         indexes = [
             # Under the low-balance sweep: only active agreements at or below
@@ -605,6 +620,8 @@ class LedgerKind(models.TextChoices):
     # given up (breakage), when a block or its agreement is cancelled.
     REFUND = "refund", _("Unused hours refunded")
     FORFEIT = "forfeit", _("Unused hours forfeited")
+    # A block's expiry date moved by staff: no minutes, the dates and reason in the entry.
+    EXPIRY_CHANGE = "expiry_change", _("Expiry date changed")
 
 
 class LedgerQuerySet(models.QuerySet):
@@ -655,7 +672,12 @@ class LedgerEntry(models.Model):
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger entries")
         constraints = [
-            models.CheckConstraint(condition=~Q(minutes=0), name="ledger_minutes_not_zero"),
+            # Only an expiry change, which moves a date and no minutes, records 0; it always names its block.
+            models.CheckConstraint(
+                condition=(~Q(minutes=0) & ~Q(kind=LedgerKind.EXPIRY_CHANGE))
+                | (Q(minutes=0) & Q(kind=LedgerKind.EXPIRY_CHANGE) & Q(block__isnull=False) & ~Q(reason="")),
+                name="ledger_zero_minutes_only_for_expiry_change",
+            ),
             models.CheckConstraint(condition=Q(kind__in=LedgerKind.values), name="ledger_kind_valid"),
             models.CheckConstraint(
                 condition=~Q(kind=LedgerKind.PURCHASE) | (Q(minutes__gt=0) & Q(block__isnull=False)),

@@ -5,11 +5,13 @@ Burn rate = the charged minutes of the agreement's time entries that are not
 void, worked in the last 8 weeks (56 days up to and including today), divided
 by 8: minutes per week. The daily burn is that ÷ 7.
 
-Run-out: the hours are used at the daily burn, oldest block first as the
-ledger allocates them (start date, then sale), then the pool (minutes held by
-no block: adjustments, which never expire). A block stays usable up to and
-including its expiry date; whatever of it is not used by then is lost at
-expiry — "expiring unused", the breakage risk. The hours run out on the day
+Run-out: the hours are used at the daily burn, block by block in the
+agreement's burn order as the ledger allocates them (agreements.domain.
+in_burn_order: oldest first, or soonest expiring first), then the pool
+(minutes held by no block: adjustments, which never expire). A block stays
+usable up to and including its expiry date; whatever of it is not used by
+then is lost at expiry, even while an earlier block in the order is being
+drawn on — "expiring unused", the breakage risk. The hours run out on the day
 the balance, less what is used and what expires, reaches zero: whichever
 comes first of the forecast at the current burn and the expiry of the hours
 left. Run-out date = today + the whole days until then; the expiry date
@@ -53,6 +55,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from agreements.domain import in_burn_order
 from agreements.models import Agreement, Block, LedgerEntry, LedgerKind, TimeEntry
 
 WINDOW_WEEKS = 8
@@ -70,7 +73,7 @@ def with_runway(agreements: QuerySet[Agreement], *, today: datetime.date | None 
     """Annotate agreements with `burn_window_minutes` (charged in the window),
     `burn_per_week` (minutes, rounded down) and `forecast_days` (balance ÷
     daily burn, blind to expiry; None = no burn), and prefetch the blocks
-    holding unused minutes in the ledger's order (`runway_blocks`): the two
+    holding unused minutes (`runway_blocks`; `runway_of` puts them in burn order): the two
     queries `runway_of` needs, for any number of agreements.
     """
     today = today or timezone.localdate()
@@ -151,7 +154,9 @@ def forecast(
     """Whole days until the hours run out (None: never, at no burn) and the
     minutes that expire unused on the way, from the balance, the minutes
     charged in the window and the blocks' (minutes left, expiry) in the
-    ledger's order. Exact integers: with W minutes burnt in the window the
+    ledger's burn order. Simulated event by event: the first block still
+    usable is drawn on until it is used up or the next expiry, where the
+    expiring blocks lose what is left of them. Exact integers: with W minutes burnt in the window the
     daily burn is W / 56 minutes, so time is counted in units of 1/W day — a
     day is W units and each minute used takes WINDOW_DAYS units.
     """
@@ -173,25 +178,41 @@ def forecast(
     days = 0 if balance <= 0 else None  # set where the balance reaches zero
     remaining = balance  # the balance as it will stand
     position = 0  # units of 1/burn day used from today's start on
-    for minutes, expires_on in blocks:
-        if expires_on is None:
-            usable, days_left, usable_until = minutes, 0, 0
-        else:
-            days_left = (expires_on - today).days
-            usable_until = (days_left + 1) * burn  # usable up to and including its expiry date
-            usable = max(min(minutes, (usable_until - position) // WINDOW_DAYS), 0)
-        if days is None and remaining - usable <= 0:  # runs out while using this block
-            days = (position + remaining * WINDOW_DAYS) // burn
-        remaining -= usable
-        loss = minutes - usable
-        if not loss:
-            position += usable * WINDOW_DAYS
+    # [minutes left, expiry, end]: a block is usable up to and including its
+    # expiry date, so it ends at the start of the next day (in units).
+    alive = [
+        [minutes, expires_on, None if expires_on is None else ((expires_on - today).days + 1) * burn]
+        for minutes, expires_on in blocks
+    ]
+    while alive:
+        current = alive[0]  # the ledger draws from the first block still usable
+        ends = [block[2] for block in alive if block[2] is not None]
+        next_end = min(ends) if ends else None
+        finish = position + current[0] * WINDOW_DAYS
+        if next_end is None or finish <= next_end:  # used up before any block expires
+            if days is None and remaining - current[0] <= 0:
+                days = (position + remaining * WINDOW_DAYS) // burn
+            remaining -= current[0]
+            position = finish
+            alive.pop(0)
             continue
-        position = max(position, usable_until)  # the older blocks may outlast it
-        lost[expires_on] += loss
-        if days is None and remaining - loss <= 0:  # the expiry takes the last of the balance
-            days = max(days_left, 0)
-        remaining -= loss
+        # A block expires first: the current one is drawn on until then.
+        used = max((next_end - position) // WINDOW_DAYS, 0)
+        if days is None and remaining - used <= 0:
+            days = (position + remaining * WINDOW_DAYS) // burn
+        remaining -= used
+        current[0] -= used
+        position += used * WINDOW_DAYS
+        for block in [block for block in alive if block[2] == next_end]:
+            loss, expires_on = block[0], block[1]
+            alive.remove(block)
+            if loss:
+                lost[expires_on] += loss
+                if days is None and remaining - loss <= 0:  # the expiry takes the last of the balance
+                    days = max((expires_on - today).days, 0)
+                remaining -= loss
+        if current[2] == next_end:  # its expiry wasted the rest of the day
+            position = max(position, next_end)
     if days is None:  # what is left now is the pool, above zero, used last
         days = (position + remaining * WINDOW_DAYS) // burn
     return days, tuple(Expiring(on=on, minutes=minutes) for on, minutes in sorted(lost.items()))
@@ -203,7 +224,10 @@ def runway_of(agreement: Agreement, *, today: datetime.date | None = None) -> Ru
     days, expiring = forecast(
         balance=agreement.balance_minutes,
         burn_window_minutes=agreement.burn_window_minutes,
-        blocks=[(block.minutes_left, block.expires_on) for block in agreement.runway_blocks],
+        blocks=[
+            (block.minutes_left, block.expires_on)
+            for block in in_burn_order(agreement.runway_blocks, agreement.burn_order)
+        ],
         today=today,
     )
     return Runway(

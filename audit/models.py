@@ -37,6 +37,7 @@ class AuditAction(models.TextChoices):
     BLOCK_REFUND = "block.refund", _("Unused hours refunded")
     BLOCK_FORFEIT = "block.forfeit", _("Unused hours forfeited")
     AGREEMENT_CANCEL = "agreement.cancel", _("Agreement cancelled")
+    BLOCK_EXPIRY_CHANGE = "block.expiry_change", _("Block's expiry date changed")
 
 
 class AuditEventQuerySet(models.QuerySet):

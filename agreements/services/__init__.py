@@ -12,6 +12,7 @@ from agreements.services.adjustments import ledger_adjust
 from agreements.services.blocks import (
     block_cancel,
     block_credit,
+    block_expiry_change,
     block_mark_paid,
     block_sell,
     blocks_expire,
@@ -76,6 +77,7 @@ __all__ = [
     "agreement_unpaid_blocks",
     "block_cancel",
     "block_credit",
+    "block_expiry_change",
     "block_mark_paid",
     "block_sell",
     "block_unused_forfeit",

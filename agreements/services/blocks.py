@@ -264,3 +264,109 @@ def blocks_expire(*, today: datetime.date | None = None) -> int:
             agreement = _lock(Agreement(pk=agreement_pk))
             expired += _expire_blocks_of(agreement, today)
     return expired
+
+
+MAX_EXPIRY_CHANGE_REASON = 400  # leaves room in the ledger entry's reason for the two dates
+
+
+def block_expiry_change(
+    *, block: Block, expires_on: datetime.date | None, actor: User | None, reason: str
+) -> LedgerEntry:
+    """Move a block's expiry date after the sale (None: it never expires).
+
+    Never to a day before today, nor before the block starts or before the
+    last day whose work it already paid for (that work would have been
+    refused); never on a block already expired or cancelled, nor on an ended
+    agreement. The change is a ledger entry of no minutes naming both dates
+    and the reason, and an audit event.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": gettext("Say why the expiry date changes.")})
+    check_single_line(reason=reason)
+    if len(reason) > MAX_EXPIRY_CHANGE_REASON:
+        raise ValidationError(
+            {"reason": gettext("Keep the reason under %(max)s characters.") % {"max": MAX_EXPIRY_CHANGE_REASON}}
+        )
+    today = timezone.localdate()
+    check_date_in_range(expires_on, field="expires_on", today=today)
+    if expires_on is not None and expires_on < today:
+        raise ValidationError({"expires_on": gettext("A block's expiry date cannot be before today.")})
+    with transaction.atomic():
+        agreement = _lock(block.agreement)
+        block = Block.objects.get(pk=block.pk)
+        if agreement.status != AgreementStatus.ACTIVE:
+            raise ValidationError({"expires_on": gettext("The blocks of an ended agreement keep their dates.")})
+        if block.cancelled_at is not None:
+            raise ValidationError({"expires_on": gettext("This block sale was cancelled; its dates cannot change.")})
+        expired = block.expires_on is not None and block.expires_on < today
+        if expired or LedgerEntry.objects.filter(block=block, kind=LedgerKind.EXPIRY).exists():
+            raise ValidationError(
+                {"expires_on": gettext("This block has expired already; its expiry date cannot change.")}
+            )
+        if expires_on == block.expires_on:
+            raise ValidationError({"expires_on": gettext("The block already has this expiry date.")})
+        if expires_on is not None:
+            if expires_on < block.starts_on:
+                raise ValidationError(
+                    {
+                        "expires_on": gettext("The block starts on %(date)s; it cannot expire before that.")
+                        % {"date": f"{block.starts_on:%Y-%m-%d}"}
+                    }
+                )
+            last_paid_for = (
+                LedgerEntry.objects.filter(block=block, kind=LedgerKind.DEBIT, time_entry__voided_at__isnull=True)
+                .order_by("-time_entry__work_date")
+                .values_list("time_entry__work_date", flat=True)
+                .first()
+            )
+            if last_paid_for is not None and expires_on < last_paid_for:
+                raise ValidationError(
+                    {
+                        "expires_on": gettext(
+                            "The block already paid for work done on %(date)s; it cannot expire before that."
+                        )
+                        % {"date": f"{last_paid_for:%Y-%m-%d}"}
+                    }
+                )
+        old, new = _expiry_text(block.expires_on), _expiry_text(expires_on)
+        # Stored: written in the language active now, like every ledger reason.
+        entry = LedgerEntry(
+            agreement=agreement,
+            block=block,
+            kind=LedgerKind.EXPIRY_CHANGE,
+            minutes=0,
+            reason=gettext("Expiry changed from %(old)s to %(new)s: %(reason)s")
+            % {"old": old, "new": new, "reason": reason},
+            author=actor,
+        )
+        _write(agreement, [entry])
+        before = block.expires_on
+        block.expires_on = expires_on
+        Block.objects.filter(pk=block.pk).update(expires_on=expires_on)
+        audit_record(
+            actor=actor,
+            action=AuditAction.BLOCK_EXPIRY_CHANGE,
+            target=block,
+            client=agreement.client,
+            before={"expires_on": before},
+            after={"expires_on": expires_on, "reason": reason},
+            summary=format_lazy(
+                gettext_lazy(
+                    "Changed the expiry of a {duration} block of {client} ({agreement}) from {old} to {new}: {reason}"
+                ),
+                duration=format_minutes(block.minutes),
+                client=agreement.client.name,
+                agreement=agreement.name,
+                old=_expiry_text(before, lazy=True),
+                new=_expiry_text(expires_on, lazy=True),
+                reason=reason,
+            ),
+        )
+    return entry
+
+
+def _expiry_text(expires_on: datetime.date | None, *, lazy: bool = False) -> str:
+    if expires_on is not None:
+        return f"{expires_on:%Y-%m-%d}"
+    return gettext_lazy("no expiry") if lazy else gettext("no expiry")

@@ -1,4 +1,4 @@
-"""The ledger core: the agreement row lock, oldest-first allocation, the cached
+"""The ledger core: the agreement row lock, allocation in the agreement's burn order, the cached
 balance and blocks' minutes left. Only the other services modules call these.
 """
 
@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import User
+from agreements.domain import in_burn_order
 from agreements.models import (
     Agreement,
     AgreementStatus,
@@ -83,7 +84,8 @@ def _term_grace_ends_on(agreement: Agreement) -> datetime.date | None:
 
 
 def _usable_blocks(agreement: Agreement, on: datetime.date) -> list[tuple[Block, int]]:
-    """Blocks with minutes left that may pay for work done `on`, oldest first.
+    """Blocks with minutes left that may pay for work done `on`, in the
+    agreement's burn order (agreements.domain.in_burn_order).
 
     Skipped: blocks not yet started or already expired on that date (the
     term's own hours only after its grace days), and blocks never credited
@@ -100,13 +102,13 @@ def _usable_blocks(agreement: Agreement, on: datetime.date) -> list[tuple[Block,
     blocks = Block.objects.filter(pk__in=[pk for pk, left in remaining.items() if left > 0], starts_on__lte=on).filter(
         still_valid
     )
-    return [(block, remaining[block.pk]) for block in blocks.order_by("starts_on", "created_at", "id")]
+    return [(block, remaining[block.pk]) for block in in_burn_order(blocks, agreement.burn_order)]
 
 
 def _allocate_debit(
     agreement: Agreement, minutes: int, on: datetime.date, kind: str, **fields: object
 ) -> list[LedgerEntry]:
-    """Entries that take `minutes` from the oldest usable blocks first, the rest from the pool."""
+    """Entries that take `minutes` from the usable blocks in burn order, the rest from the pool."""
     entries = []
     left = minutes
     for block, available in _usable_blocks(agreement, on):
