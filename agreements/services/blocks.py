@@ -274,10 +274,9 @@ def block_expiry_change(
 ) -> LedgerEntry:
     """Move a block's expiry date after the sale (None: it never expires).
 
-    Never to a day before today, nor before the block starts or before the
-    last day whose work it already paid for (that work would have been
-    refused); never on a block already expired or cancelled, nor on an ended
-    agreement. The change is a ledger entry of no minutes naming both dates
+    Never to a day before today (so never before any work it has paid for:
+    time is never dated in the future), nor before the block starts; never
+    on a block already expired or cancelled, nor on an ended agreement. The change is a ledger entry of no minutes naming both dates
     and the reason, and an audit event.
     """
     reason = (reason or "").strip()
@@ -306,29 +305,13 @@ def block_expiry_change(
             )
         if expires_on == block.expires_on:
             raise ValidationError({"expires_on": gettext("The block already has this expiry date.")})
-        if expires_on is not None:
-            if expires_on < block.starts_on:
-                raise ValidationError(
-                    {
-                        "expires_on": gettext("The block starts on %(date)s; it cannot expire before that.")
-                        % {"date": f"{block.starts_on:%Y-%m-%d}"}
-                    }
-                )
-            last_paid_for = (
-                LedgerEntry.objects.filter(block=block, kind=LedgerKind.DEBIT, time_entry__voided_at__isnull=True)
-                .order_by("-time_entry__work_date")
-                .values_list("time_entry__work_date", flat=True)
-                .first()
+        if expires_on is not None and expires_on < block.starts_on:
+            raise ValidationError(
+                {
+                    "expires_on": gettext("The block starts on %(date)s; it cannot expire before that.")
+                    % {"date": f"{block.starts_on:%Y-%m-%d}"}
+                }
             )
-            if last_paid_for is not None and expires_on < last_paid_for:
-                raise ValidationError(
-                    {
-                        "expires_on": gettext(
-                            "The block already paid for work done on %(date)s; it cannot expire before that."
-                        )
-                        % {"date": f"{last_paid_for:%Y-%m-%d}"}
-                    }
-                )
         old, new = _expiry_text(block.expires_on), _expiry_text(expires_on)
         # Stored: written in the language active now, like every ledger reason.
         entry = LedgerEntry(
