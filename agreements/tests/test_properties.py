@@ -1,6 +1,7 @@
 """Property test: whatever sequence of purchases, payments, time entries,
-voids, adjustments, expiries and renewals (with any rollover rule and
-grace) happens, the ledger invariants hold."""
+voids, adjustments, expiries, expiry changes and renewals (with any
+rollover rule and grace, and either burn order) happens, the ledger
+invariants hold."""
 
 import datetime
 
@@ -14,6 +15,7 @@ from hypothesis.extra.django import TestCase
 from agreements import services
 from agreements.models import (
     Block,
+    BurnOrder,
     CreditPolicy,
     LedgerEntry,
     LedgerKind,
@@ -50,6 +52,8 @@ operations = st.one_of(
     st.tuples(st.just("renew"), st.integers(0, 40)),
     # A block's unused hours refunded (billing issues the credit note) or forfeited: all, or some minutes.
     st.tuples(st.sampled_from(["refund", "forfeit"]), st.integers(0, 20), st.one_of(st.none(), st.integers(-5, 700))),
+    # Staff move a block's expiry: to a day from yesterday on (refused) up to a year ahead, or to none.
+    st.tuples(st.just("expiry_change"), st.integers(0, 20), st.one_of(st.none(), st.integers(-1, 365))),
 )
 
 # A term that ended up to 40 days ago and renews: every rollover rule, with or without grace.
@@ -90,9 +94,10 @@ class LedgerPropertyTests(TestCase):
         credit_policy=st.sampled_from(CreditPolicy.values),
         ops=st.lists(operations, min_size=1, max_size=30),
         renewal=renewal_settings,
+        burn_order=st.sampled_from(BurnOrder.values),
     )
-    def test_invariants_hold_for_any_sequence(self, policy, credit_policy, ops, renewal):
-        run_sequence(self, policy, credit_policy, ops, renewal)
+    def test_invariants_hold_for_any_sequence(self, policy, credit_policy, ops, renewal, burn_order):
+        run_sequence(self, policy, credit_policy, ops, renewal, burn_order)
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(
@@ -102,13 +107,16 @@ class LedgerPropertyTests(TestCase):
         renewal=renewing_term,
         closed_days_late=st.integers(0, 40),
         after=st.lists(operations, max_size=10),
+        burn_order=st.sampled_from(BurnOrder.values),
     )
-    def test_invariants_hold_across_a_renewal(self, policy, credit_policy, before, renewal, closed_days_late, after):
+    def test_invariants_hold_across_a_renewal(
+        self, policy, credit_policy, before, renewal, closed_days_late, after, burn_order
+    ):
         """Every sequence here crosses the end of a renewing term."""
-        run_sequence(self, policy, credit_policy, [*before, ("renew", closed_days_late), *after], renewal)
+        run_sequence(self, policy, credit_policy, [*before, ("renew", closed_days_late), *after], renewal, burn_order)
 
 
-def run_sequence(test, policy, credit_policy, ops, renewal) -> None:
+def run_sequence(test, policy, credit_policy, ops, renewal, burn_order) -> None:
     client = ClientFactory(name="Property Co")
     agreement = AgreementFactory(
         client=client,
@@ -116,6 +124,7 @@ def run_sequence(test, policy, credit_policy, ops, renewal) -> None:
         overage_policy=policy,
         overage_limit_minutes=120,
         credit_policy=credit_policy,
+        burn_order=burn_order,
         **_term_fields(renewal),
     )
     staff = StaffFactory(username="prop-staff")
@@ -193,6 +202,13 @@ def apply(op, agreement, staff, technician, ticket) -> None:
         if blocks:
             take = services.block_unused_refund if kind == "refund" else services.block_unused_forfeit
             take(block=blocks[op[1] % len(blocks)], actor=staff, reason="property test", minutes=op[2])
+    elif kind == "expiry_change":
+        blocks = list(Block.objects.filter(agreement=agreement).order_by("pk"))
+        if blocks:
+            expires_on = None if op[2] is None else TODAY + datetime.timedelta(days=op[2])
+            services.block_expiry_change(
+                block=blocks[op[1] % len(blocks)], expires_on=expires_on, actor=staff, reason="property test"
+            )
 
 
 def check_invariants(test, agreement) -> None:
@@ -209,6 +225,8 @@ def check_invariants(test, agreement) -> None:
         test.assertLessEqual(-(given_back.aggregate(total=Sum("minutes"))["total"] or 0), block.minutes)
         if given_back.filter(kind=LedgerKind.REFUND).exists():
             test.assertIsNotNone(block.paid_at)
+    # Moving an expiry moves no minutes.
+    test.assertFalse(ledger.filter(kind=LedgerKind.EXPIRY_CHANGE).exclude(minutes=0).exists())
     # What live entries charged is exactly what the ledger debited for them.
     live_charged = (
         TimeEntry.objects.filter(agreement=agreement, voided_at__isnull=True).aggregate(total=Sum("charged_minutes"))[
