@@ -21,6 +21,7 @@ from agreements.models import (
     MAX_ROLLOVER_GRACE_MONTHS,
     Agreement,
     Block,
+    BurnOrder,
     Client,
     ClientContact,
     CreditPolicy,
@@ -247,6 +248,7 @@ class AgreementSerializer(serializers.ModelSerializer):
             "rollover_cap_percent",
             "rollover_grace_months",
             "grace_days",
+            "burn_order",
             "balance_minutes",
             "currency",
             "runway",
@@ -302,6 +304,12 @@ class AgreementCreateSerializer(serializers.Serializer):
     rollover_cap_percent = BoundedIntegerField(minimum=1, maximum=100, required=False, allow_null=True)
     rollover_grace_months = BoundedIntegerField(minimum=0, maximum=MAX_ROLLOVER_GRACE_MONTHS, required=False)
     grace_days = BoundedIntegerField(minimum=0, maximum=MAX_GRACE_DAYS, required=False)
+    burn_order = serializers.ChoiceField(
+        BurnOrder.choices,
+        required=False,
+        help_text="Which block time is taken from first: the oldest (default), or the one expiring soonest "
+        "(blocks that never expire last; ties by age).",
+    )
 
 
 class AgreementUpdateSerializer(serializers.Serializer):
@@ -405,6 +413,13 @@ class BlockSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class ExpiryChangeSerializer(serializers.Serializer):
+    expires_on = serializers.DateField(
+        allow_null=True, help_text="The block's new last usable day, today or later; null: it never expires."
+    )
+    reason = StrictCharField(max_length=400)
 
 
 class PurchaseSerializer(serializers.Serializer):

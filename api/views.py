@@ -507,6 +507,40 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
         return run_idempotent(request, perform)
 
+    @extend_schema(
+        summary="Change a block's expiry date (staff)",
+        description="Extend or shorten it, never before today, or `null` for no expiry; refused for an expired "
+        "or cancelled block. Recorded in the ledger (an `expiry_change` entry of 0 minutes naming both dates "
+        "and the reason) and in the audit log.",
+        request=s.ExpiryChangeSerializer,
+        responses={200: s.BlockSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"purchases/(?P<block_id>[^/]+)/expiry",
+        url_name="purchase-expiry",
+        filter_backends=[],
+    )
+    def purchase_expiry(self, request, id=None, block_id=None) -> Response:  # noqa: A002, ANN001
+        agreement = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can change a block's expiry.")
+        require_recent_login(request)
+        try:
+            block = Block.objects.get(agreement=agreement, public_id=_uuid_or_404(block_id))
+        except Block.DoesNotExist:
+            raise exceptions.NotFound() from None
+
+        def perform() -> Response:
+            data = _valid(s.ExpiryChangeSerializer, self)
+            agreement_services.block_expiry_change(
+                block=block, expires_on=data["expires_on"], actor=request.user, reason=data["reason"]
+            )
+            return _out(s.BlockSerializer, Block.objects.get(pk=block.pk), self)
+
+        return run_idempotent(request, perform)
+
 
 # ---------------------------------------------------------------------------
 # Time entries
