@@ -1,3 +1,4 @@
+import datetime
 from decimal import Decimal
 
 from django import forms
@@ -106,7 +107,13 @@ class AgreementForm(forms.ModelForm):
         help_text=_("At most this much rolls over (capped-hours rollover), e.g. 10:00 or 600."),
     )
     # Left out of a post, these keep the model's default (an agreement that ends, nothing rolled, no grace).
-    OPTIONAL_WITH_DEFAULT = ("term_end_action", "rollover_policy", "rollover_grace_months", "grace_days")
+    OPTIONAL_WITH_DEFAULT = (
+        "term_end_action",
+        "rollover_policy",
+        "rollover_grace_months",
+        "grace_days",
+        "burn_order",
+    )
 
     class Meta:
         model = Agreement
@@ -130,6 +137,7 @@ class AgreementForm(forms.ModelForm):
             "rollover_cap_percent",
             "rollover_grace_months",
             "grace_days",
+            "burn_order",
         ]
         widgets = {
             "starts_on": forms.DateInput(attrs={"type": "date"}),
@@ -239,6 +247,29 @@ class BlockSellForm(forms.Form):
             if data.get("expires_on") and data.get("starts_on") and data["expires_on"] < data["starts_on"]:
                 self.add_error("expires_on", _("The block cannot expire before it starts."))
         return data
+
+
+class BlockExpiryForm(forms.Form):
+    expires_on = forms.DateField(
+        label=_("New expiry date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The last day its hours can be used: today or later."),
+    )
+    no_expiry = forms.BooleanField(label=_("No expiry: the hours never expire"), required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=400, help_text=_("Required; shown in the ledger."))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.errors:
+            if data.get("no_expiry") and data.get("expires_on"):
+                self.add_error("expires_on", _("Enter a date or choose no expiry, not both."))
+            elif not data.get("no_expiry") and not data.get("expires_on"):
+                self.add_error("expires_on", _("Enter the new expiry date, or choose no expiry."))
+        return data
+
+    def new_expiry(self) -> datetime.date | None:
+        return None if self.cleaned_data["no_expiry"] else self.cleaned_data["expires_on"]
 
 
 class AdjustmentForm(forms.Form):

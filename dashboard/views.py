@@ -42,6 +42,7 @@ from dashboard.forms import (
     AgreementMoveForm,
     AgreementWorkTypesForm,
     BlockCancellationForm,
+    BlockExpiryForm,
     BlockSellForm,
     CancellationForm,
     ClientEditForm,
@@ -828,6 +829,55 @@ def block_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
             "title": _("Refund or forfeit the unused hours of a %(block)s of %(client)s")
             % {"block": block_name(block.minutes), "client": agreement.client},
             "submit": _("Review"),
+            "client": agreement.client,
+            "agreement": agreement,
+        },
+    )
+
+
+@staff_required
+@recent_login_required
+def block_expiry(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Extend or shorten a block's expiry, or remove it (agreements.services.block_expiry_change)."""
+    block = get_by_public_id(
+        Block.objects.filter(agreement__in=agreements_for_user(request.user)).select_related("agreement__client"),
+        public_id,
+    )
+    agreement = block.agreement
+    form = BlockExpiryForm(request.POST or None, initial={"expires_on": block.expires_on})
+    form.fields["expires_on"].help_text = _("Now: %(date)s. The last day its hours can be used: today or later.") % {
+        "date": date_format(block.expires_on, "DATE_FORMAT") if block.expires_on else _("no expiry")
+    }
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.block_expiry_change(
+                block=block, expires_on=form.new_expiry(), actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            new = form.new_expiry()
+            messages.success(
+                request,
+                _("The %(block)s of %(date)s now expires on %(expiry)s.")
+                % {
+                    "block": block_name(block.minutes),
+                    "date": date_format(block.starts_on, "DATE_FORMAT"),
+                    "expiry": date_format(new, "DATE_FORMAT"),
+                }
+                if new
+                else _("The %(block)s of %(date)s no longer expires.")
+                % {"block": block_name(block.minutes), "date": date_format(block.starts_on, "DATE_FORMAT")},
+            )
+            return redirect(_client_page(agreement))
+    return render(
+        request,
+        "dashboard/form.html",
+        {
+            "form": form,
+            "title": _("Change the expiry of the %(block)s of %(date)s")
+            % {"block": block_name(block.minutes), "date": date_format(block.starts_on, "DATE_FORMAT")},
+            "submit": _("Change expiry"),
             "client": agreement.client,
             "agreement": agreement,
         },
