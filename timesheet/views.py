@@ -14,12 +14,20 @@ from django.utils.translation import gettext as _
 
 from agreements import services
 from agreements.domain import format_minutes
-from agreements.models import Agreement, Client, TimeEntry
+from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, TimeEntry
 from agreements.selectors import agreement_get_for_user, clients_for_user, time_entries_for_user
 from notifications.tasks import queue_agreement_check
 from timesheet.forms import CorrectForm, TimeEntryForm, VoidForm, agreement_label
 from ui.access import get_by_public_id, msp_required
 from ui.forms import add_service_errors
+
+
+@dataclass(frozen=True)
+class TakenFrom:
+    """Part of the charge and where the ledger took it: a block, or none (beyond every block)."""
+
+    block: Block | None
+    minutes: int
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class Outcome:
     balance_before: int
     balance_after: int
     chosen_by_order: bool  # logged for the client: the agreement is the one its order chose
+    taken_from: tuple[TakenFrom, ...] = ()
 
     @property
     def low(self) -> bool:
@@ -70,6 +79,13 @@ def _log(user, data: dict, *, dry_run: bool) -> Outcome:  # noqa: ANN001
                 balance_before=before[agreement.pk],
                 balance_after=agreement.balance_minutes,
                 chosen_by_order=chosen is None,
+                # Read before the dry run rolls back: the blocks the ledger drew on, in its burn order.
+                taken_from=tuple(
+                    TakenFrom(block=row.block, minutes=-row.minutes)
+                    for row in LedgerEntry.objects.filter(time_entry=entry, kind=LedgerKind.DEBIT)
+                    .select_related("block")
+                    .order_by("pk")
+                ),
             )
             if dry_run:
                 raise _DryRun(outcome)
