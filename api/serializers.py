@@ -422,6 +422,13 @@ class ExpiryChangeSerializer(serializers.Serializer):
     reason = StrictCharField(max_length=400)
 
 
+class ExpiryChangeResultSerializer(serializers.Serializer):
+    block = BlockSerializer(help_text="The block with its new expiry date.")
+    previous_expires_on = serializers.DateField(allow_null=True, help_text="null: it did not expire.")
+    reason = serializers.CharField(help_text="As given.")
+    entry = AdjustmentEntrySerializer(help_text="The ledger entry recording the change (0 minutes).")
+
+
 class PurchaseSerializer(serializers.Serializer):
     tier = StrictPrimaryKeyRelatedField(
         queryset=Tier.objects.all(), required=False, allow_null=True, help_text="A tier id, or give hours."

@@ -513,7 +513,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         "or cancelled block. Recorded in the ledger (an `expiry_change` entry of 0 minutes naming both dates "
         "and the reason) and in the audit log.",
         request=s.ExpiryChangeSerializer,
-        responses={200: s.BlockSerializer},
+        responses={200: s.ExpiryChangeResultSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
     )
     @action(
@@ -534,10 +534,17 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
         def perform() -> Response:
             data = _valid(s.ExpiryChangeSerializer, self)
-            agreement_services.block_expiry_change(
+            previous = Block.objects.values_list("expires_on", flat=True).get(pk=block.pk)
+            entry = agreement_services.block_expiry_change(
                 block=block, expires_on=data["expires_on"], actor=request.user, reason=data["reason"]
             )
-            return _out(s.BlockSerializer, Block.objects.get(pk=block.pk), self)
+            result = {
+                "block": Block.objects.get(pk=block.pk),
+                "previous_expires_on": previous,
+                "reason": data["reason"].strip(),
+                "entry": entry,
+            }
+            return _out(s.ExpiryChangeResultSerializer, result, self)
 
         return run_idempotent(request, perform)
 

@@ -53,6 +53,7 @@ from agreements.services import time_entry_log
 from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, tier, work_type
 from api.models import ApiToken
 from api.services import token_create
+from audit.models import AuditEvent
 from billing.models import CreditNote, Invoice, Payment
 from billing.services import invoice_sell_block, payment_record
 from notifications.models import EmailKind, EmailStatus, OutgoingEmail
@@ -164,6 +165,9 @@ WRITES: dict[str, Write] = {
         {"public_id": "paid_block"},
         {"disposition": "refund", "reason": "Partial refund", "duration": "1:00", "confirm": "1"},
     ),
+    "dashboard:block_expiry": Write(
+        "staff", {"public_id": "paid_block"}, {"expires_on": "@today", "no_expiry": "", "reason": "Client on holiday"}
+    ),
     # --- timesheet
     "timesheet:log": Write(
         "technician",
@@ -256,6 +260,12 @@ WRITES: dict[str, Write] = {
         "staff",
         {"id": "agreement", "block_id": "paid_block"},
         {"disposition": "refund", "reason": "Partial refund", "minutes": 60},
+        success=HTTPStatus.OK,
+    ),
+    "api:agreement-purchase-expiry": _api(
+        "staff",
+        {"id": "agreement", "block_id": "paid_block"},
+        {"expires_on": "@today", "reason": "Client on holiday"},
         success=HTTPStatus.OK,
     ),
     "api:client-contact-invitation": _api("staff", {"id": "client", "username": "alice_username"}, {}),
@@ -539,6 +549,10 @@ HOSTILE: dict[str, dict[str, Field]] = {
         # Blank is every unused minute; 8 h are unused, so 99999h and 10**12 are refused too.
         "duration": F([h for h in DURATIONS if h is not BLANK]),
     },
+    "dashboard:block_expiry": {
+        "expires_on": F(REQUIRED_DATES),
+        "reason": F(TEXT, accepts=[SCRIPT, IMG]),
+    },
     "password_change": {
         "old_password": F([H("wrong", "not my password"), NUL, BLANK]),
         "new_password1": F([H("NUL-byte", "a fresh Pass\x00phrase 42")]),
@@ -592,6 +606,11 @@ HOSTILE: dict[str, dict[str, Field]] = {
     },
     "api:agreement-cancel": {
         "disposition": F([H("sideways"), BLANK, NUL, SURROGATE, H("number-1", 1), H("null", None)]),
+        "reason": F(API_TEXT, accepts=[SCRIPT, IMG]),
+    },
+    "api:agreement-purchase-expiry": {
+        # null is no expiry: valid.
+        "expires_on": F(API_DATES),
         "reason": F(API_TEXT, accepts=[SCRIPT, IMG]),
     },
     "api:agreement-purchase-cancel": {
@@ -694,6 +713,9 @@ SHOWN: dict[tuple[str, str], Shown] = {
     ("billing:invoice_void", "reason"): Shown(Invoice, "void_reason", "staff", _invoice_page),
     ("dashboard:agreement_cancel", "reason"): Shown(CreditNote, "reason", "staff", _client_page),
     ("dashboard:block_cancel", "reason"): Shown(CreditNote, "reason", "staff", _client_page),
+    # The ledger entry's reason names the two dates too; the audit event keeps the reason as typed.
+    ("dashboard:block_expiry", "reason"): Shown(AuditEvent, "after__reason", "staff", _client_page),
+    ("api:agreement-purchase-expiry", "reason"): Shown(AuditEvent, "after__reason", "staff", _client_page),
     ("api:agreement-cancel", "reason"): Shown(CreditNote, "reason", "alice", _portal_home),
     ("api:agreement-purchase-cancel", "reason"): Shown(CreditNote, "reason", "alice", _portal_home),
     ("api:agreement-adjustments", "reason"): Shown(LedgerEntry, "reason", "staff", _client_page),
@@ -1022,6 +1044,7 @@ IDEMPOTENT_WRITES = [
     "api:invoice-payments",
     "api:agreement-cancel",
     "api:agreement-purchase-cancel",
+    "api:agreement-purchase-expiry",
 ]
 BAD_KEYS = [H("201-chars", "k" * 201), H("with-space", "my key"), H("non-ascii", "clé-1"), BLANK, NUL]
 

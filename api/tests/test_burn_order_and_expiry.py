@@ -85,9 +85,16 @@ def test_staff_extend_a_block_and_then_remove_its_expiry(staff_api, agreement, b
         url(agreement, block), {"expires_on": str(day(45)), "reason": "Client on holiday"}, format="json"
     )
     assert response.status_code == HTTPStatus.OK, response.json()
-    assert (response.json()["id"], response.json()["expires_on"]) == (str(block.public_id), str(day(45)))
+    result = response.json()
+    assert (result["block"]["id"], result["block"]["expires_on"]) == (str(block.public_id), str(day(45)))
+    assert (result["previous_expires_on"], result["reason"]) == (str(day(20)), "Client on holiday")
+    assert (result["entry"]["kind"], result["entry"]["minutes"], result["entry"]["author"]) == (
+        "expiry_change",
+        0,
+        staff.username,
+    )
     response = staff_api.post(url(agreement, block), {"expires_on": None, "reason": "Goodwill"}, format="json")
-    assert response.json()["expires_on"] is None
+    assert (response.json()["block"]["expires_on"], response.json()["previous_expires_on"]) == (None, str(day(45)))
     ledger = staff_api.get(f"/api/v1/agreements/{agreement.public_id}/ledger/").json()["results"]
     changes = [(e["kind"], e["minutes"], e["block"], e["reason"]) for e in ledger if e["kind"] == "expiry_change"]
     assert changes == [
