@@ -173,6 +173,8 @@ _CANCELLED = {LedgerKind.CANCELLATION}
 # still ties if they ever fell either side of a month end.
 _TRANSFERRED = {LedgerKind.ROLLOVER}
 _REFUNDED = {LedgerKind.REFUND}
+# A block's expiry date moved: no minutes, nothing to book.
+_DATES_ONLY = {LedgerKind.EXPIRY_CHANGE}
 
 
 @dataclass
@@ -296,6 +298,8 @@ def recognised_revenue(
                 elif kind in _REFUNDED:
                     item.refunded_minutes -= m
                     item.refunded_cm -= cm
+                elif kind in _DATES_ONLY:
+                    continue
                 else:  # a kind added later must not vanish from the books silently
                     raise ValueError(f"Ledger kind {kind!r} has no place in the revenue roll-forward")
             months.append(item)

@@ -183,3 +183,13 @@ def test_a_zero_minute_entry_is_only_an_expiry_change(agreement, block):
         LedgerEntry.objects.create(
             agreement=agreement, block=block, kind=LedgerKind.EXPIRY_CHANGE, minutes=5, reason="x"
         )
+
+
+def test_the_revenue_books_are_unmoved_by_a_new_date(agreement, block, staff):
+    from reports.selectors import recognised_revenue
+
+    month = today().replace(day=1)
+    before = recognised_revenue(first=month, last=today())
+    services.block_expiry_change(block=block, expires_on=None, actor=staff, reason="Goodwill")
+    assert recognised_revenue(first=month, last=today()) == before
+    assert before[0].purchased_minutes == 600
