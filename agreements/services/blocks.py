@@ -25,6 +25,7 @@ from agreements.models import (
     LedgerEntry,
     LedgerKind,
     OveragePolicy,
+    TermEndAction,
     Tier,
 )
 from agreements.services.ledger import (
@@ -33,6 +34,7 @@ from agreements.services.ledger import (
     _expire_blocks_of,
     _lock,
     _pool_minutes,
+    _term_grace_ends_on,
     _write,
 )
 from audit.models import AuditAction
@@ -275,8 +277,10 @@ def block_expiry_change(
     """Move a block's expiry date after the sale (None: it never expires).
 
     Never to a day before today (so never before any work it has paid for:
-    time is never dated in the future), nor before the block starts; never
-    on a block already expired or cancelled, nor on an ended agreement. The change is a ledger entry of no minutes naming both dates
+    time is never dated in the future), nor before the block starts, nor
+    past the last day of a term that ends (its grace days included: no time
+    is charged after it); never on a block already expired or cancelled, nor
+    on an ended agreement. The change is a ledger entry of no minutes naming both dates
     and the reason, and an audit event.
     """
     reason = (reason or "").strip()
@@ -305,6 +309,19 @@ def block_expiry_change(
             )
         if expires_on == block.expires_on:
             raise ValidationError({"expires_on": gettext("The block already has this expiry date.")})
+        last_usable = _term_grace_ends_on(agreement)
+        if (
+            agreement.term_end_action == TermEndAction.END
+            and last_usable is not None
+            and (expires_on is None or expires_on > last_usable)
+        ):
+            # Time is refused after the term (and its grace days); hours beyond it could never be used.
+            raise ValidationError(
+                {
+                    "expires_on": gettext("The agreement ends on %(date)s; its blocks cannot expire after %(last)s.")
+                    % {"date": f"{agreement.ends_on:%Y-%m-%d}", "last": f"{last_usable:%Y-%m-%d}"}
+                }
+            )
         if expires_on is not None and expires_on < block.starts_on:
             raise ValidationError(
                 {

@@ -193,3 +193,16 @@ def test_the_revenue_books_are_unmoved_by_a_new_date(agreement, block, staff):
     services.block_expiry_change(block=block, expires_on=None, actor=staff, reason="Goodwill")
     assert recognised_revenue(first=month, last=today()) == before
     assert before[0].purchased_minutes == 600
+
+
+def test_a_block_of_a_term_that_ends_cannot_outlast_it(client_a, staff):
+    agreement = AgreementFactory(client=client_a, ends_on=day(30), grace_days=5)
+    block = sell(agreement, hours=2, expires_in=30)
+    message = f"The agreement ends on {day(30):%Y-%m-%d}; its blocks cannot expire after {day(35):%Y-%m-%d}."
+    for expires_on in (None, day(36)):
+        with pytest.raises(ValidationError) as error:
+            services.block_expiry_change(block=block, expires_on=expires_on, actor=staff, reason="Longer")
+        assert error.value.message_dict == {"expires_on": [message]}
+    services.block_expiry_change(block=block, expires_on=day(35), actor=staff, reason="Through the grace days")
+    block.refresh_from_db()
+    assert block.expires_on == day(35)
