@@ -156,9 +156,10 @@ def forecast(
     charged in the window and the blocks' (minutes left, expiry) in the
     ledger's burn order. Simulated event by event: the first block still
     usable is drawn on until it is used up or the next expiry, where the
-    expiring blocks lose what is left of them. Exact integers: with W minutes burnt in the window the
-    daily burn is W / 56 minutes, so time is counted in units of 1/W day — a
-    day is W units and each minute used takes WINDOW_DAYS units.
+    expiring blocks lose what is left of them. Exact integers: with W
+    minutes burnt in the window the daily burn is W / 56 minutes, so time is
+    counted in units of 1/W day — a day is W units and each minute used
+    takes WINDOW_DAYS units.
     """
     lost: dict[datetime.date, int] = defaultdict(int)
     burn = burn_window_minutes
@@ -203,9 +204,9 @@ def forecast(
         remaining -= used
         current[0] -= used
         position += used * WINDOW_DAYS
-        for block in [block for block in alive if block[2] == next_end]:
-            loss, expires_on = block[0], block[1]
-            alive.remove(block)
+        expiring_now = [block for block in alive if block[2] == next_end]
+        alive = [block for block in alive if block[2] != next_end]
+        for loss, expires_on, _ in expiring_now:
             if loss:
                 lost[expires_on] += loss
                 if days is None and remaining - loss <= 0:  # the expiry takes the last of the balance

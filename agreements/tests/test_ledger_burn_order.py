@@ -6,6 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agreements import services
 from agreements.domain import in_burn_order
@@ -206,3 +208,56 @@ def test_runway_of_an_agreement_follows_its_burn_order(client_a, technician):
         BurnOrder.OLDEST_FIRST: (64, (Expiring(on=expiry, minutes=600),), False),
         BurnOrder.SOONEST_EXPIRING_FIRST: (85, (Expiring(on=expiry, minutes=390),), True),
     }
+
+
+def day_by_day(blocks, pool, per_day):
+    """The ledger's rule played one day at a time: each day takes `per_day` minutes from the
+    first block in the order still valid that day, then the next, then the pool; at the end of
+    its expiry date a block loses what is left. Returns (run-out day, {date: minutes lost})."""
+    left = [[minutes, expires] for minutes, expires in blocks]
+    balance = sum(minutes for minutes, _ in blocks) + pool
+    runout = 0 if balance <= 0 else None
+    lost = {}
+
+    def expire(on):
+        nonlocal balance, runout
+        for block in left:
+            if block[1] is not None and block[1] == on and block[0]:
+                lost[on] = lost.get(on, 0) + block[0]
+                balance -= block[0]
+                block[0] = 0
+                if runout is None and balance <= 0:
+                    runout = max(on, 0)
+
+    for past in sorted({e for _, e in left if e is not None and e < 0}):
+        expire(past)
+    d = 0
+    while runout is None or any(block[0] for block in left):
+        need = per_day
+        for block in left:
+            if block[1] is None or block[1] >= d:
+                take = min(block[0], need)
+                block[0] -= take
+                need -= take
+        balance -= per_day  # the rest, if any, from the pool
+        if runout is None and balance <= 0:
+            runout = d if balance < 0 else d + 1
+        expire(d)
+        d += 1
+    return runout, lost
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 600), st.none() | st.integers(-3, 80)), max_size=5),
+    st.integers(-300, 400),
+    st.integers(1, 40),
+)
+def test_the_forecast_is_the_ledger_played_day_by_day(blocks, pool, per_day):
+    dated = [(minutes, None if d is None else on(d)) for minutes, d in blocks]
+    days, expiring = forecast(
+        balance=sum(m for m, _ in blocks) + pool, burn_window_minutes=per_day * 56, blocks=dated, today=TODAY
+    )
+    runout, lost = day_by_day(blocks, pool, per_day)
+    assert days == runout
+    assert expiring == tuple(Expiring(on=on(d), minutes=m) for d, m in sorted(lost.items()))
