@@ -15,7 +15,7 @@ A renewing agreement goes through two steps, each once per term:
 Rolled-over minutes leave the old block with a negative rollover entry and
 enter a carry-over block (`Block.rolled_over_from`) with a positive one: the
 carry-over block keeps the old block's rate, so deferred revenue is unchanged
-by the move (the report counts it as a transfer), and its start, so the
+by the move (the report counts it as a transfer), and its start, so an
 oldest-first allocation spends it before the new term's block. Carry-over
 hours never roll a second time: they expire with their own date.
 """
