@@ -483,7 +483,7 @@ class Block(models.Model):
         ordering = ["starts_on", "created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(minutes__gt=0), name="block_minutes_positive"),
-            # Oldest-first consumption never overdraws a block nor fills it twice.
+            # Consumption, in either burn order, never overdraws a block nor fills it twice.
             models.CheckConstraint(
                 condition=Q(minutes_left__gte=0) & Q(minutes_left__lte=F("minutes")), name="block_minutes_left_in_range"
             ),
