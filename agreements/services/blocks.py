@@ -280,8 +280,8 @@ def block_expiry_change(
     time is never dated in the future), nor before the block starts, nor
     past the last day of a term that ends (its grace days included: no time
     is charged after it); never on a block already expired or cancelled, nor
-    on an ended agreement. The change is a ledger entry of no minutes naming both dates
-    and the reason, and an audit event.
+    on an ended agreement. The change is a ledger entry of no minutes naming
+    both dates and the reason, and an audit event.
     """
     reason = (reason or "").strip()
     if not reason:
