@@ -206,3 +206,25 @@ def test_a_block_of_a_term_that_ends_cannot_outlast_it(client_a, staff):
     services.block_expiry_change(block=block, expires_on=day(35), actor=staff, reason="Through the grace days")
     block.refresh_from_db()
     assert block.expires_on == day(35)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_changes_to_one_date_queue_on_the_agreement_lock():
+    from agreements.tests.factories import ClientFactory, StaffFactory
+    from agreements.tests.test_concurrency import run_in_threads
+
+    staff = StaffFactory(username="expiry-staff")
+    agreement = AgreementFactory(client=ClientFactory(name="Concurrent Co"))
+    block = sell(agreement, hours=10, expires_in=20)
+    errors = run_in_threads(
+        8,
+        lambda index: services.block_expiry_change(
+            block=block, expires_on=day(60), actor=staff, reason=f"Staff member {index}"
+        ),
+    )
+    # One change; each of the others, queued behind it, finds the date already moved.
+    assert len(errors) == 7
+    assert all(error.message_dict == {"expires_on": ["The block already has this expiry date."]} for error in errors)
+    assert LedgerEntry.objects.filter(kind=LedgerKind.EXPIRY_CHANGE).count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.BLOCK_EXPIRY_CHANGE).count() == 1
