@@ -32,6 +32,7 @@ from agreements.models import (
     Ticket,
     Tier,
     TimeEntry,
+    TopupMode,
     WorkType,
 )
 from agreements.runway import runway_of
@@ -236,7 +237,7 @@ class AgreementSerializer(serializers.ModelSerializer):
             "overage_rate",
             "overage_unbilled_minutes",
             "credit_policy",
-            "auto_reload",
+            "topup_mode",
             "reload_tier",
             "work_types",
             "term_end_action",
@@ -282,7 +283,7 @@ class AgreementCreateSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Hourly rate for overage (bill-overage only); null: the client's."
     )
     credit_policy = serializers.ChoiceField(CreditPolicy.choices, required=False)
-    auto_reload = StrictBooleanField(required=False)
+    topup_mode = serializers.ChoiceField(TopupMode.choices, required=False)
     reload_tier = StrictPrimaryKeyRelatedField(queryset=Tier.objects.all(), required=False, allow_null=True)
     work_types = StrictPrimaryKeyRelatedField(queryset=WorkType.objects.all(), many=True, required=False)
     position = BoundedIntegerField(

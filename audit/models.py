@@ -37,6 +37,8 @@ class AuditAction(models.TextChoices):
     BLOCK_REFUND = "block.refund", _("Unused hours refunded")
     BLOCK_FORFEIT = "block.forfeit", _("Unused hours forfeited")
     AGREEMENT_CANCEL = "agreement.cancel", _("Agreement cancelled")
+    BLOCK_RESIZE = "block.resize", _("Drafted block resized")
+    RELOAD_DRAFT_ISSUE = "reload_draft.issue", _("Drafted reload invoice issued")
 
 
 class AuditEventQuerySet(models.QuerySet):
