@@ -4,8 +4,8 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection
 from django.test import TestCase
 from django.utils import timezone
