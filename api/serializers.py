@@ -717,6 +717,12 @@ class PaymentCreateSerializer(serializers.Serializer):
     paid_on = serializers.DateField()
 
 
+class ReloadDiscardSerializer(serializers.Serializer):
+    reason = StrictCharField(
+        max_length=500, required=False, allow_blank=True, help_text="Kept with the voided draft (optional)."
+    )
+
+
 # ---------------------------------------------------------------------------
 # Tokens
 
