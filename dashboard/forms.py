@@ -106,7 +106,7 @@ class AgreementForm(forms.ModelForm):
         help_text=_("At most this much rolls over (capped-hours rollover), e.g. 10:00 or 600."),
     )
     # Left out of a post, these keep the model's default (an agreement that ends, nothing rolled, no grace).
-    OPTIONAL_WITH_DEFAULT = ("term_end_action", "rollover_policy", "rollover_grace_months", "grace_days")
+    OPTIONAL_WITH_DEFAULT = ("topup_mode", "term_end_action", "rollover_policy", "rollover_grace_months", "grace_days")
 
     class Meta:
         model = Agreement
