@@ -445,8 +445,12 @@ def _raise_reload_invoice(episode: Episode, agreement: Agreement, send: Enqueue)
 def _draft_episode_locked(invoice: Invoice) -> Episode:
     """The episode that drafted `invoice`, row-locked: the lock order of the
     sweep (episode, then agreement and invoice), so the two never cross."""
-    episode = Episode.objects.select_for_update().select_related("agreement__client").filter(reload_invoice=invoice)
-    found = episode.first()
+    found = (
+        Episode.objects.select_for_update(of=("self",))
+        .select_related("agreement__client")
+        .filter(reload_invoice=invoice)
+        .first()
+    )
     if found is None or invoice.kind != InvoiceKind.RELOAD:
         raise ValidationError(_("This invoice is not a reload drafted for review."))
     # Read under the episode's lock: a double click waits here and then sees the first click's result.

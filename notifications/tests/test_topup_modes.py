@@ -320,3 +320,35 @@ def test_two_sweeps_at_once_send_one_notice(make_low_agreement):
         [(EmailKind.LOW_BALANCE_CLIENT, to) for to in CLIENT_RECIPIENTS] + [(EmailKind.LOW_BALANCE_STAFF, STAFF[0])]
     )
     assert sorted(m.to[0] for m in mail.outbox) == sorted(CLIENT_RECIPIENTS + STAFF)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_issuing_the_same_draft_at_once_issue_it_once(make_low_agreement, msp_staff):
+    make_low_agreement(left=60, topup_mode=TopupMode.DRAFT)
+    sweep_now()
+    draft = Invoice.objects.get()
+    mail.outbox.clear()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            issue_now(Invoice.objects.get(pk=draft.pk), msp_staff)
+            outcomes.append("issued")
+        except ValidationError as error:
+            outcomes.append(error.messages[0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    close_old_connections()
+    assert sorted(outcomes) == ["This reload is no longer a draft: it was issued or discarded.", "issued"]
+    draft.refresh_from_db()
+    assert (draft.status, draft.number) == (InvoiceStatus.ISSUED, number(1))
+    assert sorted(m.to[0] for m in mail.outbox) == CLIENT_RECIPIENTS
