@@ -57,7 +57,7 @@ class WorkTypeAdmin(admin.ModelAdmin):
 @admin.register(Agreement)
 class AgreementAdmin(admin.ModelAdmin):
     list_display = ("client", "name", "status", "balance", "low_balance_threshold_minutes", "overage_policy")
-    list_filter = ("status", "overage_policy", "credit_policy", "auto_reload")
+    list_filter = ("status", "overage_policy", "credit_policy", "topup_mode")
     search_fields = ("client__name", "name")
     readonly_fields = ("public_id", "balance_minutes")
     filter_horizontal = ("work_types",)

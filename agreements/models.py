@@ -158,6 +158,15 @@ class CreditPolicy(models.TextChoices):
     IMMEDIATE = "immediate", _("Hours usable at once")
 
 
+class TopupMode(models.TextChoices):
+    """What the low-balance sweep does, once per episode, when an agreement falls to its threshold."""
+
+    CHARGE = "charge", _("Charge the payment method on file: hours added at once")
+    ISSUE = "issue", _("Issue the reload invoice and email it")
+    DRAFT = "draft", _("Draft a reload invoice for staff to review")
+    NOTIFY = "notify", _("Only tell staff and the client; sell nothing")
+
+
 class AgreementStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     ENDED = "ended", _("Ended")
@@ -234,10 +243,14 @@ class Agreement(models.Model):
     credit_policy = models.CharField(
         max_length=16, choices=CreditPolicy.choices, default=CreditPolicy.ON_PAYMENT, verbose_name=_("credit policy")
     )
-    auto_reload = models.BooleanField(
-        default=False,
-        help_text=_("Add the reload block's hours at once when low, before its invoice is paid."),
-        verbose_name=_("auto reload"),
+    # Until payments exist, "charge" adds the reload block's hours at once,
+    # before its invoice is paid (what auto-reload did).
+    topup_mode = models.CharField(
+        max_length=8,
+        choices=TopupMode.choices,
+        default=TopupMode.ISSUE,
+        help_text=_("What happens when the balance falls to the threshold."),
+        verbose_name=_("when the balance is low"),
     )
     reload_tier = models.ForeignKey(
         Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("reload tier")
@@ -365,9 +378,11 @@ class Agreement(models.Model):
                 condition=Q(overage_rate__isnull=True) | Q(overage_rate__gte=0),
                 name="agreement_overage_rate_not_negative",
             ),
+            models.CheckConstraint(condition=Q(topup_mode__in=TopupMode.values), name="agreement_topup_mode_valid"),
             models.CheckConstraint(
-                condition=Q(auto_reload=False) | Q(reload_tier__isnull=False),
-                name="agreement_auto_reload_needs_tier",
+                condition=~Q(topup_mode=TopupMode.CHARGE) | Q(reload_tier__isnull=False),
+                name="agreement_charge_needs_tier",
+                violation_error_message=_("Charging the payment method on file needs a reload tier."),
             ),
             # One agreement per place in a client's order: "the first one" is never a tie.
             models.UniqueConstraint(fields=["client", "position"], name="agreement_unique_position_per_client"),

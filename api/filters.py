@@ -57,7 +57,7 @@ class AgreementFilter(filters.FilterSet):
 
     class Meta:
         model = Agreement
-        fields = ["client", "status", "auto_reload", "balance_below"]
+        fields = ["client", "status", "topup_mode", "balance_below"]
 
 
 class TimeEntryFilter(filters.FilterSet):

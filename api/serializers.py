@@ -33,6 +33,7 @@ from agreements.models import (
     Ticket,
     Tier,
     TimeEntry,
+    TopupMode,
     WorkType,
 )
 from agreements.runway import runway_of
@@ -237,7 +238,7 @@ class AgreementSerializer(serializers.ModelSerializer):
             "overage_rate",
             "overage_unbilled_minutes",
             "credit_policy",
-            "auto_reload",
+            "topup_mode",
             "reload_tier",
             "work_types",
             "term_end_action",
@@ -284,7 +285,7 @@ class AgreementCreateSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Hourly rate for overage (bill-overage only); null: the client's."
     )
     credit_policy = serializers.ChoiceField(CreditPolicy.choices, required=False)
-    auto_reload = StrictBooleanField(required=False)
+    topup_mode = serializers.ChoiceField(TopupMode.choices, required=False)
     reload_tier = StrictPrimaryKeyRelatedField(queryset=Tier.objects.all(), required=False, allow_null=True)
     work_types = StrictPrimaryKeyRelatedField(queryset=WorkType.objects.all(), many=True, required=False)
     position = BoundedIntegerField(
@@ -736,6 +737,12 @@ class PaymentCreateSerializer(serializers.Serializer):
     method = serializers.ChoiceField(PaymentMethod.choices)
     reference = StrictCharField(max_length=100, help_text="ACH trace, card transaction id, cheque number…")
     paid_on = serializers.DateField()
+
+
+class ReloadDiscardSerializer(serializers.Serializer):
+    reason = StrictCharField(
+        max_length=500, required=False, allow_blank=True, help_text="Kept with the voided draft (optional)."
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -712,6 +712,63 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
 
         return run_idempotent(request, perform)
 
+    # --- reload drafts (the draft top-up mode): staff change the block, issue or discard
+
+    def _reload_draft_result(self, invoice) -> Response:  # noqa: ANN001
+        return _out(s.InvoiceSerializer, _invoices_with_amount_paid(self.request.user).get(pk=invoice.pk), self)
+
+    @extend_schema(
+        summary="Change the block of a drafted reload invoice (staff): a tier, or custom whole hours",
+        request=s.PurchaseSerializer,
+        responses={200: s.InvoiceSerializer},
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], url_path="reload-block", filter_backends=[])
+    def reload_block(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        invoice = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff review drafted reloads.")
+        data = _valid(s.PurchaseSerializer, self)
+        invoice = notification_services.reload_draft_change_block(
+            invoice=invoice, actor=request.user, tier=data.get("tier"), hours=data.get("hours")
+        )
+        return self._reload_draft_result(invoice)
+
+    @extend_schema(
+        summary="Issue a drafted reload invoice (staff): numbered, and emailed with its PDF to the client",
+        request=None,
+        responses={200: s.InvoiceSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], url_path="reload-issue", filter_backends=[])
+    def reload_issue(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        invoice = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff review drafted reloads.")
+        require_recent_login(request)
+
+        def perform() -> Response:
+            issued = notification_services.reload_draft_issue(invoice=invoice, actor=request.user, send=queue_sending)
+            return self._reload_draft_result(issued)
+
+        return run_idempotent(request, perform)
+
+    @extend_schema(
+        summary="Discard a drafted reload invoice (staff): voided unnumbered, its block cancelled, nothing sent",
+        description="No new reload is drafted for the agreement until its balance has recovered and fallen again.",
+        request=s.ReloadDiscardSerializer,
+        responses={200: s.InvoiceSerializer},
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], url_path="reload-discard", filter_backends=[])
+    def reload_discard(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        invoice = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff review drafted reloads.")
+        data = _valid(s.ReloadDiscardSerializer, self)
+        invoice = notification_services.reload_draft_discard(
+            invoice=invoice, actor=request.user, reason=data.get("reason", "")
+        )
+        return self._reload_draft_result(invoice)
+
 
 @extend_schema_view(
     list=extend_schema(summary="Credit notes (staff; client contacts see their own client's)"),

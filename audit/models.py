@@ -38,6 +38,8 @@ class AuditAction(models.TextChoices):
     BLOCK_FORFEIT = "block.forfeit", _("Unused hours forfeited")
     AGREEMENT_CANCEL = "agreement.cancel", _("Agreement cancelled")
     BLOCK_EXPIRY_CHANGE = "block.expiry_change", _("Block's expiry date changed")
+    BLOCK_RESIZE = "block.resize", _("Drafted block resized")
+    RELOAD_DRAFT_ISSUE = "reload_draft.issue", _("Drafted reload invoice issued")
 
 
 class AuditEventQuerySet(models.QuerySet):

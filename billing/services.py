@@ -33,7 +33,7 @@ from agreements.domain import (
     format_minutes,
     money,
 )
-from agreements.models import Agreement, Block, OveragePolicy, Tier
+from agreements.models import Agreement, Block, CreditPolicy, OveragePolicy, Tier
 from audit.models import AuditAction
 from audit.services import audit_record
 from billing import pdf
@@ -241,6 +241,29 @@ def invoice_create_for_block(*, block: Block, kind: str = InvoiceKind.BLOCK, act
         return _save_new(invoice, _block_lines(block))
 
 
+def invoice_draft_change_block(
+    *, invoice: Invoice, actor: User | None, tier: Tier | None = None, hours: int | None = None
+) -> Invoice:
+    """Give a draft block invoice (a reload drafted for review) another block
+    size: a tier, or whole hours at the client's rate. The block is resized
+    and the draft's lines and totals rewritten; nothing is numbered."""
+    with transaction.atomic():
+        invoice = _lock(invoice)
+        if invoice.status != InvoiceStatus.DRAFT or invoice.block is None:
+            raise ValidationError(_("Only a draft block invoice can change its block."))
+        block = agreement_services.block_resize(block=invoice.block, actor=actor, tier=tier, hours=hours)
+        invoice.lines.all().delete()
+        lines = _block_lines(block)
+        for position, line in enumerate(lines, start=1):
+            line.invoice = invoice
+            line.position = position
+        InvoiceLine.objects.bulk_create(lines)
+        invoice.block = block
+        _set_totals(invoice, lines)
+        invoice.save(update_fields=["subtotal", "tax_rate", "tax_label", "tax_amount", "total"])
+    return invoice
+
+
 def overage_rate_of(agreement: Agreement) -> Decimal:
     """The hourly rate overage is billed at: the agreement's own, else the client's."""
     return agreement.overage_rate if agreement.overage_rate is not None else agreement.client.hourly_rate
@@ -316,6 +339,14 @@ def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
             )
         if invoice.block is not None and invoice.block.cancelled_at is not None:
             raise ValidationError(_("The block on this invoice was cancelled; void the draft instead."))
+        if (
+            invoice.block is not None
+            and invoice.block.credited_at is None
+            and invoice.agreement.credit_policy == CreditPolicy.IMMEDIATE
+        ):
+            # A reload drafted for review held its hours back; under "usable at
+            # once" they come with the issue, before the balances printed on it.
+            invoice.block = agreement_services.block_credit(block=invoice.block, actor=actor)
         _snapshot(invoice, seller)
         _set_totals(invoice, list(invoice.lines.all()))
         issued_on = timezone.localdate()
@@ -404,6 +435,16 @@ def block_sale_invoices(
         invoice = invoice_create_for_block(block=block, kind=kind, actor=actor)
         invoice = invoice_issue(invoice=invoice, actor=actor)
         return BlockSale(invoice=invoice, overage_invoice=invoice_bill_overage(agreement=agreement, actor=actor))
+
+
+def reload_invoice_draft(*, agreement: Agreement, tier: Tier, actor: User | None) -> Invoice:
+    """Sell a reload block whose hours wait for staff (credited when the
+    draft is issued) and bill it on a draft reload invoice, all or nothing.
+    Staff may change its size (invoice_draft_change_block), issue it
+    (invoice_issue) or void it (invoice_void cancels the block)."""
+    with transaction.atomic():
+        block = agreement_services.block_sell(agreement=agreement, actor=actor, tier=tier, credit_later=True)
+        return invoice_create_for_block(block=block, kind=InvoiceKind.RELOAD, actor=actor)
 
 
 def renewal_invoice_issue(*, agreement: Agreement, today: datetime.date | None = None) -> BlockSale | None:

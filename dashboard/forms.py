@@ -108,6 +108,7 @@ class AgreementForm(forms.ModelForm):
     )
     # Left out of a post, these keep the model's default (an agreement that ends, nothing rolled, no grace).
     OPTIONAL_WITH_DEFAULT = (
+        "topup_mode",
         "term_end_action",
         "rollover_policy",
         "rollover_grace_months",
@@ -127,7 +128,7 @@ class AgreementForm(forms.ModelForm):
             "overage_limit_minutes",
             "overage_rate",
             "credit_policy",
-            "auto_reload",
+            "topup_mode",
             "reload_tier",
             "work_types",
             "term_end_action",
@@ -270,6 +271,42 @@ class BlockExpiryForm(forms.Form):
 
     def new_expiry(self) -> datetime.date | None:
         return None if self.cleaned_data["no_expiry"] else self.cleaned_data["expires_on"]
+
+
+class ReloadDraftSizeForm(forms.Form):
+    """Another block size for a drafted reload: a tier, or custom hours."""
+
+    tier = TierChoiceField(
+        label=_("Tier"),
+        queryset=Tier.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("Custom number of hours"),
+    )
+    hours = IntegerField(
+        label=_("Custom hours"),
+        required=False,
+        min_value=1,
+        max_value=MAX_BLOCK_HOURS,
+        help_text=_("Only for a custom block, at the client's full rate."),
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.errors:
+            if data.get("tier") and data.get("hours"):
+                raise ValidationError(_("Choose a tier or enter custom hours, not both."))
+            if not data.get("tier") and not data.get("hours"):
+                self.add_error("hours", _("Choose a tier, or enter the number of hours."))
+        return data
+
+
+class ReloadDraftDiscardForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why discard it (optional)"),
+        required=False,
+        max_length=500,
+        help_text=_("Kept with the voided draft; nothing is sent to the client."),
+    )
 
 
 class AdjustmentForm(forms.Form):

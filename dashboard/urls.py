@@ -21,6 +21,7 @@ urlpatterns = [
     path("agreements/<str:public_id>/cancel/", views.agreement_cancel, name="agreement_cancel"),
     path("blocks/<str:public_id>/cancel/", views.block_cancel, name="block_cancel"),
     path("blocks/<str:public_id>/expiry/", views.block_expiry, name="block_expiry"),
+    path("reloads/<str:public_id>/", views.reload_draft, name="reload_draft"),
     path("technicians/invite/", views.technician_invite, name="technician_invite"),
     path("team/", views.team, name="team"),
     path("team/<str:username>/reinvite/", views.member_reinvite, name="member_reinvite"),

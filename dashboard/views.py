@@ -49,10 +49,12 @@ from dashboard.forms import (
     ClientForm,
     ContactInviteForm,
     LockoutUnlockForm,
+    ReloadDraftDiscardForm,
+    ReloadDraftSizeForm,
     TechnicianInviteForm,
 )
 from notifications import services as notification_services
-from notifications.selectors import emails_undelivered, sweep_status
+from notifications.selectors import emails_undelivered, reload_drafts_for_user, sweep_status
 from notifications.tasks import queue_sending
 from portal import services as portal_services
 from portal.models import HoursRequest
@@ -116,6 +118,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "deferred": deferred_revenue(everything),
             "invoice_figures": invoice_figures(invoices_for_user(request.user), today=today),
             "requests": portal_services.hours_requests_open()[:10],
+            "reload_drafts": reload_drafts_for_user(request.user),
             "undelivered": emails_undelivered().count(),
             "sweep": sweep_status(),
             "form": form,
@@ -882,3 +885,67 @@ def block_expiry(request: HttpRequest, public_id: str) -> HttpResponse:
             "agreement": agreement,
         },
     )
+
+
+# ---------------------------------------------------------------------------
+# Reload drafts (draft top-up mode): review, change the block, issue or discard
+
+
+@staff_required
+@recent_login_required
+def reload_draft(request: HttpRequest, public_id: str) -> HttpResponse:
+    invoice = get_by_public_id(reload_drafts_for_user(request.user), public_id)
+    agreement = invoice.agreement
+    action = request.POST.get("action") if request.method == "POST" else None
+    size_form = ReloadDraftSizeForm(
+        request.POST if action == "change" else None,
+        initial={"tier": invoice.block.tier, "hours": None if invoice.block.tier else invoice.block.minutes // 60},
+    )
+    discard_form = ReloadDraftDiscardForm(request.POST if action == "discard" else None)
+    try:
+        if action == "change" and size_form.is_valid():
+            notification_services.reload_draft_change_block(
+                invoice=invoice,
+                actor=request.user,
+                tier=size_form.cleaned_data.get("tier"),
+                hours=size_form.cleaned_data.get("hours"),
+            )
+            messages.success(request, _("The drafted reload now bills a %(block)s.") % {"block": _block_of(invoice)})
+            return redirect("dashboard:reload_draft", public_id=invoice.public_id)
+        if action == "issue":
+            issued = notification_services.reload_draft_issue(invoice=invoice, actor=request.user, send=queue_sending)
+            messages.success(
+                request,
+                _("Reload invoice %(number)s issued and emailed to %(client)s.")
+                % {"number": issued.number, "client": agreement.client},
+            )
+            return redirect("billing:invoice", public_id=issued.public_id)
+        if action == "discard" and discard_form.is_valid():
+            notification_services.reload_draft_discard(
+                invoice=invoice, actor=request.user, reason=discard_form.cleaned_data["reason"]
+            )
+            messages.success(
+                request,
+                _("Reload draft of %(client)s discarded: nothing was sold or sent.") % {"client": agreement.client},
+            )
+            return redirect(_client_page(agreement))
+    except ValidationError as error:
+        add_service_errors(size_form if action == "change" else discard_form, error)
+    invoice.refresh_from_db()
+    return render(
+        request,
+        "dashboard/reload_draft.html",
+        {
+            "invoice": invoice,
+            "lines": invoice.lines.order_by("position"),
+            "agreement": agreement,
+            "client": agreement.client,
+            "size_form": size_form,
+            "discard_form": discard_form,
+        },
+    )
+
+
+def _block_of(invoice: Invoice) -> str:
+    invoice.block.refresh_from_db()
+    return block_name(invoice.block.minutes).lower()

@@ -71,6 +71,8 @@ class EmailKind(models.TextChoices):
     RELOAD_INVOICE = "reload_invoice", _("Reload invoice to the client")
     AUTO_RELOADED = "auto_reloaded", _("Hours reloaded automatically")
     LOW_BALANCE_STAFF = "low_balance_staff", _("Low balance notice to staff")
+    LOW_BALANCE_CLIENT = "low_balance_client", _("Low balance notice to the client, nothing sold")
+    RELOAD_DRAFT_STAFF = "reload_draft_staff", _("Reload invoice drafted, to staff for review")
     TERM_ENDING_STAFF = "term_ending_staff", _("Low balance near the end of the term, to staff")
     EXHAUSTED_STAFF = "exhausted_staff", _("Exhausted balance alert to staff")
     USAGE_ALERT = "usage_alert", _("Share of block used")
@@ -86,7 +88,13 @@ class EmailKind(models.TextChoices):
 # alert about an alert would loop), or asked for by the person who gets
 # them (a reset link is asked for again).
 NO_FAILURE_ALERT = frozenset(
-    {EmailKind.LOW_BALANCE_STAFF, EmailKind.EXHAUSTED_STAFF, EmailKind.EMAIL_FAILED_STAFF, EmailKind.PASSWORD_RESET}
+    {
+        EmailKind.LOW_BALANCE_STAFF,
+        EmailKind.RELOAD_DRAFT_STAFF,
+        EmailKind.EXHAUSTED_STAFF,
+        EmailKind.EMAIL_FAILED_STAFF,
+        EmailKind.PASSWORD_RESET,
+    }
 )
 # Emails that carry a sign-in link: their text is blanked once sent, so the
 # database never holds a working link longer than needed (the invitation

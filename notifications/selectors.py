@@ -7,6 +7,9 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import User
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.selectors import invoices_for_user
 from notifications.models import EmailStatus, OutgoingEmail, SweepRun
 
 UNDELIVERED = (EmailStatus.FAILED, EmailStatus.STUCK)
@@ -22,6 +25,19 @@ def emails_undelivered(*, client: object | None = None) -> QuerySet[OutgoingEmai
     if client is not None:
         emails = emails.filter(Q(agreement__client=client) | Q(user__client_contact__client=client))
     return emails.select_related("agreement__client", "invoice", "user").order_by("-created_at", "-pk")
+
+
+def reload_drafts_for_user(user: User) -> QuerySet[Invoice]:
+    """Reload invoices the sweep drafted (draft top-up mode) that wait for
+    staff to issue or discard them, oldest first; none for anyone else."""
+    if not user.is_authenticated or not user.is_msp_staff:
+        return Invoice.objects.none()
+    return (
+        invoices_for_user(user)
+        .filter(kind=InvoiceKind.RELOAD, status=InvoiceStatus.DRAFT, episode__isnull=False)
+        .select_related("episode")
+        .order_by("created_at", "pk")
+    )
 
 
 def sweep_interval() -> datetime.timedelta:

@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
@@ -33,7 +34,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Role, User
 from agreements import services as agreement_services
 from agreements.domain import format_minutes, money
-from agreements.models import Agreement, AgreementStatus, Block, OveragePolicy, TermEndAction, Tier
+from agreements.models import Agreement, AgreementStatus, Block, OveragePolicy, TermEndAction, Tier, TopupMode
 from agreements.selectors import (
     agreements_with_unbilled_overage,
     has_bought_hours,
@@ -333,22 +334,7 @@ def episode_process(*, episode_id: int, send: Enqueue) -> str:
                 default_language=settings.LANGUAGE_CODE,
             )
         else:
-            invoice = _raise_reload_invoice(episode, agreement, send)
-            client_kind = EmailKind.AUTO_RELOADED if episode.auto_reloaded else EmailKind.RELOAD_INVOICE
-            _record_emails(
-                episode,
-                client_kind,
-                client_billing_recipients(agreement),
-                invoice=invoice,
-                default_language=invoice.language,
-            )
-            _record_emails(
-                episode,
-                EmailKind.LOW_BALANCE_STAFF,
-                staff_recipients(),
-                invoice=invoice,
-                default_language=settings.LANGUAGE_CODE,
-            )
+            _low_balance_act(episode, agreement, send)
         episode.processed_at = timezone.now()
         episode.save(update_fields=["processed_at"])
         for email_id in episode.emails.filter(status=EmailStatus.PENDING).values_list("pk", flat=True):
@@ -367,12 +353,77 @@ def _term_ends_soon(agreement: Agreement) -> bool:
     return days_left <= settings.RELOAD_STOPS_DAYS_BEFORE_TERM_END
 
 
-def _raise_reload_invoice(episode: Episode, agreement: Agreement, send: Enqueue) -> Invoice:
+def _low_balance_act(episode: Episode, agreement: Agreement, send: Enqueue) -> None:
+    """The episode's one action, chosen by the agreement's top-up mode; the
+    caller holds the episode's row lock and marks it processed in the same
+    transaction, so it happens once however often the sweep runs."""
+    if agreement.topup_mode == TopupMode.NOTIFY:
+        _record_emails(
+            episode,
+            EmailKind.LOW_BALANCE_CLIENT,
+            client_billing_recipients(agreement),
+            invoice=None,
+            default_language=agreement.client.language,
+        )
+        _record_emails(
+            episode,
+            EmailKind.LOW_BALANCE_STAFF,
+            staff_recipients(),
+            invoice=None,
+            default_language=settings.LANGUAGE_CODE,
+        )
+        return
+    if agreement.topup_mode == TopupMode.DRAFT:
+        draft = billing_services.reload_invoice_draft(agreement=agreement, tier=_reload_tier(agreement), actor=None)
+        episode.reload_invoice = draft
+        episode.save(update_fields=["reload_invoice"])
+        # The draft is named in the text, not attached: a draft has no stored PDF.
+        _record_emails(
+            episode,
+            EmailKind.RELOAD_DRAFT_STAFF,
+            staff_recipients(),
+            invoice=None,
+            default_language=settings.LANGUAGE_CODE,
+            draft=draft,
+            review_path=reverse("dashboard:reload_draft", args=[draft.public_id]),
+        )
+        return
+    invoice = _raise_reload_invoice(episode, agreement, send)
+    _reload_emails_record(episode, invoice)
+    _record_emails(
+        episode,
+        EmailKind.LOW_BALANCE_STAFF,
+        staff_recipients(),
+        invoice=invoice,
+        default_language=settings.LANGUAGE_CODE,
+    )
+
+
+def _reload_emails_record(episode: Episode, invoice: Invoice) -> None:
+    client_kind = EmailKind.AUTO_RELOADED if episode.auto_reloaded else EmailKind.RELOAD_INVOICE
+    _record_emails(
+        episode,
+        client_kind,
+        client_billing_recipients(episode.agreement),
+        invoice=invoice,
+        default_language=invoice.language,
+    )
+
+
+def _reload_tier(agreement: Agreement) -> Tier:
     tier = reload_tier_for(agreement)
     if tier is None:
         raise RuntimeError("No tier is on sale: a reload invoice cannot be raised.")
+    return tier
+
+
+def _raise_reload_invoice(episode: Episode, agreement: Agreement, send: Enqueue) -> Invoice:
     sale = billing_services.block_sale_invoices(
-        agreement=agreement, tier=tier, kind=InvoiceKind.RELOAD, actor=None, credit_now=agreement.auto_reload
+        agreement=agreement,
+        tier=_reload_tier(agreement),
+        kind=InvoiceKind.RELOAD,
+        actor=None,
+        credit_now=agreement.topup_mode == TopupMode.CHARGE,
     )
     invoice, block = sale.invoice, sale.invoice.block
     if sale.overage_invoice is not None:
@@ -385,6 +436,89 @@ def _raise_reload_invoice(episode: Episode, agreement: Agreement, send: Enqueue)
     episode.reload_invoice = invoice
     episode.save(update_fields=["reload_invoice", "auto_reloaded"])
     return invoice
+
+
+# ---------------------------------------------------------------------------
+# Reload drafts (draft top-up mode): staff change the block, issue or discard
+
+
+def _draft_episode_locked(invoice: Invoice) -> Episode:
+    """The episode that drafted `invoice`, row-locked: the lock order of the
+    sweep (episode, then agreement and invoice), so the two never cross."""
+    found = (
+        Episode.objects.select_for_update(of=("self",))
+        .select_related("agreement__client")
+        .filter(reload_invoice=invoice)
+        .first()
+    )
+    if found is None or invoice.kind != InvoiceKind.RELOAD:
+        raise ValidationError(_("This invoice is not a reload drafted for review."))
+    # Read under the episode's lock: a double click waits here and then sees the first click's result.
+    if Invoice.objects.values_list("status", flat=True).get(pk=invoice.pk) != InvoiceStatus.DRAFT:
+        raise ValidationError(_("This reload is no longer a draft: it was issued or discarded."))
+    return found
+
+
+def reload_draft_change_block(
+    *, invoice: Invoice, actor: User | None, tier: Tier | None = None, hours: int | None = None
+) -> Invoice:
+    """Another block size on a drafted reload: a tier, or whole hours."""
+    with transaction.atomic():
+        _draft_episode_locked(invoice)
+        return billing_services.invoice_draft_change_block(invoice=invoice, actor=actor, tier=tier, hours=hours)
+
+
+def reload_draft_issue(*, invoice: Invoice, actor: User | None, send: Enqueue) -> Invoice:
+    """Issue a drafted reload as the issue mode would have: numbered, its PDF
+    rendered and emailed to the client's billing contacts (once per episode,
+    queued after commit), the overage billed with it under bill-overage."""
+    with transaction.atomic():
+        episode = _draft_episode_locked(invoice)
+        invoice = billing_services.invoice_issue(invoice=invoice, actor=actor)
+        billing_services.invoice_render_pdf(invoice=invoice)
+        # Under "usable at once" the hours came with the issue: the email says they were added.
+        episode.auto_reloaded = invoice.block.credited_at is not None
+        episode.save(update_fields=["auto_reloaded"])
+        _reload_emails_record(episode, invoice)
+        overage = billing_services.invoice_bill_overage(agreement=invoice.agreement, actor=actor)
+        if overage is not None:
+            _invoice_emails_record(overage, topic=f"overage:{overage.public_id}", send=send)
+        audit_record(
+            actor=actor,
+            action=AuditAction.RELOAD_DRAFT_ISSUE,
+            target=invoice,
+            client=invoice.client,
+            before={"status": InvoiceStatus.DRAFT},
+            after={
+                "status": invoice.status,
+                "number": invoice.number,
+                "minutes": invoice.block.minutes,
+                "total": invoice.total,
+                "credited": episode.auto_reloaded,
+            },
+            summary=format_lazy(
+                gettext_lazy("Issued reload invoice {number} of {client} ({total} {currency}) from its draft."),
+                number=invoice.number,
+                client=invoice.client.name,
+                total=invoice.total,
+                currency=invoice.currency,
+            ),
+        )
+        for email_id in episode.emails.filter(invoice=invoice, status=EmailStatus.PENDING).values_list("pk", flat=True):
+            # Catch-up if the broker loses it: the sweep resends every pending email that is due.
+            transaction.on_commit(lambda email_id=email_id: send(email_id))
+    return invoice
+
+
+def reload_draft_discard(*, invoice: Invoice, actor: User | None, reason: str = "") -> Invoice:
+    """Discard a drafted reload: the draft is voided unnumbered and its block
+    cancelled, so nothing is sold. The episode stays processed: no new draft
+    comes until the balance has recovered and fallen again."""
+    with transaction.atomic():
+        _draft_episode_locked(invoice)
+        return billing_services.invoice_void(
+            invoice=invoice, actor=actor, reason=reason.strip() or _("Reload draft discarded by staff")
+        )
 
 
 def _email_context(agreement_id: int, **extra: object) -> dict[str, object]:
@@ -406,9 +540,16 @@ def _email_context(agreement_id: int, **extra: object) -> dict[str, object]:
 
 
 def _record_emails(
-    episode: Episode, kind: str, recipients: list[str], *, invoice: Invoice | None, default_language: str
+    episode: Episode,
+    kind: str,
+    recipients: list[str],
+    *,
+    invoice: Invoice | None,
+    default_language: str,
+    **extra: object,
 ) -> None:
-    context = _email_context(episode.agreement_id, episode=episode, invoice=invoice)
+    """One email of `kind` per recipient for the episode; `invoice` is attached as its PDF."""
+    context = _email_context(episode.agreement_id, episode=episode, invoice=invoice, **extra)
     rendered_for = emails.render_each(kind, context, recipient_languages(recipients, default=default_language))
     for recipient, rendered in rendered_for.items():
         OutgoingEmail.objects.get_or_create(

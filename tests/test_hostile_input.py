@@ -57,6 +57,7 @@ from audit.models import AuditEvent
 from billing.models import CreditNote, Invoice, Payment
 from billing.services import invoice_sell_block, payment_record
 from notifications.models import EmailKind, EmailStatus, OutgoingEmail
+from notifications.services import episode_open, episode_process
 from portal.models import HoursRequest
 from portal.services import hours_request_create
 
@@ -168,6 +169,9 @@ WRITES: dict[str, Write] = {
     "dashboard:block_expiry": Write(
         "staff", {"public_id": "paid_block"}, {"expires_on": "@today", "no_expiry": "", "reason": "Client on holiday"}
     ),
+    "dashboard:reload_draft": Write(
+        "staff", {"public_id": "reload_draft"}, {"action": "change", "tier": "", "hours": "5"}, form="size_form"
+    ),
     # --- timesheet
     "timesheet:log": Write(
         "technician",
@@ -253,6 +257,11 @@ WRITES: dict[str, Write] = {
     "api:agreement-adjustments": _api("staff", {"id": "agreement"}, {"minutes": 30, "reason": "Goodwill credit"}),
     "api:agreement-purchases": _api("staff", {"id": "agreement"}, {"hours": 5}),
     "api:agreement-overage-invoice": _api("staff", {"id": "overage_agreement"}, {}),
+    "api:invoice-reload-block": _api("staff", {"id": "reload_draft"}, {"hours": 5}, success=HTTPStatus.OK),
+    "api:invoice-reload-issue": _api("staff", {"id": "reload_draft"}, {}, success=HTTPStatus.OK),
+    "api:invoice-reload-discard": _api(
+        "staff", {"id": "reload_draft"}, {"reason": "Client pays by card"}, success=HTTPStatus.OK
+    ),
     "api:agreement-cancel": _api(
         "staff", {"id": "cancel_agreement"}, {"disposition": "refund", "reason": "Client leaves"}, success=HTTPStatus.OK
     ),
@@ -501,6 +510,7 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "starts_on": F(REQUIRED_DATES),
         "expires_on": F(DATES),
     },
+    "dashboard:reload_draft": {"hours": F([H("0"), *WHOLE_NUMBERS]), "tier": F(CHOICES)},
     "dashboard:adjust": {
         "duration": F(DURATIONS),
         "direction": F([H("sideways"), NUL]),
@@ -623,6 +633,11 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "hours": F([H("null", None, error=WHOLE_REQUEST) if h.label == "null" else h for h in API_MINUTES]),
         "tier": F(API_PKS),
     },
+    "api:invoice-reload-block": {
+        "hours": F([H("null", None, error=WHOLE_REQUEST) if h.label == "null" else h for h in API_MINUTES]),
+        "tier": F(API_PKS),
+    },
+    "api:invoice-reload-discard": {"reason": F([*API_OPTIONAL_TEXT, *SINGLE_LINE])},
     "api:time-entry-list": {
         "agreement": F([*API_IDS, H("ended-agreement", "@agreement_b_ended")]),
         "client": F(API_IDS),
@@ -772,6 +787,16 @@ def world(
         invoice=leaving_invoice, amount=leaving_invoice.total, method="ach", reference="ACH-L", paid_on=today,
         actor=staff,
     )  # fmt: skip
+    drafted = AgreementFactory(
+        client=client_a, name="Drafted", topup_mode="draft", reload_tier=tier(20), low_balance_threshold_minutes=600
+    )
+    drafted_paid = invoice_sell_block(agreement=drafted, actor=staff, tier=tier(10))
+    payment_record(
+        invoice=drafted_paid, amount=drafted_paid.total, method="ach", reference="ACH-D", paid_on=today, actor=staff
+    )
+    episode = episode_open(agreement=Agreement.objects.get(pk=drafted.pk))
+    episode_process(episode_id=episode.pk, send=lambda email_id: None)
+    reload_draft = Invoice.objects.get(agreement=drafted, status="draft")
     agreement_b = AgreementFactory(client=client_b)
     ended_b = AgreementFactory(client=client_b, name="Old agreement", status="ended")
     ticket_b = TicketFactory(client=client_b)
@@ -819,6 +844,7 @@ def world(
         "agreement_b": str(agreement_b.public_id),
         "agreement_b_ended": str(ended_b.public_id),
         "invoice": str(unpaid.public_id),
+        "reload_draft": str(reload_draft.public_id),
         "entry": str(entry.public_id),
         "entry_tom": str(entry_tom.public_id),
         "ticket": str(ticket.public_id),
@@ -1041,6 +1067,7 @@ IDEMPOTENT_WRITES = [
     "api:agreement-adjustments",
     "api:agreement-purchases",
     "api:agreement-overage-invoice",
+    "api:invoice-reload-issue",
     "api:invoice-payments",
     "api:agreement-cancel",
     "api:agreement-purchase-cancel",

@@ -49,25 +49,19 @@ def block_sell(
     hours: int | None = None,
     starts_on: datetime.date | None = None,
     expires_on: datetime.date | None = None,
+    credit_later: bool = False,
 ) -> Block:
     """Sell a block of a tier, or of custom whole hours at the client's rate.
 
     Under the "usable at once" credit policy the hours are credited now;
     otherwise `block_mark_paid` credits them when the block is paid.
+    `credit_later` holds them back under either policy (a reload drafted for
+    staff's review: billing credits it when the draft is issued).
     """
-    if (tier is None) == (hours is None):
-        raise ValidationError(gettext("Choose a tier or enter a number of hours, not both."))
-    if hours is not None and (
-        isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_BLOCK_HOURS
-    ):
-        raise ValidationError(
-            {"hours": gettext("Hours must be a whole number between 1 and %(max)s.") % {"max": MAX_BLOCK_HOURS}}
-        )
+    _check_size(tier, hours)
     today = timezone.localdate()
     check_date_in_range(starts_on, field="starts_on", today=today)
     check_date_in_range(expires_on, field="expires_on", today=today)
-    if tier is not None and not tier.is_active:
-        raise ValidationError({"tier": gettext("The tier “%(tier)s” is no longer on sale.") % {"tier": tier}})
     with transaction.atomic():
         agreement = _lock(agreement)
         if agreement.status != AgreementStatus.ACTIVE:
@@ -94,7 +88,7 @@ def block_sell(
         block.full_clean()
         block.save()
         balance_before = agreement.balance_minutes
-        if agreement.credit_policy == CreditPolicy.IMMEDIATE:
+        if agreement.credit_policy == CreditPolicy.IMMEDIATE and not credit_later:
             _credit_block(agreement, block, actor)
         audit_record(
             actor=actor,
@@ -119,6 +113,60 @@ def block_sell(
                 client=client.name,
                 agreement=agreement.name,
                 amount=block.amount,
+                currency=block.currency,
+            ),
+        )
+    return block
+
+
+def _check_size(tier: Tier | None, hours: int | None) -> None:
+    if (tier is None) == (hours is None):
+        raise ValidationError(gettext("Choose a tier or enter a number of hours, not both."))
+    if hours is not None and (
+        isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_BLOCK_HOURS
+    ):
+        raise ValidationError(
+            {"hours": gettext("Hours must be a whole number between 1 and %(max)s.") % {"max": MAX_BLOCK_HOURS}}
+        )
+    if tier is not None and not tier.is_active:
+        raise ValidationError({"tier": gettext("The tier “%(tier)s” is no longer on sale.") % {"tier": tier}})
+
+
+def block_resize(*, block: Block, actor: User | None, tier: Tier | None = None, hours: int | None = None) -> Block:
+    """Change the size of a block not credited, paid or cancelled yet (a
+    reload drafted for staff's review), priced as a new sale would be.
+    billing calls it while the block's draft invoice is locked, and rewrites
+    the draft's lines; no ledger entry, as no hour of it was ever usable."""
+    _check_size(tier, hours)
+    with transaction.atomic():
+        agreement = _lock(block.agreement)
+        block = Block.objects.get(pk=block.pk)
+        if block.credited_at is not None or block.paid_at is not None or block.cancelled_at is not None:
+            raise ValidationError(gettext("Only a block whose hours are not credited yet can change size."))
+        minutes = tier.minutes if tier else hours * 60
+        discount = tier.discount_per_hour if tier else Decimal("0")
+        rate, amount = block_price(
+            hourly_rate=agreement.client.hourly_rate, discount_per_hour=discount, minutes=minutes
+        )
+        before = {"tier": block.tier.name if block.tier else None, "minutes": block.minutes, "amount": block.amount}
+        block.tier, block.minutes, block.rate, block.amount = tier, minutes, rate, amount
+        block.full_clean()
+        block.save(update_fields=["tier", "minutes", "rate", "amount"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.BLOCK_RESIZE,
+            target=block,
+            client=agreement.client,
+            before=before,
+            after={"tier": tier.name if tier else None, "minutes": minutes, "amount": amount},
+            summary=format_lazy(
+                gettext_lazy(
+                    "Changed the drafted block of {client} ({agreement}) to {duration} for {amount} {currency}."
+                ),
+                client=agreement.client.name,
+                agreement=agreement.name,
+                duration=format_minutes(minutes),
+                amount=amount,
                 currency=block.currency,
             ),
         )

@@ -24,7 +24,17 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from agreements import services
-from agreements.models import Agreement, Client, TermEndAction, Ticket, TicketStatus, Tier, TimeEntry, WorkType
+from agreements.models import (
+    Agreement,
+    Client,
+    TermEndAction,
+    Ticket,
+    TicketStatus,
+    Tier,
+    TimeEntry,
+    TopupMode,
+    WorkType,
+)
 from billing import services as billing_services
 from billing.models import Invoice, PaymentMethod, SellerProfile
 from billing.selectors import seller_profile_get
@@ -151,7 +161,7 @@ def create_agreement(
         overage_policy=terms.overage,
         overage_limit_minutes=terms.overage_limit,
         credit_policy=terms.credit,
-        auto_reload=terms.reload_tier_hours is not None,
+        topup_mode=TopupMode.CHARGE if terms.reload_tier_hours is not None else TopupMode.ISSUE,
         reload_tier=tiers[terms.reload_tier_hours] if terms.reload_tier_hours is not None else None,
         term_end_action=terms.term_end_action,
         renewal_tier=tiers[terms.renewal_tier_hours] if renews and terms.renewal_tier_hours else None,

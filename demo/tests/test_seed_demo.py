@@ -14,7 +14,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import Role, User
-from agreements.models import Agreement, Block, ClientContact, OveragePolicy, TimeEntry
+from agreements.models import Agreement, Block, ClientContact, OveragePolicy, TimeEntry, TopupMode
 from agreements.selectors import ledger_balance
 from agreements.tests.factories import ClientFactory, StaffFactory
 from demo.management.commands import seed_demo
@@ -69,8 +69,8 @@ def test_it_shows_every_balance_scenario(demo):
         for a in agreements
         if a.low_balance_threshold_minutes < a.balance_minutes <= a.low_balance_threshold_minutes + 180
     ]
-    auto_reload = [a for a in agreements if a.auto_reload and a.reload_tier is not None]
-    assert exhausted and low and near and auto_reload
+    charged = [a for a in agreements if a.topup_mode == TopupMode.CHARGE and a.reload_tier is not None]
+    assert exhausted and low and near and charged
     assert Block.objects.filter(tier__hours=30, agreement__balance_minutes__gt=10 * 60).exists()
 
 

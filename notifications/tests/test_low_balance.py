@@ -107,8 +107,8 @@ def test_paying_closes_the_episode_and_a_later_fall_opens_a_new_one(make_low_agr
     assert len(mail.outbox) == 8
 
 
-def test_auto_reload_credits_the_block_at_once_and_tells_the_client(make_low_agreement):
-    agreement = make_low_agreement(left=100, auto_reload=True)
+def test_the_charge_mode_credits_the_block_at_once_and_tells_the_client(make_low_agreement):
+    agreement = make_low_agreement(left=100, topup_mode="charge")
     sweep_now()
     episode = Episode.objects.get()
     assert episode.auto_reloaded

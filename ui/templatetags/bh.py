@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django import template
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy
 
 from agreements.domain import block_name as name_of_block
 from agreements.domain import format_minutes, format_money
@@ -23,6 +24,20 @@ def minutes(value: int | None) -> str:
 def block_name(minutes: int) -> str:
     """`1200` → "20-hour support block" in the active language (agreements.domain.block_name)."""
     return name_of_block(int(minutes))
+
+
+TOPUP_SUMMARY = {
+    "charge": gettext_lazy("When low: we add a reload block at once and invoice it"),
+    "issue": gettext_lazy("When low: we send a reload invoice"),
+    "draft": gettext_lazy("When low: we review a reload invoice, then send it"),
+    "notify": gettext_lazy("When low: we let you know; nothing is sold"),
+}
+
+
+@register.filter
+def topup_summary(agreement: object) -> str:
+    """What happens when the agreement's balance falls to its threshold, in a line."""
+    return str(TOPUP_SUMMARY.get(getattr(agreement, "topup_mode", ""), ""))
 
 
 @register.filter
