@@ -37,6 +37,7 @@ class AuditAction(models.TextChoices):
     BLOCK_REFUND = "block.refund", _("Unused hours refunded")
     BLOCK_FORFEIT = "block.forfeit", _("Unused hours forfeited")
     AGREEMENT_CANCEL = "agreement.cancel", _("Agreement cancelled")
+    AGREEMENT_UPDATE = "agreement.update", _("Agreement settings changed")
 
 
 class AuditEventQuerySet(models.QuerySet):
