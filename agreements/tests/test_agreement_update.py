@@ -59,9 +59,7 @@ def test_a_threshold_raised_above_the_balance_makes_the_next_sweep_raise_a_reloa
     assert (episode.reload_invoice.kind, episode.reload_invoice.total) == (InvoiceKind.RELOAD, Decimal("1800.00"))
 
 
-def test_the_reload_tier_prices_the_reload_invoice_and_auto_reload_credits_it(
-    funded, staff, technician, seller, alice
-):
+def test_the_reload_tier_prices_the_reload_invoice_and_auto_reload_credits_it(funded, staff, technician, seller, alice):
     log(funded, 500, technician)  # 100 min left: low
     update(funded, staff, reload_tier=tier(30), auto_reload=True)
     sweep_now()

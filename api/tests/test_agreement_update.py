@@ -78,16 +78,15 @@ def test_staff_change_settings_and_get_the_agreement_back(staff_api, funded, sta
 
 
 def test_the_threshold_and_reload_tier_set_through_the_api_drive_the_next_sweep(
-    staff_api, funded, technician, alice
+    staff_api, funded, technician, seller, alice
 ):
-    from billing.models import SellerProfile
-
-    SellerProfile.objects.create(name="Northwind IT", email="billing@northwind.example", payment_terms_days=15)
     log(funded, 400, technician)  # 200 min left
     sweep_now()
     assert not Episode.objects.exists()
 
-    assert patch(staff_api, funded, {"low_balance_threshold_minutes": 240, "reload_tier": tier(30).pk}).status_code == 200
+    assert (
+        patch(staff_api, funded, {"low_balance_threshold_minutes": 240, "reload_tier": tier(30).pk}).status_code == 200
+    )
     sweep_now()
 
     episode = Episode.objects.get(kind=EpisodeKind.LOW_BALANCE)
@@ -211,9 +210,7 @@ def test_only_staff_change_settings_and_another_client_sees_nothing(tech_api, al
 
 
 def test_the_policy_change_waits_for_unsettled_overage(staff_api, client_a, technician):
-    agreement = AgreementFactory(
-        client=client_a, overage_policy=OveragePolicy.ALLOW_NEGATIVE, overage_limit_minutes=60
-    )
+    agreement = AgreementFactory(client=client_a, overage_policy=OveragePolicy.ALLOW_NEGATIVE, overage_limit_minutes=60)
     log(agreement, 30, technician)
     response = patch(staff_api, agreement, {"overage_policy": "reject", "overage_limit_minutes": 0})
     assert response.status_code == HTTPStatus.BAD_REQUEST
