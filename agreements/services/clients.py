@@ -205,6 +205,8 @@ def _check_agreement_terms(agreement: Agreement) -> None:
             errors[name] = [message % {"hours": MAX_BLOCK_HOURS, "minutes": MAX_ENTRY_MINUTES}]
     if agreement.auto_reload and agreement.reload_tier_id is None:
         errors["reload_tier"] = [_("Auto-reload adds the reload tier's hours: choose a reload tier.")]
+    elif agreement.reload_tier_id is not None and not agreement.reload_tier.is_active:
+        errors["reload_tier"] = [_("This tier is no longer on sale.")]
     # A setting only one overage policy reads is refused under the others:
     # accepted and then ignored, it would promise what no code does.
     if agreement.overage_limit_minutes and agreement.overage_policy != OveragePolicy.ALLOW_NEGATIVE:

@@ -16,6 +16,7 @@ from agreements.models import (
     OveragePolicy,
     RoundingMode,
     TermEndAction,
+    Tier,
 )
 from agreements.tests.effects import log, sweep_now
 from agreements.tests.factories import AgreementFactory, tier
@@ -192,6 +193,7 @@ BAD = [
     ({"auto_reload": True}, "reload_tier"),  # nothing to reload with
     ({"term_end_action": "restart"}, "term_end_action"),
     ({"term_end_action": "renew"}, "ends_on"),  # an open-ended agreement has no term to renew
+    ({"reload_tier": "retired"}, "reload_tier"),
     ({"renewal_tier": "tier:10"}, "renewal_tier"),  # only for a renewing agreement
     ({"renewal_invoice_days": 30}, "renewal_invoice_days"),
     ({"rollover_policy": "all"}, "rollover_policy"),
@@ -206,7 +208,9 @@ BAD = [
 
 @pytest.mark.parametrize(("changes", "key"), BAD, ids=[key + ":" + repr(c) for c, key in BAD])
 def test_it_refuses_a_bad_value_by_its_field_and_saves_nothing(funded, staff, changes, key):
-    changes = {name: tier(10) if value == "tier:10" else value for name, value in changes.items()}
+    retired = Tier.objects.create(name="Old 5-hour block", hours=5, is_active=False)
+    named = {"tier:10": tier(10), "retired": retired}
+    changes = {name: named.get(value, value) if isinstance(value, str) else value for name, value in changes.items()}
     saved = Agreement.objects.values().get(pk=funded.pk)
 
     with pytest.raises(ValidationError) as refused:
