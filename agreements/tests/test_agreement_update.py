@@ -18,6 +18,7 @@ from agreements.models import (
     TermEndAction,
     Tier,
 )
+from agreements.tests.assertions import assert_balance_is_ledger_sum
 from agreements.tests.effects import log, sweep_now
 from agreements.tests.factories import AgreementFactory, tier
 from audit.models import AuditAction, AuditEvent
@@ -273,3 +274,14 @@ def test_a_renewing_agreement_can_become_ending_until_its_renewal_is_sold(client
     update(other, staff, **ending)
     other.refresh_from_db()
     assert (other.term_end_action, other.renewal_tier) == (TermEndAction.END, None)
+
+
+def test_a_stale_copy_of_the_agreement_never_writes_back_an_old_balance(funded, staff, technician):
+    stale = Agreement.objects.get(pk=funded.pk)  # read before the time below was logged
+    log(funded, 90, technician)
+
+    update(stale, staff, low_balance_threshold_minutes=300)
+
+    funded.refresh_from_db()
+    assert (funded.balance_minutes, funded.low_balance_threshold_minutes) == (510, 300)
+    assert_balance_is_ledger_sum(funded)
