@@ -231,6 +231,7 @@ class AgreementSerializer(serializers.ModelSerializer):
             "starts_on",
             "ends_on",
             "low_balance_threshold_minutes",
+            "usage_alert_percent",
             "billing_increment_minutes",
             "rounding_mode",
             "overage_policy",
@@ -270,13 +271,20 @@ class AgreementSerializer(serializers.ModelSerializer):
         return RunwaySerializer(runway_of(agreement)).data
 
 
-class AgreementCreateSerializer(serializers.Serializer):
-    client = PublicIdRelatedField(scope=clients_for_user, unknown=_("No client with id “%(id)s”."))
+class AgreementSettingsSerializer(serializers.Serializer):
+    """The settings an agreement is created with and staff change later
+    (agreements.services.AGREEMENT_SETTINGS); none is required."""
+
     name = StrictCharField(max_length=200, required=False)
-    starts_on = serializers.DateField(required=False)
-    ends_on = serializers.DateField(required=False, allow_null=True)
     # JSON integers only, as everywhere in the API; agreements.services checks the bounds.
     low_balance_threshold_minutes = BoundedIntegerField(minimum=0, maximum=MAX_BLOCK_MINUTES, required=False)
+    usage_alert_percent = BoundedIntegerField(
+        minimum=1,
+        maximum=99,
+        required=False,
+        allow_null=True,
+        help_text="Notice when this share of the latest block is used; null: no such notice.",
+    )
     billing_increment_minutes = BoundedIntegerField(minimum=1, maximum=MAX_ENTRY_MINUTES, required=False)
     rounding_mode = serializers.ChoiceField(RoundingMode.choices, required=False)
     overage_policy = serializers.ChoiceField(OveragePolicy.choices, required=False)
@@ -287,13 +295,6 @@ class AgreementCreateSerializer(serializers.Serializer):
     credit_policy = serializers.ChoiceField(CreditPolicy.choices, required=False)
     topup_mode = serializers.ChoiceField(TopupMode.choices, required=False)
     reload_tier = StrictPrimaryKeyRelatedField(queryset=Tier.objects.all(), required=False, allow_null=True)
-    work_types = StrictPrimaryKeyRelatedField(queryset=WorkType.objects.all(), many=True, required=False)
-    position = BoundedIntegerField(
-        minimum=1,
-        maximum=None,  # the client's number of agreements, checked by the service
-        required=False,
-        help_text="Place in the client's order (1 first); default: after the client's other agreements.",
-    )
     # The end of the term; agreements.services refuses a setting its action or policy does not read.
     term_end_action = serializers.ChoiceField(TermEndAction.choices, required=False)
     renewal_tier = StrictPrimaryKeyRelatedField(queryset=Tier.objects.all(), required=False, allow_null=True)
@@ -313,8 +314,22 @@ class AgreementCreateSerializer(serializers.Serializer):
     )
 
 
-class AgreementUpdateSerializer(serializers.Serializer):
-    """What staff change on an agreement after creating it: its order and cover."""
+class AgreementCreateSerializer(AgreementSettingsSerializer):
+    client = PublicIdRelatedField(scope=clients_for_user, unknown=_("No client with id “%(id)s”."))
+    starts_on = serializers.DateField(required=False)
+    ends_on = serializers.DateField(required=False, allow_null=True)
+    work_types = StrictPrimaryKeyRelatedField(queryset=WorkType.objects.all(), many=True, required=False)
+    position = BoundedIntegerField(
+        minimum=1,
+        maximum=None,  # the client's number of agreements, checked by the service
+        required=False,
+        help_text="Place in the client's order (1 first); default: after the client's other agreements.",
+    )
+
+
+class AgreementUpdateSerializer(AgreementSettingsSerializer):
+    """What staff change on an agreement after creating it: any of its
+    settings, its place in the client's order and the work types it covers."""
 
     position = BoundedIntegerField(
         minimum=1,
@@ -330,8 +345,13 @@ class AgreementUpdateSerializer(serializers.Serializer):
     )
 
     def validate(self, data: dict) -> dict:
+        # An unknown field is refused, not ignored: a misspelt setting would
+        # otherwise answer 200 and change nothing.
+        unknown = sorted(set(getattr(self, "initial_data", {})) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: [_("Not a setting that can be changed.")] for name in unknown})
         if not data:
-            raise serializers.ValidationError(_("Give position, work_types or both."))
+            raise serializers.ValidationError(_("Give at least one setting, position or work_types."))
         return data
 
 

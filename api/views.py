@@ -298,7 +298,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         responses={201: s.AgreementSerializer},
     ),
     partial_update=extend_schema(
-        summary="Move an agreement in its client's order, or change the work types it covers (staff)",
+        summary="Change an agreement's settings, its place in the client's order or the work types it covers (staff)",
         request=s.AgreementUpdateSerializer,
         responses={200: s.AgreementSerializer},
     ),
@@ -330,7 +330,10 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         agreement = self.get_object()
         require(request.user.is_msp_staff, "Only MSP staff can change an agreement.")
         data = _valid(s.AgreementUpdateSerializer, self)
-        with transaction.atomic():  # both changes, or neither
+        settings_changed = {name: data[name] for name in agreement_services.AGREEMENT_SETTINGS if name in data}
+        with transaction.atomic():  # every change, or none
+            if settings_changed:
+                agreement_services.agreement_update(agreement=agreement, actor=request.user, **settings_changed)
             if "work_types" in data:
                 agreement_services.agreement_set_work_types(
                     agreement=agreement, work_types=data["work_types"], actor=request.user

@@ -40,6 +40,7 @@ class AuditAction(models.TextChoices):
     BLOCK_EXPIRY_CHANGE = "block.expiry_change", _("Block's expiry date changed")
     BLOCK_RESIZE = "block.resize", _("Drafted block resized")
     RELOAD_DRAFT_ISSUE = "reload_draft.issue", _("Drafted reload invoice issued")
+    AGREEMENT_UPDATE = "agreement.update", _("Agreement settings changed")
 
 
 class AuditEventQuerySet(models.QuerySet):

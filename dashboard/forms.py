@@ -4,11 +4,13 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agreements.domain import MAX_BLOCK_HOURS
 from agreements.models import Agreement, Tier, WorkType, default_language
+from agreements.services import AGREEMENT_SETTINGS
 from timesheet.forms import DurationField
 from ui.forms import DecimalField, IntegerField
 
@@ -180,6 +182,54 @@ class AgreementForm(forms.ModelForm):
         data = {name: self.cleaned_data[name] for name in self.Meta.fields if name != "work_types"}
         data["low_balance_threshold_minutes"] = self.cleaned_data["low_balance_threshold"]
         data["rollover_cap_minutes"] = self.cleaned_data["rollover_cap"]
+        for name in self.OPTIONAL_WITH_DEFAULT:
+            if data[name] in (None, ""):
+                data[name] = Agreement._meta.get_field(name).get_default()
+        return data
+
+
+# The settings typed as a duration on the forms (2:00, 90, 1.5h), by the form field that takes each.
+DURATION_SETTINGS = {"low_balance_threshold_minutes": "low_balance_threshold", "rollover_cap_minutes": "rollover_cap"}
+
+
+def _number_field_classes(names: list[str]) -> dict[str, type[forms.Field]]:
+    """The digits-only number fields (ui.forms) for the model's number fields among `names`."""
+    classes: dict[str, type[forms.Field]] = {}
+    for name in names:
+        field = Agreement._meta.get_field(name)
+        if isinstance(field, models.DecimalField):
+            classes[name] = DecimalField
+        elif isinstance(field, models.IntegerField):
+            classes[name] = IntegerField
+    return classes
+
+
+_EDITED_ON_THE_FORM = [name for name in AGREEMENT_SETTINGS if name not in DURATION_SETTINGS]
+
+
+class AgreementEditForm(AgreementForm):
+    """Every setting of agreements.services.AGREEMENT_SETTINGS and the work
+    types covered, prefilled from the agreement (pass `instance`)."""
+
+    class Meta(AgreementForm.Meta):
+        fields = [*_EDITED_ON_THE_FORM, "work_types"]
+        field_classes = _number_field_classes(_EDITED_ON_THE_FORM)
+        labels = {**AgreementForm.Meta.labels, "usage_alert_percent": _("Usage alert (% of the latest block)")}
+
+    def __init__(self, *args: object, instance: Agreement, **kwargs: object) -> None:
+        kwargs["initial"] = {
+            form_field: getattr(instance, setting) for setting, form_field in DURATION_SETTINGS.items()
+        } | dict(kwargs.get("initial") or {})
+        super().__init__(*args, instance=instance, **kwargs)
+        self.fields["billing_increment_minutes"].help_text = _(
+            "Applies to time logged from now on: entries already logged keep the minutes they were charged."
+        )
+        self.order_fields([DURATION_SETTINGS.get(name, name) for name in AGREEMENT_SETTINGS] + ["work_types"])
+
+    def settings(self) -> dict[str, object]:
+        """The form's values by setting name, for agreements.services.agreement_update."""
+        data = {name: self.cleaned_data[name] for name in _EDITED_ON_THE_FORM}
+        data.update({setting: self.cleaned_data[field] for setting, field in DURATION_SETTINGS.items()})
         for name in self.OPTIONAL_WITH_DEFAULT:
             if data[name] in (None, ""):
                 data[name] = Agreement._meta.get_field(name).get_default()

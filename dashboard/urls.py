@@ -13,6 +13,7 @@ urlpatterns = [
     path(
         "clients/<str:public_id>/contacts/<int:contact_id>/reinvite/", views.contact_reinvite, name="contact_reinvite"
     ),
+    path("agreements/<str:public_id>/edit/", views.agreement_edit, name="agreement_edit"),
     path("agreements/<str:public_id>/move/", views.agreement_move, name="agreement_move"),
     path("agreements/<str:public_id>/work-types/", views.agreement_work_types, name="agreement_work_types"),
     path("agreements/<str:public_id>/sell/", views.block_sell, name="block_sell"),

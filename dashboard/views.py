@@ -37,6 +37,7 @@ from billing.models import Invoice, InvoiceStatus
 from billing.selectors import credit_notes_for_user, invoice_figures, invoices_for_user
 from dashboard.forms import (
     AdjustmentForm,
+    AgreementEditForm,
     AgreementFilterForm,
     AgreementForm,
     AgreementMoveForm,
@@ -254,6 +255,38 @@ def agreement_new(request: HttpRequest, public_id: str) -> HttpResponse:
             "title": _("New agreement for %(client)s") % {"client": client},
             "submit": _("Create agreement"),
             "client": client,
+        },
+    )
+
+
+@staff_required
+def agreement_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Every setting of an agreement and the work types it covers, on one page."""
+    agreement = get_by_public_id(agreements_for_user(request.user), public_id)
+    # Bound on every POST: choosing no work type (all of them) posts no field at all.
+    form = AgreementEditForm(request.POST if request.method == "POST" else None, instance=agreement)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():  # the settings and the cover, or neither
+                services.agreement_update(agreement=agreement, actor=request.user, **form.settings())
+                services.agreement_set_work_types(
+                    agreement=agreement, work_types=list(form.cleaned_data["work_types"]), actor=request.user
+                )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            agreement.refresh_from_db(fields=["name"])
+            messages.success(request, _("Saved the settings of “%(agreement)s”.") % {"agreement": agreement.name})
+            return redirect(_client_page(agreement))
+    return render(
+        request,
+        "dashboard/form.html",
+        {
+            "form": form,
+            "title": _("Edit agreement %(agreement)s") % {"agreement": agreement.name},
+            "submit": _("Save"),
+            "client": agreement.client,
+            "agreement": agreement,
         },
     )
 

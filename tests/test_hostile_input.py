@@ -101,6 +101,27 @@ AGREEMENT_FORM = {
     "reload_tier": "",
     "work_types": ["@work_type"],
 }
+AGREEMENT_EDIT_FORM = {
+    "name": "Renamed agreement",
+    "low_balance_threshold": "3:00",
+    "usage_alert_percent": "80",
+    "billing_increment_minutes": "6",
+    "rounding_mode": "nearest",
+    "overage_policy": "reject",
+    "overage_limit_minutes": "0",
+    "overage_rate": "",
+    "credit_policy": "on_payment",
+    "reload_tier": "",
+    "term_end_action": "end",
+    "renewal_tier": "",
+    "renewal_invoice_days": "",
+    "rollover_policy": "none",
+    "rollover_cap": "",
+    "rollover_cap_percent": "",
+    "rollover_grace_months": "0",
+    "grace_days": "0",
+    "work_types": ["@work_type"],
+}
 
 WRITES: dict[str, Write] = {
     # --- staff dashboard
@@ -131,6 +152,7 @@ WRITES: dict[str, Write] = {
         },
     ),
     "dashboard:agreement_new": Write("staff", {"public_id": "client"}, AGREEMENT_FORM),
+    "dashboard:agreement_edit": Write("staff", {"public_id": "agreement"}, AGREEMENT_EDIT_FORM),
     "dashboard:agreement_move": Write("staff", {"public_id": "agreement"}, {"position": "2"}),
     "dashboard:agreement_work_types": Write("staff", {"public_id": "agreement"}, {"work_types": ["@work_type"]}),
     "dashboard:contact_invite": Write(
@@ -252,7 +274,11 @@ WRITES: dict[str, Write] = {
         },
     ),
     "api:agreement-detail": _api(
-        "staff", {"id": "agreement"}, {"position": 2, "work_types": ["@work_type"]}, HTTPStatus.OK, method="patch"
+        "staff",
+        {"id": "agreement"},
+        {"position": 2, "work_types": ["@work_type"], "low_balance_threshold_minutes": 180, "usage_alert_percent": 80},
+        HTTPStatus.OK,
+        method="patch",
     ),
     "api:agreement-adjustments": _api("staff", {"id": "agreement"}, {"minutes": 30, "reason": "Goodwill credit"}),
     "api:agreement-purchases": _api("staff", {"id": "agreement"}, {"hours": 5}),
@@ -488,6 +514,22 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "reload_tier": F(CHOICES),
         "work_types": F(CHOICES),
     },
+    "dashboard:agreement_edit": {
+        "name": F(TEXT),
+        "low_balance_threshold": F([h for h in DURATIONS if h.label != "0"]),
+        "usage_alert_percent": F([H("0"), H("100"), *WHOLE_NUMBERS]),
+        "billing_increment_minutes": F([H("0"), *WHOLE_NUMBERS]),
+        "overage_limit_minutes": F(WHOLE_NUMBERS),
+        "overage_rate": F([h for h in AMOUNTS if h is not BLANK]),
+        "rounding_mode": F([H("sideways"), NUL]),
+        "overage_policy": F([H("sideways"), NUL]),
+        "credit_policy": F([H("sideways"), NUL]),
+        "reload_tier": F(CHOICES),
+        "renewal_tier": F(CHOICES),
+        "rollover_cap": F([h for h in DURATIONS if h is not BLANK]),
+        "grace_days": F(WHOLE_NUMBERS),
+        "work_types": F(CHOICES),
+    },
     "dashboard:agreement_move": {"position": F([H("0"), H("9"), *WHOLE_NUMBERS, BLANK])},
     "dashboard:agreement_work_types": {"work_types": F(CHOICES)},
     "dashboard:contact_invite": {
@@ -605,6 +647,18 @@ HOSTILE: dict[str, dict[str, Field]] = {
         ),
     },
     "api:agreement-detail": {
+        "name": F(API_TEXT),
+        "low_balance_threshold_minutes": F(API_MINUTES[:1] + API_MINUTES[2:]),  # zero is allowed: no warning
+        "usage_alert_percent": F([h for h in API_MINUTES if h.label != "null"] + [H("100", 100)]),
+        "billing_increment_minutes": F(API_MINUTES),
+        "rounding_mode": F([H("sideways"), NUL, SURROGATE, H("number-1", 1)]),
+        "overage_policy": F([H("sideways"), NUL, SURROGATE, H("number-1", 1)]),
+        "overage_rate": F([h for h in API_AMOUNTS if h.label != "null" and h is not BLANK]),  # both mean: none
+        "credit_policy": F([H("sideways"), NUL, SURROGATE, H("number-1", 1)]),
+        "topup_mode": F([H("sideways"), NUL, SURROGATE, H("number-1", 1), H("null", None)]),
+        "burn_order": F([H("sideways"), NUL, SURROGATE, H("number-1", 1)]),
+        "reload_tier": F(API_PKS),
+        "grace_days": F([h for h in API_MINUTES if h.label != "0"]),
         "position": F([H("9", 9), *API_MINUTES]),
         "work_types": F(
             [H("unknown-99999", [99999]), H("not-a-list", 1), H("object", {}), H("strings", ["1"]), NUL, SURROGATE]

@@ -93,6 +93,7 @@ ROUTES: dict[str, Route] = {
     "dashboard:client": Route("client", STAFF),
     "dashboard:client_edit": Route("client", STAFF, post=True),
     "dashboard:agreement_new": Route("client", STAFF, post=True),
+    "dashboard:agreement_edit": Route("agreement", STAFF, post=True),
     "dashboard:agreement_move": Route("agreement", STAFF, post=True),
     "dashboard:agreement_work_types": Route("agreement", STAFF, post=True),
     "dashboard:contact_invite": Route("client", STAFF, post=True),

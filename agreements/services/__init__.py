@@ -27,9 +27,11 @@ from agreements.services.cancellations import (
     block_unused_refund,
 )
 from agreements.services.clients import (
+    AGREEMENT_SETTINGS,
     agreement_create,
     agreement_reorder,
     agreement_set_work_types,
+    agreement_update,
     client_contact_create,
     client_contact_invite,
     client_create,
@@ -58,6 +60,7 @@ from agreements.services.time_entries import (
 )
 
 __all__ = [
+    "AGREEMENT_SETTINGS",
     "IdempotencyConflict",
     "InsufficientBalance",
     "NoAgreementCanTake",
@@ -74,6 +77,7 @@ __all__ = [
     "agreement_create",
     "agreement_reorder",
     "agreement_set_work_types",
+    "agreement_update",
     "agreement_end",
     "agreement_unpaid_blocks",
     "block_cancel",

@@ -24,14 +24,19 @@ from agreements.models import (
     MAX_RENEWAL_INVOICE_DAYS,
     MAX_ROLLOVER_GRACE_MONTHS,
     Agreement,
+    AgreementStatus,
     Block,
     Client,
     ClientContact,
     OveragePolicy,
+    Renewal,
     RolloverPolicy,
     TermEndAction,
+    TopupMode,
+    Tier,
     WorkType,
 )
+from agreements.services.ledger import _lock, _pool_minutes
 from audit.models import AuditAction
 from audit.services import audit_record
 
@@ -199,6 +204,10 @@ def _check_agreement_terms(agreement: Agreement) -> None:
         value = getattr(agreement, name)
         if isinstance(value, int) and value > maximum:
             errors[name] = [message % {"hours": MAX_BLOCK_HOURS, "minutes": MAX_ENTRY_MINUTES}]
+    if agreement.topup_mode == TopupMode.CHARGE and agreement.reload_tier_id is None:
+        errors["reload_tier"] = [_("Charging the payment method on file needs a reload tier.")]
+    elif agreement.reload_tier_id is not None and not agreement.reload_tier.is_active:
+        errors["reload_tier"] = [_("This tier is no longer on sale.")]
     # A setting only one overage policy reads is refused under the others:
     # accepted and then ignored, it would promise what no code does.
     if agreement.overage_limit_minutes and agreement.overage_policy != OveragePolicy.ALLOW_NEGATIVE:
@@ -310,6 +319,116 @@ def agreement_create(
             agreement.work_types.set(work_types)
         if position is not None and position != agreement.position:
             agreement = agreement_reorder(agreement=agreement, position=position, actor=actor)
+    return agreement
+
+
+# The settings staff change on an agreement after creating it, through
+# agreement_update (the dashboard's edit page and the API's PATCH build their
+# fields from this list): a new setting is editable once its name is here.
+AGREEMENT_SETTINGS: tuple[str, ...] = (
+    "name",
+    "low_balance_threshold_minutes",
+    "usage_alert_percent",
+    "billing_increment_minutes",
+    "rounding_mode",
+    "overage_policy",
+    "overage_limit_minutes",
+    "overage_rate",
+    "credit_policy",
+    "topup_mode",
+    "reload_tier",
+    "burn_order",
+    "term_end_action",
+    "renewal_tier",
+    "renewal_invoice_days",
+    "rollover_policy",
+    "rollover_cap_minutes",
+    "rollover_cap_percent",
+    "rollover_grace_months",
+    "grace_days",
+)
+
+
+def _audit_value(value: object) -> object:
+    """A setting as the audit log keeps it: a tier by its name."""
+    return str(value) if isinstance(value, Tier) else value
+
+
+def agreement_update(*, agreement: Agreement, actor: User | None, **changes: object) -> Agreement:
+    """Change an agreement's settings (names in AGREEMENT_SETTINGS), checked by
+    the rules agreement_create applies; only what differs is saved and audited.
+
+    Each setting is read when it is used, so a change applies from the next
+    use on: time already logged keeps the minutes it was charged, blocks
+    already sold keep their price and credit, and the next sweep compares the
+    balance with the new threshold."""
+    _ = gettext
+    unknown = sorted(set(changes) - set(AGREEMENT_SETTINGS))
+    if unknown:
+        raise ValidationError({name: _("This setting cannot be changed here.") for name in unknown})
+    if isinstance(changes.get("name"), str):
+        changes["name"] = changes["name"].strip()
+    with transaction.atomic():
+        # The row lock: a time entry being logged reads the increment, the
+        # rounding and the overage policy under it, so it sees all the old
+        # settings or all the new ones.
+        agreement = _lock(agreement)
+        if agreement.status != AgreementStatus.ACTIVE:
+            raise ValidationError(
+                _("“%(agreement)s” has ended: its settings can no longer be changed.") % {"agreement": agreement.name}
+            )
+        before = {name: getattr(agreement, name) for name in AGREEMENT_SETTINGS}
+        changed = [name for name in AGREEMENT_SETTINGS if name in changes and changes[name] != before[name]]
+        if not changed:
+            return agreement
+        for name in changed:
+            setattr(agreement, name, changes[name])
+        errors: dict[str, list[str]] = {}
+        if "overage_policy" in changed and _pool_minutes(agreement) < 0:
+            # The time beyond the blocks was charged under the old policy: under a
+            # new one it would be repaid, or billed, as it never was promised to be.
+            errors["overage_policy"] = [
+                _(
+                    "%(minutes)s min of time beyond the blocks is not settled yet: bill it or sell a block "
+                    "first, then change the overage policy."
+                )
+                % {"minutes": -_pool_minutes(agreement)}
+            ]
+        if (
+            "term_end_action" in changed
+            and Renewal.objects.filter(agreement=agreement, term_ends_on=agreement.ends_on).exists()
+        ):
+            errors["term_end_action"] = [
+                _("The renewal of this term is already sold; what happens at its end can no longer change.")
+            ]
+        try:
+            _check_agreement_terms(agreement)
+        except ValidationError as error:
+            errors.update(error.message_dict)
+        if not errors:
+            try:
+                agreement.full_clean(exclude=[f.name for f in Agreement._meta.fields if f.name not in changed])
+            except ValidationError as error:
+                errors.update(error.message_dict)
+        if errors:
+            raise ValidationError(errors)
+        agreement.save(update_fields=changed)
+        audit_record(
+            actor=actor,
+            action=AuditAction.AGREEMENT_UPDATE,
+            target=agreement,
+            client=agreement.client,
+            before={name: _audit_value(before[name]) for name in changed},
+            after={name: _audit_value(getattr(agreement, name)) for name in changed},
+            summary=format_lazy(
+                gettext_lazy("Changed the settings of agreement “{agreement}” of {client}: {fields}"),
+                agreement=agreement.name,
+                client=agreement.client.name,
+                fields=format_lazy(
+                    ", ".join(["{}"] * len(changed)), *(Agreement._meta.get_field(f).verbose_name for f in changed)
+                ),
+            ),
+        )
     return agreement
 
 
