@@ -37,6 +37,7 @@ class AuditAction(models.TextChoices):
     BLOCK_REFUND = "block.refund", _("Unused hours refunded")
     BLOCK_FORFEIT = "block.forfeit", _("Unused hours forfeited")
     AGREEMENT_CANCEL = "agreement.cancel", _("Agreement cancelled")
+    BUSINESS_CALENDAR = "business_calendar.change", _("Business hours or holidays changed")
 
 
 class AuditEventQuerySet(models.QuerySet):

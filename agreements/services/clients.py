@@ -194,6 +194,10 @@ def _check_agreement_terms(agreement: Agreement) -> None:
             MAX_ENTRY_MINUTES,
             _("A billing increment cannot be longer than a day (%(minutes)s min)."),
         ),
+        "minimum_billable_minutes": (
+            MAX_ENTRY_MINUTES,
+            _("A minimum billable time cannot be longer than a day (%(minutes)s min)."),
+        ),
     }
     for name, (maximum, message) in limits.items():
         value = getattr(agreement, name)
