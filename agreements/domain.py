@@ -109,9 +109,7 @@ def billable_minutes(*, minutes: int, increment: int, rounding_mode: str, minimu
     return max(round_to_increment(minutes, increment, rounding_mode), minimum)
 
 
-def charged_minutes(
-    *, minutes: int, increment: int, rounding_mode: str, multiplier: Decimal, minimum: int = 0
-) -> int:
+def charged_minutes(*, minutes: int, increment: int, rounding_mode: str, multiplier: Decimal, minimum: int = 0) -> int:
     """Minutes deducted from the balance for time worked.
 
     Round the worked time to the increment first, then raise it to the

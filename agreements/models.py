@@ -189,7 +189,11 @@ class BusinessHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_weekday_display()} {self.opens}–{self.closes}" if self.opens else str(self.get_weekday_display())
+        return (
+            f"{self.get_weekday_display()} {self.opens}–{self.closes}"
+            if self.opens
+            else str(self.get_weekday_display())
+        )
 
     @property
     def is_closed(self) -> bool:
@@ -635,9 +639,7 @@ class TimeEntry(models.Model):
     # minutes after rounding, and what it charged at the after-hours rate.
     # The rest of charged_minutes is the business-hours part.
     after_hours_minutes = models.PositiveIntegerField(default=0, verbose_name=_("after-hours minutes"))
-    after_hours_charged_minutes = models.PositiveIntegerField(
-        default=0, verbose_name=_("after-hours charged minutes")
-    )
+    after_hours_charged_minutes = models.PositiveIntegerField(default=0, verbose_name=_("after-hours charged minutes"))
     notes = models.TextField(blank=True, verbose_name=_("notes"))
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, verbose_name=_("idempotency key"))  # noqa: DJ001 - NULL: no key, ignored by the unique constraint
     corrects = models.OneToOneField(

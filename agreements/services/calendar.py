@@ -112,9 +112,7 @@ def holiday_add(*, date: datetime.date, name: str, actor: User) -> Holiday:
             client=None,
             before={},
             after={"date": date, "name": name},
-            summary=format_lazy(
-                gettext_lazy("Holiday added: {date} {name}"), date=f"{date:%Y-%m-%d}", name=name
-            ),
+            summary=format_lazy(gettext_lazy("Holiday added: {date} {name}"), date=f"{date:%Y-%m-%d}", name=name),
         )
     return holiday
 
