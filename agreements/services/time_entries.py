@@ -31,6 +31,7 @@ from agreements.models import (
     TimeEntry,
     WorkType,
 )
+from agreements.services.calendar import after_hours_work_type, holidays_between, opening_hours
 from agreements.services.ledger import (
     _allocate_debit,
     _chargeable_minutes,
@@ -40,7 +41,6 @@ from agreements.services.ledger import (
     _term_grace_ends_on,
     _write,
 )
-from agreements.services.calendar import after_hours_work_type, holidays_between, opening_hours
 from audit.models import AuditAction
 from audit.services import audit_record
 
