@@ -33,7 +33,6 @@ from accounts import services as account_services
 from accounts.reauth import login_is_recent
 from agreements import services as agreement_services
 from agreements.models import Agreement, Block, BusinessHours, ClientContact, Holiday, Tier, WorkType
-from agreements.services import calendar as calendar_services
 from agreements.runway import with_runway
 from agreements.selectors import (
     agreements_for_user,
@@ -43,6 +42,7 @@ from agreements.selectors import (
     time_entries_for_user,
     with_unbilled_overage,
 )
+from agreements.services import calendar as calendar_services
 from api import serializers as s
 from api.filters import (
     AgreementFilter,

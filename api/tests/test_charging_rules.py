@@ -7,8 +7,8 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
-from agreements.models import Agreement, BusinessHours, Holiday, LedgerEntry, TimeEntry
 from agreements import services as agreement_services
+from agreements.models import Agreement, BusinessHours, Holiday, LedgerEntry, TimeEntry
 from agreements.tests.factories import tier, work_type
 from api.tests.helpers import entry_body
 from audit.models import AuditAction, AuditEvent
