@@ -696,6 +696,15 @@ class TimeEntry(models.Model):
     def is_void(self) -> bool:
         return self.voided_at is not None
 
+    @property
+    def is_split(self) -> bool:
+        """Charged in two parts: some of it fell outside business hours."""
+        return self.after_hours_minutes > 0
+
+    @property
+    def business_charged_minutes(self) -> int:
+        return self.charged_minutes - self.after_hours_charged_minutes
+
 
 class LedgerKind(models.TextChoices):
     PURCHASE = "purchase", _("Block purchase")

@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agreements.domain import MAX_BLOCK_HOURS
-from agreements.models import Agreement, Tier, WorkType, default_language
-from timesheet.forms import DurationField
+from agreements.models import Agreement, Tier, Weekday, WorkType, default_language
+from timesheet.forms import DurationField, StartTimeField
 from ui.forms import DecimalField, IntegerField
 
 
@@ -106,7 +106,13 @@ class AgreementForm(forms.ModelForm):
         help_text=_("At most this much rolls over (capped-hours rollover), e.g. 10:00 or 600."),
     )
     # Left out of a post, these keep the model's default (an agreement that ends, nothing rolled, no grace).
-    OPTIONAL_WITH_DEFAULT = ("term_end_action", "rollover_policy", "rollover_grace_months", "grace_days")
+    OPTIONAL_WITH_DEFAULT = (
+        "term_end_action",
+        "rollover_policy",
+        "rollover_grace_months",
+        "grace_days",
+        "minimum_billable_minutes",
+    )
 
     class Meta:
         model = Agreement
@@ -116,6 +122,8 @@ class AgreementForm(forms.ModelForm):
             "ends_on",
             "billing_increment_minutes",
             "rounding_mode",
+            "minimum_billable_minutes",
+            "weekends_holidays_after_hours",
             "overage_policy",
             "overage_limit_minutes",
             "overage_rate",
@@ -138,6 +146,7 @@ class AgreementForm(forms.ModelForm):
         }
         field_classes = {
             "billing_increment_minutes": IntegerField,
+            "minimum_billable_minutes": IntegerField,
             "overage_limit_minutes": IntegerField,
             "overage_rate": DecimalField,
             "renewal_invoice_days": IntegerField,
@@ -147,6 +156,7 @@ class AgreementForm(forms.ModelForm):
         }
         labels = {
             "billing_increment_minutes": _("Billing increment (minutes)"),
+            "minimum_billable_minutes": _("Minimum per entry (minutes)"),
             "overage_limit_minutes": _("Overage limit (minutes)"),
             "rollover_cap_percent": _("Rollover cap (% of the renewal block)"),
         }
@@ -307,3 +317,27 @@ class LockoutUnlockForm(forms.Form):
 
     kind = forms.ChoiceField(choices=[("account", _("Account")), ("address", _("Address"))])
     value = forms.CharField(max_length=255)
+
+
+class BusinessHoursForm(forms.Form):
+    """Opening and closing time of each weekday, in the MSP's local time; both empty: closed."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for day in Weekday:
+            self.fields[f"opens_{day.value}"] = StartTimeField(
+                label=_("%(day)s opens") % {"day": day.label}, help_text=""
+            )
+            self.fields[f"closes_{day.value}"] = StartTimeField(
+                label=_("%(day)s closes") % {"day": day.label}, help_text=""
+            )
+
+    def rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
+        return [(day.label, self[f"opens_{day.value}"], self[f"closes_{day.value}"]) for day in Weekday]
+
+
+class HolidayForm(forms.Form):
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    name = forms.CharField(
+        label=_("Name"), max_length=100, widget=forms.TextInput(attrs={"placeholder": _("e.g. New Year's Day")})
+    )

@@ -4,6 +4,7 @@ wall-clock times (settings.TIME_ZONE). Staff change them here, audited;
 time_entries reads them to split an entry with a start time."""
 
 import datetime
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -14,7 +15,7 @@ from django.utils.translation import gettext, gettext_lazy
 from accounts.models import User
 from accounts.validators import check_single_line
 from agreements.domain import check_date_in_range
-from agreements.models import BusinessHours, Holiday, Weekday, WorkType
+from agreements.models import Agreement, BusinessHours, Holiday, Weekday, WorkType
 from audit.models import AuditAction
 from audit.services import audit_record
 
@@ -132,3 +133,18 @@ def holiday_remove(*, holiday: Holiday, actor: User) -> None:
             ),
         )
         Holiday.objects.filter(pk=holiday.pk).delete()
+
+
+@dataclass(frozen=True)
+class ChargingRules:
+    """How an agreement's time is charged, for the pages that show it."""
+
+    agreement: Agreement
+    after_hours: WorkType | None
+    open_days: list[tuple[str, datetime.time, datetime.time]]  # (weekday name, opens, closes)
+
+
+def charging_rules_of(agreement: Agreement) -> ChargingRules:
+    hours = opening_hours()
+    open_days = [(Weekday(day).label, *hours[day]) for day in Weekday.values if hours[day] is not None]
+    return ChargingRules(agreement=agreement, after_hours=after_hours_work_type(), open_days=open_days)
