@@ -603,6 +603,7 @@ class BusinessHoursViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     serializer_class = s.BusinessHoursSerializer
     pagination_class = Pagination
     lookup_field = "weekday"
+    lookup_url_kwarg = "id"
     lookup_value_regex = "[^/]+"
     filter_backends = []
     http_method_names = ["get", "patch", "head", "options"]
@@ -615,7 +616,7 @@ class BusinessHoursViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         return BusinessHours.objects.order_by("weekday")
 
     def get_object(self):  # noqa: ANN201
-        value = str(self.kwargs["weekday"])
+        value = str(self.kwargs["id"])
         if not (value.isascii() and value.isdigit() and len(value) == 1):
             raise exceptions.NotFound()
         row = self.get_queryset().filter(weekday=int(value)).first()
