@@ -52,11 +52,12 @@ def _default_price_list(request):
     if request.node.get_closest_marker("django_db") or {"db", "transactional_db", "live_server"} & set(
         request.fixturenames
     ):
-        from agreements.defaults import create_default_price_list
-        from agreements.models import Tier, WorkType
+        from agreements.defaults import create_default_business_hours, create_default_price_list
+        from agreements.models import BusinessHours, Tier, WorkType
 
         request.getfixturevalue("transactional_db" if _is_transactional(request) else "db")
         create_default_price_list(Tier, WorkType)
+        create_default_business_hours(BusinessHours)
 
 
 def _is_transactional(request) -> bool:

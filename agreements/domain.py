@@ -6,6 +6,7 @@ import calendar
 import datetime
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TypeVar
 
@@ -100,15 +101,128 @@ def round_to_increment(minutes: int, increment: int, mode: str) -> int:
     raise ValueError(f"Unknown rounding mode {mode!r}")
 
 
-def charged_minutes(*, minutes: int, increment: int, rounding_mode: str, multiplier: Decimal) -> int:
+def _times(value: Decimal | int, multiplier: Decimal) -> int:
+    """Minutes × multiplier, half-up to whole minutes."""
+    return int((Decimal(value) * multiplier).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def billable_minutes(*, minutes: int, increment: int, rounding_mode: str, minimum: int = 0) -> int:
+    """Worked minutes rounded to the increment, then raised to the agreement's
+    minimum: with a 15-min minimum and 6-min increments rounding up, 5 min → 15
+    and 20 min → 24."""
+    return max(round_to_increment(minutes, increment, rounding_mode), minimum)
+
+
+def charged_minutes(*, minutes: int, increment: int, rounding_mode: str, multiplier: Decimal, minimum: int = 0) -> int:
     """Minutes deducted from the balance for time worked.
 
-    Round the worked time to the increment first, then apply the work-type
-    multiplier, then round half-up to whole minutes: 7 min after-hours with a
-    15-min increment rounding up is 15 × 1.5 = 22.5 → 23 min.
+    Round the worked time to the increment first, then raise it to the
+    minimum, then apply the work-type multiplier, then round half-up to whole
+    minutes: 7 min after-hours with a 15-min increment rounding up is
+    15 × 1.5 = 22.5 → 23 min. Zero-rate work stays 0 whatever the minimum.
     """
-    rounded = round_to_increment(minutes, increment, rounding_mode)
-    return int((Decimal(rounded) * multiplier).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    rounded = billable_minutes(minutes=minutes, increment=increment, rounding_mode=rounding_mode, minimum=minimum)
+    return _times(rounded, multiplier)
+
+
+@dataclass(frozen=True)
+class CalendarSplit:
+    """Worked minutes inside and outside business hours, and where the entry ends."""
+
+    business: int
+    after_hours: int
+    ends_after_hours: bool
+
+
+def split_by_calendar(
+    *,
+    work_date: datetime.date,
+    started_at: datetime.time,
+    minutes: int,
+    opening_hours: dict[int, tuple[datetime.time, datetime.time] | None],
+    holidays: set[datetime.date],
+    closed_days_after_hours: bool = True,
+) -> CalendarSplit:
+    """Split an entry that starts at `started_at` on `work_date` into its
+    business-hours and after-hours minutes. It may run past midnight into the
+    next day. `opening_hours` maps a weekday (Monday 0) to its (opens, closes)
+    wall-clock times, None when closed. A closed weekday or a holiday is
+    after-hours throughout, or business hours throughout when
+    `closed_days_after_hours` is False."""
+    start = started_at.hour * 60 + started_at.minute
+    end = start + minutes
+    business = 0
+    last_minute_business = False
+    for offset in (0, 1):
+        day = work_date + datetime.timedelta(days=offset)
+        hours = None if day in holidays else opening_hours.get(day.weekday())
+        if hours is None:
+            window = (0, 24 * 60) if not closed_days_after_hours else None
+        else:
+            opens, closes = hours
+            window = (opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute)
+        if window is None:
+            continue
+        low, high = window[0] + offset * 24 * 60, window[1] + offset * 24 * 60
+        business += max(0, min(end, high) - max(start, low))
+        if low <= end - 1 < high:
+            last_minute_business = True
+    return CalendarSplit(business=business, after_hours=minutes - business, ends_after_hours=not last_minute_business)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What one entry charges: in all, and the after-hours part of it."""
+
+    billable: int  # worked time after rounding and the minimum
+    charged: int
+    after_hours_billable: int = 0
+    after_hours_charged: int = 0
+
+    @property
+    def business_billable(self) -> int:
+        return self.billable - self.after_hours_billable
+
+    @property
+    def business_charged(self) -> int:
+        return self.charged - self.after_hours_charged
+
+
+def charge_split(
+    *,
+    split: CalendarSplit,
+    increment: int,
+    rounding_mode: str,
+    minimum: int,
+    multiplier: Decimal,
+    after_hours_multiplier: Decimal,
+) -> Charge:
+    """Charge an entry split by the calendar. The increment and minimum apply
+    to the whole entry; the difference they make goes to the part the entry
+    ends in (a cut by rounding down spills into the other part if that one is
+    too short). The business part is charged at the work type's multiplier,
+    the after-hours part at the after-hours one, unless the work type's is
+    higher (kept) or zero (zero-rate work stays 0)."""
+    worked = split.business + split.after_hours
+    billable = billable_minutes(minutes=worked, increment=increment, rounding_mode=rounding_mode, minimum=minimum)
+    business, after = split.business, split.after_hours
+    difference = billable - worked
+    if split.ends_after_hours:
+        after += difference
+        if after < 0:
+            business, after = business + after, 0
+    else:
+        business += difference
+        if business < 0:
+            business, after = 0, after + business
+    after_multiplier = Decimal(0) if multiplier == 0 else max(multiplier, after_hours_multiplier)
+    after_charged = _times(after, after_multiplier)
+    return Charge(
+        billable=billable,
+        charged=_times(business, multiplier) + after_charged,
+        after_hours_billable=after,
+        after_hours_charged=after_charged,
+    )
 
 
 def block_price(*, hourly_rate: Decimal, discount_per_hour: Decimal, minutes: int) -> tuple[Decimal, Decimal]:

@@ -128,6 +128,11 @@ class WorkType(models.Model):
         max_digits=4, decimal_places=2, validators=[MinValueValidator(Decimal("0"))], verbose_name=_("multiplier")
     )
     is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    is_after_hours = models.BooleanField(
+        default=False,
+        help_text=_("The rate of time worked outside business hours (entries with a start time). One at most."),
+        verbose_name=_("after-hours rate"),
+    )
 
     class Meta:
         verbose_name = _("work type")
@@ -135,10 +140,80 @@ class WorkType(models.Model):
         ordering = ["multiplier", "name"]
         constraints = [
             models.CheckConstraint(condition=Q(multiplier__gte=0), name="worktype_multiplier_not_negative"),
+            # Which rate the calendar's after-hours part takes is never a tie.
+            models.UniqueConstraint(
+                fields=["is_after_hours"],
+                condition=Q(is_after_hours=True) & Q(is_active=True),
+                name="worktype_one_active_after_hours",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.multiplier}×)"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class BusinessHours(models.Model):
+    """The MSP's opening hours on one weekday, in its local time
+    (settings.TIME_ZONE). A weekday without hours is closed: time worked then
+    is after-hours (unless an agreement says otherwise)."""
+
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, unique=True, verbose_name=_("weekday"))
+    opens = models.TimeField(
+        null=True, blank=True, help_text=_("Local time of the MSP; empty: closed."), verbose_name=_("opens")
+    )
+    closes = models.TimeField(
+        null=True, blank=True, help_text=_("Local time of the MSP; empty: closed."), verbose_name=_("closes")
+    )
+
+    class Meta:
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
+        ordering = ["weekday"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__range=(0, 6)), name="businesshours_weekday_valid"),
+            models.CheckConstraint(
+                condition=(Q(opens__isnull=True) & Q(closes__isnull=True))
+                | (Q(opens__isnull=False) & Q(closes__isnull=False) & Q(closes__gt=F("opens"))),
+                name="businesshours_open_before_close",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_weekday_display()} {self.opens}–{self.closes}"
+            if self.opens
+            else str(self.get_weekday_display())
+        )
+
+    @property
+    def is_closed(self) -> bool:
+        return self.opens is None
+
+
+class Holiday(models.Model):
+    """A day the MSP is closed: time worked on it is after-hours (unless an agreement says otherwise)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    date = models.DateField(unique=True, verbose_name=_("date"))
+    name = models.CharField(max_length=100, validators=[validate_single_line], verbose_name=_("name"))
+
+    class Meta:
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
 
 
 class RoundingMode(models.TextChoices):
@@ -223,6 +298,17 @@ class Agreement(models.Model):
     )
     rounding_mode = models.CharField(
         max_length=16, choices=RoundingMode.choices, default=RoundingMode.UP, verbose_name=_("rounding mode")
+    )
+    minimum_billable_minutes = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(24 * 60)],
+        help_text=_("Each entry charges at least this much, after rounding; 0: no minimum. Zero-rate work stays 0."),
+        verbose_name=_("minimum billable minutes"),
+    )
+    weekends_holidays_after_hours = models.BooleanField(
+        default=True,
+        help_text=_("Time worked on closed weekdays and holidays is after-hours; off: it counts as normal time."),
+        verbose_name=_("weekends and holidays are after-hours"),
     )
     overage_policy = models.CharField(
         max_length=16, choices=OveragePolicy.choices, default=OveragePolicy.REJECT, verbose_name=_("overage policy")
@@ -357,6 +443,10 @@ class Agreement(models.Model):
             models.CheckConstraint(
                 condition=Q(billing_increment_minutes__gte=1),
                 name="agreement_increment_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(minimum_billable_minutes__range=(0, 24 * 60)),
+                name="agreement_minimum_within_a_day",
             ),
             models.CheckConstraint(
                 condition=Q(rounding_mode__in=RoundingMode.values),
@@ -563,12 +653,23 @@ class TimeEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries", verbose_name=_("technician")
     )
     work_date = models.DateField(verbose_name=_("work date"))
+    started_at = models.TimeField(
+        null=True,
+        blank=True,
+        help_text=_("When the work started, in the MSP's local time; the part outside business hours is after-hours."),
+        verbose_name=_("started at"),
+    )
     minutes = models.PositiveIntegerField(help_text=_("Time worked, as logged."), verbose_name=_("minutes"))
     work_type = models.ForeignKey(WorkType, on_delete=models.PROTECT, verbose_name=_("work type"))
     charged_minutes = models.PositiveIntegerField(
         help_text=_("Minutes deducted after rounding and the work-type multiplier."),
         verbose_name=_("charged minutes"),
     )
+    # The part outside business hours (entries with a start time): its
+    # minutes after rounding, and what it charged at the after-hours rate.
+    # The rest of charged_minutes is the business-hours part.
+    after_hours_minutes = models.PositiveIntegerField(default=0, verbose_name=_("after-hours minutes"))
+    after_hours_charged_minutes = models.PositiveIntegerField(default=0, verbose_name=_("after-hours charged minutes"))
     notes = models.TextField(blank=True, verbose_name=_("notes"))
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, verbose_name=_("idempotency key"))  # noqa: DJ001 - NULL: no key, ignored by the unique constraint
     corrects = models.OneToOneField(
@@ -603,6 +704,11 @@ class TimeEntry(models.Model):
                 condition=Q(minutes__gt=0) & Q(minutes__lte=24 * 60),
                 name="timeentry_minutes_within_a_day",
             ),
+            models.CheckConstraint(
+                condition=Q(after_hours_charged_minutes__lte=F("charged_minutes"))
+                & (Q(started_at__isnull=False) | (Q(after_hours_minutes=0) & Q(after_hours_charged_minutes=0))),
+                name="timeentry_after_hours_part_of_charge",
+            ),
             # A retried request carries the same key: the database refuses a
             # second entry even if two retries race past the service's check.
             models.UniqueConstraint(
@@ -619,6 +725,15 @@ class TimeEntry(models.Model):
     @property
     def is_void(self) -> bool:
         return self.voided_at is not None
+
+    @property
+    def is_split(self) -> bool:
+        """Charged in two parts: some of it fell outside business hours."""
+        return self.after_hours_minutes > 0
+
+    @property
+    def business_charged_minutes(self) -> int:
+        return self.charged_minutes - self.after_hours_charged_minutes
 
 
 class LedgerKind(models.TextChoices):
@@ -670,6 +785,8 @@ class LedgerEntry(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", verbose_name=_("reverses")
     )
     reason = models.CharField(max_length=500, blank=True, validators=[validate_single_line], verbose_name=_("reason"))
+    # A time entry's debit (or its reversal) for the part worked outside business hours.
+    after_hours = models.BooleanField(default=False, verbose_name=_("after hours"))
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

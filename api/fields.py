@@ -156,3 +156,18 @@ class PublicIdRelatedField(serializers.RelatedField):
 
     def to_representation(self, value) -> str:  # noqa: ANN001
         return str(value.public_id)
+
+
+@extend_schema_field({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "example": "16:30"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in the MSP's time zone as "HH:MM" (a JSON string)."""
+
+    default_error_messages = {"invalid": _('Enter the time as "HH:MM", e.g. "16:30".')}
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+    def to_internal_value(self, data: object):  # noqa: ANN201
+        if not isinstance(data, str) or not data.isascii() or len(data) != 5:
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -22,9 +22,11 @@ from agreements.models import (
     Agreement,
     Block,
     BurnOrder,
+    BusinessHours,
     Client,
     ClientContact,
     CreditPolicy,
+    Holiday,
     LedgerEntry,
     OveragePolicy,
     RolloverPolicy,
@@ -41,6 +43,7 @@ from agreements.selectors import agreements_for_user, clients_for_user, tickets_
 from api.fields import (
     AmountInputField,
     BoundedIntegerField,
+    LocalTimeField,
     MoneyField,
     MultiplierField,
     PublicIdRelatedField,
@@ -79,7 +82,7 @@ class WorkTypeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WorkType
-        fields = ["id", "name", "multiplier", "is_active"]
+        fields = ["id", "name", "multiplier", "is_active", "is_after_hours"]
 
 
 # ---------------------------------------------------------------------------
@@ -234,6 +237,8 @@ class AgreementSerializer(serializers.ModelSerializer):
             "usage_alert_percent",
             "billing_increment_minutes",
             "rounding_mode",
+            "minimum_billable_minutes",
+            "weekends_holidays_after_hours",
             "overage_policy",
             "overage_limit_minutes",
             "overage_rate",
@@ -287,6 +292,17 @@ class AgreementSettingsSerializer(serializers.Serializer):
     )
     billing_increment_minutes = BoundedIntegerField(minimum=1, maximum=MAX_ENTRY_MINUTES, required=False)
     rounding_mode = serializers.ChoiceField(RoundingMode.choices, required=False)
+    minimum_billable_minutes = BoundedIntegerField(
+        minimum=0,
+        maximum=MAX_ENTRY_MINUTES,
+        required=False,
+        help_text="Each entry charges at least this, after rounding and before the work-type multiplier; 0: none.",
+    )
+    weekends_holidays_after_hours = StrictBooleanField(
+        required=False,
+        help_text="Entries with a start time on closed weekdays and holidays are after-hours (default true); "
+        "false: normal time.",
+    )
     overage_policy = serializers.ChoiceField(OveragePolicy.choices, required=False)
     overage_limit_minutes = BoundedIntegerField(minimum=0, maximum=MAX_BLOCK_MINUTES, required=False)
     overage_rate = AmountInputField(
@@ -373,6 +389,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
             "block",
             "time_entry",
             "ticket_number",
+            "after_hours",
             "reason",
             "author",
             "created_at",
@@ -502,6 +519,15 @@ class TimeEntrySerializer(serializers.ModelSerializer):
     technician = serializers.SlugRelatedField(slug_field="username", read_only=True)
     work_type = serializers.PrimaryKeyRelatedField(read_only=True)
     corrects = serializers.SerializerMethodField()
+    started_at = LocalTimeField(
+        read_only=True, allow_null=True, help_text="When the work started (the MSP's local time); null: not given."
+    )
+    after_hours_minutes = serializers.IntegerField(
+        read_only=True, help_text="Of the minutes after rounding, those outside business hours (start time given)."
+    )
+    after_hours_charged_minutes = serializers.IntegerField(
+        read_only=True, help_text="Of charged_minutes, those charged for the after-hours part at its rate."
+    )
 
     class Meta:
         model = TimeEntry
@@ -514,9 +540,12 @@ class TimeEntrySerializer(serializers.ModelSerializer):
             "ticket_number",
             "technician",
             "work_date",
+            "started_at",
             "minutes",
             "work_type",
             "charged_minutes",
+            "after_hours_minutes",
+            "after_hours_charged_minutes",
             "notes",
             "voided_at",
             "void_reason",
@@ -559,6 +588,13 @@ class TimeEntryCreateSerializer(serializers.Serializer):
         max_length=300, required=False, default="", allow_blank=True, validators=[validate_single_line]
     )
     work_date = serializers.DateField()
+    started_at = LocalTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text='When the work started, "HH:MM" in the MSP\'s local time: the part outside business hours is '
+        "charged at the after-hours rate. Omit it to charge the whole entry at the work type's rate.",
+    )
     minutes = BoundedIntegerField(
         minimum=1, maximum=MAX_ENTRY_MINUTES, help_text="Time worked, in whole minutes (1 to 1440)."
     )
@@ -582,6 +618,40 @@ class TimeEntryCreateSerializer(serializers.Serializer):
 
 class VoidSerializer(serializers.Serializer):
     reason = StrictCharField(max_length=500)
+
+
+# ---------------------------------------------------------------------------
+# The MSP's business-hours calendar (staff)
+
+
+class BusinessHoursSerializer(serializers.ModelSerializer):
+    opens = LocalTimeField(read_only=True, allow_null=True, help_text="The MSP's local time; null: closed.")
+    closes = LocalTimeField(read_only=True, allow_null=True, help_text="The MSP's local time; null: closed.")
+    weekday_name = serializers.CharField(source="get_weekday_display", read_only=True)
+
+    class Meta:
+        model = BusinessHours
+        fields = ["weekday", "weekday_name", "opens", "closes"]
+        read_only_fields = fields
+
+
+class BusinessHoursUpdateSerializer(serializers.Serializer):
+    opens = LocalTimeField(allow_null=True, help_text='"HH:MM", the MSP\'s local time; null with closes: closed.')
+    closes = LocalTimeField(allow_null=True, help_text='"HH:MM", after opens; null with opens: closed.')
+
+
+class HolidaySerializer(serializers.ModelSerializer):
+    id = _public_id()
+
+    class Meta:
+        model = Holiday
+        fields = ["id", "date", "name"]
+        read_only_fields = fields
+
+
+class HolidayCreateSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    name = StrictCharField(max_length=100)
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,8 @@ router.register("time-entries", views.TimeEntryViewSet, basename="time-entry")
 router.register("invoices", views.InvoiceViewSet, basename="invoice")
 router.register("credit-notes", views.CreditNoteViewSet, basename="credit-note")
 router.register("tokens", views.ApiTokenViewSet, basename="token")
+router.register("business-hours", views.BusinessHoursViewSet, basename="business-hours")
+router.register("holidays", views.HolidayViewSet, basename="holiday")
 
 app_name = "api"
 

@@ -32,7 +32,7 @@ from rest_framework.response import Response
 from accounts import services as account_services
 from accounts.reauth import login_is_recent
 from agreements import services as agreement_services
-from agreements.models import Agreement, Block, ClientContact, Tier, WorkType
+from agreements.models import Agreement, Block, BusinessHours, ClientContact, Holiday, Tier, WorkType
 from agreements.runway import with_runway
 from agreements.selectors import (
     agreements_for_user,
@@ -42,6 +42,7 @@ from agreements.selectors import (
     time_entries_for_user,
     with_unbilled_overage,
 )
+from agreements.services import calendar as calendar_services
 from api import serializers as s
 from api.filters import (
     AgreementFilter,
@@ -597,6 +598,7 @@ class TimeEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
                 "technician": request.user,
                 "ticket": ticket,
                 "work_date": data["work_date"],
+                "started_at": data["started_at"],
                 "minutes": data["minutes"],
                 "work_type": data["work_type"],
                 "notes": data["notes"],
@@ -626,6 +628,82 @@ class TimeEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         data = _valid(s.VoidSerializer, self)
         agreement_services.time_entry_void(time_entry=entry, actor=request.user, reason=data["reason"])
         return _out(s.TimeEntrySerializer, self.get_queryset().get(pk=entry.pk), self)
+
+
+# ---------------------------------------------------------------------------
+# The MSP's business-hours calendar (staff)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Business hours per weekday, in the MSP's local time (staff)"),
+    retrieve=extend_schema(summary="One weekday's business hours (staff); 0 is Monday"),
+    partial_update=extend_schema(
+        summary="Set a weekday's opening and closing times, or close it with both null (staff)",
+        request=s.BusinessHoursUpdateSerializer,
+        responses={200: s.BusinessHoursSerializer},
+    ),
+)
+class BusinessHoursViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.BusinessHoursSerializer
+    pagination_class = Pagination
+    lookup_field = "weekday"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = "[^/]+"
+    filter_backends = []
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def initial(self, request, *args, **kwargs) -> None:  # noqa: ANN001
+        super().initial(request, *args, **kwargs)
+        require(request.user.is_msp_staff, "The MSP's calendar is a staff setting.")
+
+    def get_queryset(self):  # noqa: ANN201
+        return BusinessHours.objects.order_by("weekday")
+
+    def get_object(self):  # noqa: ANN201
+        value = str(self.kwargs["id"])
+        if not (value.isascii() and value.isdigit() and len(value) == 1):
+            raise exceptions.NotFound()
+        row = self.get_queryset().filter(weekday=int(value)).first()
+        if row is None:
+            raise exceptions.NotFound()
+        return row
+
+    def partial_update(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        row = self.get_object()
+        data = _valid(s.BusinessHoursUpdateSerializer, self)
+        row = calendar_services.business_hours_set(
+            weekday=row.weekday, opens=data["opens"], closes=data["closes"], actor=request.user
+        )
+        return _out(s.BusinessHoursSerializer, row, self)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Holidays: days the MSP is closed (staff)"),
+    retrieve=extend_schema(summary="A holiday (staff)"),
+    create=extend_schema(
+        summary="Add a holiday (staff)", request=s.HolidayCreateSerializer, responses={201: s.HolidaySerializer}
+    ),
+    destroy=extend_schema(summary="Remove a holiday (staff)"),
+)
+class HolidayViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = s.HolidaySerializer
+    filter_backends = []
+
+    def initial(self, request, *args, **kwargs) -> None:  # noqa: ANN001
+        super().initial(request, *args, **kwargs)
+        require(request.user.is_msp_staff, "The MSP's calendar is a staff setting.")
+
+    def get_queryset(self):  # noqa: ANN201
+        return Holiday.objects.order_by("date")
+
+    def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        data = _valid(s.HolidayCreateSerializer, self)
+        holiday = calendar_services.holiday_add(date=data["date"], name=data["name"], actor=request.user)
+        return _out(s.HolidaySerializer, holiday, self, status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        calendar_services.holiday_remove(holiday=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # ---------------------------------------------------------------------------

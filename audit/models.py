@@ -41,6 +41,7 @@ class AuditAction(models.TextChoices):
     BLOCK_RESIZE = "block.resize", _("Drafted block resized")
     RELOAD_DRAFT_ISSUE = "reload_draft.issue", _("Drafted reload invoice issued")
     AGREEMENT_UPDATE = "agreement.update", _("Agreement settings changed")
+    BUSINESS_CALENDAR = "business_calendar.change", _("Business hours or holidays changed")
 
 
 class AuditEventQuerySet(models.QuerySet):

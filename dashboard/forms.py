@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agreements.domain import MAX_BLOCK_HOURS
-from agreements.models import Agreement, Tier, WorkType, default_language
+from agreements.models import Agreement, Tier, Weekday, WorkType, default_language
 from agreements.services import AGREEMENT_SETTINGS
-from timesheet.forms import DurationField
+from timesheet.forms import DurationField, StartTimeField
 from ui.forms import DecimalField, IntegerField
 
 
@@ -116,6 +116,7 @@ class AgreementForm(forms.ModelForm):
         "rollover_grace_months",
         "grace_days",
         "burn_order",
+        "minimum_billable_minutes",
     )
 
     class Meta:
@@ -126,6 +127,8 @@ class AgreementForm(forms.ModelForm):
             "ends_on",
             "billing_increment_minutes",
             "rounding_mode",
+            "minimum_billable_minutes",
+            "weekends_holidays_after_hours",
             "overage_policy",
             "overage_limit_minutes",
             "overage_rate",
@@ -149,6 +152,7 @@ class AgreementForm(forms.ModelForm):
         }
         field_classes = {
             "billing_increment_minutes": IntegerField,
+            "minimum_billable_minutes": IntegerField,
             "overage_limit_minutes": IntegerField,
             "overage_rate": DecimalField,
             "renewal_invoice_days": IntegerField,
@@ -158,6 +162,7 @@ class AgreementForm(forms.ModelForm):
         }
         labels = {
             "billing_increment_minutes": _("Billing increment (minutes)"),
+            "minimum_billable_minutes": _("Minimum per entry (minutes)"),
             "overage_limit_minutes": _("Overage limit (minutes)"),
             "rollover_cap_percent": _("Rollover cap (% of the renewal block)"),
         }
@@ -425,3 +430,27 @@ class LockoutUnlockForm(forms.Form):
 
     kind = forms.ChoiceField(choices=[("account", _("Account")), ("address", _("Address"))])
     value = forms.CharField(max_length=255)
+
+
+class BusinessHoursForm(forms.Form):
+    """Opening and closing time of each weekday, in the MSP's local time; both empty: closed."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for day in Weekday:
+            self.fields[f"opens_{day.value}"] = StartTimeField(
+                label=_("%(day)s opens") % {"day": day.label}, help_text=""
+            )
+            self.fields[f"closes_{day.value}"] = StartTimeField(
+                label=_("%(day)s closes") % {"day": day.label}, help_text=""
+            )
+
+    def rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
+        return [(day.label, self[f"opens_{day.value}"], self[f"closes_{day.value}"]) for day in Weekday]
+
+
+class HolidayForm(forms.Form):
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    name = forms.CharField(
+        label=_("Name"), max_length=100, widget=forms.TextInput(attrs={"placeholder": _("e.g. New Year's Day")})
+    )

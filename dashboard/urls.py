@@ -27,6 +27,9 @@ urlpatterns = [
     path("team/", views.team, name="team"),
     path("team/<str:username>/reinvite/", views.member_reinvite, name="member_reinvite"),
     path("requests/<str:public_id>/handled/", views.request_handled, name="request_handled"),
+    path("business-hours/", views.business_hours, name="business_hours"),
+    path("business-hours/holidays/", views.holiday_add, name="holiday_add"),
+    path("business-hours/holidays/<str:public_id>/remove/", views.holiday_remove, name="holiday_remove"),
     path("lockouts/", views.lockouts, name="lockouts"),
     path("lockouts/unlock/", views.lockout_unlock, name="lockout_unlock"),
 ]

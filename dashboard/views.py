@@ -1,6 +1,8 @@
 """The staff dashboard: every client's balance and runway, the client page,
 and the actions that change balances — each through agreements.services."""
 
+import datetime
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -22,7 +24,7 @@ from accounts.selectors import lockouts_current, msp_people
 from agreements import services
 from agreements.domain import block_name, block_price, format_minutes
 from agreements.domain import money as billing_money
-from agreements.models import AgreementStatus, Block, ClientContact, CreditPolicy, Tier
+from agreements.models import AgreementStatus, Block, ClientContact, CreditPolicy, Holiday, Tier, Weekday
 from agreements.runway import RunwayRanking, runway_of, with_runway
 from agreements.selectors import (
     agreements_for_user,
@@ -30,6 +32,8 @@ from agreements.selectors import (
     ledger_with_running_balance,
     time_entries_for_user,
 )
+from agreements.services import calendar as calendar_services
+from agreements.services.calendar import charging_rules_of
 from agreements.summaries import blocks_with_remaining, deferred_revenue, expiring_filter, headline_figures
 from billing import credit_notes
 from billing import services as billing_services
@@ -45,10 +49,12 @@ from dashboard.forms import (
     BlockCancellationForm,
     BlockExpiryForm,
     BlockSellForm,
+    BusinessHoursForm,
     CancellationForm,
     ClientEditForm,
     ClientForm,
     ContactInviteForm,
+    HolidayForm,
     LockoutUnlockForm,
     ReloadDraftDiscardForm,
     ReloadDraftSizeForm,
@@ -203,6 +209,7 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         )
         context["unbilled_overage"] = services.overage_unbilled_minutes(selected)
         context["term_end"] = services.term_end_preview(selected)
+        context["charging"] = charging_rules_of(selected)
         context["blocks"] = blocks_with_remaining(scoped.filter(pk=selected.pk)).prefetch_related(live_invoices)
         # Newest first; the running balance is computed over the whole ledger before the cut.
         context["ledger"] = ledger_with_running_balance(selected).order_by("-created_at", "-id")[:100]
@@ -663,6 +670,89 @@ def request_handled(request: HttpRequest, public_id: str) -> HttpResponse:
             request, _("Request from %(client)s marked as handled.") % {"client": hours_request.agreement.client}
         )
     return redirect("dashboard:home")
+
+
+# ---------------------------------------------------------------------------
+# The MSP's business hours and holidays: what time entries with a start time are split by
+
+
+def _business_hours_page(request: HttpRequest, *, form=None, holiday_form=None, status: int = 200) -> HttpResponse:  # noqa: ANN001
+    if form is None:
+        hours = calendar_services.opening_hours()
+        initial = {}
+        for day, times in hours.items():
+            initial[f"opens_{day}"], initial[f"closes_{day}"] = times or (None, None)
+        form = BusinessHoursForm(initial=initial)
+    return render(
+        request,
+        "dashboard/business_hours.html",
+        {
+            "form": form,
+            "holiday_form": holiday_form or HolidayForm(),
+            "holidays": Holiday.objects.filter(date__gte=timezone.localdate() - datetime.timedelta(days=365)),
+            "after_hours": calendar_services.after_hours_work_type(),
+            "time_zone": settings.TIME_ZONE,
+        },
+        status=status,
+    )
+
+
+@staff_required
+def business_hours(request: HttpRequest) -> HttpResponse:
+    form = BusinessHoursForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            # All weekdays or none: a refusal on Friday leaves Monday as it was.
+            with transaction.atomic():
+                for day in Weekday.values:
+                    try:
+                        calendar_services.business_hours_set(
+                            weekday=day,
+                            opens=form.cleaned_data[f"opens_{day}"],
+                            closes=form.cleaned_data[f"closes_{day}"],
+                            actor=request.user,
+                        )
+                    except ValidationError as error:
+                        for key, errors in error.message_dict.items():
+                            form.add_error(f"{key}_{day}" if f"{key}_{day}" in form.fields else None, errors)
+                        raise
+        except ValidationError:
+            pass
+        else:
+            messages.success(request, _("Business hours saved."))
+            return redirect("dashboard:business_hours")
+    return _business_hours_page(request, form=form if request.method == "POST" else None)
+
+
+@staff_required
+@require_POST
+def holiday_add(request: HttpRequest) -> HttpResponse:
+    form = HolidayForm(request.POST)
+    if form.is_valid():
+        try:
+            holiday = calendar_services.holiday_add(
+                date=form.cleaned_data["date"], name=form.cleaned_data["name"], actor=request.user
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Holiday added: %(date)s %(name)s.") % {"date": f"{holiday.date:%Y-%m-%d}", "name": holiday.name},
+            )
+            return redirect("dashboard:business_hours")
+    return _business_hours_page(request, holiday_form=form)
+
+
+@staff_required
+@require_POST
+def holiday_remove(request: HttpRequest, public_id: str) -> HttpResponse:
+    holiday = get_by_public_id(Holiday.objects.all(), public_id)
+    calendar_services.holiday_remove(holiday=holiday, actor=request.user)
+    messages.success(
+        request, _("Holiday removed: %(date)s %(name)s.") % {"date": f"{holiday.date:%Y-%m-%d}", "name": holiday.name}
+    )
+    return redirect("dashboard:business_hours")
 
 
 @staff_required

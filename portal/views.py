@@ -14,6 +14,7 @@ from agreements.models import Agreement, ClientContact
 from agreements.runway import with_runway
 from agreements.selectors import agreements_for_user, clients_for_user, time_entries_for_user
 from agreements.services import term_end_preview
+from agreements.services.calendar import charging_rules_of
 from agreements.summaries import blocks_with_remaining
 from billing.selectors import credit_notes_for_user, invoices_for_user
 from portal import services
@@ -84,6 +85,7 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "page": page,
             "today": timezone.localdate(),
             "term_end": term_end_preview(agreement),
+            "charging": charging_rules_of(agreement),
             "invoices": invoices_for_user(request.user)
             .filter(agreement=agreement)
             .prefetch_related("balances")

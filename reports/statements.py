@@ -51,6 +51,9 @@ class EntryLine:
     work_type: str
     worked_minutes: int
     charged_minutes: int
+    # The part outside business hours (entries with a start time): its minutes and what it charged.
+    after_hours_minutes: int = 0
+    after_hours_charged_minutes: int = 0
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,8 @@ def statement_build(*, client: Client, month: datetime.date) -> Statement:
                 work_type=entry.work_type.name,
                 worked_minutes=entry.minutes,
                 charged_minutes=charged,
+                after_hours_minutes=entry.after_hours_minutes,
+                after_hours_charged_minutes=entry.after_hours_charged_minutes,
             )
             for entry, charged in lines
         ),

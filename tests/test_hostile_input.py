@@ -21,6 +21,7 @@ that shows it.
 method) and is neither in WRITES nor in NOT_DATA_WRITES with a reason.
 """
 
+import datetime
 import io
 import json
 import re
@@ -50,6 +51,7 @@ from drf_spectacular.generators import SchemaGenerator
 from accounts.services import invitation_send
 from agreements.models import Agreement, Block, Client, LedgerEntry, OveragePolicy, Tier, TimeEntry
 from agreements.services import time_entry_log
+from agreements.services.calendar import holiday_add
 from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, tier, work_type
 from api.models import ApiToken
 from api.services import token_create
@@ -87,6 +89,13 @@ class Write:
 def _api(role: str, url: dict[str, str], valid: dict[str, object], success: int = HTTPStatus.CREATED, **kw) -> Write:
     return Write(role, url, valid, api=True, success=success, **kw)
 
+
+BUSINESS_HOURS_FORM = {
+    **{f"opens_{day}": "08:00" for day in range(5)},
+    **{f"closes_{day}": "17:00" for day in range(5)},
+    "opens_0": "07:30",
+    **{f"{which}_{day}": "" for which in ("opens", "closes") for day in (5, 6)},
+}
 
 AGREEMENT_FORM = {
     "name": "Second agreement",
@@ -176,6 +185,11 @@ WRITES: dict[str, Write] = {
     ),
     "dashboard:request_handled": Write("staff", {"public_id": "hours_request"}, {}),
     "dashboard:lockout_unlock": Write("staff", {}, {"kind": "account", "value": "tess"}),
+    "dashboard:business_hours": Write("staff", {}, BUSINESS_HOURS_FORM),
+    "dashboard:holiday_add": Write(
+        "staff", {}, {"date": "@holiday_date", "name": "Founders' day"}, form="holiday_form"
+    ),
+    "dashboard:holiday_remove": Write("staff", {"public_id": "holiday"}, {}),
     "dashboard:member_reinvite": Write("staff", {"username": "technician_username"}, {}),
     "dashboard:overage_bill": Write("staff", {"public_id": "overage_agreement"}, {"confirm": "1"}),
     "dashboard:agreement_cancel": Write(
@@ -324,6 +338,11 @@ WRITES: dict[str, Write] = {
     ),
     "api:token-list": _api("staff", {}, {"user": "alice", "name": "PSA sync 2"}),
     "api:token-revoke": _api("staff", {"id": "token"}, {}, success=HTTPStatus.OK),
+    "api:business-hours-detail": _api(
+        "staff", {"id": "weekday"}, {"opens": "07:30", "closes": "16:00"}, HTTPStatus.OK, method="patch"
+    ),
+    "api:holiday-list": _api("staff", {}, {"date": "@holiday_date", "name": "Founders' day"}),
+    "api:holiday-detail": _api("staff", {"id": "holiday"}, {}, HTTPStatus.NO_CONTENT, method="delete"),
 }
 
 NOT_DATA_WRITES = {
@@ -471,6 +490,10 @@ API_IDS = [H("unknown-uuid", UNKNOWN_UUID), H("abc"), H("number-12", 12), BLANK,
 API_PKS = [H("unknown-99999", 99999), H("string-1", "1"), H("-1", -1), H("true", True), H("abc"), NUL, SURROGATE]
 
 
+LOCAL_TIMES = [H("25:00"), H("16:60"), H("with-seconds", "16:30:15"), H("abc"), FULLWIDTH, NUL]
+API_LOCAL_TIMES = [*LOCAL_TIMES, H("number-1630", 1630), H("true", True), H("short", "4:30"), SURROGATE]
+
+
 @dataclass(frozen=True)
 class Field:
     """Values tried on one field; `error` is the field the refusal must name (default: the field itself)."""
@@ -509,6 +532,7 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "ends_on": F(DATES),
         "low_balance_threshold": F([h for h in DURATIONS if h.label != "0"]),
         "billing_increment_minutes": F([H("0"), *WHOLE_NUMBERS]),
+        "minimum_billable_minutes": F([H("1441"), *WHOLE_NUMBERS]),
         "overage_limit_minutes": F(WHOLE_NUMBERS),
         "rounding_mode": F([H("sideways"), NUL]),
         "reload_tier": F(CHOICES),
@@ -542,6 +566,15 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "email": F([H("not-an-email"), BLANK, LONG, NUL]),
         "last_name": F([*OPTIONAL_TEXT, *SINGLE_LINE]),
     },
+    "dashboard:business_hours": {
+        "opens_1": F(LOCAL_TIMES),
+        "closes_1": F([*LOCAL_TIMES, H("before-opening", "07:00"), H("at-opening", "08:00"), BLANK]),
+        "opens_6": F([H("without-closing", "09:00")], error="closes_6"),
+    },
+    "dashboard:holiday_add": {
+        "date": F([*REQUIRED_DATES, H("already-a-holiday", "@today")]),
+        "name": F(TEXT),
+    },
     "dashboard:lockout_unlock": {
         "kind": F([H("sideways"), BLANK, NUL]),
         "value": F([H("not-locked", "nobody"), BLANK, LONG, NUL]),
@@ -563,6 +596,7 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "ticket": F(TEXT),
         "subject": F([*OPTIONAL_TEXT, *SINGLE_LINE]),
         "work_date": F(REQUIRED_DATES),
+        "started_at": F(LOCAL_TIMES),
         "duration": F(DURATIONS),
         "work_type": F(CHOICES),
         "notes": F(OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
@@ -571,6 +605,7 @@ HOSTILE: dict[str, dict[str, Field]] = {
     "timesheet:void": {"reason": F(TEXT, accepts=MARKUP_AND_UNICODE)},
     "timesheet:correct": {
         "work_date": F(REQUIRED_DATES),
+        "started_at": F(LOCAL_TIMES),
         "duration": F(DURATIONS),
         "work_type": F(CHOICES),
         "notes": F(OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
@@ -640,6 +675,8 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "ends_on": F(API_DATES),
         "low_balance_threshold_minutes": F(API_MINUTES[:1] + API_MINUTES[2:]),  # zero is allowed: no warning
         "billing_increment_minutes": F(API_MINUTES),
+        "minimum_billable_minutes": F([h for h in API_MINUTES if h.label != "0"] + [H("1441", 1441)]),
+        "weekends_holidays_after_hours": F([H("string-yes", "yes"), H("number-1", 1), H("null", None), NUL]),
         "rounding_mode": F([H("sideways"), NUL, SURROGATE, H("number-1", 1)]),
         "reload_tier": F(API_PKS),
         "work_types": F(
@@ -697,9 +734,18 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "client": F(API_IDS),
         "ticket": F([*API_IDS, H("client-B-ticket", "@ticket_b")]),
         "work_date": F(API_DATES),
+        "started_at": F(API_LOCAL_TIMES),
         "minutes": F(API_MINUTES),
         "work_type": F(API_PKS),
         "notes": F(API_OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
+    },
+    "api:business-hours-detail": {
+        "opens": F(API_LOCAL_TIMES),
+        "closes": F([*API_LOCAL_TIMES, H("before-opening", "07:00"), H("null-with-opening", None)]),
+    },
+    "api:holiday-list": {
+        "date": F([*API_DATES, H("already-a-holiday", "@today")]),
+        "name": F(API_TEXT),
     },
     "api:time-entry-void": {"reason": F(API_TEXT, accepts=[SCRIPT, IMG])},
     "api:invoice-payments": {
@@ -876,6 +922,7 @@ def world(
         attempts=1,
         last_error="SMTPRecipientsRefused: 550 No such user",
     )
+    holiday = holiday_add(date=today, name="Founders' day", actor=staff)
     invitation_token = re.search(r"/invitation/([^/\s]+)/", mail.outbox[-1].body).group(1)
 
     http = {"anon": HttpClient()}
@@ -918,6 +965,9 @@ def world(
         "undelivered_email": str(undelivered.public_id),
         "alice_uid": urlsafe_base64_encode(force_bytes(alice.pk)),
         "alice_reset_token": default_token_generator.make_token(alice),
+        "holiday": str(holiday.public_id),
+        "holiday_date": (today + datetime.timedelta(days=7)).isoformat(),
+        "weekday": 1,
     }
     return {"ids": ids, "http": http, "api": api}
 

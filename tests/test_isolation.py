@@ -31,8 +31,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.models import Invitation
-from agreements.models import Agreement, LedgerEntry, TimeEntry
+from agreements.models import Agreement, BusinessHours, Holiday, LedgerEntry, TimeEntry
 from agreements.services import time_entry_log
+from agreements.services.calendar import holiday_add
 from agreements.tests.factories import TicketFactory, tier, work_type
 from api.models import ApiToken
 from api.services import token_create
@@ -109,6 +110,9 @@ ROUTES: dict[str, Route] = {
     "dashboard:team": Route(None, STAFF),
     "dashboard:member_reinvite": Route("member", STAFF, post=True, post_only=True),
     "dashboard:request_handled": Route("hours_request", STAFF, post=True),
+    "dashboard:business_hours": Route(None, STAFF, post=True),
+    "dashboard:holiday_add": Route(None, STAFF, post=True, post_only=True),
+    "dashboard:holiday_remove": Route("holiday", STAFF, post=True, post_only=True),
     "dashboard:lockouts": Route(None, STAFF),
     "dashboard:lockout_unlock": Route(None, STAFF, post=True),
     # --- timesheet
@@ -182,6 +186,11 @@ ROUTES: dict[str, Route] = {
     "api:token-list": _api(None, STAFF),
     "api:token-detail": _api("token", STAFF),
     "api:token-revoke": _api("token", STAFF, post_only=True),
+    # The MSP's calendar is no client's data; staff-only, like tokens.
+    "api:business-hours-list": _api(None, STAFF),
+    "api:business-hours-detail": _api("weekday", STAFF),
+    "api:holiday-list": _api(None, STAFF),
+    "api:holiday-detail": _api("holiday", STAFF),
 }
 ADMIN_REASON = "superuser only; Django admin's own permission checks"
 
@@ -277,6 +286,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         last_error="SMTPRecipientsRefused: 550 No such user",
     )
     month = timezone.localdate().replace(day=1)
+    holiday = holiday_add(date=timezone.localdate(), name="Acme founders' day", actor=staff)
     objects = {
         "client": {"public_id": client_a.public_id},
         "contact": {"public_id": client_a.public_id, "contact_id": alice.client_contact.pk},
@@ -293,6 +303,8 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "block": {"public_id": invoice.block.public_id},
         "agreement_block": {"id": agreement.public_id, "block_id": invoice.block.public_id},
         "credit_note": {"public_id": credit_note.public_id},
+        "holiday": {"public_id": holiday.public_id},
+        "weekday": {"id": 0},
     }
     secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync", credit_note.number]
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
@@ -338,6 +350,8 @@ def _fingerprint() -> tuple:
         Invitation.objects.filter(expires_at__gt=timezone.now()).count(),
         CreditNote.objects.count(),
         sorted(Agreement.objects.values_list("status", flat=True)),
+        list(BusinessHours.objects.values_list("weekday", "opens", "closes")),
+        list(Holiday.objects.values_list("date", "name")),
     )
 
 

@@ -80,6 +80,25 @@ class DurationField(forms.CharField):
         return parse_duration(value)
 
 
+class StartTimeField(forms.TimeField):
+    """An optional start time, hours and minutes, in the MSP's local time."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("label", gettext_lazy("Start time"))
+        kwargs.setdefault(
+            "help_text",
+            gettext_lazy(
+                "In the office's local time. Given, the part outside business hours is charged at the after-hours rate."
+            ),
+        )
+        super().__init__(
+            required=False,
+            input_formats=["%H:%M"],
+            widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            **kwargs,
+        )
+
+
 class TimeEntryForm(forms.Form):
     agreement = forms.CharField(
         label=gettext_lazy("Client / agreement"),
@@ -101,6 +120,7 @@ class TimeEntryForm(forms.Form):
         help_text=gettext_lazy("Only for a new ticket: an existing ticket keeps its subject."),
     )
     work_date = forms.DateField(label=gettext_lazy("Date worked"), widget=forms.DateInput(attrs={"type": "date"}))
+    started_at = StartTimeField()
     duration = DurationField(
         label=gettext_lazy("Duration"),
         help_text=gettext_lazy("90, 1:30, 1.5h or 1h30m"),
@@ -147,6 +167,7 @@ class VoidForm(forms.Form):
 
 class CorrectForm(forms.Form):
     work_date = forms.DateField(label=gettext_lazy("Date worked"), widget=forms.DateInput(attrs={"type": "date"}))
+    started_at = StartTimeField()
     duration = DurationField(label=gettext_lazy("Duration"), help_text=gettext_lazy("90, 1:30, 1.5h or 1h30m"))
     work_type = WorkTypeField(label=gettext_lazy("Work type"))
     notes = forms.CharField(

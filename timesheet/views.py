@@ -63,6 +63,7 @@ def _log(user, data: dict, *, dry_run: bool) -> Outcome:  # noqa: ANN001
                 "technician": user,
                 "ticket": ticket,
                 "work_date": data["work_date"],
+                "started_at": data.get("started_at"),
                 "minutes": data["duration"],
                 "work_type": data["work_type"],
                 "notes": data["notes"],
@@ -221,6 +222,7 @@ def correct(request: HttpRequest, public_id: str) -> HttpResponse:
         return redirect(_back(request))
     initial = {
         "work_date": entry.work_date,
+        "started_at": entry.started_at,
         "duration": f"{entry.minutes // 60}:{entry.minutes % 60:02d}",
         "work_type": entry.work_type,
         "notes": entry.notes,
@@ -237,6 +239,7 @@ def correct(request: HttpRequest, public_id: str) -> HttpResponse:
                 work_type=data["work_type"],
                 work_date=data["work_date"],
                 notes=data["notes"],
+                started_at=data["started_at"],
             )
         except ValidationError as error:
             add_service_errors(form, error)

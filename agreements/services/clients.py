@@ -32,8 +32,8 @@ from agreements.models import (
     Renewal,
     RolloverPolicy,
     TermEndAction,
-    TopupMode,
     Tier,
+    TopupMode,
     WorkType,
 )
 from agreements.services.ledger import _lock, _pool_minutes
@@ -199,6 +199,10 @@ def _check_agreement_terms(agreement: Agreement) -> None:
             MAX_ENTRY_MINUTES,
             _("A billing increment cannot be longer than a day (%(minutes)s min)."),
         ),
+        "minimum_billable_minutes": (
+            MAX_ENTRY_MINUTES,
+            _("A minimum billable time cannot be longer than a day (%(minutes)s min)."),
+        ),
     }
     for name, (maximum, message) in limits.items():
         value = getattr(agreement, name)
@@ -331,6 +335,8 @@ AGREEMENT_SETTINGS: tuple[str, ...] = (
     "usage_alert_percent",
     "billing_increment_minutes",
     "rounding_mode",
+    "minimum_billable_minutes",
+    "weekends_holidays_after_hours",
     "overage_policy",
     "overage_limit_minutes",
     "overage_rate",

@@ -2,6 +2,7 @@
 
 import datetime
 from dataclasses import dataclass, replace
+from types import EllipsisType
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -13,8 +14,12 @@ from accounts.models import User
 from accounts.validators import check_single_line
 from agreements.domain import (
     MAX_ENTRY_MINUTES,
+    Charge,
+    billable_minutes,
+    charge_split,
     charged_minutes,
     format_minutes,
+    split_by_calendar,
 )
 from agreements.models import (
     Agreement,
@@ -26,6 +31,7 @@ from agreements.models import (
     TimeEntry,
     WorkType,
 )
+from agreements.services.calendar import after_hours_work_type, holidays_between, opening_hours
 from agreements.services.ledger import (
     _allocate_debit,
     _chargeable_minutes,
@@ -52,6 +58,7 @@ class _EntryRequest:
     minutes: int
     work_type_pk: int
     notes: str
+    started_at: datetime.time | None = None
 
     @classmethod
     def of(cls, entry: TimeEntry) -> "_EntryRequest":
@@ -63,6 +70,7 @@ class _EntryRequest:
             entry.minutes,
             entry.work_type_id,
             entry.notes,
+            entry.started_at,
         )
 
 
@@ -78,6 +86,7 @@ def _entry_errors(
     work_date: datetime.date,
     minutes: object,
     work_type: WorkType,
+    started_at: object = None,
 ) -> dict[str, str]:
     """What is wrong with the entry whichever agreement takes it."""
     if not technician.works_for_msp:
@@ -95,6 +104,10 @@ def _entry_errors(
         errors["work_type"] = gettext("The work type “%(name)s” is no longer in use.") % {"name": work_type.name}
     if work_date > timezone.localdate():
         errors["work_date"] = gettext("Time cannot be logged for a future date.")
+    if started_at is not None and (
+        not isinstance(started_at, datetime.time) or started_at.second or started_at.microsecond or started_at.tzinfo
+    ):
+        errors["started_at"] = gettext("Give the start time in hours and minutes, e.g. 16:30.")
     return errors
 
 
@@ -117,6 +130,7 @@ def _validate_entry(
     work_date: datetime.date,
     minutes: object,
     work_type: WorkType,
+    started_at: object = None,
 ) -> None:
     errors = _entry_errors(
         technician=technician,
@@ -125,6 +139,7 @@ def _validate_entry(
         work_date=work_date,
         minutes=minutes,
         work_type=work_type,
+        started_at=started_at,
     )
     if "work_type" not in errors and not _covers(agreement, work_type):
         errors["work_type"] = gettext("This agreement does not cover “%(name)s” work.") % {"name": work_type.name}
@@ -147,13 +162,18 @@ def time_entry_log(
     notes: str = "",
     idempotency_key: str | None = None,
     corrects: TimeEntry | None = None,
+    started_at: datetime.time | None = None,
 ) -> TimeEntry:
     """Log time on a ticket and charge it to the agreement.
 
-    With an idempotency key, a retry of the same request returns the entry
-    the first one created and charges nothing more.
+    With a start time (the MSP's local time), the part worked outside
+    business hours is charged at the after-hours rate. With an idempotency
+    key, a retry of the same request returns the entry the first one created
+    and charges nothing more.
     """
-    request = _EntryRequest(agreement.client_id, agreement.pk, ticket.pk, work_date, minutes, work_type.pk, notes)
+    request = _EntryRequest(
+        agreement.client_id, agreement.pk, ticket.pk, work_date, minutes, work_type.pk, notes, started_at
+    )
     with transaction.atomic():
         # Checked against the locked row: an agreement ended or changed a
         # moment ago must not take time on the strength of a stale copy.
@@ -169,6 +189,7 @@ def time_entry_log(
             work_date=work_date,
             minutes=minutes,
             work_type=work_type,
+            started_at=started_at,
         )
         return _charge(
             agreement=agreement,
@@ -191,6 +212,7 @@ def time_entry_log_for_client(
     work_type: WorkType,
     notes: str = "",
     idempotency_key: str | None = None,
+    started_at: datetime.time | None = None,
 ) -> TimeEntry:
     """Log time for a client and charge it to the first of its agreements, in
     the client's order, that is active on the date, covers the work type and
@@ -204,7 +226,7 @@ def time_entry_log_for_client(
     other in a circle), so no concurrent entry can fill an agreement between
     the choice and the charge.
     """
-    request = _EntryRequest(client.pk, None, ticket.pk, work_date, minutes, work_type.pk, notes)
+    request = _EntryRequest(client.pk, None, ticket.pk, work_date, minutes, work_type.pk, notes, started_at)
     with transaction.atomic():
         candidates = list(
             Agreement.objects.select_for_update(no_key=True, of=("self",))
@@ -224,10 +246,11 @@ def time_entry_log_for_client(
             work_date=work_date,
             minutes=minutes,
             work_type=work_type,
+            started_at=started_at,
         )
         if errors:
             raise ValidationError(errors)
-        agreement = _choose(client, sorted(candidates, key=lambda a: (a.position, a.pk)), work_date, minutes, work_type)
+        agreement = _choose(client, sorted(candidates, key=lambda a: (a.position, a.pk)), request, work_type)
         return _charge(
             agreement=agreement,
             request=request,
@@ -239,10 +262,9 @@ def time_entry_log_for_client(
         )
 
 
-def _choose(
-    client: Client, ordered: list[Agreement], work_date: datetime.date, minutes: int, work_type: WorkType
-) -> Agreement:
+def _choose(client: Client, ordered: list[Agreement], request: _EntryRequest, work_type: WorkType) -> Agreement:
     """The first agreement in order that can take the entry, or why none can."""
+    work_date = request.work_date
     if not ordered:
         raise NoAgreementCanTake(
             gettext("%(client)s has no active agreement to charge this time to.") % {"client": client.name}
@@ -261,7 +283,7 @@ def _choose(
                 % {"agreement": agreement.name, "work_type": work_type.name}
             )
             continue
-        charged = _charged(agreement, minutes, work_type)
+        charged = _charged(agreement, request, work_type).charged
         allowed = _chargeable_minutes(agreement, work_date) if charged else None
         if allowed is not None and charged > allowed:
             refusals.append(
@@ -283,13 +305,31 @@ def _choose(
     )
 
 
-def _charged(agreement: Agreement, minutes: int, work_type: WorkType) -> int:
-    return charged_minutes(
-        minutes=minutes,
-        increment=agreement.billing_increment_minutes,
-        rounding_mode=agreement.rounding_mode,
-        multiplier=work_type.multiplier,
+def _charged(agreement: Agreement, request: _EntryRequest, work_type: WorkType) -> Charge:
+    """What the entry charges under the agreement's rounding and minimum; with
+    a start time, split by the business-hours calendar (agreements.domain)."""
+    rules = {
+        "increment": agreement.billing_increment_minutes,
+        "rounding_mode": agreement.rounding_mode,
+        "minimum": agreement.minimum_billable_minutes,
+    }
+    if request.started_at is None:
+        return Charge(
+            billable=billable_minutes(minutes=request.minutes, **rules),
+            charged=charged_minutes(minutes=request.minutes, multiplier=work_type.multiplier, **rules),
+        )
+    split = split_by_calendar(
+        work_date=request.work_date,
+        started_at=request.started_at,
+        minutes=request.minutes,
+        opening_hours=opening_hours(),
+        holidays=holidays_between(request.work_date, request.work_date + datetime.timedelta(days=1)),
+        closed_days_after_hours=agreement.weekends_holidays_after_hours,
     )
+    after_hours = after_hours_work_type()
+    # No after-hours rate flagged: the whole entry at the work type's rate, split shown all the same.
+    rate = after_hours.multiplier if after_hours is not None else work_type.multiplier
+    return charge_split(split=split, multiplier=work_type.multiplier, after_hours_multiplier=rate, **rules)
 
 
 def _charge(
@@ -304,16 +344,20 @@ def _charge(
 ) -> TimeEntry:
     """Save the entry and debit the agreement, whose row the caller has locked
     and checked the entry against."""
-    charged = _charged(agreement, request.minutes, work_type)
+    charge = _charged(agreement, request, work_type)
+    charged = charge.charged
     _check_overage(agreement, charged, request.work_date)
     entry = TimeEntry(
         agreement=agreement,
         ticket=ticket,
         technician=technician,
         work_date=request.work_date,
+        started_at=request.started_at,
         minutes=request.minutes,
         work_type=work_type,
         charged_minutes=charged,
+        after_hours_minutes=charge.after_hours_billable,
+        after_hours_charged_minutes=charge.after_hours_charged,
         notes=request.notes,
         idempotency_key=idempotency_key or None,
         corrects=corrects,
@@ -328,13 +372,29 @@ def _charge(
         if earlier is None:
             raise
         return _replay(earlier, request)
-    if charged:
-        _write(
-            agreement,
-            _allocate_debit(
-                agreement, charged, request.work_date, LedgerKind.DEBIT, time_entry=entry, author=technician
-            ),
-        )
+    if charge.after_hours_charged:
+        # Two debits, one per part, each taken from the blocks as any debit; they say which part they are.
+        parts = [
+            (charge.business_charged, False, gettext("Business-hours part")),
+            (charge.after_hours_charged, True, gettext("After-hours part")),
+        ]
+    else:
+        parts = [(charged, False, "")]
+    for minutes, after_hours, reason in parts:
+        if minutes:
+            _write(
+                agreement,
+                _allocate_debit(
+                    agreement,
+                    minutes,
+                    request.work_date,
+                    LedgerKind.DEBIT,
+                    time_entry=entry,
+                    author=technician,
+                    after_hours=after_hours,
+                    reason=reason,
+                ),
+            )
     return entry
 
 
@@ -382,6 +442,7 @@ def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_a
                 reverses=debit,
                 reason=reason.strip(),
                 author=actor,
+                after_hours=debit.after_hours,
             )
             for debit in time_entry.ledger.filter(kind=LedgerKind.DEBIT)
         ]
@@ -428,6 +489,7 @@ def _entry_audit_fields(entry: TimeEntry) -> dict[str, object]:
         "charged_minutes": entry.charged_minutes,
         "work_type": entry.work_type.name,
         "work_date": entry.work_date,
+        "started_at": entry.started_at.strftime("%H:%M") if entry.started_at else None,
         "notes": entry.notes,
     }
 
@@ -441,8 +503,10 @@ def time_entry_correct(
     work_type: WorkType | None = None,
     work_date: datetime.date | None = None,
     notes: str | None = None,
+    started_at: datetime.time | None | EllipsisType = ...,
 ) -> TimeEntry:
-    """Correct an entry: void it and log its replacement, in one transaction."""
+    """Correct an entry: void it and log its replacement, in one transaction.
+    `started_at` left out keeps the entry's start time; None removes it."""
     with transaction.atomic():
         # Locked first, so the balance before is the one the correction changes.
         balance_before = _lock(time_entry.agreement).balance_minutes
@@ -456,6 +520,7 @@ def time_entry_correct(
             work_type=work_type or voided.work_type,
             notes=voided.notes if notes is None else notes,
             corrects=voided,
+            started_at=voided.started_at if started_at is ... else started_at,
         )
         agreement = _lock(voided.agreement)
         audit_record(

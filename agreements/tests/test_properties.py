@@ -1,7 +1,7 @@
-"""Property test: whatever sequence of purchases, payments, time entries,
-voids, adjustments, expiries, expiry changes and renewals (with any
-rollover rule and grace, and either burn order) happens, the ledger
-invariants hold."""
+"""Property test: whatever sequence of purchases, payments, time entries
+(with or without a start time, under any minimum billable time), voids,
+adjustments, expiries, expiry changes and renewals (with any rollover rule
+and grace, and either burn order) happens, the ledger invariants hold."""
 
 import datetime
 
@@ -13,14 +13,17 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from agreements import services
+from agreements.domain import charged_minutes
 from agreements.models import (
     Block,
     BurnOrder,
     CreditPolicy,
+    Holiday,
     LedgerEntry,
     LedgerKind,
     OveragePolicy,
     RolloverPolicy,
+    RoundingMode,
     TermEndAction,
     TimeEntry,
 )
@@ -45,6 +48,8 @@ operations = st.one_of(
         st.integers(1, 600),
         st.sampled_from(["Normal", "After-hours", "Emergency", "Non-billable"]),
         st.integers(0, 60),
+        # A start time (split by the business-hours calendar), or none.
+        st.one_of(st.none(), st.times().map(lambda t: t.replace(second=0, microsecond=0))),
     ),
     st.tuples(st.just("void"), st.integers(0, 50)),
     st.tuples(st.just("adjust"), st.integers(-300, 300)),
@@ -68,6 +73,17 @@ renewing_term = st.fixed_dictionaries(
     }
 )
 renewal_settings = st.one_of(st.just({}), renewing_term)
+
+# How time is charged: any increment and rounding, any minimum, closed days after-hours or not.
+charging_rules = st.fixed_dictionaries(
+    {
+        "billing_increment_minutes": st.sampled_from([1, 6, 15, 30, 60]),
+        "rounding_mode": st.sampled_from(RoundingMode.values),
+        "minimum_billable_minutes": st.one_of(st.just(0), st.integers(1, 120)),
+        "weekends_holidays_after_hours": st.booleans(),
+        "burn_order": st.sampled_from(BurnOrder.values),
+    }
+)
 
 
 def _term_fields(renewal: dict) -> dict:
@@ -94,10 +110,10 @@ class LedgerPropertyTests(TestCase):
         credit_policy=st.sampled_from(CreditPolicy.values),
         ops=st.lists(operations, min_size=1, max_size=30),
         renewal=renewal_settings,
-        burn_order=st.sampled_from(BurnOrder.values),
+        charging=charging_rules,
     )
-    def test_invariants_hold_for_any_sequence(self, policy, credit_policy, ops, renewal, burn_order):
-        run_sequence(self, policy, credit_policy, ops, renewal, burn_order)
+    def test_invariants_hold_for_any_sequence(self, policy, credit_policy, ops, renewal, charging):
+        run_sequence(self, policy, credit_policy, ops, renewal, charging)
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(
@@ -113,10 +129,17 @@ class LedgerPropertyTests(TestCase):
         self, policy, credit_policy, before, renewal, closed_days_late, after, burn_order
     ):
         """Every sequence here crosses the end of a renewing term."""
-        run_sequence(self, policy, credit_policy, [*before, ("renew", closed_days_late), *after], renewal, burn_order)
+        run_sequence(
+            self,
+            policy,
+            credit_policy,
+            [*before, ("renew", closed_days_late), *after],
+            renewal,
+            {"burn_order": burn_order},
+        )
 
 
-def run_sequence(test, policy, credit_policy, ops, renewal, burn_order) -> None:
+def run_sequence(test, policy, credit_policy, ops, renewal, charging) -> None:
     client = ClientFactory(name="Property Co")
     agreement = AgreementFactory(
         client=client,
@@ -124,21 +147,45 @@ def run_sequence(test, policy, credit_policy, ops, renewal, burn_order) -> None:
         overage_policy=policy,
         overage_limit_minutes=120,
         credit_policy=credit_policy,
-        burn_order=burn_order,
         **_term_fields(renewal),
+        **charging,
     )
+    # A holiday among the days entries are logged on.
+    Holiday.objects.get_or_create(date=TODAY - datetime.timedelta(days=3), defaults={"name": "Property day"})
     staff = StaffFactory(username="prop-staff")
     technician = TechnicianFactory(username="prop-tech")
     ticket = TicketFactory(client=client)
     for op in ops:
         try:
-            apply(op, agreement, staff, technician, ticket)
+            apply(op, agreement, staff, technician, ticket, test)
         except ValidationError:
             pass  # a refused operation must change nothing: the checks below prove it
         check_invariants(test, agreement)
 
 
-def apply(op, agreement, staff, technician, ticket) -> None:
+def check_entry_charge(test, agreement, entry) -> None:
+    """The entry charges at least the minimum times its rate, and its ledger
+    debits are its parts: the after-hours part's debits sum to its charge."""
+    agreement.refresh_from_db()
+    multiplier = entry.work_type.multiplier
+    if multiplier and entry.started_at is None:
+        floor = charged_minutes(
+            minutes=agreement.minimum_billable_minutes, increment=1, rounding_mode="up", multiplier=multiplier
+        )
+        test.assertGreaterEqual(entry.charged_minutes, floor)
+    if multiplier == 0:
+        test.assertEqual(entry.charged_minutes, 0)
+    debits = LedgerEntry.objects.filter(time_entry=entry, kind=LedgerKind.DEBIT)
+    after = -(debits.filter(after_hours=True).aggregate(total=Sum("minutes"))["total"] or 0)
+    business = -(debits.filter(after_hours=False).aggregate(total=Sum("minutes"))["total"] or 0)
+    test.assertEqual((business, after), (entry.business_charged_minutes, entry.after_hours_charged_minutes))
+    if entry.started_at is None:
+        test.assertEqual((entry.after_hours_minutes, entry.after_hours_charged_minutes), (0, 0))
+    if entry.started_at is not None and entry.after_hours_minutes:
+        event("an entry charged partly after hours")
+
+
+def apply(op, agreement, staff, technician, ticket, test) -> None:
     kind = op[0]
     if kind == "sell":
         _, hours, custom, start_offset, expiry_days = op
@@ -157,15 +204,17 @@ def apply(op, agreement, staff, technician, ticket) -> None:
         if blocks:
             services.block_mark_paid(block=blocks[op[1] % len(blocks)], actor=staff)
     elif kind == "log":
-        _, minutes, work, days_ago = op
-        services.time_entry_log(
+        _, minutes, work, days_ago, started_at = op
+        entry = services.time_entry_log(
             agreement=agreement,
             technician=technician,
             ticket=ticket,
             work_date=TODAY - datetime.timedelta(days=days_ago),
             minutes=minutes,
             work_type=default_work_type(work),
+            started_at=started_at,
         )
+        check_entry_charge(test, agreement, entry)
     elif kind == "void":
         entries = list(TimeEntry.objects.filter(agreement=agreement, voided_at__isnull=True).order_by("pk"))
         if entries:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agreements', '0015_topup_mode'),
+        ('agreements', '0017_after_hours_work_type'),
         ('audit', '0008_block_expiry_change_action'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -20,10 +20,10 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='auditevent',
             name='action',
-            field=models.CharField(choices=[('block.sell', 'Block sold'), ('block.cancel', 'Block sale cancelled'), ('ledger.adjust', 'Balance adjusted'), ('time_entry.void', 'Time entry voided'), ('time_entry.correct', 'Time entry corrected'), ('invoice.void', 'Invoice voided'), ('payment.record', 'Payment recorded'), ('api_token.create', 'API token created'), ('api_token.revoke', 'API token revoked'), ('invitation.send', 'Invitation sent'), ('lockout.clear', 'Sign-in lockout lifted'), ('client.update', 'Client details changed'), ('email.resend', 'Undelivered email sent again'), ('agreement.order', 'Agreements reordered'), ('agreement.work_types', "Agreement's work types changed"), ('agreement.renew', 'Agreement renewed'), ('agreement.end', 'Agreement term ended'), ('block.refund', 'Unused hours refunded'), ('block.forfeit', 'Unused hours forfeited'), ('agreement.cancel', 'Agreement cancelled'), ('block.expiry_change', "Block's expiry date changed"), ('block.resize', 'Drafted block resized'), ('reload_draft.issue', 'Drafted reload invoice issued'), ('agreement.update', 'Agreement settings changed')], max_length=32, verbose_name='action'),
+            field=models.CharField(choices=[('block.sell', 'Block sold'), ('block.cancel', 'Block sale cancelled'), ('ledger.adjust', 'Balance adjusted'), ('time_entry.void', 'Time entry voided'), ('time_entry.correct', 'Time entry corrected'), ('invoice.void', 'Invoice voided'), ('payment.record', 'Payment recorded'), ('api_token.create', 'API token created'), ('api_token.revoke', 'API token revoked'), ('invitation.send', 'Invitation sent'), ('lockout.clear', 'Sign-in lockout lifted'), ('client.update', 'Client details changed'), ('email.resend', 'Undelivered email sent again'), ('agreement.order', 'Agreements reordered'), ('agreement.work_types', "Agreement's work types changed"), ('agreement.renew', 'Agreement renewed'), ('agreement.end', 'Agreement term ended'), ('block.refund', 'Unused hours refunded'), ('block.forfeit', 'Unused hours forfeited'), ('agreement.cancel', 'Agreement cancelled'), ('block.expiry_change', "Block's expiry date changed"), ('block.resize', 'Drafted block resized'), ('reload_draft.issue', 'Drafted reload invoice issued'), ('agreement.update', 'Agreement settings changed'), ('business_calendar.change', 'Business hours or holidays changed')], max_length=32, verbose_name='action'),
         ),
         migrations.AddConstraint(
             model_name='auditevent',
-            constraint=models.CheckConstraint(condition=models.Q(('action__in', ['block.sell', 'block.cancel', 'ledger.adjust', 'time_entry.void', 'time_entry.correct', 'invoice.void', 'payment.record', 'api_token.create', 'api_token.revoke', 'invitation.send', 'lockout.clear', 'client.update', 'email.resend', 'agreement.order', 'agreement.work_types', 'agreement.renew', 'agreement.end', 'block.refund', 'block.forfeit', 'agreement.cancel', 'block.expiry_change', 'block.resize', 'reload_draft.issue', 'agreement.update'])), name='auditevent_action_valid'),
+            constraint=models.CheckConstraint(condition=models.Q(('action__in', ['block.sell', 'block.cancel', 'ledger.adjust', 'time_entry.void', 'time_entry.correct', 'invoice.void', 'payment.record', 'api_token.create', 'api_token.revoke', 'invitation.send', 'lockout.clear', 'client.update', 'email.resend', 'agreement.order', 'agreement.work_types', 'agreement.renew', 'agreement.end', 'block.refund', 'block.forfeit', 'agreement.cancel', 'block.expiry_change', 'block.resize', 'reload_draft.issue', 'agreement.update', 'business_calendar.change'])), name='auditevent_action_valid'),
         ),
     ]

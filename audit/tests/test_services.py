@@ -189,6 +189,7 @@ def test_a_correction_is_one_event_with_the_old_and_new_entry(entry, staff, clie
         "charged_minutes": 90,
         "work_type": "Normal",
         "work_date": day,
+        "started_at": None,
         "notes": "",
     }
     assert event.after == {
@@ -197,6 +198,7 @@ def test_a_correction_is_one_event_with_the_old_and_new_entry(entry, staff, clie
         "charged_minutes": 30,
         "work_type": "Normal",
         "work_date": day,
+        "started_at": None,
         "notes": "",
         "replacement": str(new.public_id),
         "reason": "Was 30 minutes",

@@ -273,3 +273,29 @@ def test_refunds_and_forfeits_are_movements_on_the_statement(dataset):
         ("Unused hours forfeited: Given up", -300),
     ]
     assert s.opening_minutes + s.purchased_minutes - s.charged_minutes + s.other_minutes == s.closing_minutes == 240
+
+
+def test_a_split_entry_shows_its_after_hours_part_on_the_statement(client_a, staff, technician, ticket):
+    """Logged from 16:30 for 90 minutes on a weekday: 30 min normal + 60 min after-hours (90 charged)."""
+    from agreements.tests.factories import work_type
+
+    with time_machine.travel(datetime.datetime(2026, 3, 12, 12, 0, tzinfo=datetime.UTC), tick=False):
+        agreement = AgreementFactory(client=client_a)
+        agreement_services.ledger_adjust(agreement=agreement, minutes=600, reason="Opening", author=staff)
+        agreement_services.time_entry_log(
+            agreement=agreement,
+            technician=technician,
+            ticket=ticket,
+            work_date=datetime.date(2026, 3, 11),
+            started_at=datetime.time(16, 30),
+            minutes=90,
+            work_type=work_type("Normal"),
+        )
+        s = statements.statement_build(client=client_a, month=datetime.date(2026, 3, 1))
+        text = pdf_text(statements.statement_pdf(s))
+    assert [
+        (e.worked_minutes, e.charged_minutes, e.after_hours_minutes, e.after_hours_charged_minutes) for e in s.entries
+    ] == [(90, 120, 60, 90)]
+    squashed = "".join(text.split())
+    assert "tessNormal1h30min2h" in squashed  # worked 90, charged 120 (pdftotext wraps the cells)
+    assert "1hafter-hours,charged1h30min" in squashed

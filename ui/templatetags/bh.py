@@ -48,6 +48,12 @@ def signed_minutes(value: int) -> str:
 
 
 @register.filter
+def multiplier(value: Decimal) -> str:
+    """A work type's rate without trailing zeros: `Decimal("1.50")` → `1.5`, `Decimal("2.00")` → `2`."""
+    return f"{Decimal(value).normalize():f}"
+
+
+@register.filter
 def money(amount: Decimal | None, currency: str = "") -> str:
     """`Decimal("1800")`, `"USD"` → `$1,800.00` (agreements.domain.format_money)."""
     return "—" if amount is None else format_money(amount, currency)
