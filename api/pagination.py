@@ -22,11 +22,25 @@ class Pagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        # DRF would silently fall back to the default; a wrong page size is the caller's mistake.
+        return min(self._whole_number(self.page_size_query_param, raw), self.max_page_size)
+
+    def get_page_number(self, request, paginator) -> int:  # noqa: ANN001
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return 1
+        return self._whole_number(self.page_query_param, raw)
+
+    def _whole_number(self, name: str, raw: str) -> int:
+        # DRF would silently fall back to the default (an empty page= is page
+        # 1, a wrong page size is 50): a wrong value is the caller's mistake.
         if not raw.isdigit() or int(raw) < 1:
-            message = gettext("A whole number from 1 to %(max)s.") % {"max": self.max_page_size}
-            raise ValidationError({self.page_size_query_param: [message]})
-        return min(int(raw), self.max_page_size)
+            message = (
+                gettext("A whole number from 1 to %(max)s.") % {"max": self.max_page_size}
+                if name == self.page_size_query_param
+                else gettext("A whole number from 1.")
+            )
+            raise ValidationError({name: [message]})
+        return int(raw)
 
     def get_schema_operation_parameters(self, view) -> list[dict]:  # noqa: ANN001
         parameters = super().get_schema_operation_parameters(view)

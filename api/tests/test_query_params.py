@@ -53,3 +53,14 @@ def test_an_unknown_query_parameter_is_a_400_naming_it(staff_api, urls, path, pa
 def test_the_documented_parameters_are_all_taken(staff_api, urls, path, parameters):
     response = staff_api.get(urls(path), {"page": "1", "page_size": "10", "format": "json"})
     assert response.status_code == HTTPStatus.OK, response.content[:300]
+
+
+@pytest.mark.parametrize("page", ["", "0", "-1", "one", "1.5"])
+def test_a_page_that_is_not_a_whole_number_from_1_is_a_400(staff_api, urls, page):
+    response = staff_api.get(urls("/api/v1/credit-notes/"), {"page": page})
+    assert response.status_code == HTTPStatus.BAD_REQUEST, response.content[:300]
+    assert response.json()["fields"] == {"page": ["A whole number from 1."]}
+
+
+def test_a_page_beyond_the_last_is_a_404(staff_api, urls):
+    assert staff_api.get(urls("/api/v1/credit-notes/"), {"page": "2"}).status_code == HTTPStatus.NOT_FOUND
