@@ -37,6 +37,8 @@ class AuditAction(models.TextChoices):
     BLOCK_REFUND = "block.refund", _("Unused hours refunded")
     BLOCK_FORFEIT = "block.forfeit", _("Unused hours forfeited")
     AGREEMENT_CANCEL = "agreement.cancel", _("Agreement cancelled")
+    BLOCK_GOODWILL = "block.goodwill", _("Goodwill hours granted")
+    BLOCK_MOVE = "block.move", _("Unused hours moved")
 
 
 class AuditEventQuerySet(models.QuerySet):

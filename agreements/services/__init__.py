@@ -33,6 +33,7 @@ from agreements.services.clients import (
     client_create,
     client_update,
 )
+from agreements.services.goodwill_and_moves import block_grant_goodwill, block_hours_move
 from agreements.services.ledger import InsufficientBalance, agreement_balance_locked
 from agreements.services.renewals import (
     RenewalTerm,
@@ -76,6 +77,8 @@ __all__ = [
     "agreement_unpaid_blocks",
     "block_cancel",
     "block_credit",
+    "block_grant_goodwill",
+    "block_hours_move",
     "block_mark_paid",
     "block_sell",
     "block_unused_forfeit",
