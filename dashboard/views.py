@@ -673,7 +673,7 @@ def _disposition_line(block: Block, minutes: int, disposition: str) -> str:
         "block": block_name(block.minutes),
         "date": date_format(block.starts_on, "DATE_FORMAT"),
     }
-    if disposition == "refund":
+    if disposition == "refund" and not block.is_goodwill:  # goodwill hours are forfeited: they were free
         return _("%(duration)s unused of the %(block)s of %(date)s: refunded, %(amount)s before tax") % {
             **values,
             "amount": money(credit_notes.refund_subtotal(block, minutes), block.currency),

@@ -12,6 +12,7 @@ two moves in opposite directions queue instead of deadlocking.
 """
 
 import datetime
+from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -21,7 +22,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
 from accounts.validators import check_single_line
-from agreements.domain import MAX_BLOCK_MINUTES, check_date_in_range, format_minutes, money
+from agreements.domain import MAX_BLOCK_MINUTES, block_price, check_date_in_range, format_minutes
 from agreements.models import Agreement, AgreementStatus, Block, LedgerEntry, LedgerKind, OveragePolicy
 from agreements.services.ledger import _credit_block, _lock, _write
 from audit.models import AuditAction
@@ -98,8 +99,8 @@ def block_grant_goodwill(
             agreement=agreement,
             tier=None,
             minutes=minutes,
-            rate=money(0),
-            amount=money(0),
+            rate=Decimal("0.00"),
+            amount=Decimal("0.00"),
             currency=client.currency,
             starts_on=starts_on,
             expires_on=expires_on,
@@ -213,7 +214,8 @@ def block_hours_move(*, block: Block, to_agreement: Agreement, minutes: int, rea
                     }
                 }
             )
-        starts_on = _starts_on(target, today)
+        # Never usable before the source block was.
+        starts_on = max(_starts_on(target, today), block.starts_on)
         if block.expires_on is not None and block.expires_on < starts_on:
             raise ValidationError(
                 {
@@ -226,7 +228,8 @@ def block_hours_move(*, block: Block, to_agreement: Agreement, minutes: int, rea
             tier=None,
             minutes=minutes,
             rate=block.rate,
-            amount=money(block.rate * minutes / 60),
+            # Priced as a block of `minutes` at the source's rate is priced.
+            amount=block_price(hourly_rate=block.rate, discount_per_hour=Decimal("0"), minutes=minutes)[1],
             currency=block.currency,
             starts_on=starts_on,
             expires_on=block.expires_on,
