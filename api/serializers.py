@@ -452,6 +452,7 @@ class GoodwillSerializer(serializers.Serializer):
 
 class GoodwillResultSerializer(serializers.Serializer):
     block = BlockSerializer()
+    entries = AdjustmentEntrySerializer(many=True, help_text="The ledger entries written.")
     balance_minutes = serializers.IntegerField()
 
 
@@ -470,6 +471,7 @@ class HoursMoveSerializer(serializers.Serializer):
 class HoursMoveResultSerializer(serializers.Serializer):
     block = BlockSerializer(help_text="The new block on the target agreement.")
     from_block = BlockSerializer(help_text="The block the hours came from.")
+    entries = AdjustmentEntrySerializer(many=True, help_text="The ledger entries written, on both agreements.")
     balance_minutes = serializers.IntegerField(help_text="The source agreement's balance now.")
     to_balance_minutes = serializers.IntegerField(help_text="The target agreement's balance now.")
 

@@ -455,7 +455,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
         def perform() -> Response:
             data = _valid(s.GoodwillSerializer, self)
-            block = agreement_services.block_grant_goodwill(
+            grant = agreement_services.block_grant_goodwill(
                 agreement=agreement,
                 minutes=data["minutes"],
                 reason=data["reason"],
@@ -463,7 +463,8 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
                 actor=request.user,
             )
             balance = Agreement.objects.values_list("balance_minutes", flat=True).get(pk=agreement.pk)
-            return _out(s.GoodwillResultSerializer, {"block": block, "balance_minutes": balance}, self, 201)
+            out = {"block": grant.block, "entries": grant.entries, "balance_minutes": balance}
+            return _out(s.GoodwillResultSerializer, out, self, 201)
 
         return run_idempotent(request, perform)
 
@@ -494,13 +495,14 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
         def perform() -> Response:
             data = _valid(s.HoursMoveSerializer, self)
-            moved = agreement_services.block_hours_move(
+            move = agreement_services.block_hours_move(
                 block=block,
                 to_agreement=data["to_agreement"],
                 minutes=data["minutes"],
                 reason=data["reason"],
                 actor=request.user,
             )
+            moved = move.block
             balances = dict(
                 Agreement.objects.filter(pk__in=[agreement.pk, moved.agreement_id]).values_list(
                     "pk", "balance_minutes"
@@ -509,6 +511,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
             out = {
                 "block": Block.objects.select_related("moved_from").get(pk=moved.pk),
                 "from_block": Block.objects.select_related("moved_from").get(pk=block.pk),
+                "entries": move.entries,
                 "balance_minutes": balances[agreement.pk],
                 "to_balance_minutes": balances[moved.agreement_id],
             }

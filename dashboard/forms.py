@@ -281,7 +281,9 @@ class AgreementChoiceField(forms.ModelChoiceField):
 class HoursMoveForm(forms.Form):
     """Unused hours of a block to another active agreement of the same client."""
 
-    to_agreement = AgreementChoiceField(label=_("To agreement"), queryset=Agreement.objects.none())
+    to_agreement = AgreementChoiceField(
+        label=_("To agreement"), queryset=Agreement.objects.none(), to_field_name="public_id"
+    )
     duration = DurationField(label=_("Time"), help_text=_("e.g. 1:30, 90 or 2h"))
     reason = forms.CharField(
         label=_("Reason"), max_length=500, help_text=_("Required; the client sees this in the ledger.")

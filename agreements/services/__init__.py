@@ -33,7 +33,7 @@ from agreements.services.clients import (
     client_create,
     client_update,
 )
-from agreements.services.goodwill_and_moves import block_grant_goodwill, block_hours_move
+from agreements.services.goodwill_and_moves import GoodwillGrant, HoursMove, block_grant_goodwill, block_hours_move
 from agreements.services.ledger import InsufficientBalance, agreement_balance_locked
 from agreements.services.renewals import (
     RenewalTerm,
@@ -57,6 +57,8 @@ from agreements.services.time_entries import (
 )
 
 __all__ = [
+    "GoodwillGrant",
+    "HoursMove",
     "IdempotencyConflict",
     "InsufficientBalance",
     "NoAgreementCanTake",

@@ -12,6 +12,7 @@ two moves in opposite directions queue instead of deadlocking.
 """
 
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -64,6 +65,18 @@ def _starts_on(agreement: Agreement, today: datetime.date) -> datetime.date:
     return max(today, agreement.starts_on)
 
 
+@dataclass(frozen=True)
+class GoodwillGrant:
+    block: Block  # the goodwill block
+    entries: list[LedgerEntry]  # its credit, and any earlier overage it repaid
+
+
+@dataclass(frozen=True)
+class HoursMove:
+    block: Block  # the new block on the target agreement
+    entries: list[LedgerEntry]  # out of the source block, into the new one (and any overage it repaid)
+
+
 def block_grant_goodwill(
     *,
     agreement: Agreement,
@@ -71,7 +84,7 @@ def block_grant_goodwill(
     reason: str,
     actor: User,
     expires_on: datetime.date | None = None,
-) -> Block:
+) -> GoodwillGrant:
     """Give the client free hours: a goodwill block, credited at once, with no
     rate, amount or invoice. It expires on `expires_on`, else with the term."""
     _check_staff(actor, gettext("Only MSP staff can grant goodwill hours."))
@@ -110,7 +123,7 @@ def block_grant_goodwill(
         block.full_clean()
         block.save()
         balance_before = agreement.balance_minutes
-        _credit_block(agreement, block, actor, kind=LedgerKind.GOODWILL, reason=reason)
+        entries = _credit_block(agreement, block, actor, kind=LedgerKind.GOODWILL, reason=reason)
         audit_record(
             actor=actor,
             action=AuditAction.BLOCK_GOODWILL,
@@ -135,7 +148,7 @@ def block_grant_goodwill(
             ),
         )
     block.refresh_from_db()
-    return block
+    return GoodwillGrant(block=block, entries=entries)
 
 
 def _lock_both(first: Agreement, second: Agreement) -> dict[int, Agreement]:
@@ -150,10 +163,10 @@ def _lowest_balance_allowed(agreement: Agreement) -> int | None:
     return -agreement.overage_limit_minutes if agreement.overage_policy == OveragePolicy.ALLOW_NEGATIVE else 0
 
 
-def block_hours_move(*, block: Block, to_agreement: Agreement, minutes: int, reason: str, actor: User) -> Block:
+def block_hours_move(*, block: Block, to_agreement: Agreement, minutes: int, reason: str, actor: User) -> HoursMove:
     """Move `minutes` of a block's unused hours to another agreement of the same
     client, at the block's rate: a new block there (same rate, expiry and paid
-    state), credited at once. Returns the new block."""
+    state), credited at once."""
     _check_staff(actor, gettext("Only MSP staff can move hours."))
     minutes = _clean_minutes(minutes)
     reason = _clean_reason(reason, message=gettext("Say why the hours are moved."))
@@ -245,20 +258,11 @@ def block_hours_move(*, block: Block, to_agreement: Agreement, minutes: int, rea
             "target_balance_minutes": target.balance_minutes,
             "block_minutes_left": block.minutes_left,
         }
-        _write(
-            source,
-            [
-                LedgerEntry(
-                    agreement=source,
-                    block=block,
-                    kind=LedgerKind.MOVE_OUT,
-                    minutes=-minutes,
-                    reason=reason,
-                    author=actor,
-                )
-            ],
+        out = LedgerEntry(
+            agreement=source, block=block, kind=LedgerKind.MOVE_OUT, minutes=-minutes, reason=reason, author=actor
         )
-        _credit_block(target, moved, actor, kind=LedgerKind.MOVE_IN, reason=reason)
+        _write(source, [out])
+        entries = [out, *_credit_block(target, moved, actor, kind=LedgerKind.MOVE_IN, reason=reason)]
         audit_record(
             actor=actor,
             action=AuditAction.BLOCK_MOVE,
@@ -287,4 +291,4 @@ def block_hours_move(*, block: Block, to_agreement: Agreement, minutes: int, rea
             ),
         )
     moved.refresh_from_db()
-    return moved
+    return HoursMove(block=moved, entries=entries)

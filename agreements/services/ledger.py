@@ -156,7 +156,7 @@ def _check_overage(agreement: Agreement, charged: int, on: datetime.date) -> Non
 
 def _credit_block(
     agreement: Agreement, block: Block, author: User | None, kind: str = LedgerKind.PURCHASE, reason: str = ""
-) -> None:
+) -> list[LedgerEntry]:
     """Write the block's credit (a purchase, or goodwill or moved hours), once;
     a new block first repays overage the agreement ran into (unless overage is
     billed separately)."""
@@ -177,6 +177,7 @@ def _credit_block(
     _write(agreement, entries)
     block.credited_at = timezone.now()
     Block.objects.filter(pk=block.pk).update(credited_at=block.credited_at)
+    return entries
 
 
 def _expire_blocks_of(agreement: Agreement, today: datetime.date) -> int:

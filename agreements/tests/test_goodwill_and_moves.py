@@ -64,7 +64,8 @@ def test_it_grants_a_free_block_credited_at_once(agreement, staff):
     agreement.ends_on = TODAY + 90 * DAY
     agreement.save()
 
-    block = services.block_grant_goodwill(agreement=agreement, minutes=150, reason="Sorry for the outage", actor=staff)
+    grant = services.block_grant_goodwill(agreement=agreement, minutes=150, reason="Sorry for the outage", actor=staff)
+    block = grant.block
 
     assert (block.is_goodwill, block.minutes, block.minutes_left, block.rate, block.amount, block.tier) == (
         True,
@@ -77,6 +78,7 @@ def test_it_grants_a_free_block_credited_at_once(agreement, staff):
     assert (block.starts_on, block.expires_on, block.paid_at) == (TODAY, TODAY + 90 * DAY, None)
     assert block.credited_at is not None
     entry = LedgerEntry.objects.get(block=block)
+    assert grant.entries == [entry]
     assert (entry.kind, entry.minutes, entry.reason, entry.author) == (
         LedgerKind.GOODWILL,
         150,
@@ -96,9 +98,10 @@ def test_it_grants_a_free_block_credited_at_once(agreement, staff):
 def test_a_goodwill_block_expires_when_staff_say(agreement, staff):
     block = services.block_grant_goodwill(
         agreement=agreement, minutes=60, reason="Goodwill", actor=staff, expires_on=TODAY + 7 * DAY
-    )
+    ).block
     assert block.expires_on == TODAY + 7 * DAY
-    assert services.block_grant_goodwill(agreement=agreement, minutes=60, reason="Open-ended", actor=staff).expires_on is None
+    open_ended = services.block_grant_goodwill(agreement=agreement, minutes=60, reason="Open-ended", actor=staff)
+    assert open_ended.block.expires_on is None
 
 
 @pytest.mark.parametrize(
@@ -161,7 +164,7 @@ def test_goodwill_hours_are_zero_value_in_deferred_and_recognised_revenue(agreem
 
 
 def test_goodwill_hours_are_forfeited_never_refunded_and_never_stop_an_end(agreement, staff):
-    block = services.block_grant_goodwill(agreement=agreement, minutes=60, reason="Goodwill", actor=staff)
+    block = services.block_grant_goodwill(agreement=agreement, minutes=60, reason="Goodwill", actor=staff).block
     with pytest.raises(ValidationError, match="nothing to refund"):
         services.block_unused_refund(block=block, actor=staff, reason="Leaving")
     assert services.agreement_unpaid_blocks(agreement) == []
@@ -190,7 +193,10 @@ def test_it_moves_unused_hours_at_the_blocks_rate(two, staff):
     source, target = two
     block = paid(source, staff, hours=10, expires_on=TODAY + 30 * DAY)
 
-    moved = services.block_hours_move(block=block, to_agreement=target, minutes=7, reason="Wrong agreement", actor=staff)
+    result = services.block_hours_move(
+        block=block, to_agreement=target, minutes=7, reason="Wrong agreement", actor=staff
+    )
+    moved = result.block
 
     assert (moved.agreement, moved.moved_from, moved.minutes, moved.minutes_left) == (target, block, 7, 7)
     # 7 min at 95.00/h = 11.0833… → 11.08, rounded like a block price.
@@ -206,6 +212,7 @@ def test_it_moves_unused_hours_at_the_blocks_rate(two, staff):
     assert block.minutes_left == 593
     out = LedgerEntry.objects.get(kind=LedgerKind.MOVE_OUT)
     into = LedgerEntry.objects.get(kind=LedgerKind.MOVE_IN)
+    assert [(e.kind, e.minutes) for e in result.entries] == [(LedgerKind.MOVE_OUT, -7), (LedgerKind.MOVE_IN, 7)]
     assert (out.agreement, out.block, out.minutes, out.reason, out.author) == (
         source,
         block,
@@ -259,9 +266,11 @@ def test_deferred_revenue_moves_with_the_hours(two, staff, technician):
 
 def test_moved_goodwill_hours_stay_goodwill(two, staff):
     source, target = two
-    block = services.block_grant_goodwill(agreement=source, minutes=120, reason="Goodwill", actor=staff)
+    block = services.block_grant_goodwill(agreement=source, minutes=120, reason="Goodwill", actor=staff).block
 
-    moved = services.block_hours_move(block=block, to_agreement=target, minutes=60, reason="Other site", actor=staff)
+    moved = services.block_hours_move(
+        block=block, to_agreement=target, minutes=60, reason="Other site", actor=staff
+    ).block
 
     assert (moved.is_goodwill, moved.rate, moved.amount, moved.paid_at) == (True, Decimal("0.00"), Decimal("0.00"), None)
     assert services.agreement_unpaid_blocks(target) == []
@@ -340,7 +349,7 @@ def test_a_move_never_takes_the_source_below_its_overage_floor(two, staff, techn
 
     _refusal(two, staff, block=block, minutes=541, match="below what its overage policy allows")
 
-    moved = services.block_hours_move(block=block, to_agreement=two[1], minutes=540, reason="Move", actor=staff)
+    moved = services.block_hours_move(block=block, to_agreement=two[1], minutes=540, reason="Move", actor=staff).block
     assert moved.starts_on == TODAY + DAY  # never usable before the source block was
     assert (assert_balance_is_ledger_sum(source), assert_balance_is_ledger_sum(two[1])) == (0, 540)
 

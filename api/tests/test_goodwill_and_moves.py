@@ -48,6 +48,9 @@ def test_staff_grant_goodwill_hours(staff_api, funded):
         None,
     )
     assert (block["expires_on"], block["paid_at"], block["tier"]) == (body["expires_on"], None, None)
+    assert [(e["kind"], e["minutes"], e["reason"], e["block"]) for e in result["entries"]] == [
+        ("goodwill", 90, "Sorry for the outage", block["id"])
+    ]
     assert replay.json() == result
     assert Block.objects.filter(is_goodwill=True).count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.BLOCK_GOODWILL).count() == 1
@@ -96,6 +99,10 @@ def test_staff_move_hours_to_another_agreement_of_the_client(staff_api, funded, 
     )
     assert moved["paid_at"] is not None
     assert result["from_block"]["id"] == str(block.public_id)
+    assert [(e["kind"], e["minutes"], e["block"]) for e in result["entries"]] == [
+        ("move_out", -45, str(block.public_id)),
+        ("move_in", 45, moved["id"]),
+    ]
     assert replay.json() == result
     assert LedgerEntry.objects.filter(kind=LedgerKind.MOVE_OUT).count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.BLOCK_MOVE).count() == 1

@@ -61,7 +61,7 @@ def test_staff_move_hours_to_another_agreement_of_the_client(client, staff, fund
     url = reverse("dashboard:block_move", args=[block.public_id])
     page = client.get(url).content.decode()
     assert "Projects" in page
-    form = {"to_agreement": sister.pk, "duration": "45", "reason": "Logged on the wrong agreement"}
+    form = {"to_agreement": str(sister.public_id), "duration": "45", "reason": "Logged on the wrong agreement"}
     page = client.post(url, form).content.decode()
     assert "45 min unused of the 10-hour support block" in page
     assert "at $100.00/h ($75.00)" in page
@@ -121,7 +121,7 @@ def test_only_staff_grant_or_move(client, request, user, funded, sister):
         (reverse("dashboard:block_goodwill", args=[funded.public_id]), {"duration": "60", "reason": "x", "confirm": "1"}),
         (
             reverse("dashboard:block_move", args=[block.public_id]),
-            {"to_agreement": sister.pk, "duration": "60", "reason": "x", "confirm": "1"},
+            {"to_agreement": str(sister.public_id), "duration": "60", "reason": "x", "confirm": "1"},
         ),
     ):
         assert client.get(url).status_code == HTTPStatus.NOT_FOUND
