@@ -165,6 +165,8 @@ def test_goodwill_hours_are_zero_value_in_deferred_and_recognised_revenue(agreem
 
 def test_goodwill_hours_are_forfeited_never_refunded_and_never_stop_an_end(agreement, staff):
     block = services.block_grant_goodwill(agreement=agreement, minutes=60, reason="Goodwill", actor=staff).block
+    with pytest.raises(ValidationError, match="nothing to pay"):
+        services.block_mark_paid(block=block, actor=staff)
     with pytest.raises(ValidationError, match="nothing to refund"):
         services.block_unused_refund(block=block, actor=staff, reason="Leaving")
     assert services.agreement_unpaid_blocks(agreement) == []
