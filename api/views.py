@@ -359,7 +359,9 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         agreement = self.get_object()
         require(not request.user.is_technician, "Purchases are billing data; technicians do not see them.")
         blocks = (
-            Block.objects.filter(agreement=agreement).select_related("moved_from").order_by("starts_on", "created_at", "id")
+            Block.objects.filter(agreement=agreement)
+            .select_related("moved_from")
+            .order_by("starts_on", "created_at", "id")
         )
         return self.page(blocks, s.BlockSerializer)
 
@@ -504,9 +506,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
             )
             moved = move.block
             balances = dict(
-                Agreement.objects.filter(pk__in=[agreement.pk, moved.agreement_id]).values_list(
-                    "pk", "balance_minutes"
-                )
+                Agreement.objects.filter(pk__in=[agreement.pk, moved.agreement_id]).values_list("pk", "balance_minutes")
             )
             out = {
                 "block": Block.objects.select_related("moved_from").get(pk=moved.pk),

@@ -595,7 +595,9 @@ def block_move(request: HttpRequest, public_id: str) -> HttpResponse:
     agreement = block.agreement
     form = HoursMoveForm(request.POST or None, block=block)
     if not form.fields["to_agreement"].queryset.exists():
-        messages.info(request, _("%(client)s has no other active agreement to move hours to.") % {"client": agreement.client})
+        messages.info(
+            request, _("%(client)s has no other active agreement to move hours to.") % {"client": agreement.client}
+        )
         return redirect(_client_page(agreement))
     if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
         data = form.cleaned_data
@@ -651,8 +653,10 @@ def block_move(request: HttpRequest, public_id: str) -> HttpResponse:
                 target.refresh_from_db()
                 messages.success(
                     request,
-                    _("Moved %(duration)s from %(source)s (balance %(source_balance)s) to %(target)s (balance "
-                      "%(target_balance)s).")  # fmt: skip
+                    _(
+                        "Moved %(duration)s from %(source)s (balance %(source_balance)s) to %(target)s "
+                        "(balance %(target_balance)s)."
+                    )
                     % {
                         "duration": format_minutes(minutes),
                         "source": agreement.name,

@@ -645,8 +645,12 @@ HOSTILE: dict[str, dict[str, Field]] = {
     },
     "api:agreement-purchase-move": {
         "to_agreement": F(
-            [*API_IDS, H("client-B-agreement", "@agreement_b"), H("same-agreement", "@agreement"),
-             H("ended-agreement", "@agreement_b_ended")]  # fmt: skip
+            [
+                *API_IDS,
+                H("client-B-agreement", "@agreement_b"),
+                H("same-agreement", "@agreement"),
+                H("ended-agreement", "@agreement_b_ended"),
+            ]
         ),
         # 8 h of the block are unused: 9 h is refused too.
         "minutes": F([*API_MINUTES, H("9-hours", 540)]),

@@ -140,9 +140,7 @@ def agreement_unpaid_blocks(agreement: Agreement) -> list[Block]:
     return list(
         Block.objects.filter(
             agreement=agreement, paid_at__isnull=True, cancelled_at__isnull=True, is_goodwill=False
-        ).order_by(
-            "starts_on", "created_at", "id"
-        )
+        ).order_by("starts_on", "created_at", "id")
     )
 
 

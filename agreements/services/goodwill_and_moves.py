@@ -40,10 +40,7 @@ def _check_staff(actor: User | None, message: str) -> None:
 def _clean_minutes(minutes: object) -> int:
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_BLOCK_MINUTES:
         raise ValidationError(
-            {
-                "minutes": gettext("Enter a whole number of minutes between 1 and %(max)s.")
-                % {"max": MAX_BLOCK_MINUTES}
-            }
+            {"minutes": gettext("Enter a whole number of minutes between 1 and %(max)s.") % {"max": MAX_BLOCK_MINUTES}}
         )
     return minutes
 
@@ -183,8 +180,10 @@ def block_hours_move(*, block: Block, to_agreement: Agreement, minutes: int, rea
             )
         if target.status != AgreementStatus.ACTIVE:
             raise ValidationError(
-                {"to_agreement": gettext("The agreement “%(agreement)s” has ended; it takes no more hours.")
-                 % {"agreement": target.name}}  # fmt: skip
+                {
+                    "to_agreement": gettext("The agreement “%(agreement)s” has ended; it takes no more hours.")
+                    % {"agreement": target.name}
+                }
             )
         if block.cancelled_at is not None:
             raise ValidationError(gettext("This block sale was cancelled; it has no hours to move."))
@@ -205,9 +204,7 @@ def block_hours_move(*, block: Block, to_agreement: Agreement, minutes: int, rea
         if minutes > block.minutes_left:
             raise ValidationError(
                 {
-                    "minutes": gettext(
-                        "Only %(left)s min of this block are unused: move between 1 and %(left)s min."
-                    )
+                    "minutes": gettext("Only %(left)s min of this block are unused: move between 1 and %(left)s min.")
                     % {"left": block.minutes_left}
                 }
             )
@@ -281,7 +278,9 @@ def block_hours_move(*, block: Block, to_agreement: Agreement, minutes: int, rea
                 "reason": reason,
             },
             summary=format_lazy(
-                gettext_lazy("Moved {duration} unused of a {block} block of {client} from {source} to {target}: {reason}"),
+                gettext_lazy(
+                    "Moved {duration} unused of a {block} block of {client} from {source} to {target}: {reason}"
+                ),
                 duration=format_minutes(minutes),
                 block=format_minutes(block.minutes),
                 client=source.client.name,

@@ -161,9 +161,7 @@ def _credit_block(
     a new block first repays overage the agreement ran into (unless overage is
     billed separately)."""
     entries = [
-        LedgerEntry(
-            agreement=agreement, block=block, kind=kind, minutes=block.minutes, reason=reason, author=author
-        )
+        LedgerEntry(agreement=agreement, block=block, kind=kind, minutes=block.minutes, reason=reason, author=author)
     ]
     pool = _pool_minutes(agreement)
     if pool < 0 and agreement.overage_policy != OveragePolicy.BILL_OVERAGE:

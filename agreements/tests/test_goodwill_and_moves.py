@@ -13,7 +13,7 @@ from agreements.domain import MAX_BLOCK_MINUTES
 from agreements.models import Agreement, AgreementStatus, Block, CreditPolicy, LedgerEntry, LedgerKind, OveragePolicy
 from agreements.summaries import deferred_revenue as agreements_deferred
 from agreements.tests.assertions import assert_balance_is_ledger_sum
-from agreements.tests.factories import AgreementFactory, TicketFactory, tier, work_type
+from agreements.tests.factories import AgreementFactory, TicketFactory, work_type
 from audit.models import AuditAction, AuditEvent
 from reports import selectors as reports
 
@@ -87,7 +87,10 @@ def test_it_grants_a_free_block_credited_at_once(agreement, staff):
     )
     assert assert_balance_is_ledger_sum(agreement) == 150
     event = AuditEvent.objects.get(action=AuditAction.BLOCK_GOODWILL)
-    assert event.summary == "Granted 2 h 30 min of goodwill hours to Acme Dental (Prepaid support hours): Sorry for the outage"
+    assert (
+        event.summary
+        == "Granted 2 h 30 min of goodwill hours to Acme Dental (Prepaid support hours): Sorry for the outage"
+    )
     assert (event.before, event.after["balance_minutes"], event.after["amount"]) == (
         {"balance_minutes": 0},
         150,
@@ -274,7 +277,12 @@ def test_moved_goodwill_hours_stay_goodwill(two, staff):
         block=block, to_agreement=target, minutes=60, reason="Other site", actor=staff
     ).block
 
-    assert (moved.is_goodwill, moved.rate, moved.amount, moved.paid_at) == (True, Decimal("0.00"), Decimal("0.00"), None)
+    assert (moved.is_goodwill, moved.rate, moved.amount, moved.paid_at) == (
+        True,
+        Decimal("0.00"),
+        Decimal("0.00"),
+        None,
+    )
     assert services.agreement_unpaid_blocks(target) == []
 
 

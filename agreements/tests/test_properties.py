@@ -289,10 +289,14 @@ def check_moves_and_goodwill(test, client) -> None:
     for moved in Block.objects.filter(agreement__client=client, moved_from__isnull=False).select_related("moved_from"):
         source = moved.moved_from
         test.assertNotEqual(source.agreement_id, moved.agreement_id)
-        test.assertEqual((moved.rate, moved.expires_on, moved.paid_at), (source.rate, source.expires_on, source.paid_at))
+        test.assertEqual(
+            (moved.rate, moved.expires_on, moved.paid_at), (source.rate, source.expires_on, source.paid_at)
+        )
         test.assertEqual(ledger.get(block=moved, kind=LedgerKind.MOVE_IN).minutes, moved.minutes)
     for block in Block.objects.filter(agreement__client=client, moved_from__isnull=True):
-        moved_out = -(ledger.filter(block=block, kind=LedgerKind.MOVE_OUT).aggregate(total=Sum("minutes"))["total"] or 0)
+        moved_out = -(
+            ledger.filter(block=block, kind=LedgerKind.MOVE_OUT).aggregate(total=Sum("minutes"))["total"] or 0
+        )
         moved_in = Block.objects.filter(moved_from=block).aggregate(total=Sum("minutes"))["total"] or 0
         test.assertEqual(moved_out, moved_in)
     for block in Block.objects.filter(agreement__client=client, is_goodwill=True):

@@ -116,7 +116,9 @@ def test_a_move_beyond_the_unused_hours_or_to_another_client_changes_nothing(
         move_url(funded, block), {"to_agreement": str(sister.public_id), "minutes": 601, "reason": "x"}, format="json"
     )
     assert too_much.status_code == HTTPStatus.BAD_REQUEST
-    assert too_much.json()["fields"]["minutes"] == ["Only 600 min of this block are unused: move between 1 and 600 min."]
+    assert too_much.json()["fields"]["minutes"] == [
+        "Only 600 min of this block are unused: move between 1 and 600 min."
+    ]
     elsewhere = staff_api.post(
         move_url(funded, block),
         {"to_agreement": str(other_agreement.public_id), "minutes": 60, "reason": "x"},
@@ -137,12 +139,12 @@ def test_a_move_beyond_the_unused_hours_or_to_another_client_changes_nothing(
 def test_a_block_of_another_agreement_is_not_found(staff_api, funded, sister, other_agreement):
     other_block = other_agreement.blocks.get()
     response = staff_api.post(
-        move_url(funded, other_block), {"to_agreement": str(sister.public_id), "minutes": 60, "reason": "x"}, format="json"
+        move_url(funded, other_block),
+        {"to_agreement": str(sister.public_id), "minutes": 60, "reason": "x"},
+        format="json",
     )
     assert response.status_code == HTTPStatus.NOT_FOUND
-    malformed = staff_api.post(
-        f"/api/v1/agreements/{funded.public_id}/purchases/not-a-uuid/move/", {}, format="json"
-    )
+    malformed = staff_api.post(f"/api/v1/agreements/{funded.public_id}/purchases/not-a-uuid/move/", {}, format="json")
     assert malformed.status_code == HTTPStatus.NOT_FOUND
 
 
@@ -151,7 +153,9 @@ def test_only_staff_grant_or_move(alice_api, tech_api, charlie_api, anon_api, fu
     for api in (alice_api, tech_api, charlie_api):
         granted = api.post(goodwill_url(funded), {"minutes": 60, "reason": "x"}, format="json")
         moved = api.post(
-            move_url(funded, block), {"to_agreement": str(sister.public_id), "minutes": 60, "reason": "x"}, format="json"
+            move_url(funded, block),
+            {"to_agreement": str(sister.public_id), "minutes": 60, "reason": "x"},
+            format="json",
         )
         assert (granted.status_code, moved.status_code) == (HTTPStatus.NOT_FOUND, HTTPStatus.NOT_FOUND)
     assert anon_api.post(goodwill_url(funded), {"minutes": 60, "reason": "x"}, format="json").status_code in (

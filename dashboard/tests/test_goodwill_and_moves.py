@@ -118,7 +118,10 @@ def test_only_staff_grant_or_move(client, request, user, funded, sister):
     client.force_login(request.getfixturevalue(user))
     block = funded.blocks.get()
     for url, form in (
-        (reverse("dashboard:block_goodwill", args=[funded.public_id]), {"duration": "60", "reason": "x", "confirm": "1"}),
+        (
+            reverse("dashboard:block_goodwill", args=[funded.public_id]),
+            {"duration": "60", "reason": "x", "confirm": "1"},
+        ),
         (
             reverse("dashboard:block_move", args=[block.public_id]),
             {"to_agreement": str(sister.public_id), "duration": "60", "reason": "x", "confirm": "1"},
