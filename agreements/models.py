@@ -581,6 +581,21 @@ class Block(models.Model):
         related_name="rolled_over_into",
         verbose_name=_("rolled over from"),
     )
+    # Free hours staff granted (agreements.services.block_grant_goodwill): no
+    # rate, no amount, no invoice; nothing to pay and nothing to refund.
+    is_goodwill = models.BooleanField(default=False, editable=False, verbose_name=_("goodwill"))
+    # Unused hours of `moved_from` (another agreement of the same client) moved
+    # here at that block's rate (agreements.services.block_hours_move). Its
+    # amount is what those hours are worth; they were bought on the source's invoice.
+    moved_from = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="moved_into",
+        verbose_name=_("moved from"),
+    )
 
     class Meta:
         verbose_name = _("block")
@@ -601,6 +616,14 @@ class Block(models.Model):
             models.CheckConstraint(
                 condition=Q(rolled_over_from__isnull=True) | (Q(amount=0) & Q(tier__isnull=True)),
                 name="block_carry_over_sold_nothing",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_goodwill=False) | (Q(rate=0) & Q(amount=0) & Q(tier__isnull=True)),
+                name="block_goodwill_is_free",
+            ),
+            models.CheckConstraint(
+                condition=Q(moved_from__isnull=True) | (Q(tier__isnull=True) & Q(rolled_over_from__isnull=True)),
+                name="block_moved_sold_nothing",
             ),
         ]
 
@@ -752,6 +775,12 @@ class LedgerKind(models.TextChoices):
     FORFEIT = "forfeit", _("Unused hours forfeited")
     # A block's expiry date moved by staff: no minutes, the dates and reason in the entry.
     EXPIRY_CHANGE = "expiry_change", _("Expiry date changed")
+    # Free hours granted by staff, credited to their goodwill block.
+    GOODWILL = "goodwill", _("Goodwill hours granted")
+    # Unused hours moved between two agreements of a client: taken from a
+    # block of one (MOVE_OUT) and credited to a new block of the other (MOVE_IN).
+    MOVE_OUT = "move_out", _("Unused hours moved out")
+    MOVE_IN = "move_in", _("Unused hours moved in")
 
 
 class LedgerQuerySet(models.QuerySet):
@@ -823,10 +852,21 @@ class LedgerEntry(models.Model):
                         LedgerKind.CANCELLATION,
                         LedgerKind.REFUND,
                         LedgerKind.FORFEIT,
+                        LedgerKind.MOVE_OUT,
                     ]
                 )
                 | Q(minutes__lt=0),
                 name="ledger_debits_negative",
+            ),
+            # Granted or moved hours are a block's hours, credited, and always say why.
+            models.CheckConstraint(
+                condition=~Q(kind__in=[LedgerKind.GOODWILL, LedgerKind.MOVE_IN])
+                | (Q(minutes__gt=0) & Q(block__isnull=False) & ~Q(reason="")),
+                name="ledger_goodwill_move_in_credit_a_block",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=LedgerKind.MOVE_OUT) | (Q(block__isnull=False) & ~Q(reason="")),
+                name="ledger_move_out_from_a_block",
             ),
             # Refunded or forfeited hours are a block's hours, and always say why.
             models.CheckConstraint(

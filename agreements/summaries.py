@@ -21,7 +21,7 @@ def blocks_with_remaining(agreements: QuerySet[Agreement]) -> QuerySet[Block]:
     """Blocks of these agreements, each annotated with `remaining` minutes (the cached ledger sum)."""
     return (
         Block.objects.filter(agreement__in=agreements)
-        .select_related("tier", "agreement")
+        .select_related("tier", "agreement", "moved_from__agreement")
         .annotate(remaining=F("minutes_left"))
         .order_by("-starts_on", "-created_at", "-id")
     )

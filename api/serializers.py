@@ -429,10 +429,21 @@ class InvoiceSummarySerializer(serializers.ModelSerializer):
 
 class BlockSerializer(serializers.ModelSerializer):
     id = _public_id()
-    tier = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True, help_text="Null for custom hours.")
+    tier = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="Null for custom hours, goodwill and moved hours."
+    )
     rate = MoneyField(read_only=True, help_text="Per hour, after any discount.")
     amount = MoneyField(read_only=True)
     currency = serializers.CharField(**CURRENCY_FIELD)
+    is_goodwill = serializers.BooleanField(
+        read_only=True, help_text="Free hours granted by staff: rate and amount 0, no invoice."
+    )
+    moved_from = serializers.UUIDField(
+        source="moved_from.public_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The block of another agreement of the client these hours were moved from, at its rate.",
+    )
 
     class Meta:
         model = Block
@@ -449,6 +460,8 @@ class BlockSerializer(serializers.ModelSerializer):
             "credited_at",
             "cancelled_at",
             "created_at",
+            "is_goodwill",
+            "moved_from",
         ]
         read_only_fields = fields
 
@@ -487,6 +500,40 @@ class PurchaseResultSerializer(serializers.Serializer):
         allow_null=True, help_text="Bill-overage agreements: the unbilled overage, billed with the sale."
     )
     balance_minutes = serializers.IntegerField()
+
+
+class GoodwillSerializer(serializers.Serializer):
+    minutes = BoundedIntegerField(minimum=1, maximum=MAX_BLOCK_MINUTES, help_text="Free minutes to grant.")
+    reason = StrictCharField(max_length=500, validators=[validate_single_line])
+    expires_on = serializers.DateField(
+        required=False, allow_null=True, help_text="Not before today; omit for the agreement's term end, or never."
+    )
+
+
+class GoodwillResultSerializer(serializers.Serializer):
+    block = BlockSerializer()
+    entries = AdjustmentEntrySerializer(many=True, help_text="The ledger entries written.")
+    balance_minutes = serializers.IntegerField()
+
+
+class HoursMoveSerializer(serializers.Serializer):
+    to_agreement = PublicIdRelatedField(
+        scope=agreements_for_user,
+        unknown=_("No agreement with id “%(id)s”."),
+        help_text="Another active agreement of the same client.",
+    )
+    minutes = BoundedIntegerField(
+        minimum=1, maximum=MAX_BLOCK_MINUTES, help_text="Unused minutes of the block to move, at its rate."
+    )
+    reason = StrictCharField(max_length=500, validators=[validate_single_line])
+
+
+class HoursMoveResultSerializer(serializers.Serializer):
+    block = BlockSerializer(help_text="The new block on the target agreement.")
+    from_block = BlockSerializer(help_text="The block the hours came from.")
+    entries = AdjustmentEntrySerializer(many=True, help_text="The ledger entries written, on both agreements.")
+    balance_minutes = serializers.IntegerField(help_text="The source agreement's balance now.")
+    to_balance_minutes = serializers.IntegerField(help_text="The target agreement's balance now.")
 
 
 class AdjustmentSerializer(serializers.Serializer):

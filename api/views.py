@@ -362,7 +362,11 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     def purchases(self, request, id=None) -> Response:  # noqa: A002, ANN001
         agreement = self.get_object()
         require(not request.user.is_technician, "Purchases are billing data; technicians do not see them.")
-        blocks = Block.objects.filter(agreement=agreement).order_by("starts_on", "created_at", "id")
+        blocks = (
+            Block.objects.filter(agreement=agreement)
+            .select_related("moved_from")
+            .order_by("starts_on", "created_at", "id")
+        )
         return self.page(blocks, s.BlockSerializer)
 
     @extend_schema(
@@ -438,6 +442,84 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
             )
             balance = Agreement.objects.values_list("balance_minutes", flat=True).get(pk=agreement.pk)
             return _out(s.AdjustmentResultSerializer, {"entries": entries, "balance_minutes": balance}, self, 201)
+
+        return run_idempotent(request, perform)
+
+    @extend_schema(
+        summary="Grant free (goodwill) hours (staff)",
+        description="A goodwill block: credited at once, rate and amount 0, no invoice; its hours carry no "
+        "deferred revenue. The reason is kept in the ledger and the audit log.",
+        request=s.GoodwillSerializer,
+        responses={201: s.GoodwillResultSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def goodwill(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        agreement = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can grant goodwill hours.")
+        require_recent_login(request)
+
+        def perform() -> Response:
+            data = _valid(s.GoodwillSerializer, self)
+            grant = agreement_services.block_grant_goodwill(
+                agreement=agreement,
+                minutes=data["minutes"],
+                reason=data["reason"],
+                expires_on=data.get("expires_on"),
+                actor=request.user,
+            )
+            balance = Agreement.objects.values_list("balance_minutes", flat=True).get(pk=agreement.pk)
+            out = {"block": grant.block, "entries": grant.entries, "balance_minutes": balance}
+            return _out(s.GoodwillResultSerializer, out, self, 201)
+
+        return run_idempotent(request, perform)
+
+    @extend_schema(
+        summary="Move a block's unused hours to another agreement of the client (staff)",
+        description="`minutes` of the block's unused minutes go to a new block on `to_agreement`, at the block's "
+        "rate, with its expiry and paid state; the deferred revenue moves with them. Refused for another "
+        "client's agreement, an ended one, an unpaid, expired or cancelled block, or more than is unused.",
+        request=s.HoursMoveSerializer,
+        responses={201: s.HoursMoveResultSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"purchases/(?P<block_id>[^/]+)/move",
+        url_name="purchase-move",
+        filter_backends=[],
+    )
+    def purchase_move(self, request, id=None, block_id=None) -> Response:  # noqa: A002, ANN001
+        agreement = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff can move hours.")
+        require_recent_login(request)
+        try:
+            block = Block.objects.get(agreement=agreement, public_id=_uuid_or_404(block_id))
+        except Block.DoesNotExist:
+            raise exceptions.NotFound() from None
+
+        def perform() -> Response:
+            data = _valid(s.HoursMoveSerializer, self)
+            move = agreement_services.block_hours_move(
+                block=block,
+                to_agreement=data["to_agreement"],
+                minutes=data["minutes"],
+                reason=data["reason"],
+                actor=request.user,
+            )
+            moved = move.block
+            balances = dict(
+                Agreement.objects.filter(pk__in=[agreement.pk, moved.agreement_id]).values_list("pk", "balance_minutes")
+            )
+            out = {
+                "block": Block.objects.select_related("moved_from").get(pk=moved.pk),
+                "from_block": Block.objects.select_related("moved_from").get(pk=block.pk),
+                "entries": move.entries,
+                "balance_minutes": balances[agreement.pk],
+                "to_balance_minutes": balances[moved.agreement_id],
+            }
+            return _out(s.HoursMoveResultSerializer, out, self, 201)
 
         return run_idempotent(request, perform)
 

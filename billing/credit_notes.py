@@ -124,8 +124,12 @@ def refund_subtotal(block: Block, minutes: int) -> Decimal:
 
 def _refund_block(block: Block, *, actor: User | None, reason: str, minutes: int | None) -> CreditNote:
     """Inside the caller's transaction, the agreement row already locked."""
-    # Hours rolled over at a renewal were bought on the original block's invoice.
-    bought_on = block.rolled_over_from_id or block.pk
+    # Hours rolled over at a renewal, or moved from another agreement, were
+    # bought on the original block's invoice.
+    origin = block
+    while origin.rolled_over_from_id or origin.moved_from_id:
+        origin = origin.rolled_over_from or origin.moved_from
+    bought_on = origin.pk
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
         .filter(block_id=bought_on)
@@ -284,7 +288,7 @@ def agreement_cancel(*, agreement: Agreement, disposition: str, actor: User | No
         if disposition == Disposition.REFUND and blocks.exists():
             _require_seller()
         for block in blocks.order_by("starts_on", "created_at", "id"):
-            if disposition == Disposition.REFUND:
+            if disposition == Disposition.REFUND and not block.is_goodwill:  # free hours: nothing to give back
                 credit_note = _refund_block(block, actor=actor, reason=reason, minutes=None)
                 result.credit_notes.append(credit_note)
                 result.refunded_minutes += credit_note.minutes

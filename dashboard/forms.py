@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agreements.domain import MAX_BLOCK_HOURS
-from agreements.models import Agreement, Tier, Weekday, WorkType, default_language
+from agreements.models import Agreement, AgreementStatus, Tier, Weekday, WorkType, default_language
 from agreements.services import AGREEMENT_SETTINGS
 from timesheet.forms import DurationField, StartTimeField
 from ui.forms import DecimalField, IntegerField
@@ -379,6 +379,46 @@ class AdjustmentForm(forms.Form):
     def signed_minutes(self) -> int:
         minutes = self.cleaned_data["duration"]
         return -minutes if self.cleaned_data["direction"] == "deduct" else minutes
+
+
+class GoodwillForm(forms.Form):
+    """Free hours for a client: no invoice, no rate."""
+
+    duration = DurationField(label=_("Time"), help_text=_("e.g. 1:30, 90 or 2h"))
+    expires_on = forms.DateField(
+        label=_("Expires on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Empty: the agreement's term end, or never."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, help_text=_("Required; the client sees this in the ledger.")
+    )
+
+
+class AgreementChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, agreement: Agreement) -> str:
+        return agreement.name
+
+
+class HoursMoveForm(forms.Form):
+    """Unused hours of a block to another active agreement of the same client."""
+
+    to_agreement = AgreementChoiceField(
+        label=_("To agreement"), queryset=Agreement.objects.none(), to_field_name="public_id"
+    )
+    duration = DurationField(label=_("Time"), help_text=_("e.g. 1:30, 90 or 2h"))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, help_text=_("Required; the client sees this in the ledger.")
+    )
+
+    def __init__(self, *args: object, block, **kwargs: object) -> None:  # noqa: ANN001
+        super().__init__(*args, **kwargs)
+        self.fields["to_agreement"].queryset = (
+            Agreement.objects.filter(client_id=block.agreement.client_id, status=AgreementStatus.ACTIVE)
+            .exclude(pk=block.agreement_id)
+            .order_by("position", "pk")
+        )
 
 
 class CancellationForm(forms.Form):

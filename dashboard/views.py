@@ -54,7 +54,9 @@ from dashboard.forms import (
     ClientEditForm,
     ClientForm,
     ContactInviteForm,
+    GoodwillForm,
     HolidayForm,
+    HoursMoveForm,
     LockoutUnlockForm,
     ReloadDraftDiscardForm,
     ReloadDraftSizeForm,
@@ -562,6 +564,166 @@ def adjust(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
+@staff_required
+@recent_login_required
+def block_goodwill(request: HttpRequest, public_id: str) -> HttpResponse:
+    agreement = get_by_public_id(agreements_for_user(request.user), public_id)
+    form = GoodwillForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
+        data = form.cleaned_data
+        if "confirm" not in request.POST:
+            expires_on = data.get("expires_on") or agreement.ends_on
+            return _confirm(
+                request,
+                form,
+                client=agreement.client,
+                title=_("Grant these goodwill hours?"),
+                submit=_("Grant goodwill hours"),
+                lines=[
+                    _("Client: %(client)s — %(agreement)s") % {"client": agreement.client, "agreement": agreement.name},
+                    _("Goodwill hours: %(duration)s, free of charge (no invoice), usable at once")
+                    % {"duration": format_minutes(data["duration"])},
+                    _("Expires on %(date)s") % {"date": date_format(expires_on, "DATE_FORMAT")}
+                    if expires_on
+                    else _("Never expires"),
+                    _("Balance: %(before)s → %(after)s")
+                    % {
+                        "before": format_minutes(agreement.balance_minutes),
+                        "after": format_minutes(agreement.balance_minutes + data["duration"]),
+                    },
+                    _("Reason: %(reason)s") % {"reason": data["reason"]},
+                ],
+            )
+        try:
+            services.block_grant_goodwill(
+                agreement=agreement,
+                minutes=data["duration"],
+                reason=data["reason"],
+                expires_on=data.get("expires_on"),
+                actor=request.user,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            agreement.refresh_from_db()
+            messages.success(
+                request,
+                _("Granted %(duration)s of goodwill hours to %(client)s. Balance: %(balance)s.")
+                % {
+                    "duration": format_minutes(data["duration"]),
+                    "client": agreement.client,
+                    "balance": format_minutes(agreement.balance_minutes),
+                },
+            )
+            return redirect(_client_page(agreement))
+    return render(
+        request,
+        "dashboard/form.html",
+        {
+            "form": form,
+            "title": _("Grant goodwill hours to %(client)s") % {"client": agreement.client},
+            "submit": _("Review"),
+            "client": agreement.client,
+            "agreement": agreement,
+        },
+    )
+
+
+@staff_required
+@recent_login_required
+def block_move(request: HttpRequest, public_id: str) -> HttpResponse:
+    block = get_by_public_id(
+        Block.objects.filter(agreement__in=agreements_for_user(request.user)).select_related("agreement__client"),
+        public_id,
+    )
+    agreement = block.agreement
+    form = HoursMoveForm(request.POST or None, block=block)
+    if not form.fields["to_agreement"].queryset.exists():
+        messages.info(
+            request, _("%(client)s has no other active agreement to move hours to.") % {"client": agreement.client}
+        )
+        return redirect(_client_page(agreement))
+    if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
+        data = form.cleaned_data
+        target, minutes = data["to_agreement"], data["duration"]
+        if "confirm" not in request.POST:
+            if minutes > block.minutes_left:
+                form.add_error(
+                    "duration",
+                    _("Only %(left)s of this block are unused.") % {"left": format_minutes(block.minutes_left)},
+                )
+            else:
+                _rate, amount = block_price(hourly_rate=block.rate, discount_per_hour=0, minutes=minutes)
+                return _confirm(
+                    request,
+                    form,
+                    client=agreement.client,
+                    title=_("Move these hours?"),
+                    submit=_("Move hours"),
+                    lines=[
+                        _("Client: %(client)s") % {"client": agreement.client},
+                        _("%(duration)s unused of the %(block)s of %(date)s, at %(rate)s/h (%(amount)s)")
+                        % {
+                            "duration": format_minutes(minutes),
+                            "block": block_name(block.minutes),
+                            "date": date_format(block.starts_on, "DATE_FORMAT"),
+                            "rate": money(block.rate, block.currency),
+                            "amount": money(amount, block.currency),
+                        },
+                        _("From %(agreement)s: %(before)s → %(after)s")
+                        % {
+                            "agreement": agreement.name,
+                            "before": format_minutes(agreement.balance_minutes),
+                            "after": format_minutes(agreement.balance_minutes - minutes),
+                        },
+                        _("To %(agreement)s: %(before)s → %(after)s")
+                        % {
+                            "agreement": target.name,
+                            "before": format_minutes(target.balance_minutes),
+                            "after": format_minutes(target.balance_minutes + minutes),
+                        },
+                        _("Reason: %(reason)s") % {"reason": data["reason"]},
+                    ],
+                )
+        else:
+            try:
+                services.block_hours_move(
+                    block=block, to_agreement=target, minutes=minutes, reason=data["reason"], actor=request.user
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                agreement.refresh_from_db()
+                target.refresh_from_db()
+                messages.success(
+                    request,
+                    _(
+                        "Moved %(duration)s from %(source)s (balance %(source_balance)s) to %(target)s "
+                        "(balance %(target_balance)s)."
+                    )
+                    % {
+                        "duration": format_minutes(minutes),
+                        "source": agreement.name,
+                        "source_balance": format_minutes(agreement.balance_minutes),
+                        "target": target.name,
+                        "target_balance": format_minutes(target.balance_minutes),
+                    },
+                )
+                return redirect(_client_page(target))
+    return render(
+        request,
+        "dashboard/form.html",
+        {
+            "form": form,
+            "title": _("Move unused hours of a %(block)s of %(client)s")
+            % {"block": block_name(block.minutes), "client": agreement.client},
+            "submit": _("Review"),
+            "client": agreement.client,
+            "agreement": agreement,
+        },
+    )
+
+
 # ---------------------------------------------------------------------------
 # Invitations and requests
 
@@ -800,7 +962,7 @@ def _disposition_line(block: Block, minutes: int, disposition: str) -> str:
         "block": block_name(block.minutes),
         "date": date_format(block.starts_on, "DATE_FORMAT"),
     }
-    if disposition == "refund":
+    if disposition == "refund" and not block.is_goodwill:  # goodwill hours are forfeited: they were free
         return _("%(duration)s unused of the %(block)s of %(date)s: refunded, %(amount)s before tax") % {
             **values,
             "amount": money(credit_notes.refund_subtotal(block, minutes), block.currency),

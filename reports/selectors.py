@@ -171,7 +171,11 @@ _CANCELLED = {LedgerKind.CANCELLATION}
 # at the same rate: a transfer inside deferred revenue, neither a purchase nor
 # breakage. Its two rows net to zero; kept as a figure so the roll-forward
 # still ties if they ever fell either side of a month end.
-_TRANSFERRED = {LedgerKind.ROLLOVER}
+# Hours moved between two agreements of a client go the same way: out of one
+# block and into another at the same rate.
+_TRANSFERRED = {LedgerKind.ROLLOVER, LedgerKind.MOVE_OUT, LedgerKind.MOVE_IN}
+# Goodwill hours were given, not sold: minutes in, at a rate of 0 (no money deferred).
+_GRANTED = {LedgerKind.GOODWILL}
 _REFUNDED = {LedgerKind.REFUND}
 # A block's expiry date moved: no minutes, nothing to book.
 _DATES_ONLY = {LedgerKind.EXPIRY_CHANGE}
@@ -185,7 +189,9 @@ class RevenueMonth:
     block, net of reversals) × rate; breakage = expired or forfeited minutes
     × rate; cancelled = unused blocks whose sale was voided; refunded = unused
     minutes of paid blocks given back on a credit note × rate; transferred =
-    rolled over at a renewal (net zero: the minutes stay deferred at their rate).
+    rolled over at a renewal or moved to another agreement of the client (net
+    zero: the minutes stay deferred at their rate); granted = goodwill minutes,
+    free, so always zero in money.
     """
 
     month: datetime.date
@@ -204,6 +210,8 @@ class RevenueMonth:
     transferred_cm: int = 0
     refunded_minutes: int = 0
     refunded_cm: int = 0
+    granted_minutes: int = 0
+    granted_cm: int = 0
 
     @property
     def closing_minutes(self) -> int:
@@ -215,6 +223,7 @@ class RevenueMonth:
             - self.cancelled_minutes
             + self.transferred_minutes
             - self.refunded_minutes
+            + self.granted_minutes
         )
 
     @property
@@ -227,6 +236,7 @@ class RevenueMonth:
             - self.cancelled_cm
             + self.transferred_cm
             - self.refunded_cm
+            + self.granted_cm
         )
 
     opening = property(lambda self: value_of(self.opening_cm))
@@ -300,6 +310,9 @@ def recognised_revenue(
                     item.refunded_cm -= cm
                 elif kind in _DATES_ONLY:
                     continue
+                elif kind in _GRANTED:
+                    item.granted_minutes += m
+                    item.granted_cm += cm
                 else:  # a kind added later must not vanish from the books silently
                     raise ValueError(f"Ledger kind {kind!r} has no place in the revenue roll-forward")
             months.append(item)

@@ -103,7 +103,12 @@ class Statement:
 
     @property
     def purchased_minutes(self) -> int:
-        return sum(block.purchased for block in self.blocks)
+        return sum(block.purchased for block in self.blocks if not block.is_goodwill)
+
+    @property
+    def goodwill_minutes(self) -> int:
+        """Free hours granted in the period: listed with the blocks, never counted as bought."""
+        return sum(block.purchased for block in self.blocks if block.is_goodwill)
 
     @property
     def charged_minutes(self) -> int:
@@ -142,6 +147,8 @@ _OTHER = {
     LedgerKind.SETTLEMENT: _("Earlier overage repaid from a new block"),
     LedgerKind.OVERAGE_BILLED: _("Overage billed on an invoice"),
     LedgerKind.ROLLOVER: _("Unused hours rolled over to the new term"),
+    LedgerKind.MOVE_OUT: _("Unused hours moved to another agreement"),
+    LedgerKind.MOVE_IN: _("Unused hours moved from another agreement"),
 }
 
 
@@ -164,7 +171,7 @@ def statement_build(*, client: Client, month: datetime.date) -> Statement:
     in_month = ledger.filter(created_at__gte=start, created_at__lt=end)
 
     statement.blocks = list(
-        Block.objects.filter(ledger__in=in_month.filter(kind=LedgerKind.PURCHASE))
+        Block.objects.filter(ledger__in=in_month.filter(kind__in=[LedgerKind.PURCHASE, LedgerKind.GOODWILL]))
         .annotate(purchased=Sum("ledger__minutes"), credited_on=TruncDate("ledger__created_at"))
         .order_by("starts_on", "pk")
     )

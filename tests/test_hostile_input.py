@@ -208,6 +208,16 @@ WRITES: dict[str, Write] = {
     "dashboard:reload_draft": Write(
         "staff", {"public_id": "reload_draft"}, {"action": "change", "tier": "", "hours": "5"}, form="size_form"
     ),
+    "dashboard:block_goodwill": Write(
+        "staff",
+        {"public_id": "agreement"},
+        {"duration": "1:30", "expires_on": "", "reason": "Goodwill for the outage", "confirm": "1"},
+    ),
+    "dashboard:block_move": Write(
+        "staff",
+        {"public_id": "paid_block"},
+        {"to_agreement": "@overage_agreement", "duration": "1:00", "reason": "Wrong agreement", "confirm": "1"},
+    ),
     # --- timesheet
     "timesheet:log": Write(
         "technician",
@@ -318,6 +328,12 @@ WRITES: dict[str, Write] = {
         success=HTTPStatus.OK,
     ),
     "api:client-contact-invitation": _api("staff", {"id": "client", "username": "alice_username"}, {}),
+    "api:agreement-goodwill": _api("staff", {"id": "agreement"}, {"minutes": 90, "reason": "Goodwill for the outage"}),
+    "api:agreement-purchase-move": _api(
+        "staff",
+        {"id": "agreement", "block_id": "paid_block"},
+        {"to_agreement": "@overage_agreement", "minutes": 60, "reason": "Wrong agreement"},
+    ),
     "api:time-entry-list": _api(
         "technician",
         {},
@@ -640,6 +656,28 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "expires_on": F(REQUIRED_DATES),
         "reason": F(TEXT, accepts=[SCRIPT, IMG]),
     },
+    "dashboard:block_goodwill": {
+        "duration": F(DURATIONS),
+        "expires_on": F([*DATES, H("before-today", "2020-01-01")]),
+        "reason": F(TEXT, accepts=MARKUP_AND_UNICODE),
+    },
+    "dashboard:block_move": {
+        "to_agreement": F(
+            [
+                H("unknown-uuid", UNKNOWN_UUID),
+                H("client-B-agreement", "@agreement_b"),
+                H("same-agreement", "@agreement"),
+                H("ended-agreement", "@agreement_b_ended"),
+                H("abc"),
+                SCRIPT,
+                BLANK,
+                NUL,
+            ]
+        ),
+        # 8 h of the block are unused: 9 h is refused too.
+        "duration": F([*DURATIONS, H("9h")]),
+        "reason": F(TEXT, accepts=MARKUP_AND_UNICODE),
+    },
     "password_change": {
         "old_password": F([H("wrong", "not my password"), NUL, BLANK]),
         "new_password1": F([H("NUL-byte", "a fresh Pass\x00phrase 42")]),
@@ -719,6 +757,24 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "reason": F(API_TEXT, accepts=[SCRIPT, IMG]),
         # null is every unused minute; 8 h are unused, so 10**12 is refused too.
         "minutes": F([h for h in API_MINUTES if h.label != "null"] + [H("10-hours", 600)]),
+    },
+    "api:agreement-goodwill": {
+        "minutes": F([*API_MINUTES, H("10001-hours", 10_001 * 60)]),
+        "reason": F(API_TEXT, accepts=MARKUP_AND_UNICODE),
+        "expires_on": F([*API_DATES, H("before-today", "2020-01-01")]),
+    },
+    "api:agreement-purchase-move": {
+        "to_agreement": F(
+            [
+                *API_IDS,
+                H("client-B-agreement", "@agreement_b"),
+                H("same-agreement", "@agreement"),
+                H("ended-agreement", "@agreement_b_ended"),
+            ]
+        ),
+        # 8 h of the block are unused: 9 h is refused too.
+        "minutes": F([*API_MINUTES, H("9-hours", 540)]),
+        "reason": F(API_TEXT, accepts=MARKUP_AND_UNICODE),
     },
     "api:agreement-purchases": {
         "hours": F([H("null", None, error=WHOLE_REQUEST) if h.label == "null" else h for h in API_MINUTES]),
@@ -813,6 +869,12 @@ def _mine(_world: dict, _obj: object) -> str:
     return reverse("timesheet:mine")
 
 
+class MovedOut:
+    """A move writes its reason on two ledger rows (out of one agreement, into the other): the first is shown here."""
+
+    objects = LedgerEntry.objects.filter(kind="move_out")
+
+
 SHOWN: dict[tuple[str, str], Shown] = {
     ("dashboard:client_new", "name"): Shown(
         Client, "name", "staff", lambda w, client: reverse("dashboard:client", args=[client.public_id])
@@ -834,6 +896,10 @@ SHOWN: dict[tuple[str, str], Shown] = {
     ("api:agreement-cancel", "reason"): Shown(CreditNote, "reason", "alice", _portal_home),
     ("api:agreement-purchase-cancel", "reason"): Shown(CreditNote, "reason", "alice", _portal_home),
     ("api:agreement-adjustments", "reason"): Shown(LedgerEntry, "reason", "staff", _client_page),
+    ("dashboard:block_goodwill", "reason"): Shown(LedgerEntry, "reason", "staff", _client_page),
+    ("dashboard:block_move", "reason"): Shown(MovedOut, "reason", "staff", _client_page),
+    ("api:agreement-goodwill", "reason"): Shown(LedgerEntry, "reason", "staff", _client_page),
+    ("api:agreement-purchase-move", "reason"): Shown(MovedOut, "reason", "staff", _client_page),
     ("api:time-entry-list", "notes"): Shown(TimeEntry, "notes", "technician", _mine),
     ("api:time-entry-void", "reason"): Shown(TimeEntry, "void_reason", "technician", _mine),
     ("api:token-list", "name"): Shown(ApiToken, "name", "staff", None),  # no page shows it but the admin
@@ -1176,6 +1242,8 @@ IDEMPOTENT_WRITES = [
     "api:agreement-cancel",
     "api:agreement-purchase-cancel",
     "api:agreement-purchase-expiry",
+    "api:agreement-goodwill",
+    "api:agreement-purchase-move",
 ]
 BAD_KEYS = [H("201-chars", "k" * 201), H("with-space", "my key"), H("non-ascii", "clé-1"), BLANK, NUL]
 

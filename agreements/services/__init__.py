@@ -37,6 +37,7 @@ from agreements.services.clients import (
     client_create,
     client_update,
 )
+from agreements.services.goodwill_and_moves import GoodwillGrant, HoursMove, block_grant_goodwill, block_hours_move
 from agreements.services.ledger import InsufficientBalance, agreement_balance_locked
 from agreements.services.renewals import (
     RenewalTerm,
@@ -61,6 +62,8 @@ from agreements.services.time_entries import (
 
 __all__ = [
     "AGREEMENT_SETTINGS",
+    "GoodwillGrant",
+    "HoursMove",
     "IdempotencyConflict",
     "InsufficientBalance",
     "NoAgreementCanTake",
@@ -83,6 +86,8 @@ __all__ = [
     "block_cancel",
     "block_credit",
     "block_expiry_change",
+    "block_grant_goodwill",
+    "block_hours_move",
     "block_mark_paid",
     "block_resize",
     "block_sell",

@@ -200,6 +200,8 @@ def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, a
         block = Block.objects.get(pk=block.pk)
         if block.cancelled_at is not None:
             raise ValidationError(gettext("This block sale was cancelled; its hours cannot be credited."))
+        if block.is_goodwill:
+            raise ValidationError(gettext("Goodwill hours are free: there is nothing to pay."))
         if block.paid_at is None:
             block.paid_at = paid_at or timezone.now()
             Block.objects.filter(pk=block.pk).update(paid_at=block.paid_at)

@@ -73,6 +73,8 @@ def block_unused_refund(*, block: Block, actor: User | None, reason: str, minute
         agreement, block = _locked_block(block, timezone.localdate())
         if block.cancelled_at is not None:
             raise ValidationError(gettext("This block sale was cancelled; there is nothing to refund."))
+        if block.is_goodwill:
+            raise ValidationError(gettext("Goodwill hours were free, so there is nothing to refund: forfeit them."))
         if block.paid_at is None:
             raise ValidationError(
                 gettext(
@@ -133,11 +135,12 @@ def block_unused_forfeit(*, block: Block, actor: User | None, reason: str, minut
 
 def agreement_unpaid_blocks(agreement: Agreement) -> list[Block]:
     """Blocks whose sale is neither paid nor cancelled: they stop an agreement
-    from being cancelled (void the invoice, or record its payment, first)."""
+    from being cancelled (void the invoice, or record its payment, first).
+    Goodwill blocks were given, not sold: there is nothing to pay."""
     return list(
-        Block.objects.filter(agreement=agreement, paid_at__isnull=True, cancelled_at__isnull=True).order_by(
-            "starts_on", "created_at", "id"
-        )
+        Block.objects.filter(
+            agreement=agreement, paid_at__isnull=True, cancelled_at__isnull=True, is_goodwill=False
+        ).order_by("starts_on", "created_at", "id")
     )
 
 

@@ -156,11 +156,14 @@ def _check_overage(agreement: Agreement, charged: int, on: datetime.date) -> Non
         )
 
 
-def _credit_block(agreement: Agreement, block: Block, author: User | None) -> None:
-    """Write the block's purchase credit, once; a new block first repays overage
-    the agreement ran into (unless overage is billed separately)."""
+def _credit_block(
+    agreement: Agreement, block: Block, author: User | None, kind: str = LedgerKind.PURCHASE, reason: str = ""
+) -> list[LedgerEntry]:
+    """Write the block's credit (a purchase, or goodwill or moved hours), once;
+    a new block first repays overage the agreement ran into (unless overage is
+    billed separately)."""
     entries = [
-        LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.PURCHASE, minutes=block.minutes, author=author)
+        LedgerEntry(agreement=agreement, block=block, kind=kind, minutes=block.minutes, reason=reason, author=author)
     ]
     pool = _pool_minutes(agreement)
     if pool < 0 and agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
@@ -174,6 +177,7 @@ def _credit_block(agreement: Agreement, block: Block, author: User | None) -> No
     _write(agreement, entries)
     block.credited_at = timezone.now()
     Block.objects.filter(pk=block.pk).update(credited_at=block.credited_at)
+    return entries
 
 
 def _expire_blocks_of(agreement: Agreement, today: datetime.date) -> int:

@@ -337,6 +337,7 @@ def agreement_term_close(
                     paid_at=old.paid_at,
                     credited_at=timezone.now(),
                     rolled_over_from=old,
+                    is_goodwill=old.is_goodwill,  # free hours stay free (nothing to pay or refund)
                 )
                 carry.save()
                 entries += [

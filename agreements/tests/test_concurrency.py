@@ -276,3 +276,54 @@ def test_reorders_new_agreements_and_entries_by_client_at_once_keep_one_clear_or
     assert TimeEntry.objects.filter(agreement__client=client).count() == 20
     for agreement in client.agreements.all():
         assert_balance_is_ledger_sum(agreement)
+
+
+def test_moves_both_ways_and_time_on_both_agreements_at_once_never_deadlock():
+    """Staff move hours A→B and B→A while technicians log time on both: the
+    two agreements are locked in primary-key order by every writer, so no
+    deadlock, no error, and each balance is its ledger's sum."""
+    client = ClientFactory(name="Moving Co")
+    helpdesk = AgreementFactory(client=client, name="Helpdesk", overage_policy=OveragePolicy.BILL_OVERAGE)
+    projects = AgreementFactory(client=client, name="Projects", overage_policy=OveragePolicy.BILL_OVERAGE)
+    staff = StaffFactory(username="move-staff")
+    blocks = {}
+    for agreement in (helpdesk, projects):
+        block = services.block_sell(agreement=agreement, tier=tier(30), actor=staff, starts_on=agreement.starts_on)
+        blocks[agreement.pk] = services.block_mark_paid(block=block, actor=staff)
+    ticket = TicketFactory(client=client)
+    technicians = [TechnicianFactory(username=f"move-tech{i}") for i in range(4)]
+    normal = work_type("Normal")
+
+    def work(index: int) -> None:
+        for _ in range(10):
+            if index < 2:  # one staff member moves A→B, the other B→A
+                source, target = (helpdesk, projects) if index == 0 else (projects, helpdesk)
+                services.block_hours_move(
+                    block=blocks[source.pk], to_agreement=target, minutes=15, reason="Rebalance", actor=staff
+                )
+            else:
+                services.time_entry_log(
+                    agreement=(helpdesk, projects)[index % 2],
+                    technician=technicians[index - 2],
+                    ticket=ticket,
+                    work_date=timezone.localdate(),
+                    minutes=15,
+                    work_type=normal,
+                )
+            services.time_entry_log_for_client(
+                client=client,
+                technician=technicians[index % 4],
+                ticket=ticket,
+                work_date=timezone.localdate(),
+                minutes=15,
+                work_type=normal,
+            )
+
+    assert run_in_threads(6, work) == []
+    moves = LedgerEntry.objects.filter(kind__in=[LedgerKind.MOVE_OUT, LedgerKind.MOVE_IN])
+    assert moves.count() == 40
+    assert sum(moves.values_list("minutes", flat=True)) == 0
+    charged = sum(TimeEntry.objects.filter(agreement__client=client).values_list("charged_minutes", flat=True))
+    assert charged == (4 * 10 + 6 * 10) * 15  # four technicians by agreement, all six threads by client
+    balances = [assert_balance_is_ledger_sum(agreement) for agreement in (helpdesk, projects)]
+    assert sum(balances) == 2 * 1800 - charged

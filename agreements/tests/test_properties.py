@@ -1,7 +1,8 @@
 """Property test: whatever sequence of purchases, payments, time entries
 (with or without a start time, under any minimum billable time), voids,
-adjustments, expiries, expiry changes and renewals (with any rollover rule
-and grace, and either burn order) happens, the ledger invariants hold."""
+adjustments, expiries, expiry changes, renewals (with any rollover rule and
+grace, and either burn order), goodwill grants and hours moved between the
+client's two agreements happens, the ledger invariants hold on both."""
 
 import datetime
 
@@ -59,6 +60,11 @@ operations = st.one_of(
     st.tuples(st.sampled_from(["refund", "forfeit"]), st.integers(0, 20), st.one_of(st.none(), st.integers(-5, 700))),
     # Staff move a block's expiry: to a day from yesterday on (refused) up to a year ahead, or to none.
     st.tuples(st.just("expiry_change"), st.integers(0, 20), st.one_of(st.none(), st.integers(-1, 365))),
+    # Free hours on either agreement of the client: expiring with the term, or some days from now (past ones refused).
+    st.tuples(st.just("goodwill"), st.integers(0, 1), st.integers(-5, 700), st.one_of(st.none(), st.integers(-3, 90))),
+    # Unused hours of any block of the client moved to its other agreement, and time logged there.
+    st.tuples(st.just("move"), st.integers(0, 40), st.integers(-5, 700)),
+    st.tuples(st.just("log_other"), st.integers(1, 600), st.integers(0, 60)),
 )
 
 # A term that ended up to 40 days ago and renews: every rollover rule, with or without grace.
@@ -152,15 +158,26 @@ def run_sequence(test, policy, credit_policy, ops, renewal, charging) -> None:
     )
     # A holiday among the days entries are logged on.
     Holiday.objects.get_or_create(date=TODAY - datetime.timedelta(days=3), defaults={"name": "Property day"})
+    # The client's second agreement: open-ended, with the same policies; hours move both ways.
+    other = AgreementFactory(
+        client=client,
+        name="Other",
+        starts_on=TODAY - datetime.timedelta(days=200),
+        overage_policy=policy,
+        overage_limit_minutes=120,
+        credit_policy=credit_policy,
+    )
     staff = StaffFactory(username="prop-staff")
     technician = TechnicianFactory(username="prop-tech")
     ticket = TicketFactory(client=client)
     for op in ops:
         try:
-            apply(op, agreement, staff, technician, ticket, test)
+            apply(op, agreement, staff, technician, ticket, test, other=other)
         except ValidationError:
             pass  # a refused operation must change nothing: the checks below prove it
         check_invariants(test, agreement)
+        check_invariants(test, other)
+        check_moves_and_goodwill(test, client)
 
 
 def check_entry_charge(test, agreement, entry) -> None:
@@ -185,8 +202,36 @@ def check_entry_charge(test, agreement, entry) -> None:
         event("an entry charged partly after hours")
 
 
-def apply(op, agreement, staff, technician, ticket, test) -> None:
+def apply(op, agreement, staff, technician, ticket, test, *, other) -> None:
     kind = op[0]
+    if kind == "goodwill":
+        _, which, minutes, expiry_days = op
+        services.block_grant_goodwill(
+            agreement=(agreement, other)[which],
+            minutes=minutes,
+            reason="property test",
+            actor=staff,
+            expires_on=None if expiry_days is None else TODAY + datetime.timedelta(days=expiry_days),
+        )
+        return
+    if kind == "move":
+        blocks = list(Block.objects.filter(agreement__in=[agreement, other]).order_by("pk"))
+        if blocks:
+            block = blocks[op[1] % len(blocks)]
+            target = other if block.agreement_id == agreement.pk else agreement
+            services.block_hours_move(block=block, to_agreement=target, minutes=op[2], reason="property", actor=staff)
+        return
+    if kind == "log_other":
+        _, minutes, days_ago = op
+        services.time_entry_log(
+            agreement=other,
+            technician=technician,
+            ticket=ticket,
+            work_date=TODAY - datetime.timedelta(days=days_ago),
+            minutes=minutes,
+            work_type=default_work_type("Normal"),
+        )
+        return
     if kind == "sell":
         _, hours, custom, start_offset, expiry_days = op
         starts_on = TODAY + datetime.timedelta(days=start_offset)
@@ -300,3 +345,28 @@ def check_invariants(test, agreement) -> None:
         and not ledger.filter(kind=LedgerKind.ADJUSTMENT, minutes__lt=0).exists()
     ):
         test.assertGreaterEqual(balance, 0)
+
+
+def check_moves_and_goodwill(test, client) -> None:
+    """Moved hours keep their rate and leave their block exactly as many as
+    arrive; goodwill hours are free and credited once, in full."""
+    ledger = LedgerEntry.objects.filter(agreement__client=client)
+    moves = ledger.filter(kind__in=[LedgerKind.MOVE_OUT, LedgerKind.MOVE_IN])
+    test.assertEqual(moves.aggregate(total=Sum("minutes"))["total"] or 0, 0)
+    for moved in Block.objects.filter(agreement__client=client, moved_from__isnull=False).select_related("moved_from"):
+        source = moved.moved_from
+        test.assertNotEqual(source.agreement_id, moved.agreement_id)
+        test.assertEqual(
+            (moved.rate, moved.expires_on, moved.paid_at), (source.rate, source.expires_on, source.paid_at)
+        )
+        test.assertEqual(ledger.get(block=moved, kind=LedgerKind.MOVE_IN).minutes, moved.minutes)
+    for block in Block.objects.filter(agreement__client=client, moved_from__isnull=True):
+        moved_out = -(
+            ledger.filter(block=block, kind=LedgerKind.MOVE_OUT).aggregate(total=Sum("minutes"))["total"] or 0
+        )
+        moved_in = Block.objects.filter(moved_from=block).aggregate(total=Sum("minutes"))["total"] or 0
+        test.assertEqual(moved_out, moved_in)
+    for block in Block.objects.filter(agreement__client=client, is_goodwill=True):
+        test.assertEqual((block.rate, block.amount, block.tier_id), (0, 0, None))
+        if block.moved_from_id is None and block.rolled_over_from_id is None:
+            test.assertEqual(ledger.get(block=block, kind=LedgerKind.GOODWILL).minutes, block.minutes)
