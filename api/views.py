@@ -109,6 +109,14 @@ def _uuid_or_404(value: object) -> uuid.UUID:
         raise exceptions.NotFound() from None
 
 
+def _block_of_or_404(agreement: Agreement, block_id: object) -> Block:
+    """A block the URL names under its agreement; another agreement's is 404."""
+    try:
+        return Block.objects.get(agreement=agreement, public_id=_uuid_or_404(block_id))
+    except Block.DoesNotExist:
+        raise exceptions.NotFound() from None
+
+
 class ScopedViewSet(viewsets.GenericViewSet):
     """Objects by public UUID inside the caller's scoped queryset, or 404."""
 
@@ -494,10 +502,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         agreement = self.get_object()
         require(request.user.is_msp_staff, "Only MSP staff can move hours.")
         require_recent_login(request)
-        try:
-            block = Block.objects.get(agreement=agreement, public_id=_uuid_or_404(block_id))
-        except Block.DoesNotExist:
-            raise exceptions.NotFound() from None
+        block = _block_of_or_404(agreement, block_id)
 
         def perform() -> Response:
             data = _valid(s.HoursMoveSerializer, self)
@@ -579,10 +584,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         agreement = self.get_object()
         require(request.user.is_msp_staff, "Only MSP staff can refund or forfeit hours.")
         require_recent_login(request)
-        try:
-            block = Block.objects.get(agreement=agreement, public_id=_uuid_or_404(block_id))
-        except Block.DoesNotExist:
-            raise exceptions.NotFound() from None
+        block = _block_of_or_404(agreement, block_id)
 
         def perform() -> Response:
             data = _valid(s.BlockCancellationSerializer, self)
@@ -613,10 +615,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         agreement = self.get_object()
         require(request.user.is_msp_staff, "Only MSP staff can change a block's expiry.")
         require_recent_login(request)
-        try:
-            block = Block.objects.get(agreement=agreement, public_id=_uuid_or_404(block_id))
-        except Block.DoesNotExist:
-            raise exceptions.NotFound() from None
+        block = _block_of_or_404(agreement, block_id)
 
         def perform() -> Response:
             data = _valid(s.ExpiryChangeSerializer, self)

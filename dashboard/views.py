@@ -234,6 +234,14 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "dashboard/client.html", context)
 
 
+def _block_for(request: HttpRequest, public_id: str) -> Block:
+    """A block of an agreement the user may see, or 404."""
+    return get_by_public_id(
+        Block.objects.filter(agreement__in=agreements_for_user(request.user)).select_related("agreement__client"),
+        public_id,
+    )
+
+
 def _client_page(agreement) -> str:  # noqa: ANN001
     return reverse("dashboard:client", args=[agreement.client.public_id]) + f"?agreement={agreement.public_id}"
 
@@ -632,10 +640,7 @@ def block_goodwill(request: HttpRequest, public_id: str) -> HttpResponse:
 @staff_required
 @recent_login_required
 def block_move(request: HttpRequest, public_id: str) -> HttpResponse:
-    block = get_by_public_id(
-        Block.objects.filter(agreement__in=agreements_for_user(request.user)).select_related("agreement__client"),
-        public_id,
-    )
+    block = _block_for(request, public_id)
     agreement = block.agreement
     form = HoursMoveForm(request.POST or None, block=block)
     if not form.fields["to_agreement"].queryset.exists():
@@ -1050,10 +1055,7 @@ def agreement_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
 @staff_required
 @recent_login_required
 def block_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
-    block = get_by_public_id(
-        Block.objects.filter(agreement__in=agreements_for_user(request.user)).select_related("agreement__client"),
-        public_id,
-    )
+    block = _block_for(request, public_id)
     agreement = block.agreement
     form = BlockCancellationForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
@@ -1127,10 +1129,7 @@ def block_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
 @recent_login_required
 def block_expiry(request: HttpRequest, public_id: str) -> HttpResponse:
     """Extend or shorten a block's expiry, or remove it (agreements.services.block_expiry_change)."""
-    block = get_by_public_id(
-        Block.objects.filter(agreement__in=agreements_for_user(request.user)).select_related("agreement__client"),
-        public_id,
-    )
+    block = _block_for(request, public_id)
     agreement = block.agreement
     form = BlockExpiryForm(request.POST or None, initial={"expires_on": block.expires_on})
     form.fields["expires_on"].help_text = _("Now: %(date)s. The last day its hours can be used: today or later.") % {
