@@ -125,6 +125,7 @@ class AgreementForm(forms.ModelForm):
             "name",
             "starts_on",
             "ends_on",
+            "usage_alert_percent",
             "billing_increment_minutes",
             "rounding_mode",
             "minimum_billable_minutes",
@@ -151,6 +152,7 @@ class AgreementForm(forms.ModelForm):
             "work_types": forms.SelectMultiple(attrs={"size": 4}),
         }
         field_classes = {
+            "usage_alert_percent": IntegerField,
             "billing_increment_minutes": IntegerField,
             "minimum_billable_minutes": IntegerField,
             "overage_limit_minutes": IntegerField,

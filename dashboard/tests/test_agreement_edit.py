@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from agreements import services
 from agreements.models import Agreement
@@ -250,3 +251,27 @@ def test_an_unknown_agreement_is_404(client, staff):
     assert client.get(reverse("dashboard:agreement_edit", args=["not-a-uuid"])).status_code == HTTPStatus.NOT_FOUND
     missing = "00000000-0000-0000-0000-000000000000"
     assert client.get(reverse("dashboard:agreement_edit", args=[missing])).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_a_new_agreement_takes_its_usage_alert_on_the_page_and_refuses_100(client, staff, client_a):
+    client.force_login(staff)
+    url = reverse("dashboard:agreement_new", args=[client_a.public_id])
+    data = {
+        "name": "Support 2027",
+        "starts_on": timezone.localdate().isoformat(),
+        "low_balance_threshold": "3:00",
+        "usage_alert_percent": "80",
+        "billing_increment_minutes": "15",
+        "rounding_mode": "up",
+        "overage_policy": "reject",
+        "overage_limit_minutes": "0",
+        "credit_policy": "on_payment",
+    }
+
+    refused = client.post(url, {**data, "usage_alert_percent": "100"})
+    assert refused.status_code == HTTPStatus.OK
+    assert "usage_alert_percent" in refused.context["form"].errors
+    assert not Agreement.objects.filter(client=client_a).exists()
+
+    assert client.post(url, data).status_code == HTTPStatus.FOUND
+    assert Agreement.objects.get(client=client_a).usage_alert_percent == 80
