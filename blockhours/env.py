@@ -7,6 +7,7 @@ mounted as files instead of passed in the environment.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -61,3 +62,27 @@ def env_crontab(name: str, default: str):  # -> celery.schedules.crontab
         month_of_year=month_of_year,
         day_of_week=day_of_week,
     )
+
+
+# The Redis settings a parallel test run gives each worker a database of its own.
+_REDIS_VARIABLES = {"REDIS_URL": 1, "CELERY_BROKER_URL": 1, "CELERY_RESULT_BACKEND": 1, "CACHE_URL": -1}
+
+
+def separate_test_worker_redis() -> None:
+    """Under pytest-xdist each worker has a test database of its own; give it
+    its own Redis databases too, so no worker empties another's cache or
+    reads its queue. Worker gw0 keeps the URLs as they are; worker gwN moves
+    the broker's database up by N and the cache's down by N (broker 0 and
+    cache 15 by default: they never meet with fewer than 8 workers). Changed
+    in the environment itself, so servers a test starts inherit them."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not worker[2:].isdigit() or worker == "gw0":
+        return
+    index = int(worker[2:])
+    for name, step in _REDIS_VARIABLES.items():
+        url = os.environ.get(name, "")
+        if not url.startswith(("redis://", "rediss://")):
+            continue
+        parts = urlsplit(url)
+        db = int(parts.path.strip("/") or 0)
+        os.environ[name] = urlunsplit(parts._replace(path=f"/{db + step * index}"))

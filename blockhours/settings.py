@@ -14,11 +14,12 @@ from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from blockhours.env import env_bool, env_crontab, env_int, env_list, env_str
+from blockhours.env import env_bool, env_crontab, env_int, env_list, env_str, separate_test_worker_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A local .env (see .env.example) fills in what the real environment leaves unset.
 load_dotenv(BASE_DIR / ".env", override=False)
+separate_test_worker_redis()
 VAR_DIR = Path(env_str("BLOCKHOURS_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
