@@ -78,6 +78,10 @@ def separate_test_worker_redis() -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if not worker.startswith("gw") or not worker[2:].isdigit() or worker == "gw0":
         return
+    # Once per worker: a process the worker starts inherits the moved URLs.
+    if os.environ.get("BLOCKHOURS_TEST_WORKER_REDIS") == worker:
+        return
+    os.environ["BLOCKHOURS_TEST_WORKER_REDIS"] = worker
     index = int(worker[2:])
     for name, step in _REDIS_VARIABLES.items():
         url = os.environ.get(name, "")
