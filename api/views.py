@@ -282,7 +282,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     serializer_class = s.TicketSerializer
     filterset_class = TicketFilter
     ordering_fields = ["created_at", "number"]
-    ordering = ["-created_at"]
+    ordering = ["-created_at", "-id"]
 
     def get_queryset(self):  # noqa: ANN201
         return tickets_for_user(self.request.user).select_related("client").order_by("-created_at", "-id")
@@ -656,7 +656,8 @@ class TimeEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     serializer_class = s.TimeEntrySerializer
     filterset_class = TimeEntryFilter
     ordering_fields = ["work_date", "created_at", "charged_minutes"]
-    ordering = ["-work_date", "-created_at"]
+    # The default order replaces get_queryset's: the id breaks ties (stable pages) and matches the index.
+    ordering = ["-work_date", "-created_at", "-id"]
 
     def get_queryset(self):  # noqa: ANN201
         return (
@@ -807,7 +808,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     serializer_class = s.InvoiceSerializer
     filterset_class = InvoiceFilter
     ordering_fields = ["created_at", "issued_on", "due_on", "total", "number"]
-    ordering = ["-created_at"]
+    ordering = ["-created_at", "-id"]
 
     def initial(self, request, *args, **kwargs) -> None:  # noqa: ANN001
         super().initial(request, *args, **kwargs)
@@ -940,7 +941,7 @@ class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
     serializer_class = s.CreditNoteSerializer
     filterset_class = CreditNoteFilter
     ordering_fields = ["created_at", "issued_on", "total", "number"]
-    ordering = ["-created_at"]
+    ordering = ["-created_at", "-id"]
 
     def initial(self, request, *args, **kwargs) -> None:  # noqa: ANN001
         super().initial(request, *args, **kwargs)

@@ -91,8 +91,19 @@ from django.utils import timezone
 from agreements import services
 from agreements.models import Agreement, Client, Ticket
 from agreements.tests.factories import StaffFactory, TechnicianFactory
+from agreements.models import LedgerEntry
 from api.services import token_create
+from bench.seed import insert_select_sql
 
+# The raw baseline's ledger INSERT, its column list from the model like every seed (a new NOT NULL column broke it).
+raw_params = {}
+raw_ledger_insert = insert_select_sql(
+    LedgerEntry,
+    {"agreement_id": "%(agreement)s", "kind": "'adjustment'", "minutes": "-1", "reason": "'raw benchmark'",
+     "created_at": "now()"},
+    "",
+    raw_params,
+)
 staff = StaffFactory(username="bench-staff")
 techs = [TechnicianFactory(username=f"bench-tech-{n}") for n in range(CLIENTS)]
 agreements = []
@@ -104,7 +115,8 @@ for n in range(AGREEMENTS):
     ticket = services.ticket_get_or_create(client=client, number="1", subject="Bench")
     agreements.append({"id": str(agreement.public_id), "pk": agreement.pk, "ticket": str(ticket.public_id)})
 tokens = [token_create(user=t, name="bench", actor=staff).key for t in techs]
-print(json.dumps({"agreements": agreements, "tokens": tokens, "staff_token": token_create(user=staff, name="bench", actor=staff).key}))
+print(json.dumps({"agreements": agreements, "tokens": tokens, "staff_token": token_create(user=staff, name="bench", actor=staff).key,
+                  "raw_ledger_insert": [raw_ledger_insert, raw_params]}, default=str))
 """
 
 
@@ -184,10 +196,16 @@ def summarise(latencies: list[float], elapsed: float, statuses: dict[int, int]) 
     }
 
 
-def raw_transactions(database_url: str, agreement_pk: int, clients: int, seconds: float) -> dict:
-    """The ledger's lock-update-insert transaction with plain psycopg, on one hot row."""
+def raw_transactions(
+    database_url: str, agreement_pk: int, clients: int, seconds: float, ledger_insert: tuple[str, dict]
+) -> dict:
+    """The ledger's lock-update-insert transaction with plain psycopg, on one hot row.
+
+    `ledger_insert` is the seed's INSERT of one ledger row (SQL with named parameters, and their values
+    but `agreement`), built from the model so that it names every NOT NULL column."""
     import psycopg
 
+    insert_sql, insert_params = ledger_insert[0], {**ledger_insert[1], "agreement": agreement_pk}
     latencies: list[list[float]] = [[] for _ in range(clients)]
     barrier = threading.Barrier(clients + 1)
     deadline = [0.0]
@@ -206,11 +224,7 @@ def raw_transactions(database_url: str, agreement_pk: int, clients: int, seconds
                         "UPDATE agreements_agreement SET balance_minutes = balance_minutes - 1 WHERE id = %s",
                         (agreement_pk,),
                     )
-                    conn.execute(
-                        "INSERT INTO agreements_ledgerentry (agreement_id, kind, minutes, reason, created_at) "
-                        "VALUES (%s, 'adjustment', -1, 'raw benchmark', now())",
-                        (agreement_pk,),
-                    )
+                    conn.execute(insert_sql, insert_params)
                 latencies[index].append(time.perf_counter() - started)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
@@ -335,7 +349,7 @@ def main() -> None:
 
         print("==> raw psycopg transaction on one hot row", flush=True)
         results["raw_hot_transaction"] = raw_transactions(
-            args.database_url, agreements[-1]["pk"], args.clients, args.seconds
+            args.database_url, agreements[-1]["pk"], args.clients, args.seconds, seeded["raw_ledger_insert"]
         )
         print("==> POST time entries, one hot agreement", flush=True)
         results["post_hot"] = load.run(post_entry(lambda i, n: agreements[0]))

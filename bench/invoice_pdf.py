@@ -20,6 +20,7 @@ issue's target is a ratio of at most 1.3. Results also go to bench/results/.
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -139,7 +140,7 @@ def main() -> None:
             name: {
                 "mean_ms": statistics.fmean(values),
                 "median_ms": statistics.median(values),
-                "p95_ms": sorted(values)[int(len(values) * 0.95) - 1],
+                "p95_ms": sorted(values)[math.ceil(len(values) * 0.95) - 1],  # nearest rank
             }
             for name, values in times.items()
         }

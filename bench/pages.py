@@ -1,19 +1,28 @@
 #!/usr/bin/env python
-"""Page benchmark: the staff dashboard and the client portal at 10k clients.
+"""Page benchmark: the staff dashboard, the client portal and the API's lists at 10k clients.
 
     .venv/bin/python bench/pages.py [--clients 10000] [--requests 40] [--database-url URL]
+                                    [--jit on] [--without-list-indexes]
 
 Builds a throw-away PostgreSQL database `blockhours_bench_pages` (dropped at
 the end) with N clients, each with an agreement, a credited 30-h block,
 a ticket and time entries over the last 8 weeks (so every runway is known),
 then requests, in one process and interleaved so noise hits all alike:
-a trivial Django view (the baseline), the staff dashboard, and one client's
-portal home. Prints p50/p95 per page, their ratio to the baseline and each
-page's query count. Results go to bench/results/pages.json.
+a trivial Django view (the baseline), the staff dashboard, one client's
+portal home and, as staff, the first page (50 rows) of each API list the
+seed fills: time entries, tickets, agreements, clients. Prints p50/p95 per
+page, their ratio to the baseline and each page's query count. Results go
+to bench/results/pages.json.
+
+Two switches measure the state before two changes in the same code:
+`--jit on` turns PostgreSQL's JIT back on for the app's connections (the
+settings turn it off), `--without-list-indexes` drops the indexes matching
+the API lists' order (migrations `*_list_ordering_indexes`) after migrating.
 """
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -50,6 +59,7 @@ def setup_django(workdir: Path) -> None:
         AXES_ENABLED="false",
         ALLOWED_HOSTS="testserver",
         LOG_LEVEL="WARNING",
+        API_THROTTLE_RATE="1000000/min",  # one token makes every API request here; the limit is not measured
     )
     sys.path.insert(0, str(ROOT))
     import django
@@ -67,6 +77,28 @@ def setup_django(workdir: Path) -> None:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
     }
     call_command("collectstatic", "--noinput", verbosity=0)
+
+
+LIST_ORDER_INDEXES = [
+    "timeentry_list_order_idx",
+    "ticket_list_order_idx",
+    "invoice_list_order_idx",
+    "creditnote_list_order_idx",
+]
+
+
+def toggle(*, jit: str, list_indexes: bool) -> None:
+    """The "before" switches: JIT back on for the app's connections, the list-order indexes dropped."""
+    from django.db import connection
+
+    if jit == "on":
+        # Each request closes the connection (CONN_MAX_AGE 0); the next one opens with these options.
+        connection.settings_dict["OPTIONS"]["options"] = "-c jit=on"
+        connection.close()
+    if not list_indexes:
+        with connection.cursor() as cursor:
+            for name in LIST_ORDER_INDEXES:
+                cursor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 def build(clients: int) -> tuple[object, object]:
@@ -163,13 +195,21 @@ def measure(staff, contact, rounds: int) -> dict[str, dict[str, float]]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, override_settings
 
+    from api.services import token_create
+
     staff_client, contact_client, anonymous = Client(), Client(), Client()
     staff_client.force_login(staff)
     contact_client.force_login(contact)
+    # The API as integrations call it: with a token (a session would also ask for CSRF on writes).
+    api = Client(headers={"Authorization": f"Token {token_create(user=staff, name='bench', actor=staff).key}"})
     pages = {
         "trivial view": (anonymous, "/bench/trivial/"),
         "staff dashboard": (staff_client, "/dashboard/"),
         "client portal": (contact_client, "/portal/"),
+        "API time entries": (api, "/api/v1/time-entries/"),
+        "API tickets": (api, "/api/v1/tickets/"),
+        "API agreements": (api, "/api/v1/agreements/"),
+        "API clients": (api, "/api/v1/clients/"),
     }
     timings: dict[str, list[float]] = {name: [] for name in pages}
     queries: dict[str, int] = {}
@@ -181,14 +221,21 @@ def measure(staff, contact, rounds: int) -> dict[str, dict[str, float]]:
         for _ in range(rounds):
             for name, (client, url) in pages.items():
                 started = time.perf_counter()
-                client.get(url)
+                response = client.get(url)
                 timings[name].append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, name
+    with connection.cursor() as cursor:  # what the app's connections ran with, as the switches left them
+        cursor.execute("SHOW jit")
+        jit = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname = ANY(%s)", [LIST_ORDER_INDEXES])
+        list_indexes = cursor.fetchone()[0]
+    print(f"jit {jit}, {list_indexes} of {len(LIST_ORDER_INDEXES)} list-order indexes", flush=True)
     results = {}
     for name, values in timings.items():
         values.sort()
         results[name] = {
             "p50_ms": round(statistics.median(values), 2),
-            "p95_ms": round(values[int(len(values) * 0.95) - 1], 2),
+            "p95_ms": round(values[math.ceil(len(values) * 0.95) - 1], 2),  # nearest rank
             "queries": queries[name],
         }
     return results
@@ -199,6 +246,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--jit", choices=["off", "on"], default="off", help="on: as before jit=off was set")
+    parser.add_argument(
+        "--without-list-indexes", action="store_true", help="drop the list-order indexes: as before they existed"
+    )
     parser.add_argument(
         "--database-url",
         default=f"{SERVER_URL}/{DB_NAME}",
@@ -210,6 +261,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             setup_django(Path(tmp))
+            toggle(jit=args.jit, list_indexes=not args.without_list_indexes)
             staff, contact = build(args.clients)
             results = measure(staff, contact, args.requests)
     finally:
@@ -220,13 +272,16 @@ def main() -> None:
     base = results["trivial view"]["p50_ms"]
     for name, figures in results.items():
         print(
-            f"{name:<16} p50 {figures['p50_ms']:>8.2f} ms  p95 {figures['p95_ms']:>8.2f} ms  "
+            f"{name:<18} p50 {figures['p50_ms']:>8.2f} ms  p95 {figures['p95_ms']:>8.2f} ms  "
             f"{figures['p50_ms'] / base:>6.1f}× the trivial view  {figures['queries']} queries"
         )
     from bench.seed import results_dir
 
     out = results_dir()
-    (out / "pages.json").write_text(json.dumps({"clients": args.clients, "pages": results}, indent=2))
+    settings = {"jit": args.jit, "list_order_indexes": not args.without_list_indexes}
+    (out / "pages.json").write_text(
+        json.dumps({"clients": args.clients, "requests": args.requests, **settings, "pages": results}, indent=2)
+    )
 
 
 if __name__ == "__main__":

@@ -321,6 +321,8 @@ class Invoice(models.Model):
             # Under the "to chase" list: open invoices by due date.
             models.Index(fields=["due_on"], condition=Q(status=InvoiceStatus.ISSUED), name="invoice_open_due_idx"),
             models.Index(fields=["client", "-created_at"], name="invoice_client_created_idx"),
+            # The staff's invoice list (every client), newest first.
+            models.Index(fields=["-created_at", "-id"], name="invoice_list_order_idx"),
         ]
 
     def __str__(self) -> str:
@@ -561,7 +563,11 @@ class CreditNote(models.Model):
             ),
             models.CheckConstraint(condition=~Q(reason=""), name="creditnote_has_reason"),
         ]
-        indexes = [models.Index(fields=["client", "-created_at"], name="creditnote_client_created_idx")]
+        indexes = [
+            models.Index(fields=["client", "-created_at"], name="creditnote_client_created_idx"),
+            # The staff's credit-note list (every client), newest first.
+            models.Index(fields=["-created_at", "-id"], name="creditnote_list_order_idx"),
+        ]
 
     def __str__(self) -> str:
         return gettext("Credit note %(number)s — %(client)s") % {"number": self.number, "client": self.client_name}

@@ -1,4 +1,5 @@
-"""Every benchmark under bench/ still runs: each one, at a tiny size, as its own process on PostgreSQL.
+"""Every benchmark under bench/ still runs: each one, at a tiny size, as its own process on PostgreSQL
+(and invoice_pdf.py, which can, on SQLite too).
 
 A schema change (a new NOT NULL column, a dropped one) used to break the
 benchmarks' SQL seeds silently; here each script runs end to end against a
@@ -19,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 # script, its options at a tiny size, the lines it must print, the results file it must write
 BENCHMARKS = [
@@ -30,6 +31,12 @@ BENCHMARKS = [
             r"^trivial view +p50 +[\d.]+ ms +p95 +[\d.]+ ms +1\.0× the trivial view +0 queries$",
             r"^staff dashboard +p50 +[\d.]+ ms +p95 +[\d.]+ ms +[\d.]+× the trivial view +\d+ queries$",
             r"^client portal +p50 +[\d.]+ ms +p95 +[\d.]+ ms +[\d.]+× the trivial view +\d+ queries$",
+            *(
+                rf"^API {name} +p50 +[\d.]+ ms +p95 +[\d.]+ ms +[\d.]+× the trivial view +\d+ queries$"
+                for name in ("time entries", "tickets", "agreements", "clients")
+            ),
+            # the app's settings, and every index its --without-list-indexes would drop still exists
+            r"^jit off, 4 of 4 list-order indexes$",
         ],
         "pages.json",
     ),
@@ -149,6 +156,7 @@ def bench_database_url(bench_template):
     server.execute(f'DROP DATABASE IF EXISTS "{server.name}" WITH (FORCE)')
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize(
     ("script", "options", "expected_lines", "results_file"), BENCHMARKS, ids=[b[0] for b in BENCHMARKS]
 )
@@ -172,3 +180,20 @@ def test_the_benchmark_runs_at_a_tiny_size(
             result.stdout
         )
     assert list(tmp_path.glob(results_file)), f"{script} wrote no {results_file}"
+
+
+def test_the_invoice_pdf_benchmark_runs_on_sqlite_too(tmp_path):
+    """Without --database-url it makes its own SQLite file: the way to run it with no server at hand."""
+    env = {**_clean_env(), "BENCH_RESULTS_DIR": str(tmp_path)}
+    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [sys.executable, str(ROOT / "bench" / "invoice_pdf.py"), "--invoices", "2", "--warmup", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, f"invoice_pdf.py exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    assert re.search(r"^2 invoices on sqlite, WeasyPrint ", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(r"^ratio real/bare: [\d.]+ \(mean\)", result.stdout, re.MULTILINE), result.stdout
+    assert list(tmp_path.glob("invoice_pdf-*.json")), "invoice_pdf.py wrote no results file"
