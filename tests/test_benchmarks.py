@@ -98,7 +98,9 @@ def _clean_env() -> dict[str, str]:
 class Server:
     def __init__(self) -> None:
         self.url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
-        self.name = f"{self.url.path.lstrip('/')}_bench_smoke"
+        # One per test worker (pytest-xdist), as the test databases are.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        self.name = f"{self.url.path.lstrip('/')}_bench_smoke{'_' + worker if worker else ''}"
 
     def database_url(self, name: str) -> str:
         return urllib.parse.urlunsplit(self.url._replace(path=f"/{name}"))
