@@ -219,6 +219,27 @@ INVOICE_PAGE_SIZE = env_str("INVOICE_PAGE_SIZE", "A4")
 if INVOICE_PAGE_SIZE not in {"A4", "Letter"}:
     raise ImproperlyConfigured(f"INVOICE_PAGE_SIZE must be A4 or Letter, got {INVOICE_PAGE_SIZE!r}")
 
+# Accounting exports (reports/accounting.py): the accounts and names the files
+# use. QuickBooks Online names accounts, items and tax codes; Xero uses account
+# codes and tax rate names. Each must exist in the MSP's chart of accounts.
+ACCOUNTING = {
+    "quickbooks": {
+        "item": env_str("ACCOUNTING_QUICKBOOKS_ITEM", "Prepaid support hours"),  # its income account: deferred
+        "deferred": env_str("ACCOUNTING_QUICKBOOKS_DEFERRED_ACCOUNT", "Deferred Revenue"),
+        "revenue": env_str("ACCOUNTING_QUICKBOOKS_REVENUE_ACCOUNT", "Services"),
+        "breakage": env_str("ACCOUNTING_QUICKBOOKS_BREAKAGE_ACCOUNT", "Breakage Income"),
+        "receivable": env_str("ACCOUNTING_QUICKBOOKS_RECEIVABLE_ACCOUNT", "Accounts Receivable (A/R)"),
+        "tax": env_str("ACCOUNTING_QUICKBOOKS_TAX_ACCOUNT", "Sales Tax Payable"),
+        "no_tax": env_str("ACCOUNTING_QUICKBOOKS_NO_TAX_CODE", "NON"),
+    },
+    "xero": {
+        "deferred": env_str("ACCOUNTING_XERO_DEFERRED_ACCOUNT", "835"),
+        "revenue": env_str("ACCOUNTING_XERO_REVENUE_ACCOUNT", "200"),
+        "breakage": env_str("ACCOUNTING_XERO_BREAKAGE_ACCOUNT", "260"),
+        "no_tax": env_str("ACCOUNTING_XERO_NO_TAX_RATE", "Tax Exempt"),
+    },
+}
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]

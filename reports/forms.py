@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from agreements.models import Client
+from reports import accounting
 from reports.selectors import USAGE_DIMENSIONS
 from ui.forms import IntegerField
 
@@ -73,3 +74,23 @@ class MsaForm(forms.Form):
 class SeatsForm(forms.Form):
     client = forms.ModelChoiceField(label=_("Client"), queryset=Client.objects.all(), to_field_name="public_id")
     seats = IntegerField(label=_("Seats"), min_value=0, max_value=100_000)
+
+
+class AccountingExportForm(forms.Form):
+    software = forms.ChoiceField(label=_("For"), choices=list(accounting.SOFTWARE.items()))
+    document = forms.ChoiceField(label=_("Export"), choices=list(accounting.DOCUMENTS.items()))
+    first = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    last = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    currency = forms.ChoiceField(label=_("Currency"), required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        in_use = Client.objects.order_by("currency").values_list("currency", flat=True).distinct()
+        self.fields["currency"].choices = [("", _("All")), *((code, code) for code in in_use)]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        first, last = data.get("first"), data.get("last")
+        if first and last and first > last:
+            raise ValidationError(_("The first day must not be after the last one."))
+        return data

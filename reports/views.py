@@ -4,6 +4,7 @@ figures as CSV (`?format=csv`). Every figure comes from reports.selectors."""
 import datetime
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
@@ -16,9 +17,9 @@ from django.utils.translation import gettext, ngettext
 from agreements.domain import format_minutes, format_money
 from agreements.models import Client
 from agreements.selectors import clients_for_user
-from reports import selectors, services
+from reports import accounting, selectors, services
 from reports.charts import columns
-from reports.forms import MsaForm, PeriodForm, RevenueForm, RunwayForm, SeatsForm, UsageForm
+from reports.forms import AccountingExportForm, MsaForm, PeriodForm, RevenueForm, RunwayForm, SeatsForm, UsageForm
 from reports.statements import parse_month, statement_build, statement_filename, statement_pdf
 from ui.access import get_by_public_id, staff_required
 from ui.csv import csv_response
@@ -324,3 +325,34 @@ def statement_download(request: HttpRequest, public_id: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{statement_filename(statement)}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@staff_required
+def accounting_export(request: HttpRequest) -> HttpResponse:
+    """The export form; with `download`, the CSV itself (or the reason it cannot be made)."""
+    today = timezone.localdate()
+    this_month = today.replace(day=1)
+    last_month_end = this_month - datetime.timedelta(days=1)
+    initial = {"software": "quickbooks", "document": "invoices", "first": last_month_end.replace(day=1),
+               "last": last_month_end}  # fmt: skip
+    form = AccountingExportForm(request.GET if "download" in request.GET else None, initial=initial)
+    refusal = ""
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            export = accounting.accounting_export(
+                software=data["software"],
+                document=data["document"],
+                first=data["first"],
+                last=data["last"],
+                currency=data["currency"] or None,
+            )
+        except accounting.ExportRefused as refused:
+            refusal = str(refused)
+        else:
+            return csv_response(export.filename, export.header, export.rows)
+    return render(
+        request,
+        "reports/accounting.html",
+        {"form": form, "refusal": refusal, "accounts": settings.ACCOUNTING},
+    )

@@ -2,6 +2,7 @@
 
 import csv
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.http import HttpResponse
 
@@ -11,7 +12,11 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: object) -> str:
-    """The cell as text, with a leading apostrophe if it could start a formula."""
+    """The cell as text, with a leading apostrophe if it could start a formula.
+    Numbers are written as they are: a negative amount is not a formula, and
+    accounting imports read `-12.50`, never `'-12.50`."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
     text = "" if value is None else str(value)
     return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 

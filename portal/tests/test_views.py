@@ -1,6 +1,7 @@
 import csv
 import datetime
 import io
+from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
@@ -88,6 +89,13 @@ def test_safe_cell_prefixes_formula_starts(value):
 def test_safe_cell_keeps_plain_text():
     assert safe_cell("Printer offline") == "Printer offline"
     assert safe_cell(None) == ""
+
+
+def test_safe_cell_writes_numbers_as_they_are():
+    """A negative amount is a number, not a formula: accounting imports need `-840.00`."""
+    assert safe_cell(Decimal("-840.00")) == "-840.00"
+    assert safe_cell(-30) == "-30"
+    assert safe_cell("-30") == "'-30"  # text stays guarded
 
 
 def test_alice_asks_for_more_hours_and_staff_see_it(client, alice, staff, funded):
