@@ -14,6 +14,7 @@ from agreements.tests.factories import (
     StaffFactory,
     TechnicianFactory,
     TicketFactory,
+    UserFactory,
 )
 
 
@@ -103,6 +104,11 @@ def charlie(client_b):
 @pytest.fixture
 def staff(db):
     return StaffFactory(username="sam")
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True, role="staff")
 
 
 @pytest.fixture

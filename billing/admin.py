@@ -89,9 +89,21 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Issue selected drafts (assigns numbers)"))
     def issue(self, request: HttpRequest, queryset) -> None:
+        # Imported here: notifications builds on billing, not the other way round.
+        from notifications import services as notification_services
+        from notifications.models import Episode
+        from notifications.tasks import queue_sending
+
+        drafted_reloads = set(
+            Episode.objects.filter(reload_invoice__in=queryset).values_list("reload_invoice", flat=True)
+        )
         for invoice in queryset.order_by("created_at", "id"):
             try:
-                services.invoice_issue(invoice=invoice, actor=request.user)
+                if invoice.pk in drafted_reloads:
+                    # As on its review page: numbered, rendered and emailed to the client once.
+                    notification_services.reload_draft_issue(invoice=invoice, actor=request.user, send=queue_sending)
+                else:
+                    services.invoice_issue(invoice=invoice, actor=request.user)
             except ValidationError as error:
                 self.message_user(request, f"{invoice}: {'; '.join(error.messages)}", messages.WARNING)
 

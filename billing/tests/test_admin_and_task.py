@@ -4,15 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from agreements.tests.factories import UserFactory
 from billing import services, tasks
 from billing.models import SellerProfile
 from billing.tests.factories import draft_block_invoice, issued_block_invoice
-
-
-@pytest.fixture
-def superuser(db):
-    return UserFactory(username="root", is_staff=True, is_superuser=True, role="staff")
 
 
 def test_the_admin_shows_invoices_read_only(client, superuser, agreement, staff, seller):

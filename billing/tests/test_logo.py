@@ -12,7 +12,6 @@ from django.forms import modelform_factory
 from django.urls import reverse
 from PIL import Image
 
-from agreements.tests.factories import UserFactory
 from billing.models import SellerProfile
 from billing.validators import LOGO_MAX_BYTES, LOGO_MAX_SIDE, validate_logo
 
@@ -163,11 +162,6 @@ def test_a_form_stores_a_good_logo_whole(seller, data, name, settings, tmp_path)
     seller.refresh_from_db()
     assert seller.logo.name == f"seller/{name}"
     assert (tmp_path / seller.logo.name).read_bytes() == data
-
-
-@pytest.fixture
-def superuser(db):
-    return UserFactory(username="root", is_staff=True, is_superuser=True, role="staff")
 
 
 def admin_post(client, logo: SimpleUploadedFile):

@@ -8,6 +8,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection
 from django.test import TestCase
+from django.urls import reverse
 from django.utils import timezone
 
 from agreements import services as agreement_services
@@ -352,3 +353,27 @@ def test_two_staff_issuing_the_same_draft_at_once_issue_it_once(make_low_agreeme
     draft.refresh_from_db()
     assert (draft.status, draft.number) == (InvoiceStatus.ISSUED, number(1))
     assert sorted(m.to[0] for m in mail.outbox) == CLIENT_RECIPIENTS
+
+
+def test_the_admins_issue_action_issues_a_drafted_reload_as_its_review_page_does(
+    make_low_agreement, superuser, client, django_capture_on_commit_callbacks
+):
+    make_low_agreement(left=120, topup_mode=TopupMode.DRAFT)
+    sweep_now()
+    draft = Invoice.objects.get()
+    mail.outbox.clear()
+    client.force_login(superuser)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:billing_invoice_changelist"), {"action": "issue", "_selected_action": [draft.pk]}
+        )
+
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert (draft.status, draft.number) == (InvoiceStatus.ISSUED, number(1))
+    assert sent() == [
+        (to, f"Acme Dental: your support hours are running low — reload invoice {number(1)}")
+        for to in CLIENT_RECIPIENTS
+    ]
+    assert AuditEvent.objects.filter(action=AuditAction.RELOAD_DRAFT_ISSUE, actor=superuser).count() == 1
