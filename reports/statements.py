@@ -149,6 +149,7 @@ _OTHER = {
     LedgerKind.ROLLOVER: _("Unused hours rolled over to the new term"),
     LedgerKind.MOVE_OUT: _("Unused hours moved to another agreement"),
     LedgerKind.MOVE_IN: _("Unused hours moved from another agreement"),
+    LedgerKind.EXPIRY_CHANGE: _("Expiry date changed"),
 }
 
 
@@ -218,7 +219,9 @@ def statement_build(*, client: Client, month: datetime.date) -> Statement:
         .annotate(day=TruncDate("created_at"))
         .values("day", "kind", "reason")
         .annotate(total=Sum("minutes"))
-        .filter(~Q(total=0))  # a settlement or a rollover moves minutes: net zero
+        # A settlement or a rollover moves minutes (net zero) and says nothing new;
+        # an expiry change moves none, but the client must see the new date.
+        .filter(~Q(total=0) | Q(kind=LedgerKind.EXPIRY_CHANGE))
         .order_by("day", "kind")
     )
     # The lines read in the client's language, like the PDF they go on.

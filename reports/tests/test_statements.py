@@ -275,6 +275,22 @@ def test_refunds_and_forfeits_are_movements_on_the_statement(dataset):
     assert s.opening_minutes + s.purchased_minutes - s.charged_minutes + s.other_minutes == s.closing_minutes == 240
 
 
+def test_an_expiry_change_is_a_movement_of_no_minutes_on_the_statement(dataset):
+    from agreements.models import LedgerKind
+    from reports.tests.conftest import _ledger, at
+
+    reason = "Expiry changed from 27 Feb 2026 to 30 Apr 2026: Project delayed"
+    _ledger(dataset.birch_agreement, dataset.b1, LedgerKind.EXPIRY_CHANGE, 0, at(2026, 2, 12), reason=reason)
+
+    s = statements.statement_build(client=dataset.birch, month=datetime.date(2026, 2, 1))
+
+    assert [(m.day, m.description, m.minutes) for m in s.movements][0] == (
+        datetime.date(2026, 2, 12),
+        f"Expiry date changed: {reason}",
+        0,
+    )
+
+
 def test_a_split_entry_shows_its_after_hours_part_on_the_statement(client_a, staff, technician, ticket):
     """Logged from 16:30 for 90 minutes on a weekday: 30 min normal + 60 min after-hours (90 charged)."""
     from agreements.tests.factories import work_type
