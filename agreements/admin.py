@@ -50,8 +50,10 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkType)
-class WorkTypeAdmin(admin.ModelAdmin):
-    list_display = ("name", "multiplier", "is_active")
+class WorkTypeAdmin(ReadOnlyAdmin):
+    """Read-only: staff change work types on the dashboard's Work types page, audited."""
+
+    list_display = ("name", "multiplier", "is_active", "is_after_hours")
 
 
 @admin.register(Agreement)

@@ -42,6 +42,7 @@ class AuditAction(models.TextChoices):
     RELOAD_DRAFT_ISSUE = "reload_draft.issue", _("Drafted reload invoice issued")
     AGREEMENT_UPDATE = "agreement.update", _("Agreement settings changed")
     BUSINESS_CALENDAR = "business_calendar.change", _("Business hours or holidays changed")
+    WORK_TYPE_SAVE = "work_type.save", _("Work type added or changed")
     BLOCK_GOODWILL = "block.goodwill", _("Goodwill hours granted")
     BLOCK_MOVE = "block.move", _("Unused hours moved")
 

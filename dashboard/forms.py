@@ -496,3 +496,23 @@ class HolidayForm(forms.Form):
     name = forms.CharField(
         label=_("Name"), max_length=100, widget=forms.TextInput(attrs={"placeholder": _("e.g. New Year's Day")})
     )
+
+
+class WorkTypeForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    multiplier = forms.DecimalField(
+        label=_("Multiplier"),
+        max_digits=4,
+        decimal_places=2,
+        help_text=_("Charged time = time worked × this: 1 normal, 1.5 after-hours, 0 non-billable."),
+    )
+    is_active = forms.BooleanField(
+        label=_("In use"), required=False, initial=True, help_text=_("Technicians can choose it when they log time.")
+    )
+    is_after_hours = forms.BooleanField(
+        label=_("After-hours rate"),
+        required=False,
+        help_text=_(
+            "The rate of time worked outside business hours; it takes the flag from the work type that has it."
+        ),
+    )

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import F, Prefetch
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -24,7 +24,7 @@ from accounts.selectors import lockouts_current, msp_people
 from agreements import services
 from agreements.domain import block_name, block_price, format_minutes
 from agreements.domain import money as billing_money
-from agreements.models import AgreementStatus, Block, ClientContact, CreditPolicy, Holiday, Tier, Weekday
+from agreements.models import AgreementStatus, Block, ClientContact, CreditPolicy, Holiday, Tier, Weekday, WorkType
 from agreements.runway import RunwayRanking, runway_of, with_runway
 from agreements.selectors import (
     agreements_for_user,
@@ -33,6 +33,7 @@ from agreements.selectors import (
     time_entries_for_user,
 )
 from agreements.services import calendar as calendar_services
+from agreements.services import work_types as work_type_services
 from agreements.services.calendar import charging_rules_of
 from agreements.summaries import blocks_with_remaining, deferred_revenue, expiring_filter, headline_figures
 from billing import credit_notes
@@ -61,6 +62,7 @@ from dashboard.forms import (
     ReloadDraftDiscardForm,
     ReloadDraftSizeForm,
     TechnicianInviteForm,
+    WorkTypeForm,
 )
 from notifications import services as notification_services
 from notifications.selectors import emails_undelivered, reload_drafts_for_user, sweep_status
@@ -1233,3 +1235,49 @@ def reload_draft(request: HttpRequest, public_id: str) -> HttpResponse:
 def _block_of(invoice: Invoice) -> str:
     invoice.block.refresh_from_db()
     return block_name(invoice.block.minutes).lower()
+
+
+@staff_required
+def work_types(request: HttpRequest) -> HttpResponse:
+    rows = WorkType.objects.order_by("-is_active", "multiplier", "name")
+    return render(request, "dashboard/work_types.html", {"work_types": rows})
+
+
+@staff_required
+def work_type_new(request: HttpRequest) -> HttpResponse:
+    return _work_type_form(request, None, request.POST or None)
+
+
+@staff_required
+def work_type_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _work_type_form(request, get_object_or_404(WorkType, pk=pk), request.POST or None)
+
+
+def _work_type_form(request: HttpRequest, work_type: WorkType | None, data: QueryDict | None) -> HttpResponse:
+    initial = (
+        {"name": work_type.name, "multiplier": work_type.multiplier, "is_active": work_type.is_active,
+         "is_after_hours": work_type.is_after_hours}
+        if work_type else {"is_active": True}
+    )  # fmt: skip
+    form = WorkTypeForm(data, initial=initial)
+    if form.is_bound and form.is_valid():
+        try:
+            saved = work_type_services.work_type_save(work_type=work_type, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Work type %(name)s saved.") % {"name": saved.name})
+            return redirect("dashboard:work_types")
+    return render(
+        request,
+        "dashboard/form.html",
+        {
+            "form": form,
+            "title": _("Edit work type") if work_type else _("New work type"),
+            "submit": _("Save"),
+            "cancel_url": reverse("dashboard:work_types"),
+            "intro": _(
+                "A new multiplier applies to time logged from now on; entries already logged keep their charge."
+            ),
+        },
+    )

@@ -186,6 +186,10 @@ WRITES: dict[str, Write] = {
     "dashboard:request_handled": Write("staff", {"public_id": "hours_request"}, {}),
     "dashboard:lockout_unlock": Write("staff", {}, {"kind": "account", "value": "tess"}),
     "dashboard:business_hours": Write("staff", {}, BUSINESS_HOURS_FORM),
+    "dashboard:work_type_new": Write("staff", {}, {"name": "Project work", "multiplier": "1.25", "is_active": "on"}),
+    "dashboard:work_type_edit": Write(
+        "staff", {"pk": "work_type"}, {"name": "Normal", "multiplier": "1.10", "is_active": "on"}
+    ),
     "dashboard:holiday_add": Write(
         "staff", {}, {"date": "@holiday_date", "name": "Founders' day"}, form="holiday_form"
     ),
@@ -582,6 +586,11 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "email": F([H("not-an-email"), BLANK, LONG, NUL]),
         "last_name": F([*OPTIONAL_TEXT, *SINGLE_LINE]),
     },
+    "dashboard:work_type_new": {
+        "name": F(TEXT),
+        "multiplier": F([amount for amount in AMOUNTS if amount.label != "0"]),  # 0× is non-billable: valid
+    },
+    "dashboard:work_type_edit": {"name": F(TEXT)},
     "dashboard:business_hours": {
         "opens_1": F(LOCAL_TIMES),
         "closes_1": F([*LOCAL_TIMES, H("before-opening", "07:00"), H("at-opening", "08:00"), BLANK]),
@@ -834,7 +843,10 @@ FOREIGN_URL_IDS: dict[str, list[tuple[str, H]]] = {
         ("username", H("unknown-contact", "nobody-here")),
     ],
 }
-NO_URL_CASES = {"password_reset_confirm": "Django's view: a bad uid or token shows its own 'invalid link' page"}
+NO_URL_CASES = {
+    "password_reset_confirm": "Django's view: a bad uid or token shows its own 'invalid link' page",
+    "dashboard:work_type_edit": "an integer key of the shared catalogue; an unknown one: dashboard/tests/test_work_types.py",
+}
 
 
 # ---------------------------------------------------------------------------

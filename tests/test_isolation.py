@@ -115,6 +115,9 @@ ROUTES: dict[str, Route] = {
     "dashboard:business_hours": Route(None, STAFF, post=True),
     "dashboard:holiday_add": Route(None, STAFF, post=True, post_only=True),
     "dashboard:holiday_remove": Route("holiday", STAFF, post=True, post_only=True),
+    "dashboard:work_types": Route(None, STAFF),
+    "dashboard:work_type_new": Route(None, STAFF, post=True),
+    "dashboard:work_type_edit": Route("work_type", STAFF, post=True),
     "dashboard:lockouts": Route(None, STAFF),
     "dashboard:lockout_unlock": Route(None, STAFF, post=True),
     # --- timesheet
@@ -309,6 +312,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "agreement_block": {"id": agreement.public_id, "block_id": invoice.block.public_id},
         "credit_note": {"public_id": credit_note.public_id},
         "holiday": {"public_id": holiday.public_id},
+        "work_type": {"pk": work_type().pk},  # the shared catalogue: only the role check guards it
         "weekday": {"id": 0},
     }
     secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync", credit_note.number]
@@ -324,6 +328,8 @@ def _kwargs(p: Pattern, route: Route, world: dict, *, missing: bool = False) -> 
         kwargs = {"public_id": kwargs.pop("id")}
     if missing and "username" in kwargs:  # a person, by username (of a client that exists)
         return {**kwargs, "username": "no-such-person"}
+    if missing and "pk" in kwargs:  # a row of a shared table, by its key
+        return {**kwargs, "pk": 2**31 - 1}
     if missing:  # the same URL for an object that does not exist
         key = "id" if "id" in kwargs else "public_id"
         kwargs[key] = uuid.uuid4()
