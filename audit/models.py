@@ -44,6 +44,7 @@ class AuditAction(models.TextChoices):
     BUSINESS_CALENDAR = "business_calendar.change", _("Business hours or holidays changed")
     BLOCK_GOODWILL = "block.goodwill", _("Goodwill hours granted")
     BLOCK_MOVE = "block.move", _("Unused hours moved")
+    CLIENTS_IMPORT = "clients.import", _("Clients and opening balances imported")
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -149,6 +149,7 @@ _OTHER = {
     LedgerKind.ROLLOVER: _("Unused hours rolled over to the new term"),
     LedgerKind.MOVE_OUT: _("Unused hours moved to another agreement"),
     LedgerKind.MOVE_IN: _("Unused hours moved from another agreement"),
+    LedgerKind.OPENING_BALANCE: _("Opening balance brought over"),
 }
 
 
