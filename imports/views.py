@@ -18,8 +18,10 @@ from ui.access import get_by_public_id, staff_required
 
 RECENT = 20
 
+
 class UploadForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("CSV file"))
+
 
 @staff_required
 def upload(request: HttpRequest) -> HttpResponse:
@@ -51,6 +53,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         status=400 if form.errors else 200,
     )
 
+
 @staff_required
 def template(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(template_csv(), content_type="text/csv; charset=utf-8")
@@ -58,10 +61,12 @@ def template(request: HttpRequest) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
+
 @staff_required
 def run_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     run = get_by_public_id(ImportRun.objects.all(), public_id)
     return render(request, "imports/run.html", {"run": run, "progress": import_status(run), "Status": ImportStatus})
+
 
 @staff_required
 @require_POST
@@ -79,6 +84,7 @@ def run_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             messages.info(request, _("The import runs in the background; this page shows its progress."))
     return redirect("imports:run", public_id=run.public_id)
+
 
 @staff_required
 def run_status(request: HttpRequest, public_id: str) -> JsonResponse:

@@ -63,7 +63,12 @@ def test_it_creates_client_contacts_agreement_and_opening_balance(staff):
     assert block.expires_on == datetime.date(2026, 12, 31)
     assert block.is_paid and block.credited_at is not None
     entry = LedgerEntry.objects.get(agreement=agreement)
-    assert (entry.kind, entry.minutes, entry.block_id, entry.author) == (LedgerKind.OPENING_BALANCE, 750, block.pk, staff)
+    assert (entry.kind, entry.minutes, entry.block_id, entry.author) == (
+        LedgerKind.OPENING_BALANCE,
+        750,
+        block.pk,
+        staff,
+    )
     assert ImportKey.objects.get(external_id="PSA-1").agreement == agreement
     # Never invoiced: the hours were paid before Blockhours.
     assert not Invoice.objects.exists()
@@ -74,7 +79,13 @@ def test_it_creates_client_contacts_agreement_and_opening_balance(staff):
 def test_reimporting_the_same_file_changes_nothing(staff):
     data = csv_bytes(
         row(external_id="PSA-1"),
-        row(client_name="Birch Legal", contacts="", agreement_name="Yearly", opening_balance="4h15m", opening_rate="95.50"),
+        row(
+            client_name="Birch Legal",
+            contacts="",
+            agreement_name="Yearly",
+            opening_balance="4h15m",
+            opening_rate="95.50",
+        ),
     )
     _import(data, staff)
     counts = (Client.objects.count(), Agreement.objects.count(), Block.objects.count(), LedgerEntry.objects.count())
@@ -86,7 +97,12 @@ def test_reimporting_the_same_file_changes_nothing(staff):
     result = _import(data, staff)
 
     assert result.counts["unchanged"] == 2
-    assert (Client.objects.count(), Agreement.objects.count(), Block.objects.count(), LedgerEntry.objects.count()) == counts
+    assert (
+        Client.objects.count(),
+        Agreement.objects.count(),
+        Block.objects.count(),
+        LedgerEntry.objects.count(),
+    ) == counts
     assert AuditEvent.objects.count() == events  # nothing changed, nothing to audit
     assert Agreement.objects.get(name="Yearly").balance_minutes == 255
 
@@ -115,7 +131,9 @@ def test_rows_match_existing_agreements_by_client_and_name_ignoring_case(staff):
     client = ClientFactory(name="Harbor Vet", billing_email="ap@harbor.example", currency="USD")
     agreement = AgreementFactory(client=client, name="Prepaid Support Hours", starts_on=datetime.date(2026, 1, 1))
 
-    plan = import_plan(parse(csv_bytes(row(client_name="HARBOR VET", agreement_name="prepaid support hours", contacts=""))))
+    plan = import_plan(
+        parse(csv_bytes(row(client_name="HARBOR VET", agreement_name="prepaid support hours", contacts="")))
+    )
 
     assert plan.errors == []
     assert plan.rows[0].agreement == agreement
@@ -159,7 +177,9 @@ def test_an_opening_balance_repays_earlier_overage_of_an_existing_agreement(staf
         opening_balances_credit(items=[OpeningBalance(agreement, 600, Decimal("100.00"))], actor=staff)
     agreement.refresh_from_db()
     assert agreement.balance_minutes == 510
-    assert agreement.balance_minutes == sum(LedgerEntry.objects.filter(agreement=agreement).values_list("minutes", flat=True))
+    assert agreement.balance_minutes == sum(
+        LedgerEntry.objects.filter(agreement=agreement).values_list("minutes", flat=True)
+    )
     assert Block.objects.get().minutes_left == 510
 
 
@@ -201,7 +221,10 @@ def test_a_file_with_any_error_writes_nothing(staff):
         ({"client_name": ""}, "row 2, client_name: required"),
         ({"term_start": "01/02/2026"}, "row 2, term_start: “01/02/2026” is not a date (use YYYY-MM-DD)"),
         ({"term_end": "2025-12-31"}, "row 2, term_end: The agreement cannot end before it starts."),
-        ({"overage_policy": "sometimes"}, "row 2, overage_policy: “sometimes” is not one of reject, allow_negative, bill_overage"),
+        (
+            {"overage_policy": "sometimes"},
+            "row 2, overage_policy: “sometimes” is not one of reject, allow_negative, bill_overage",
+        ),
         ({"opening_rate": ""}, "row 2, opening_rate: required with an opening balance"),
         ({"contacts": "Nora nora@harbor.example"}, "row 2, contacts: “Nora nora@harbor.example” is not Name <email>"),
         ({"billing_email": "ap at harbor"}, "row 2, billing_email: “ap at harbor” is not an email address"),
