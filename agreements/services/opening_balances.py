@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -176,10 +176,19 @@ def opening_balances_credit(
         ],
         batch_size=BATCH,
     )
-    # Each new agreement's cached balance is the sum of its ledger: this one entry.
-    agreements = []
+    # Each new agreement's cached balance is the sum of its ledger (this one
+    # entry): set from the ledger itself, one statement per batch.
+    ids = [block.agreement_id for block in blocks]
+    ledger_sum = (
+        LedgerEntry.objects.filter(agreement=OuterRef("pk"))
+        .order_by()
+        .values("agreement")
+        .annotate(total=Sum("minutes"))
+    )
+    for start in range(0, len(ids), BATCH):
+        Agreement.objects.filter(pk__in=ids[start : start + BATCH]).update(
+            balance_minutes=Subquery(ledger_sum.values("total"))
+        )
     for block in blocks:
         block.agreement.balance_minutes += block.minutes
-        agreements.append(block.agreement)
-    Agreement.objects.bulk_update(agreements, ["balance_minutes"], batch_size=BATCH)
     return blocks
