@@ -168,7 +168,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", default="")
-    parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "import_clients.json"))
+    results_dir = Path(os.environ.get("BENCH_RESULTS_DIR", ROOT / "bench" / "results"))
+    parser.add_argument("--results", default=str(results_dir / "import_clients.json"))
     args = parser.parse_args()
     throwaway = not args.database_url
     if throwaway:
@@ -200,7 +201,13 @@ def main() -> None:
                 )
             median = statistics.median(r["ratio"] for r in runs)
             print(f"median ratio {median:.2f}")
-            results = {"rows": args.rows, "database": connection.vendor, "load": load, "runs": runs, "median_ratio": median}
+            results = {
+                "rows": args.rows,
+                "database": connection.vendor,
+                "load": load,
+                "runs": runs,
+                "median_ratio": median,
+            }
             Path(args.results).parent.mkdir(parents=True, exist_ok=True)
             Path(args.results).write_text(json.dumps(results, indent=2) + "\n")
     finally:

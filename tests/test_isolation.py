@@ -40,8 +40,8 @@ from api.services import token_create
 from billing.credit_notes import block_unused_cancel
 from billing.models import CreditNote, Invoice, Payment
 from billing.services import invoice_sell_block, payment_record
-from notifications.models import EmailKind, EmailStatus, OutgoingEmail
 from imports.services import import_upload
+from notifications.models import EmailKind, EmailStatus, OutgoingEmail
 from portal.models import HoursRequest
 from portal.services import hours_request_create
 
