@@ -46,16 +46,23 @@ COLUMNS: tuple[Column, ...] = (
         "Ann Lee <ann@acme.example>|Bob Ray <bob@acme.example>",
     ),
     Column("currency", True, gettext_lazy("Three-letter code, e.g. USD."), "USD"),
-    Column("language", False, gettext_lazy("Language of invoices and emails (en, it); empty: the default."), "en"),
+    Column(
+        "language",
+        False,
+        gettext_lazy("Language of invoices and emails (en, it); empty: the default, or unchanged."),
+        "en",
+    ),
     Column("hourly_rate", True, gettext_lazy("The client's normal hourly rate, e.g. 100.00."), "100.00"),
     Column("agreement_name", True, gettext_lazy("The agreement, unique within the client."), "Prepaid support hours"),
     Column("term_start", False, gettext_lazy("First day, YYYY-MM-DD; empty: today (new agreements)."), "2026-01-01"),
     Column("term_end", False, gettext_lazy("Last day, YYYY-MM-DD; empty or none: never expires."), "none"),
-    Column("threshold", False, gettext_lazy("Low-balance threshold, hours:minutes; empty: 2:00."), "2:00"),
+    Column(
+        "threshold", False, gettext_lazy("Low-balance threshold, hours:minutes; empty: 2:00, or unchanged."), "2:00"
+    ),
     Column(
         "overage_policy",
         False,
-        gettext_lazy("reject, allow_negative or bill_overage; empty: reject."),
+        gettext_lazy("reject, allow_negative or bill_overage; empty: reject, or unchanged."),
         "reject",
     ),
     Column("opening_balance", False, gettext_lazy("Hours left, as 12:30 or 12h30m; empty or 0: none."), "12:30"),
@@ -99,13 +106,14 @@ class Row:
     billing_email: str
     contacts: list[tuple[str, str]]  # (name, email)
     currency: str
-    language: str
+    language: str  # "" : the default for a new client, unchanged for an existing one
     hourly_rate: Decimal
     agreement_name: str
     term_start: datetime.date | None
     term_end: datetime.date | None
-    threshold_minutes: int
-    overage_policy: str
+    # None (empty cell): the default for a new agreement, unchanged for an existing one.
+    threshold_minutes: int | None
+    overage_policy: str | None
     opening_minutes: int
     opening_rate: Decimal | None
     opening_expires_on: datetime.date | None
@@ -352,13 +360,13 @@ def _parse_row(
     check("billing_email", lambda v: _email(_text(v, 254)), "")
     check("contacts", _contacts, [])
     check("currency", currency)
-    check("language", language, settings.LANGUAGE_CODE)
+    check("language", language, "")
     check("hourly_rate", _amount)
     check("agreement_name", lambda v: _text(v, 200))
     check("term_start", lambda v: _date(v, today), None)
     check("term_end", term_end, None)
-    check("threshold", limited, 120)
-    check("overage_policy", overage, OveragePolicy.REJECT)
+    check("threshold", limited, None)
+    check("overage_policy", overage, None)
     check("opening_balance", limited, 0)
     check("opening_rate", _amount, None)
     check("opening_expires_on", lambda v: _date(v, today), None)

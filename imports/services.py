@@ -24,7 +24,7 @@ from django.utils.translation import gettext, gettext_lazy
 from accounts.models import User
 from agreements import services as agreement_services
 from agreements.domain import format_minutes
-from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind
+from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, OveragePolicy
 from agreements.services.opening_balances import (
     NewContact,
     OpeningBalance,
@@ -231,7 +231,7 @@ def import_plan(parsed: Parsed) -> Plan:
             wanted = {
                 "billing_email": row.billing_email or client.billing_email,
                 "currency": row.currency,
-                "language": row.language,
+                "language": row.language or client.language,
                 "hourly_rate": row.hourly_rate,
             }
             p.client_changes = {k: v for k, v in wanted.items() if v != getattr(client, k)}
@@ -297,7 +297,7 @@ def import_plan(parsed: Parsed) -> Plan:
                 "low_balance_threshold_minutes": row.threshold_minutes,
                 "overage_policy": row.overage_policy,
             }
-            p.agreement_changes = {k: v for k, v in wanted.items() if v != getattr(agreement, k)}
+            p.agreement_changes = {k: v for k, v in wanted.items() if v is not None and v != getattr(agreement, k)}
         # The opening balance: once per agreement.
         if row.opening_minutes:
             existing = openings.get(agreement.pk) if agreement is not None else None
@@ -503,7 +503,7 @@ def _apply_chunk(rows: list[RowPlan], actor: User | None) -> list[Agreement]:
                 name=p.row.client_name,
                 billing_email=p.row.billing_email,
                 currency=p.row.currency,
-                language=p.row.language,
+                language=p.row.language or settings.LANGUAGE_CODE,
                 hourly_rate=p.row.hourly_rate,
             )
             for p in rows
@@ -535,8 +535,8 @@ def _apply_chunk(rows: list[RowPlan], actor: User | None) -> list[Agreement]:
                 name=p.row.agreement_name,
                 starts_on=p.row.term_start or today,
                 ends_on=p.row.term_end,
-                low_balance_threshold_minutes=p.row.threshold_minutes,
-                overage_policy=p.row.overage_policy,
+                low_balance_threshold_minutes=120 if p.row.threshold_minutes is None else p.row.threshold_minutes,
+                overage_policy=p.row.overage_policy or OveragePolicy.REJECT,
             )
             for p in new
         ]

@@ -278,3 +278,22 @@ def test_an_opening_balance_cannot_expire_before_the_agreement_starts():
     assert [e.column for e in plan.errors] == ["opening_expires_on"]
     with pytest.raises(ValidationError), transaction.atomic():
         opening_balances_credit(items=[OpeningBalance(AgreementFactory(), 0, Decimal("1"))], actor=None)
+
+
+def test_empty_optional_cells_leave_an_existing_client_and_agreement_as_they_are(staff):
+    _import(csv_bytes(row(external_id="PSA-1", language="it", threshold="3:00", overage_policy="bill_overage")), staff)
+
+    plan = import_plan(parse(csv_bytes(row(external_id="PSA-1", language="", threshold="", overage_policy=""))))
+
+    assert plan.errors == []
+    assert [p.action for p in plan.rows] == ["unchanged"]
+
+
+def test_empty_optional_cells_take_the_defaults_for_a_new_agreement(staff, settings):
+    _import(csv_bytes(row(language="", threshold="", overage_policy="")), staff)
+    agreement = Agreement.objects.select_related("client").get()
+    assert (agreement.client.language, agreement.low_balance_threshold_minutes, agreement.overage_policy) == (
+        settings.LANGUAGE_CODE,
+        120,
+        "reject",
+    )
