@@ -227,7 +227,10 @@ def _contacts(value: str) -> list[tuple[str, str]]:
         match = _CONTACT.fullmatch(part)
         if not match:
             raise ValueError(gettext("“%(value)s” is not Name <email>") % {"value": part.strip()})
-        contacts.append((_text(match["name"], 300), _email(match["email"])))
+        email = _email(match["email"])
+        if len(email) > 150:  # it becomes the contact's username
+            raise ValueError(gettext("At most %(max)s characters.") % {"max": 150})
+        contacts.append((_text(match["name"], 300), email))
     emails = [email.lower() for _, email in contacts]
     if len(set(emails)) != len(emails):
         raise ValueError(gettext("The same email is listed twice"))

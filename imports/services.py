@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import format_lazy
@@ -419,8 +419,14 @@ def import_execute(*, run_id: int, claim_queued: bool = False) -> ImportRun:
     try:
         with transaction.atomic():
             import_apply(data=run.content.encode("utf-8"), actor=run.confirmed_by, progress=report, run=run)
-    except (FileRefused, ImportFailed, ValidationError) as error:
-        message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+    except (FileRefused, ImportFailed, ValidationError, IntegrityError) as error:
+        if isinstance(error, IntegrityError):
+            # A client, contact or external id created by someone else since the check.
+            message = gettext(
+                "Another change to the same clients got there first; nothing was imported. Upload the file again."
+            )
+        else:
+            message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
         ImportRun.objects.filter(pk=run.pk).update(
             status=ImportStatus.FAILED, error=message[:5000], finished_at=timezone.now()
         )
