@@ -146,7 +146,6 @@ def opening_balances_credit(
     """
     _require_transaction()
     now = timezone.now()
-    reason = reason or gettext("Opening balance brought over")
     if not new_agreements:
         blocks = []
         for item in items:

@@ -297,3 +297,15 @@ def test_empty_optional_cells_take_the_defaults_for_a_new_agreement(staff, setti
         120,
         "reject",
     )
+
+
+def test_the_monthly_statement_shows_the_opening_balance(staff):
+    from reports.statements import statement_build
+
+    _import(csv_bytes(row()), staff)
+    client = Client.objects.get()
+    statement = statement_build(client=client, month=datetime.date.today().replace(day=1))
+    assert [(line.description, line.minutes) for line in statement.movements] == [
+        ("Opening balance brought over", 750)
+    ]
+    assert statement.closing_minutes == 750
