@@ -787,6 +787,10 @@ class LedgerKind(models.TextChoices):
     # block of one (MOVE_OUT) and credited to a new block of the other (MOVE_IN).
     MOVE_OUT = "move_out", _("Unused hours moved out")
     MOVE_IN = "move_in", _("Unused hours moved in")
+    # Hours a client had left before the MSP adopted Blockhours, brought over
+    # by an import (imports app) at the rate they were paid at: credited to a
+    # block of their own, already paid, never invoiced here.
+    OPENING_BALANCE = "opening_balance", _("Opening balance")
 
 
 class LedgerQuerySet(models.QuerySet):
@@ -892,6 +896,16 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind=LedgerKind.ADJUSTMENT) | ~Q(reason=""),
                 name="ledger_adjustment_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=LedgerKind.OPENING_BALANCE) | (Q(minutes__gt=0) & Q(block__isnull=False)),
+                name="ledger_opening_balance_credits_a_block",
+            ),
+            # One opening balance per agreement: importing the same file twice cannot bring it over twice.
+            models.UniqueConstraint(
+                fields=["agreement"],
+                condition=Q(kind=LedgerKind.OPENING_BALANCE),
+                name="ledger_one_opening_balance_per_agreement",
             ),
             # A block is credited once, whatever retries or double clicks happen.
             models.UniqueConstraint(

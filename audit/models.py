@@ -45,6 +45,7 @@ class AuditAction(models.TextChoices):
     WORK_TYPE_SAVE = "work_type.save", _("Work type added or changed")
     BLOCK_GOODWILL = "block.goodwill", _("Goodwill hours granted")
     BLOCK_MOVE = "block.move", _("Unused hours moved")
+    CLIENTS_IMPORT = "clients.import", _("Clients and opening balances imported")
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "dashboard",
     "notifications",
     "reports",
+    "imports",
     "api",
     "demo",
     "monitoring",
@@ -513,3 +514,10 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+# Client imports (imports app): the largest file accepted, the most rows in
+# one, and the size above which a confirmed import runs in a Celery task with
+# a progress bar instead of inside the request.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 10 * 1024 * 1024)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 20_000)
+IMPORT_INLINE_MAX_ROWS = env_int("IMPORT_INLINE_MAX_ROWS", 500)

@@ -5,6 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("monitoring.urls")),  # healthz, readyz, metrics
     path("api/", include("api.urls")),  # REST API v1, schema, docs
+    path("dashboard/imports/", include("imports.urls")),  # client imports (staff)
     path("dashboard/", include("dashboard.urls")),
     path("time/", include("timesheet.urls")),
     path("portal/", include("portal.urls")),

@@ -162,7 +162,9 @@ def deferred_revenue(*, as_of: datetime.date, clients: QuerySet[Client] | None =
 # Recognised revenue per month (the roll-forward of deferred revenue)
 
 # How each kind of block-tied ledger row moves deferred revenue.
-_PURCHASED = {LedgerKind.PURCHASE}
+# An imported opening balance enters deferred revenue like a sale: the client
+# paid for those hours before Blockhours, at the rate the import gives.
+_PURCHASED = {LedgerKind.PURCHASE, LedgerKind.OPENING_BALANCE}
 _CONSUMED = {LedgerKind.DEBIT, LedgerKind.REVERSAL, LedgerKind.ADJUSTMENT, LedgerKind.SETTLEMENT}
 # Breakage: hours the client paid for and will never use, expired or given up.
 _EXPIRED = {LedgerKind.EXPIRY, LedgerKind.FORFEIT}

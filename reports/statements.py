@@ -150,6 +150,7 @@ _OTHER = {
     LedgerKind.MOVE_OUT: _("Unused hours moved to another agreement"),
     LedgerKind.MOVE_IN: _("Unused hours moved from another agreement"),
     LedgerKind.EXPIRY_CHANGE: _("Expiry date changed"),
+    LedgerKind.OPENING_BALANCE: _("Opening balance brought over"),
 }
 
 

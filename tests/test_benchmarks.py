@@ -25,6 +25,15 @@ pytestmark = pytest.mark.slow
 # script, its options at a tiny size, the lines it must print, the results file it must write
 BENCHMARKS = [
     (
+        "import_clients.py",
+        ["--rows", "20", "--runs", "1"],
+        [
+            r"^run 1: import [\d.]+ s \([\d.]+ ms/row\), bare bulk insert [\d.]+ s, ratio [\d.]+$",
+            r"^median ratio [\d.]+$",
+        ],
+        "import_clients.json",
+    ),
+    (
         "pages.py",
         ["--clients", "5", "--requests", "2"],
         [

@@ -372,6 +372,13 @@ NOT_DATA_WRITES = {
     ),
     "logout": "ends the caller's own session; takes no input",
     "reauth": "confirms the caller's own password before a sensitive action; marks their session only",
+    "imports:upload": (
+        "a file upload, not form fields: hostile files (encodings, delimiters, formula cells, size, duplicate "
+        "rows, bad cells) are tried in imports/tests/test_hostile_files.py; the dry run writes no client data"
+    ),
+    "imports:confirm": (
+        "takes no input: imports the rows its dry run checked, checked again (imports/tests/test_views.py)"
+    ),
 }
 ADMIN_REASON = "Django admin: superusers only, with the admin's own form validation"
 

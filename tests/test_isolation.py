@@ -40,6 +40,7 @@ from api.services import token_create
 from billing.credit_notes import block_unused_cancel
 from billing.models import CreditNote, Invoice, Payment
 from billing.services import invoice_sell_block, payment_record
+from imports.services import import_upload
 from notifications.models import EmailKind, EmailStatus, OutgoingEmail
 from portal.models import HoursRequest
 from portal.services import hours_request_create
@@ -120,6 +121,12 @@ ROUTES: dict[str, Route] = {
     "dashboard:work_type_edit": Route("work_type", STAFF, post=True),
     "dashboard:lockouts": Route(None, STAFF),
     "dashboard:lockout_unlock": Route(None, STAFF, post=True),
+    # --- client imports (staff): a run is the MSP's, not a client's, but its file names clients
+    "imports:upload": Route(None, STAFF, post=True),
+    "imports:template": Route(None, STAFF),
+    "imports:run": Route("import_run", STAFF),
+    "imports:confirm": Route("import_run", STAFF, post=True, post_only=True),
+    "imports:status": Route("import_run", STAFF),
     # --- timesheet
     "timesheet:log": Route(None, MSP),
     "timesheet:mine": Route(None, MSP),
@@ -293,6 +300,11 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         attempts=1,
         last_error="SMTPRecipientsRefused: 550 No such user",
     )
+    import_run = import_upload(
+        filename="acme.csv",
+        data=f"client_name,currency,hourly_rate,agreement_name\r\n{CLIENT_A_NAME},USD,100.00,Imported\r\n".encode(),
+        actor=staff,
+    )
     month = timezone.localdate().replace(day=1)
     holiday = holiday_add(date=timezone.localdate(), name="Acme founders' day", actor=staff)
     objects = {
@@ -314,6 +326,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "holiday": {"public_id": holiday.public_id},
         "work_type": {"pk": work_type().pk},  # the shared catalogue: only the role check guards it
         "weekday": {"id": 0},
+        "import_run": {"public_id": import_run.public_id},
     }
     secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync", credit_note.number]
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}

@@ -39,6 +39,14 @@ from agreements.services.clients import (
 )
 from agreements.services.goodwill_and_moves import GoodwillGrant, HoursMove, block_grant_goodwill, block_hours_move
 from agreements.services.ledger import InsufficientBalance, agreement_balance_locked
+from agreements.services.opening_balances import (
+    NewContact,
+    OpeningBalance,
+    agreements_create_many,
+    client_contacts_create_many,
+    clients_create_many,
+    opening_balances_credit,
+)
 from agreements.services.renewals import (
     RenewalTerm,
     TermClose,
@@ -66,7 +74,9 @@ __all__ = [
     "HoursMove",
     "IdempotencyConflict",
     "InsufficientBalance",
+    "NewContact",
     "NoAgreementCanTake",
+    "OpeningBalance",
     "RenewalTerm",
     "TermClose",
     "TermEnd",
@@ -78,6 +88,10 @@ __all__ = [
     "terms_due_to_close",
     "agreement_balance_locked",
     "agreement_create",
+    "agreements_create_many",
+    "client_contacts_create_many",
+    "clients_create_many",
+    "opening_balances_credit",
     "agreement_reorder",
     "agreement_set_work_types",
     "agreement_update",

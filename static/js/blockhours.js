@@ -6,3 +6,22 @@ document.addEventListener("DOMContentLoaded", () => {
     select.addEventListener("change", () => select.form.requestSubmit());
   });
 });
+
+// A running import: poll its small JSON status and move the progress bar;
+// reload once it has finished so the page shows the outcome.
+document.addEventListener("DOMContentLoaded", () => {
+  const bar = document.querySelector("[data-import-status]");
+  if (!bar) return;
+  const fill = bar.querySelector(".progress-bar");
+  const poll = async () => {
+    const response = await fetch(bar.dataset.importStatus, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const status = await response.json();
+    fill.style.width = `${status.percent}%`;
+    fill.textContent = `${status.percent}%`;
+    bar.setAttribute("aria-valuenow", status.percent);
+    if (status.finished) window.location.reload();
+    else window.setTimeout(poll, 1000);
+  };
+  poll();
+});
