@@ -368,6 +368,12 @@ NOT_DATA_WRITES = {
     ),
     "logout": "ends the caller's own session; takes no input",
     "reauth": "confirms the caller's own password before a sensitive action; marks their session only",
+    # Both need a Stripe server (localstripe): payments/tests try their hostile input there.
+    "payments:pay": (
+        "takes only a Stripe payment-method id, format-checked before Stripe is asked; hostile ids, tampered, "
+        "expired and foreign links: payments/tests/test_pay.py"
+    ),
+    "payments:webhook": "Stripe's signed events only; bad signatures and foreign events: payments/tests/test_webhooks.py",
 }
 ADMIN_REASON = "Django admin: superusers only, with the admin's own form validation"
 

@@ -143,6 +143,10 @@ ROUTES: dict[str, Route] = {
     "billing:invoice_pdf": Route("invoice", BILLING),
     "billing:credit_note_pdf": Route("credit_note", BILLING),
     "notifications:invoice_send": Route("invoice", STAFF, post=True),
+    # --- online payments (payments/tests prove the links and the webhook)
+    "payments:portal_pay": Route("invoice", CLIENT),
+    "payments:pay": Route(None, skip="public; the signed pay link of one invoice is the credential"),
+    "payments:webhook": Route(None, skip="Stripe's webhook: 404 without keys, 400 without Stripe's signature"),
     "notifications:undelivered": Route(None, STAFF),
     "notifications:email_resend": Route("email", STAFF, post=True),
     # --- audit log

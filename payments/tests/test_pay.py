@@ -241,3 +241,25 @@ def test_a_malformed_payment_method_is_refused_before_stripe(invoice, stripe_on)
 def test_no_email_is_sent_when_a_payment_succeeds_on_the_page(invoice, stripe_on):
     HttpClient().post(pay_path(invoice), {"payment_method": card()})
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "pm_", "x" * 5000, "pm_abc\x00", "card_abc<img src=x>", "pm_‮abc", "pm_abc\u200d", "pi_123"],
+)
+def test_hostile_payment_method_ids_are_refused_and_change_nothing(invoice, agreement, stripe_on, value):
+    balance = agreement.balance_minutes
+    response = HttpClient().post(pay_path(invoice), {"payment_method": value})
+    assert response.status_code == HTTPStatus.PAYMENT_REQUIRED
+    assert response.json() == {
+        "status": "error",
+        "message": "The card details did not reach us. Please try again.",
+        "client_secret": "",
+    }
+    assert state_of(invoice, agreement) == (InvoiceStatus.ISSUED, balance, 0, 0)
+
+
+def state_of(invoice, agreement) -> tuple:
+    invoice.refresh_from_db()
+    agreement.refresh_from_db()
+    return invoice.status, agreement.balance_minutes, Payment.objects.count(), StripePaymentIntent.objects.count()
