@@ -21,7 +21,9 @@ def _payment_failed(sender, *, invoice, topic, reason, pay_url, **kwargs) -> Non
     from notifications import services
     from notifications.tasks import queue_sending
 
-    services.payment_failed_emails_record(invoice=invoice, topic=topic, reason=reason, pay_url=pay_url, send=queue_sending)
+    services.payment_failed_emails_record(
+        invoice=invoice, topic=topic, reason=reason, pay_url=pay_url, send=queue_sending
+    )
 
 
 def _payment_alert(sender, *, invoice, topic, message, **kwargs) -> None:  # noqa: ANN001, ANN003

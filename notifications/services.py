@@ -48,7 +48,6 @@ from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from notifications import emails
-from payments import services as payment_services
 from notifications.models import (
     CARRIES_SIGN_IN_LINK,
     NO_FAILURE_ALERT,
@@ -60,6 +59,7 @@ from notifications.models import (
     SweepRun,
 )
 from notifications.selectors import LOW_BALANCE_SWEEP
+from payments import services as payment_services
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,9 @@ def pay(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "payments/pay_unavailable.html", {"message": error.message}, status=error.status)
     if request.method == "POST":
         result = services.invoice_pay(invoice=invoice, payment_method=request.POST.get("payment_method", ""))
-        status = HTTPStatus.OK if result.status in ("paid", "processing", "requires_action") else HTTPStatus.PAYMENT_REQUIRED
+        status = (
+            HTTPStatus.OK if result.status in ("paid", "processing", "requires_action") else HTTPStatus.PAYMENT_REQUIRED
+        )
         return JsonResponse(
             {"status": result.status, "message": result.message, "client_secret": result.client_secret}, status=status
         )
@@ -74,9 +76,7 @@ def webhook(request: HttpRequest) -> HttpResponse:
     if not provider.enabled() or not provider.settings.STRIPE_WEBHOOK_SECRET:
         raise Http404
     try:
-        outcome = services.webhook_receive(
-            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
-        )
+        outcome = services.webhook_receive(payload=request.body, signature=request.headers.get("Stripe-Signature", ""))
     except services.BadWebhook:
         return HttpResponse("bad signature", status=HTTPStatus.BAD_REQUEST, content_type="text/plain")
     return HttpResponse(outcome, content_type="text/plain")

@@ -96,8 +96,12 @@ def test_a_webhook_racing_a_manual_payment_credits_once(invoice):
     def manual():
         try:
             billing_services.payment_record(
-                invoice=invoice, amount=str(invoice.total), method=PaymentMethod.CHEQUE, reference="CHQ-1",
-                paid_on=timezone.localdate(), actor=staff,
+                invoice=invoice,
+                amount=str(invoice.total),
+                method=PaymentMethod.CHEQUE,
+                reference="CHQ-1",
+                paid_on=timezone.localdate(),
+                actor=staff,
             )
             return "manual recorded"
         except Exception as error:  # noqa: BLE001
@@ -110,7 +114,7 @@ def test_a_webhook_racing_a_manual_payment_credits_once(invoice):
     assert errors == []
     assert sorted(results) in (
         ["manual recorded", "webhook refused"],
-        ["manual refused: ['Invoice %s is already paid in full.']" % invoice.number, "webhook recorded"],
+        [f"manual refused: ['Invoice {invoice.number} is already paid in full.']", "webhook recorded"],
     )
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID

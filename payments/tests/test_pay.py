@@ -183,7 +183,11 @@ def test_a_client_pays_by_card_and_the_hours_are_credited_once(invoice, agreemen
     assert agreement.balance_minutes == balance + 1200
     intent = StripePaymentIntent.objects.get()
     payment = Payment.objects.get()
-    assert (payment.amount, payment.method, payment.reference) == (Decimal("1800.00"), PaymentMethod.CARD, intent.stripe_id)
+    assert (payment.amount, payment.method, payment.reference) == (
+        Decimal("1800.00"),
+        PaymentMethod.CARD,
+        intent.stripe_id,
+    )
     # The amount and currency charged were the invoice's, not the page's.
     remote = provider.client().v1.payment_intents.retrieve(intent.stripe_id)
     assert (remote.amount, remote.currency, remote.status) == (180000, "usd", "succeeded")

@@ -148,7 +148,10 @@ def test_an_event_for_an_unknown_intent_credits_nothing_and_alerts_staff(invoice
 
 @pytest.mark.parametrize(
     "change, words",
-    [({"amount": 100, "amount_received": 100}, "Stripe reports 1.00 USD"), ({"currency": "eur"}, "Stripe reports 1800.00 EUR")],
+    [
+        ({"amount": 100, "amount_received": 100}, "Stripe reports 1.00 USD"),
+        ({"currency": "eur"}, "Stripe reports 1800.00 EUR"),
+    ],
 )
 def test_a_wrong_amount_or_currency_credits_nothing_and_alerts_staff(invoice, agreement, stripe_on, change, words):
     balance = agreement.balance_minutes
@@ -165,13 +168,17 @@ def test_a_success_after_a_manual_payment_is_refused_and_staff_are_told(invoice,
     balance = agreement.balance_minutes
     intent = paid_at_stripe(invoice)
     billing_services.payment_record(
-        invoice=invoice, amount="1800.00", method=PaymentMethod.CHEQUE, reference="CHQ-9",
-        paid_on=timezone.localdate(), actor=staff,
+        invoice=invoice,
+        amount="1800.00",
+        method=PaymentMethod.CHEQUE,
+        reference="CHQ-9",
+        paid_on=timezone.localdate(),
+        actor=staff,
     )
     assert post_webhook(HttpClient(), event("payment_intent.succeeded", intent)).content == b"refused"
     assert state(invoice, agreement) == (InvoiceStatus.PAID, balance + 1200, 1)
     (alert,) = staff_alerts()
-    assert f"is already paid in full" in alert.body_text
+    assert "is already paid in full" in alert.body_text
 
 
 def test_other_events_are_stored_and_ignored(stripe_on, db):
