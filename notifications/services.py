@@ -47,6 +47,7 @@ from billing import credit_notes
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
+from monitoring.queueing import task_publish
 from notifications import emails
 from notifications.models import (
     CARRIES_SIGN_IN_LINK,
@@ -60,6 +61,7 @@ from notifications.models import (
 )
 from notifications.selectors import LOW_BALANCE_SWEEP
 from payments import services as payment_services
+from payments import tasks as payment_tasks
 
 log = logging.getLogger(__name__)
 
@@ -436,6 +438,15 @@ def _raise_reload_invoice(episode: Episode, agreement: Agreement, send: Enqueue)
     billing_services.invoice_render_pdf(invoice=invoice)
     episode.reload_invoice = invoice
     episode.save(update_fields=["reload_invoice", "auto_reloaded"])
+    if agreement.topup_mode == TopupMode.CHARGE and payment_services.saved_method_for(agreement.client) is not None:
+        # After commit: the worker must find the issued invoice. Catch-up if
+        # the broker loses it: the invoice stays issued, and its email carries
+        # the pay link; the reconciliation has nothing to apply.
+        invoice_id = invoice.pk
+        transaction.on_commit(
+            lambda: task_publish(payment_tasks.charge_reload_invoice, invoice_id, catch_up="the pay link in the email"),
+            robust=True,
+        )
     return invoice
 
 
@@ -538,6 +549,10 @@ def _email_context(agreement_id: int, **extra: object) -> dict[str, object]:
         "site_url": settings.SITE_URL.rstrip("/"),
         # The signed pay link of an unpaid invoice, when online payment is on.
         "pay_url": payment_services.pay_link_url(extra["invoice"]) if extra.get("invoice") is not None else "",
+        # The method an auto-reload is charged to; None when nothing is on file.
+        "method_on_file": payment_services.saved_method_for(agreement.client)
+        if agreement.topup_mode == TopupMode.CHARGE
+        else None,
         **extra,
     }
 

@@ -1,6 +1,7 @@
 """What we know of Stripe: one PaymentIntent per invoice, and every webhook
 event received (its id is the guard that handles it once)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -60,3 +61,33 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class SavedPaymentMethod(models.Model):
+    """The one method a client keeps on file for automatic reloads, saved by
+    a billing contact through a SetupIntent. Only Stripe's ids and what the
+    client needs to recognise it (brand, last 4, expiry) are stored."""
+
+    client = models.OneToOneField(
+        "agreements.Client", on_delete=models.PROTECT, related_name="saved_payment_method", verbose_name=_("client")
+    )
+    customer_id = models.CharField(_("Stripe customer"), max_length=255)
+    payment_method_id = models.CharField(_("Stripe payment method"), max_length=255)
+    method_type = models.CharField(_("type"), max_length=32, default="card")
+    brand = models.CharField(_("brand"), max_length=32, blank=True)
+    last4 = models.CharField(_("last 4"), max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(_("expiry month"), null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(_("expiry year"), null=True, blank=True)
+    # The SEPA mandate text the contact agreed to, kept as shown.
+    mandate_text = models.TextField(_("mandate text"), blank=True)
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("saved by")
+    )
+    saved_at = models.DateTimeField(_("saved at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("saved payment method")
+        verbose_name_plural = _("saved payment methods")
+
+    def __str__(self) -> str:
+        return f"{self.brand or self.method_type} •••• {self.last4}"

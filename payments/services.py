@@ -24,11 +24,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
+from agreements.models import Client
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceStatus, PaymentMethod
 from billing.selectors import invoice_amount_paid
 from payments import provider, signals
-from payments.models import StripeEvent, StripePaymentIntent
+from payments.models import SavedPaymentMethod, StripeEvent, StripePaymentIntent
 
 log = logging.getLogger(__name__)
 
@@ -391,3 +393,157 @@ def reconcile() -> ReconcileReport:
         if intent_apply(intent=intent) == "recorded":
             report.recorded += 1
     return report
+
+
+# ---------------------------------------------------------------------------
+# A payment method on file, and charging it for an auto-reload
+
+
+def saved_method_for(client: Client) -> SavedPaymentMethod | None:
+    if not provider.enabled():
+        return None
+    return SavedPaymentMethod.objects.filter(client=client).first()
+
+
+def setup_start(*, client: Client) -> str:
+    """A SetupIntent for the client's billing contact to save a card with
+    (Stripe.js confirms it in the browser); returns its client secret."""
+    stripe = provider.client()
+    saved = SavedPaymentMethod.objects.filter(client=client).first()
+    customer_id = saved.customer_id if saved else ""
+    if not customer_id:
+        customer = stripe.v1.customers.create(
+            params={"name": client.name, "metadata": {"client": str(client.public_id)}},
+            options={"idempotency_key": f"client-{client.public_id}-customer-{timezone.now():%Y%m%d%H%M}"},
+        )
+        customer_id = customer.id
+    setup = stripe.v1.setup_intents.create(
+        params={
+            "customer": customer_id,
+            "usage": "off_session",
+            "payment_method_types": ["card"],
+            "metadata": {"client": str(client.public_id)},
+        }
+    )
+    return setup.client_secret
+
+
+def payment_method_save(*, client: Client, setup_intent_id: str, actor: User | None) -> SavedPaymentMethod:
+    """Keep the method a confirmed SetupIntent of this client saved; it
+    replaces the one on file (detached at Stripe)."""
+    if not isinstance(setup_intent_id, str) or not re.match(r"^seti_[A-Za-z0-9]{1,200}$", setup_intent_id):
+        raise ValidationError(_("The card details did not reach us. Please try again."))
+    stripe = provider.client()
+    try:
+        setup = stripe.v1.setup_intents.retrieve(setup_intent_id)
+    except provider.StripeError:
+        raise ValidationError(_("The card details did not reach us. Please try again.")) from None
+    if _value(setup.metadata, "client") != str(client.public_id):
+        raise ValidationError(_("The card details did not reach us. Please try again."))
+    if setup.status != "succeeded" or not setup.payment_method:
+        raise ValidationError(_("The card was not confirmed, so it was not saved. Try again or use another card."))
+    method_id = setup.payment_method if isinstance(setup.payment_method, str) else setup.payment_method.id
+    method = stripe.v1.payment_methods.retrieve(method_id)
+    details = _value(method, "card") or {}
+    with transaction.atomic():
+        old = SavedPaymentMethod.objects.select_for_update().filter(client=client).first()
+        fields = {
+            "customer_id": setup.customer if isinstance(setup.customer, str) else setup.customer.id,
+            "payment_method_id": method_id,
+            "method_type": _value(method, "type") or "card",
+            "brand": str(_value(details, "brand") or "")[:32],
+            "last4": str(_value(details, "last4") or "")[:4],
+            "exp_month": _value(details, "exp_month"),
+            "exp_year": _value(details, "exp_year"),
+            "mandate_text": "",
+            "saved_by": actor,
+            "saved_at": timezone.now(),
+        }
+        if old is None:
+            return SavedPaymentMethod.objects.create(client=client, **fields)
+        replaced = old.payment_method_id
+        for name, value in fields.items():
+            setattr(old, name, value)
+        old.save()
+    if replaced != method_id:
+        _detach(replaced)
+    return old
+
+
+def payment_method_remove(*, client: Client) -> bool:
+    with transaction.atomic():
+        saved = SavedPaymentMethod.objects.select_for_update().filter(client=client).first()
+        if saved is None:
+            return False
+        method_id = saved.payment_method_id
+        saved.delete()
+    _detach(method_id)
+    return True
+
+
+def _detach(method_id: str) -> None:
+    try:
+        provider.client().v1.payment_methods.detach(method_id)
+    except provider.StripeError:
+        log.warning("Could not detach %s at Stripe; it is no longer used here", method_id)
+
+
+def reload_invoice_charge(*, invoice_id: int) -> str:
+    """Charge an auto-reload invoice to the client's method on file, off-session, once.
+
+    The invoice row lock is held across the call, and the intent row is
+    written in the same transaction: a second run (a retried task) finds it
+    and charges nothing. A worker that dies after Stripe charged but before
+    the commit leaves no row; the retry sends the same idempotency key
+    (derived from the invoice), so Stripe answers with the first charge
+    instead of making a second. A decline, or a bank asking the client to
+    authenticate, leaves the invoice issued: the client gets the pay link
+    and staff are alerted.
+    """
+    invoice = Invoice.objects.select_related("client").get(pk=invoice_id)
+    saved = saved_method_for(invoice.client)
+    if saved is None:
+        return "no payment method on file"
+    with transaction.atomic():
+        invoice = _lock_invoice(invoice_id)
+        if invoice.status != InvoiceStatus.ISSUED:
+            return f"invoice {invoice.status}"
+        if StripePaymentIntent.objects.filter(invoice=invoice).exists():
+            return "already charged or being paid"
+        due = invoice.total - invoice_amount_paid(invoice)
+        try:
+            intent = provider.client().v1.payment_intents.create(
+                params={
+                    "amount": provider.to_minor(due, invoice.currency),
+                    "currency": invoice.currency.lower(),
+                    "customer": saved.customer_id,
+                    "payment_method": saved.payment_method_id,
+                    "payment_method_types": [saved.method_type],
+                    "confirm": True,
+                    "off_session": True,
+                    "metadata": {"invoice": str(invoice.public_id), "number": invoice.number or ""},
+                },
+                options={"idempotency_key": f"invoice-{invoice.public_id}-reload-charge"},
+            )
+        except provider.CardError as error:
+            reason = error.user_message or ""
+        else:
+            StripePaymentIntent.objects.create(
+                invoice=invoice,
+                stripe_id=intent.id,
+                client_secret=intent.client_secret,
+                amount=due,
+                currency=invoice.currency.upper(),
+                status=intent.status,
+            )
+            if intent.status in ("succeeded", "processing"):
+                return intent_apply(intent=intent)
+            reason = _("Your bank asks you to confirm this payment yourself.")
+        signals.payment_failed.send(
+            sender=StripePaymentIntent,
+            invoice=invoice,
+            topic=f"reload-charge:{invoice.public_id}",
+            reason=reason,
+            pay_url=pay_link_url(invoice),
+        )
+        return "declined"

@@ -3,9 +3,12 @@ Stripe's webhook endpoint."""
 
 from http import HTTPStatus
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from billing.selectors import invoice_amount_paid, invoices_for_user
@@ -80,3 +83,44 @@ def webhook(request: HttpRequest) -> HttpResponse:
     except services.BadWebhook:
         return HttpResponse("bad signature", status=HTTPStatus.BAD_REQUEST, content_type="text/plain")
     return HttpResponse(outcome, content_type="text/plain")
+
+
+def _billing_client(request: HttpRequest):  # noqa: ANN202
+    """The client whose billing contact the user is; 404 for other contacts (and while Stripe is off)."""
+    contact = getattr(request.user, "client_contact", None)
+    if contact is None or not contact.receives_invoices or not provider.enabled():
+        raise Http404(_("No such page."))
+    return contact.client
+
+
+@client_required
+def payment_method(request: HttpRequest) -> HttpResponse:
+    """A billing contact's method on file for automatic reloads: see it,
+    replace it (Stripe.js confirms a SetupIntent in the browser) or remove it."""
+    client = _billing_client(request)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "start":
+            try:
+                return JsonResponse({"client_secret": services.setup_start(client=client)})
+            except provider.StripeError:
+                return JsonResponse({"message": _("We could not reach the payment provider; try again.")}, status=502)
+        if action == "save":
+            try:
+                services.payment_method_save(
+                    client=client, setup_intent_id=request.POST.get("setup_intent", ""), actor=request.user
+                )
+            except ValidationError as error:
+                return JsonResponse({"message": " ".join(error.messages)}, status=HTTPStatus.BAD_REQUEST)
+            messages.success(request, _("Your card is saved for automatic reloads."))
+            return JsonResponse({"saved": True})
+        if action == "remove" and services.payment_method_remove(client=client):
+            messages.success(request, _("The card on file is removed; reload invoices come with a pay link."))
+        return redirect("payments:payment_method")
+    context = {
+        "client": client,
+        "saved": services.saved_method_for(client),
+        "publishable_key": provider.settings.STRIPE_PUBLISHABLE_KEY,
+        "stripe_js_url": provider.js_url(),
+    }
+    return _stripe_csp(render(request, "payments/payment_method.html", context))
