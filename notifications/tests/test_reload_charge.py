@@ -118,7 +118,7 @@ def test_a_retry_after_the_worker_died_mid_charge_sends_the_same_idempotency_key
     with the first charge. (localstripe ignores idempotency keys, so the test
     proves the key; Stripe's documented behaviour does the rest.)"""
     card_on_file()
-    agreement = make_low_agreement(left=60)  # issue mode: the invoice exists, nothing charged
+    make_low_agreement(left=60)  # issue mode: the invoice exists, nothing charged
     sweep_now()
     reload = Invoice.objects.get(kind=InvoiceKind.RELOAD)
     keys = []
