@@ -85,11 +85,12 @@ def invoice_for_pay_token(token: str) -> Invoice:
     invoice = Invoice.objects.select_related("client").filter(public_id=public_id).first()
     if invoice is None:
         raise PayLinkError(_("This pay link is not valid. Check that it was copied whole."), status=404)
-    _check_payable(invoice, status=410)
+    invoice_check_payable(invoice, status=410)
     return invoice
 
 
-def _check_payable(invoice: Invoice, *, status: int = 400) -> None:
+def invoice_check_payable(invoice: Invoice, *, status: int = 400) -> None:
+    """PayLinkError unless the invoice is issued and unpaid."""
     if invoice.status == InvoiceStatus.PAID:
         raise PayLinkError(
             _("Invoice %(number)s is paid. Thank you — nothing more is due.") % {"number": invoice.number},
@@ -118,7 +119,7 @@ def intent_for_invoice(*, invoice: Invoice) -> StripePaymentIntent:
     with transaction.atomic():
         # The invoice row lock: two tabs opening the pay page create one intent.
         invoice = _lock_invoice(invoice.pk)
-        _check_payable(invoice)
+        invoice_check_payable(invoice)
         due = invoice.total - invoice_amount_paid(invoice)
         row = StripePaymentIntent.objects.select_for_update().filter(invoice=invoice).first()
         stripe = provider.client()

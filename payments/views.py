@@ -3,6 +3,7 @@ Stripe's webhook endpoint."""
 
 from http import HTTPStatus
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -20,8 +21,8 @@ def _stripe_csp(response: HttpResponse) -> HttpResponse:
     """Open the policy to Stripe.js's origin on this page only (django-csp reads this per response)."""
     js_origin = provider.origin_of(provider.js_url())
     sources = {js_origin}
-    if provider.settings.STRIPE_API_BASE:
-        sources.add(provider.origin_of(provider.settings.STRIPE_API_BASE))
+    if settings.STRIPE_API_BASE:
+        sources.add(provider.origin_of(settings.STRIPE_API_BASE))
     else:
         sources.add("https://api.stripe.com")
     response._csp_update = {
@@ -54,7 +55,7 @@ def pay(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "invoice": invoice,
         "due": invoice.total - invoice_amount_paid(invoice),
-        "publishable_key": provider.settings.STRIPE_PUBLISHABLE_KEY,
+        "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "stripe_js_url": provider.js_url(),
     }
     return _stripe_csp(render(request, "payments/pay.html", context))
@@ -67,7 +68,7 @@ def portal_pay(request: HttpRequest, public_id: str) -> HttpResponse:
     if not provider.enabled():
         raise Http404
     try:
-        services._check_payable(invoice)
+        services.invoice_check_payable(invoice)
     except services.PayLinkError as error:
         return render(request, "payments/pay_unavailable.html", {"message": error.message}, status=HTTPStatus.GONE)
     return redirect("payments:pay", token=services.pay_link_token(invoice))
@@ -76,7 +77,7 @@ def portal_pay(request: HttpRequest, public_id: str) -> HttpResponse:
 @csrf_exempt  # Stripe cannot send our CSRF token; its signature is the credential
 @require_POST
 def webhook(request: HttpRequest) -> HttpResponse:
-    if not provider.enabled() or not provider.settings.STRIPE_WEBHOOK_SECRET:
+    if not provider.enabled() or not settings.STRIPE_WEBHOOK_SECRET:
         raise Http404
     try:
         outcome = services.webhook_receive(payload=request.body, signature=request.headers.get("Stripe-Signature", ""))
@@ -120,7 +121,7 @@ def payment_method(request: HttpRequest) -> HttpResponse:
     context = {
         "client": client,
         "saved": services.saved_method_for(client),
-        "publishable_key": provider.settings.STRIPE_PUBLISHABLE_KEY,
+        "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "stripe_js_url": provider.js_url(),
     }
     return _stripe_csp(render(request, "payments/payment_method.html", context))
