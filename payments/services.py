@@ -325,6 +325,35 @@ def _intent_failed(intent: object, *, event_id: str) -> str:
         return "failed"
 
 
+def _charge_refunded(charge: object) -> str:
+    """A refund made at Stripe (its dashboard): shown on the invoice and told
+    to staff. The hours are not taken back here: staff decide, with the
+    credit-note services, what the refund covers."""
+    stripe_id = _value(charge, "payment_intent")
+    row = StripePaymentIntent.objects.filter(stripe_id=stripe_id).select_related("invoice").first()
+    if row is None:
+        return "unknown payment intent"
+    currency = str(_value(charge, "currency") or row.currency).upper()
+    refunded = provider.from_minor(int(_value(charge, "amount_refunded") or 0), currency)
+    with transaction.atomic():
+        invoice = _lock_invoice(row.invoice_id)
+        row = StripePaymentIntent.objects.select_for_update().get(pk=row.pk)
+        row.status, row.updated_at = "refunded", timezone.now()
+        row.outcome = _("%(amount)s %(currency)s refunded at Stripe") % {"amount": refunded, "currency": currency}
+        row.save(update_fields=["status", "updated_at", "outcome"])
+        signals.payment_alert.send(
+            sender=StripePaymentIntent,
+            invoice=invoice,
+            topic=f"refunded:{_value(charge, 'id')}:{refunded}",
+            message=_(
+                "%(amount)s %(currency)s of invoice %(number)s was refunded at Stripe. "
+                "Issue a credit note for the hours it covers."
+            )
+            % {"amount": refunded, "currency": currency, "number": invoice.number},
+        )
+    return "refunded"
+
+
 # ---------------------------------------------------------------------------
 # Webhooks
 
@@ -353,6 +382,8 @@ def webhook_receive(*, payload: bytes, signature: str) -> str:
             outcome = intent_apply(intent=obj)
         elif event.type == "payment_intent.payment_failed":
             outcome = _intent_failed(obj, event_id=event.id)
+        elif event.type == "charge.refunded":
+            outcome = _charge_refunded(obj)
         elif event.type.startswith("payment_intent."):
             outcome = intent_apply(intent=obj)  # processing, canceled…: the status is kept
         else:

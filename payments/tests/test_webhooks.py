@@ -220,3 +220,17 @@ def test_the_beat_task_reconciles(invoice, stripe_on, settings):
     paid_at_stripe(invoice)
     assert reconcile.apply().get() == ["1 open payment intents checked, 1 payments recorded, 0 errors"]
     assert "stripe-reconcile" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_a_refund_at_stripe_is_shown_on_the_invoice_and_told_to_staff(invoice, agreement, staff, stripe_on):
+    intent = paid_at_stripe(invoice)
+    post_webhook(HttpClient(), event("payment_intent.succeeded", intent))
+    refund = provider.client().v1.refunds.create(params={"payment_intent": intent["id"]})
+    charge = provider.client().v1.charges.retrieve(refund.charge).to_dict()
+    assert post_webhook(HttpClient(), event("charge.refunded", charge)).content == b"refunded"
+    (alert,) = staff_alerts()
+    assert f"1800.00 USD of invoice {invoice.number} was refunded at Stripe" in alert.body_text
+    http = HttpClient()
+    http.force_login(staff)
+    page = http.get(f"/invoices/{invoice.public_id}/").content.decode()
+    assert f"Stripe {intent['id']}: refunded — 1800.00 USD refunded at Stripe" in page
