@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "timesheet",
     "portal",
     "dashboard",
+    "payments",
     "notifications",
     "reports",
     "imports",
@@ -402,6 +403,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_crontab("STATEMENT_CRON", "30 6 1 * *"),
         "options": {"expires": 6 * 60 * 60},
     },
+}
+
+# Online payments (payments/): Stripe, only when its keys are set; without
+# them nothing of Stripe shows anywhere and payments are recorded by hand.
+# STRIPE_API_BASE points the library at another server (tests: localstripe);
+# Stripe.js then loads from that server too unless STRIPE_JS_URL says otherwise.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "").rstrip("/")
+STRIPE_JS_URL = env_str("STRIPE_JS_URL", "")
+# A pay link in an invoice email works this long (and never once the invoice is paid or void).
+PAY_LINK_MAX_AGE_DAYS = env_int("PAY_LINK_MAX_AGE_DAYS", 90)
+CELERY_BEAT_SCHEDULE["stripe-reconcile"] = {
+    "task": "payments.tasks.reconcile",
+    "schedule": env_crontab("STRIPE_RECONCILE_CRON", "*/30 * * * *"),
+    "options": {"expires": 25 * 60},
 }
 
 # Reports (reports/): the flat-rate MSA comparison looks at this many full

@@ -11,6 +11,7 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("reports/", include("reports.urls")),  # staff reports; portal statements
     path("", include("billing.urls")),  # invoices/, invoices/<uuid>/pdf/
+    path("", include("payments.urls")),  # pay/<signed link>/, the portal Pay button, the Stripe webhook
     path("notifications/", include("notifications.urls")),
     path("audit/", include("audit.urls")),  # the staff audit log
     # Sign-in, passwords, invitations, and "/" sending each role to its home page.

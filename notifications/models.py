@@ -82,6 +82,8 @@ class EmailKind(models.TextChoices):
     INVITATION = "invitation", _("Invitation to set a password")
     PASSWORD_RESET = "password_reset", _("Password reset link")
     EMAIL_FAILED_STAFF = "email_failed_staff", _("Undelivered email alert to staff")
+    PAYMENT_FAILED = "payment_failed", _("Online payment failed, to the client")
+    PAYMENT_ALERT_STAFF = "payment_alert_staff", _("Online payment problem, to staff")
 
 
 # Emails whose failure staff are not alerted to: they are staff's own (an
@@ -93,6 +95,7 @@ NO_FAILURE_ALERT = frozenset(
         EmailKind.RELOAD_DRAFT_STAFF,
         EmailKind.EXHAUSTED_STAFF,
         EmailKind.EMAIL_FAILED_STAFF,
+        EmailKind.PAYMENT_ALERT_STAFF,
         EmailKind.PASSWORD_RESET,
     }
 )

@@ -47,6 +47,7 @@ from billing import credit_notes
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
+from monitoring.queueing import task_publish
 from notifications import emails
 from notifications.models import (
     CARRIES_SIGN_IN_LINK,
@@ -59,6 +60,8 @@ from notifications.models import (
     SweepRun,
 )
 from notifications.selectors import LOW_BALANCE_SWEEP
+from payments import services as payment_services
+from payments import tasks as payment_tasks
 
 log = logging.getLogger(__name__)
 
@@ -435,6 +438,15 @@ def _raise_reload_invoice(episode: Episode, agreement: Agreement, send: Enqueue)
     billing_services.invoice_render_pdf(invoice=invoice)
     episode.reload_invoice = invoice
     episode.save(update_fields=["reload_invoice", "auto_reloaded"])
+    if agreement.topup_mode == TopupMode.CHARGE and payment_services.saved_method_for(agreement.client) is not None:
+        # After commit: the worker must find the issued invoice. Catch-up if
+        # the broker loses it: the invoice stays issued, and its email carries
+        # the pay link; the reconciliation has nothing to apply.
+        invoice_id = invoice.pk
+        transaction.on_commit(
+            lambda: task_publish(payment_tasks.charge_reload_invoice, invoice_id, catch_up="the pay link in the email"),
+            robust=True,
+        )
     return invoice
 
 
@@ -535,6 +547,12 @@ def _email_context(agreement_id: int, **extra: object) -> dict[str, object]:
         "latest_block_used": format_minutes(usage[1]) if usage else "",
         "days_left": (agreement.ends_on - timezone.localdate()).days if agreement.ends_on else None,
         "site_url": settings.SITE_URL.rstrip("/"),
+        # The signed pay link of an unpaid invoice, when online payment is on.
+        "pay_url": payment_services.pay_link_url(extra["invoice"]) if extra.get("invoice") is not None else "",
+        # The method an auto-reload is charged to; None when nothing is on file.
+        "method_on_file": payment_services.saved_method_for(agreement.client)
+        if agreement.topup_mode == TopupMode.CHARGE
+        else None,
         **extra,
     }
 
@@ -1158,3 +1176,81 @@ def _renewal_invoice_and_notice(agreement: Agreement, today: datetime.date, send
         # Catch-up if the broker loses it: the sweep resends every pending email that is due.
         transaction.on_commit(lambda email_id=email_id: send(email_id))
     return invoice
+
+
+# ---------------------------------------------------------------------------
+# Online payments (payments.signals): a failed payment and money that could not be applied
+
+
+def payment_failed_emails_record(*, invoice: Invoice, topic: str, reason: str, pay_url: str, send: Enqueue) -> None:
+    """Tell the client (with the pay link to try again) and alert staff, once per topic."""
+    _payment_emails_record(
+        invoice.agreement_id,
+        EmailKind.PAYMENT_FAILED,
+        client_billing_recipients(invoice.agreement),
+        default_language=invoice.language,
+        topic=topic,
+        send=send,
+        invoice=invoice,
+        reason=reason,
+        pay_url=pay_url,
+    )
+    payment_alert_record(
+        invoice=invoice,
+        topic=topic,
+        message=_("An online payment of invoice %(number)s failed: %(reason)s")
+        % {"number": invoice.number, "reason": reason or "-"},
+        send=send,
+    )
+
+
+def payment_alert_record(*, invoice: Invoice | None, topic: str, message: str, send: Enqueue) -> None:
+    """Alert staff to an online payment that needs a person, once per topic."""
+    _payment_emails_record(
+        invoice.agreement_id if invoice is not None else None,
+        EmailKind.PAYMENT_ALERT_STAFF,
+        staff_recipients(),
+        default_language=settings.LANGUAGE_CODE,
+        topic=topic,
+        send=send,
+        invoice=invoice,
+        message=message,
+    )
+
+
+def _payment_emails_record(
+    agreement_id: int | None,
+    kind: str,
+    recipients: list[str],
+    *,
+    default_language: str,
+    topic: str,
+    send: Enqueue,
+    **context: object,
+) -> None:
+    seller = billing_selectors.seller_profile_get()
+    context = {
+        "seller_name": seller.name if seller else "Blockhours",
+        "site_url": settings.SITE_URL.rstrip("/"),
+        **context,
+    }
+    invoice = context.get("invoice")
+    if invoice is not None:
+        context["client"] = invoice.client
+    rendered_for = emails.render_each(kind, context, recipient_languages(recipients, default=default_language))
+    for recipient, rendered in rendered_for.items():
+        # Not attached: the invoice's PDF was sent with the invoice.
+        email, created = OutgoingEmail.objects.get_or_create(
+            topic=f"payment:{topic}"[:200],
+            kind=kind,
+            recipient=recipient,
+            defaults={
+                "agreement_id": agreement_id,
+                "subject": rendered.subject,
+                "body_text": rendered.body_text,
+                "body_html": rendered.body_html,
+            },
+        )
+        if created:
+            # Catch-up if the broker loses it: the sweep resends every pending email that is due.
+            transaction.on_commit(lambda email_id=email.pk: send(email_id))

@@ -379,6 +379,16 @@ NOT_DATA_WRITES = {
     "imports:confirm": (
         "takes no input: imports the rows its dry run checked, checked again (imports/tests/test_views.py)"
     ),
+    # Both need a Stripe server (localstripe): payments/tests try their hostile input there.
+    "payments:pay": (
+        "takes only a Stripe payment-method id, format-checked before Stripe is asked; hostile ids, tampered, "
+        "expired and foreign links: payments/tests/test_pay.py"
+    ),
+    "payments:payment_method": (
+        "saves only a SetupIntent id of the caller's own client (checked at Stripe); hostile ids: "
+        "payments/tests/test_saved_method.py"
+    ),
+    "payments:webhook": "Stripe's signed events only; bad signatures and foreign events: payments/tests/test_webhooks.py",
 }
 ADMIN_REASON = "Django admin: superusers only, with the admin's own form validation"
 

@@ -154,6 +154,13 @@ ROUTES: dict[str, Route] = {
     "billing:invoice_pdf": Route("invoice", BILLING),
     "billing:credit_note_pdf": Route("credit_note", BILLING),
     "notifications:invoice_send": Route("invoice", STAFF, post=True),
+    # --- online payments (payments/tests prove the links and the webhook)
+    "payments:portal_pay": Route("invoice", CLIENT),
+    "payments:payment_method": Route(
+        None, skip="404 while Stripe is off, as here; with Stripe on, payments/tests/test_saved_method.py walks it"
+    ),
+    "payments:pay": Route(None, skip="public; the signed pay link of one invoice is the credential"),
+    "payments:webhook": Route(None, skip="Stripe's webhook: 404 without keys, 400 without Stripe's signature"),
     "notifications:undelivered": Route(None, STAFF),
     "notifications:email_resend": Route("email", STAFF, post=True),
     # --- audit log

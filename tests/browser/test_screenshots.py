@@ -168,9 +168,9 @@ def test_screenshots_of_every_main_page(live_server, page: Page, browser, shots:
     # The settings pages staff use most, and the export to the accounting software.
     page.goto(f"{base}/dashboard/agreements/{low.public_id}/edit/")
     expect(page.get_by_role("button", name="Save", exact=True)).to_be_visible()
-    snap(page, shots, "27-staff-edit-agreement")
+    snap(page, shots, "30-staff-edit-agreement")
     page.goto(f"{base}/dashboard/business-hours/")
-    snap(page, shots, "28-staff-business-hours")
+    snap(page, shots, "31-staff-business-hours")
     page.goto(f"{base}/reports/accounting/")
     expect(page.get_by_role("button", name="Download CSV")).to_be_visible()
-    snap(page, shots, "29-staff-export-to-accounting")
+    snap(page, shots, "32-staff-export-to-accounting")

@@ -1,0 +1,28 @@
+from django.contrib import admin
+
+from payments.models import StripeEvent, StripePaymentIntent
+
+
+@admin.register(StripePaymentIntent)
+class StripePaymentIntentAdmin(admin.ModelAdmin):
+    list_display = ["stripe_id", "invoice", "amount", "currency", "status", "applied_at", "outcome"]
+    list_filter = ["status"]
+    search_fields = ["stripe_id", "invoice__number"]
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False  # written by the payments services only
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = ["event_id", "type", "object_id", "received_at", "outcome"]
+    list_filter = ["type"]
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False

@@ -1,0 +1,93 @@
+"""What we know of Stripe: one PaymentIntent per invoice, and every webhook
+event received (its id is the guard that handles it once)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import MONEY
+
+
+class StripePaymentIntent(models.Model):
+    """The PaymentIntent that collects an invoice's money; reused for every
+    attempt, so a client who tries twice is never charged twice."""
+
+    invoice = models.OneToOneField(
+        "billing.Invoice", on_delete=models.PROTECT, related_name="stripe_intent", verbose_name=_("invoice")
+    )
+    stripe_id = models.CharField(_("Stripe id"), max_length=255, unique=True)
+    client_secret = models.CharField(max_length=255)
+    # What we asked Stripe for, from our invoice: an event claiming another
+    # amount or currency credits nothing.
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("Stripe status"), max_length=32, default="requires_payment_method")
+    # Set when the money was recorded on the invoice (or refused as a mismatch):
+    # the webhook and the reconciliation both check it under the invoice lock.
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Stripe payment intent")
+        verbose_name_plural = _("Stripe payment intents")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="stripe_intent_amount_positive")]
+        indexes = [
+            # The reconciliation polls the intents not yet settled.
+            models.Index(fields=["created_at"], condition=Q(applied_at__isnull=True), name="stripe_intent_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.stripe_id
+
+
+class StripeEvent(models.Model):
+    """A webhook event, stored when it arrives: a second delivery finds the
+    row and changes nothing."""
+
+    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    type = models.CharField(_("type"), max_length=100)
+    object_id = models.CharField(_("object id"), max_length=255, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    outcome = models.CharField(_("outcome"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("Stripe event")
+        verbose_name_plural = _("Stripe events")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class SavedPaymentMethod(models.Model):
+    """The one method a client keeps on file for automatic reloads, saved by
+    a billing contact through a SetupIntent. Only Stripe's ids and what the
+    client needs to recognise it (brand, last 4, expiry) are stored."""
+
+    client = models.OneToOneField(
+        "agreements.Client", on_delete=models.PROTECT, related_name="saved_payment_method", verbose_name=_("client")
+    )
+    customer_id = models.CharField(_("Stripe customer"), max_length=255)
+    payment_method_id = models.CharField(_("Stripe payment method"), max_length=255)
+    method_type = models.CharField(_("type"), max_length=32, default="card")
+    brand = models.CharField(_("brand"), max_length=32, blank=True)
+    last4 = models.CharField(_("last 4"), max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(_("expiry month"), null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(_("expiry year"), null=True, blank=True)
+    # The SEPA mandate text the contact agreed to, kept as shown.
+    mandate_text = models.TextField(_("mandate text"), blank=True)
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("saved by")
+    )
+    saved_at = models.DateTimeField(_("saved at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("saved payment method")
+        verbose_name_plural = _("saved payment methods")
+
+    def __str__(self) -> str:
+        return f"{self.brand or self.method_type} •••• {self.last4}"

@@ -1,0 +1,581 @@
+"""Getting paid online: pay links, one PaymentIntent per invoice, webhooks
+handled once, and a reconciliation that applies what the webhooks missed.
+
+Money reaches an invoice only through billing.services.payment_record, under
+the invoice row lock, and only from `intent_apply` (below): the webhook, the
+pay page and the reconciliation all go through it, and the intent row's
+`applied_at`, read under that lock, makes a second arrival change nothing.
+Lock order is the billing one: invoice row first, then our intent row.
+
+Payments sits below notifications: staff alerts and client emails are asked
+for with the signals in payments.signals, which notifications answers.
+"""
+
+import datetime
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from agreements.models import Client
+from billing import services as billing_services
+from billing.models import Invoice, InvoiceStatus, PaymentMethod
+from billing.selectors import invoice_amount_paid
+from payments import provider, signals
+from payments.models import SavedPaymentMethod, StripeEvent, StripePaymentIntent
+
+log = logging.getLogger(__name__)
+
+PAY_LINK_SALT = "payments.pay-link"
+# Intent states in which the amount may still be changed and a method tried.
+OPEN_STATES = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
+PAYMENT_METHOD_ID = re.compile(r"^(pm|card|src)_[A-Za-z0-9]{1,200}$")
+# Stripe's method types → ours. SEPA debit and ACH are both bank debits.
+METHODS = {"card": PaymentMethod.CARD, "sepa_debit": PaymentMethod.BANK_TRANSFER, "us_bank_account": PaymentMethod.ACH}
+
+
+class PayLinkError(Exception):
+    """A pay link that cannot be used; `message` says why, to the person holding it."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class BadWebhook(Exception):
+    """The request was not signed by Stripe with our secret."""
+
+
+# ---------------------------------------------------------------------------
+# Pay links: signed, scoped to one invoice, expiring
+
+
+def pay_link_token(invoice: Invoice) -> str:
+    return signing.dumps(str(invoice.public_id), salt=PAY_LINK_SALT)
+
+
+def pay_link_url(invoice: Invoice) -> str:
+    """The absolute pay link for emails ("" while online payment is off or nothing is due)."""
+    if not provider.enabled() or invoice.status != InvoiceStatus.ISSUED:
+        return ""
+    return settings.SITE_URL.rstrip("/") + reverse("payments:pay", args=[pay_link_token(invoice)])
+
+
+def invoice_for_pay_token(token: str) -> Invoice:
+    """The invoice a pay link names, if it may still be paid; else PayLinkError."""
+    try:
+        public_id = signing.loads(
+            token, salt=PAY_LINK_SALT, max_age=datetime.timedelta(days=settings.PAY_LINK_MAX_AGE_DAYS)
+        )
+    except signing.SignatureExpired:
+        raise PayLinkError(
+            _("This pay link has expired. Sign in to the portal to pay, or ask us for a new link."), status=410
+        ) from None
+    except signing.BadSignature:
+        raise PayLinkError(_("This pay link is not valid. Check that it was copied whole."), status=404) from None
+    invoice = Invoice.objects.select_related("client").filter(public_id=public_id).first()
+    if invoice is None:
+        raise PayLinkError(_("This pay link is not valid. Check that it was copied whole."), status=404)
+    invoice_check_payable(invoice, status=410)
+    return invoice
+
+
+def invoice_check_payable(invoice: Invoice, *, status: int = 400) -> None:
+    """PayLinkError unless the invoice is issued and unpaid."""
+    if invoice.status == InvoiceStatus.PAID:
+        raise PayLinkError(
+            _("Invoice %(number)s is paid. Thank you — nothing more is due.") % {"number": invoice.number},
+            status=status,
+        )
+    if invoice.status != InvoiceStatus.ISSUED:
+        raise PayLinkError(_("This invoice cannot be paid: it was cancelled."), status=status)
+
+
+# ---------------------------------------------------------------------------
+# One PaymentIntent per invoice
+
+
+def _lock_invoice(invoice_id: int) -> Invoice:
+    return Invoice.objects.select_for_update(of=("self",)).select_related("client").get(pk=invoice_id)
+
+
+def _method_types(currency: str) -> list[str]:
+    # SEPA Direct Debit collects euros only; card collects every currency.
+    return ["card", "sepa_debit"] if currency.upper() == "EUR" else ["card"]
+
+
+def intent_for_invoice(*, invoice: Invoice) -> StripePaymentIntent:
+    """The invoice's PaymentIntent, created once and reused; its amount is
+    what is still due on our invoice, in the invoice's currency."""
+    with transaction.atomic():
+        # The invoice row lock: two tabs opening the pay page create one intent.
+        invoice = _lock_invoice(invoice.pk)
+        invoice_check_payable(invoice)
+        due = invoice.total - invoice_amount_paid(invoice)
+        row = StripePaymentIntent.objects.select_for_update().filter(invoice=invoice).first()
+        stripe = provider.client()
+        if row is None:
+            intent = stripe.v1.payment_intents.create(
+                params={
+                    "amount": provider.to_minor(due, invoice.currency),
+                    "currency": invoice.currency.lower(),
+                    "payment_method_types": _method_types(invoice.currency),
+                    "metadata": {"invoice": str(invoice.public_id), "number": invoice.number or ""},
+                },
+                # Stripe answers a retried create with the same intent.
+                options={"idempotency_key": f"invoice-{invoice.public_id}-intent"},
+            )
+            return StripePaymentIntent.objects.create(
+                invoice=invoice,
+                stripe_id=intent.id,
+                client_secret=intent.client_secret,
+                amount=due,
+                currency=invoice.currency.upper(),
+                status=intent.status,
+            )
+        if row.amount != due and row.status in OPEN_STATES and row.applied_at is None:
+            # Part was paid by hand since: ask only for the rest.
+            intent = stripe.v1.payment_intents.update(
+                row.stripe_id, params={"amount": provider.to_minor(due, invoice.currency)}
+            )
+            row.amount, row.status, row.updated_at = due, intent.status, timezone.now()
+            row.save(update_fields=["amount", "status", "updated_at"])
+        return row
+
+
+@dataclass(frozen=True)
+class PayResult:
+    status: str  # "paid", "processing", "requires_action", "declined", "error"
+    message: str
+    client_secret: str = ""
+
+
+def invoice_pay(*, invoice: Invoice, payment_method: str) -> PayResult:
+    """Charge the method the browser created (Stripe.js) on the invoice's intent.
+
+    The browser sends only the method's id: the amount and currency are the
+    intent's, set from our invoice. A success is applied at once; the
+    webhook arriving later finds it applied and changes nothing.
+    """
+    if not isinstance(payment_method, str) or not PAYMENT_METHOD_ID.match(payment_method):
+        return PayResult("error", _("The card details did not reach us. Please try again."))
+    try:
+        row = intent_for_invoice(invoice=invoice)
+    except PayLinkError as error:
+        return PayResult("error", error.message)
+    stripe = provider.client()
+    try:
+        stripe.v1.payment_intents.update(row.stripe_id, params={"payment_method": payment_method})
+        intent = stripe.v1.payment_intents.confirm(row.stripe_id)
+    except provider.CardError as error:
+        return PayResult("declined", _declined_message(error.user_message))
+    except provider.StripeError:
+        log.exception("Stripe refused or failed to confirm %s", row.stripe_id)
+        return PayResult("error", _("The payment could not be completed just now. Nothing was charged; try again."))
+    outcome = intent_apply(intent=intent)
+    if intent.status == "succeeded":
+        return PayResult("paid", _("Thank you: invoice %(number)s is paid.") % {"number": invoice.number})
+    if intent.status == "processing":
+        return PayResult("processing", _("Thank you: the payment is on its way. We will email you once it clears."))
+    if intent.status == "requires_action":
+        return PayResult("requires_action", _("Your bank asks you to confirm the payment."), row.client_secret)
+    log.info("Payment on %s not completed: %s (%s)", row.stripe_id, intent.status, outcome)
+    return PayResult("declined", _declined_message(""))
+
+
+def _declined_message(detail: str | None) -> str:
+    base = _("The payment was declined and nothing was charged. Try another card or contact your bank.")
+    return f"{detail} {base}" if detail else base
+
+
+# ---------------------------------------------------------------------------
+# Applying what Stripe says about an intent (webhook, pay page, reconciliation)
+
+
+def _value(obj: object, name: str, default: object = None) -> object:
+    try:
+        return obj[name]  # StripeObject and plain dicts alike
+    except (KeyError, TypeError):
+        return default
+
+
+def _method_of(intent: object) -> str:
+    charge = _value(intent, "latest_charge")
+    details = _value(charge, "payment_method_details") if charge is not None and not isinstance(charge, str) else None
+    kind = _value(details, "type") if details else None
+    if kind is None:
+        types = _value(intent, "payment_method_types") or ["card"]
+        kind = types[0] if len(types) == 1 else "card"
+    return METHODS.get(kind, PaymentMethod.CARD)
+
+
+def intent_apply(*, intent: object) -> str:
+    """Bring our intent row in line with Stripe's `intent` and, when it
+    succeeded, record the payment once. Returns what happened, for logs."""
+    stripe_id = _value(intent, "id")
+    status = _value(intent, "status") or ""
+    found = StripePaymentIntent.objects.filter(stripe_id=stripe_id).values_list("pk", "invoice_id").first()
+    if found is None:
+        if status == "succeeded":
+            signals.payment_alert.send(
+                sender=StripePaymentIntent,
+                invoice=None,
+                topic=f"unknown:{stripe_id}",
+                message=_("Stripe reports a payment (%(id)s) that matches none of our invoices; nothing was credited.")
+                % {"id": stripe_id},
+            )
+        return "unknown payment intent"
+    pk, invoice_id = found
+    with transaction.atomic():
+        invoice = _lock_invoice(invoice_id)  # the lock a manual payment of the same invoice takes too
+        row = StripePaymentIntent.objects.select_for_update().get(pk=pk)
+        if row.applied_at is not None:
+            return "already applied"
+        row.status, row.updated_at = status, timezone.now()
+        if status != "succeeded":
+            row.save(update_fields=["status", "updated_at"])
+            return status
+        received = _value(intent, "amount_received") or _value(intent, "amount") or 0
+        currency = str(_value(intent, "currency") or "").upper()
+        amount = provider.from_minor(int(received), currency or row.currency)
+        if currency != row.currency or amount != row.amount:
+            return _refuse(
+                row,
+                invoice,
+                _(
+                    "Stripe reports %(amount)s %(currency)s for invoice %(number)s, which asked for "
+                    "%(expected)s %(expected_currency)s; nothing was credited. Check the payment in Stripe."
+                )
+                % {
+                    "amount": amount,
+                    "currency": currency,
+                    "number": invoice.number,
+                    "expected": row.amount,
+                    "expected_currency": row.currency,
+                },
+            )
+        try:
+            billing_services.payment_record(
+                invoice=invoice,
+                amount=amount,
+                method=_method_of(intent),
+                reference=stripe_id,
+                paid_on=timezone.localdate(),
+                actor=None,
+            )
+        except ValidationError as error:
+            # Paid by hand (or voided) meanwhile: Stripe holds money this
+            # invoice no longer needs. Staff refund it; nothing is credited twice.
+            return _refuse(
+                row,
+                invoice,
+                _("Stripe collected %(amount)s %(currency)s for invoice %(number)s, but it was not recorded: %(why)s")
+                % {
+                    "amount": amount,
+                    "currency": currency,
+                    "number": invoice.number,
+                    "why": " ".join(error.messages),
+                },
+            )
+        row.applied_at, row.outcome = timezone.now(), "recorded"
+        row.save(update_fields=["status", "updated_at", "applied_at", "outcome"])
+        return "recorded"
+
+
+def _refuse(row: StripePaymentIntent, invoice: Invoice, message: str) -> str:
+    row.applied_at, row.outcome = timezone.now(), message[:300]
+    row.save(update_fields=["status", "updated_at", "applied_at", "outcome"])
+    signals.payment_alert.send(
+        sender=StripePaymentIntent, invoice=invoice, topic=f"refused:{row.stripe_id}", message=message
+    )
+    log.warning("%s", message)
+    return "refused"
+
+
+def _intent_failed(intent: object, *, event_id: str) -> str:
+    stripe_id = _value(intent, "id")
+    row = StripePaymentIntent.objects.filter(stripe_id=stripe_id).select_related("invoice").first()
+    if row is None:
+        return "unknown payment intent"
+    with transaction.atomic():
+        invoice = _lock_invoice(row.invoice_id)
+        row = StripePaymentIntent.objects.select_for_update().get(pk=row.pk)
+        if row.applied_at is not None or invoice.status != InvoiceStatus.ISSUED:
+            return "late failure ignored"  # a success (or a manual payment) came first: nothing to tell
+        row.status, row.updated_at = _value(intent, "status") or "requires_payment_method", timezone.now()
+        row.save(update_fields=["status", "updated_at"])
+        error = _value(intent, "last_payment_error") or {}
+        reason = _value(error, "message") or ""
+        signals.payment_failed.send(
+            sender=StripePaymentIntent,
+            invoice=invoice,
+            topic=f"failed:{event_id}",
+            reason=reason,
+            pay_url=pay_link_url(invoice),
+        )
+        return "failed"
+
+
+def _charge_refunded(charge: object) -> str:
+    """A refund made at Stripe (its dashboard): shown on the invoice and told
+    to staff. The hours are not taken back here: staff decide, with the
+    credit-note services, what the refund covers."""
+    stripe_id = _value(charge, "payment_intent")
+    row = StripePaymentIntent.objects.filter(stripe_id=stripe_id).select_related("invoice").first()
+    if row is None:
+        return "unknown payment intent"
+    currency = str(_value(charge, "currency") or row.currency).upper()
+    refunded = provider.from_minor(int(_value(charge, "amount_refunded") or 0), currency)
+    with transaction.atomic():
+        invoice = _lock_invoice(row.invoice_id)
+        row = StripePaymentIntent.objects.select_for_update().get(pk=row.pk)
+        row.status, row.updated_at = "refunded", timezone.now()
+        row.outcome = _("%(amount)s %(currency)s refunded at Stripe") % {"amount": refunded, "currency": currency}
+        row.save(update_fields=["status", "updated_at", "outcome"])
+        signals.payment_alert.send(
+            sender=StripePaymentIntent,
+            invoice=invoice,
+            topic=f"refunded:{_value(charge, 'id')}:{refunded}",
+            message=_(
+                "%(amount)s %(currency)s of invoice %(number)s was refunded at Stripe. "
+                "Issue a credit note for the hours it covers."
+            )
+            % {"amount": refunded, "currency": currency, "number": invoice.number},
+        )
+    return "refunded"
+
+
+# ---------------------------------------------------------------------------
+# Webhooks
+
+
+def webhook_receive(*, payload: bytes, signature: str) -> str:
+    """Verify, store and handle one Stripe event, once per event id.
+
+    A bad signature raises BadWebhook before anything is read or written. An
+    error while handling rolls the stored event back too, so Stripe's retry
+    handles it again.
+    """
+    try:
+        event = provider.webhook_event(payload, signature)
+    except Exception as error:  # noqa: BLE001 - ValueError, SignatureVerificationError, bad JSON
+        raise BadWebhook(str(error)) from None
+    obj = event.data.object
+    with transaction.atomic():
+        # Two deliveries at once: the second insert waits for the first
+        # transaction on the unique event id, then finds its row.
+        stored, created = StripeEvent.objects.get_or_create(
+            event_id=event.id, defaults={"type": event.type, "object_id": str(_value(obj, "id") or "")[:255]}
+        )
+        if not created:
+            return "duplicate"
+        if event.type == "payment_intent.succeeded":
+            outcome = intent_apply(intent=obj)
+        elif event.type == "payment_intent.payment_failed":
+            outcome = _intent_failed(obj, event_id=event.id)
+        elif event.type == "charge.refunded":
+            outcome = _charge_refunded(obj)
+        elif event.type.startswith("payment_intent."):
+            outcome = intent_apply(intent=obj)  # processing, canceled…: the status is kept
+        else:
+            outcome = "ignored"
+        stored.outcome = outcome
+        stored.save(update_fields=["outcome"])
+    return outcome
+
+
+# ---------------------------------------------------------------------------
+# Reconciliation
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    recorded: int = 0
+    errors: int = 0
+
+    def lines(self) -> list[str]:
+        return [f"{self.checked} open payment intents checked, {self.recorded} payments recorded, {self.errors} errors"]
+
+
+def reconcile() -> ReconcileReport:
+    """Ask Stripe about every intent of ours not yet applied and apply it:
+    a lost webhook still ends with the payment recorded, once."""
+    report = ReconcileReport()
+    if not provider.enabled():
+        return report
+    stripe = provider.client()
+    for stripe_id in StripePaymentIntent.objects.filter(applied_at__isnull=True).values_list("stripe_id", flat=True):
+        report.checked += 1
+        try:
+            intent = stripe.v1.payment_intents.retrieve(stripe_id)
+        except provider.StripeError:
+            log.exception("Could not ask Stripe about %s", stripe_id)
+            report.errors += 1
+            continue
+        if intent_apply(intent=intent) == "recorded":
+            report.recorded += 1
+    return report
+
+
+# ---------------------------------------------------------------------------
+# A payment method on file, and charging it for an auto-reload
+
+
+def saved_method_for(client: Client) -> SavedPaymentMethod | None:
+    if not provider.enabled():
+        return None
+    return SavedPaymentMethod.objects.filter(client=client).first()
+
+
+def setup_start(*, client: Client) -> str:
+    """A SetupIntent for the client's billing contact to save a card with
+    (Stripe.js confirms it in the browser); returns its client secret."""
+    stripe = provider.client()
+    saved = SavedPaymentMethod.objects.filter(client=client).first()
+    customer_id = saved.customer_id if saved else ""
+    if not customer_id:
+        customer = stripe.v1.customers.create(
+            params={"name": client.name, "metadata": {"client": str(client.public_id)}},
+            options={"idempotency_key": f"client-{client.public_id}-customer-{timezone.now():%Y%m%d%H%M}"},
+        )
+        customer_id = customer.id
+    setup = stripe.v1.setup_intents.create(
+        params={
+            "customer": customer_id,
+            "usage": "off_session",
+            "payment_method_types": ["card"],
+            "metadata": {"client": str(client.public_id)},
+        }
+    )
+    return setup.client_secret
+
+
+def payment_method_save(*, client: Client, setup_intent_id: str, actor: User | None) -> SavedPaymentMethod:
+    """Keep the method a confirmed SetupIntent of this client saved; it
+    replaces the one on file (detached at Stripe)."""
+    if not isinstance(setup_intent_id, str) or not re.match(r"^seti_[A-Za-z0-9]{1,200}$", setup_intent_id):
+        raise ValidationError(_("The card details did not reach us. Please try again."))
+    stripe = provider.client()
+    try:
+        setup = stripe.v1.setup_intents.retrieve(setup_intent_id)
+    except provider.StripeError:
+        raise ValidationError(_("The card details did not reach us. Please try again.")) from None
+    if _value(setup.metadata, "client") != str(client.public_id):
+        raise ValidationError(_("The card details did not reach us. Please try again."))
+    if setup.status != "succeeded" or not setup.payment_method:
+        raise ValidationError(_("The card was not confirmed, so it was not saved. Try again or use another card."))
+    method_id = setup.payment_method if isinstance(setup.payment_method, str) else setup.payment_method.id
+    method = stripe.v1.payment_methods.retrieve(method_id)
+    details = _value(method, "card") or {}
+    with transaction.atomic():
+        old = SavedPaymentMethod.objects.select_for_update().filter(client=client).first()
+        fields = {
+            "customer_id": setup.customer if isinstance(setup.customer, str) else setup.customer.id,
+            "payment_method_id": method_id,
+            "method_type": _value(method, "type") or "card",
+            "brand": str(_value(details, "brand") or "")[:32],
+            "last4": str(_value(details, "last4") or "")[:4],
+            "exp_month": _value(details, "exp_month"),
+            "exp_year": _value(details, "exp_year"),
+            "mandate_text": "",
+            "saved_by": actor,
+            "saved_at": timezone.now(),
+        }
+        if old is None:
+            return SavedPaymentMethod.objects.create(client=client, **fields)
+        replaced = old.payment_method_id
+        for name, value in fields.items():
+            setattr(old, name, value)
+        old.save()
+    if replaced != method_id:
+        _detach(replaced)
+    return old
+
+
+def payment_method_remove(*, client: Client) -> bool:
+    with transaction.atomic():
+        saved = SavedPaymentMethod.objects.select_for_update().filter(client=client).first()
+        if saved is None:
+            return False
+        method_id = saved.payment_method_id
+        saved.delete()
+    _detach(method_id)
+    return True
+
+
+def _detach(method_id: str) -> None:
+    try:
+        provider.client().v1.payment_methods.detach(method_id)
+    except provider.StripeError:
+        log.warning("Could not detach %s at Stripe; it is no longer used here", method_id)
+
+
+def reload_invoice_charge(*, invoice_id: int) -> str:
+    """Charge an auto-reload invoice to the client's method on file, off-session, once.
+
+    The invoice row lock is held across the call, and the intent row is
+    written in the same transaction: a second run (a retried task) finds it
+    and charges nothing. A worker that dies after Stripe charged but before
+    the commit leaves no row; the retry sends the same idempotency key
+    (derived from the invoice), so Stripe answers with the first charge
+    instead of making a second. A decline, or a bank asking the client to
+    authenticate, leaves the invoice issued: the client gets the pay link
+    and staff are alerted.
+    """
+    invoice = Invoice.objects.select_related("client").get(pk=invoice_id)
+    saved = saved_method_for(invoice.client)
+    if saved is None:
+        return "no payment method on file"
+    with transaction.atomic():
+        invoice = _lock_invoice(invoice_id)
+        if invoice.status != InvoiceStatus.ISSUED:
+            return f"invoice {invoice.status}"
+        if StripePaymentIntent.objects.filter(invoice=invoice).exists():
+            return "already charged or being paid"
+        due = invoice.total - invoice_amount_paid(invoice)
+        try:
+            intent = provider.client().v1.payment_intents.create(
+                params={
+                    "amount": provider.to_minor(due, invoice.currency),
+                    "currency": invoice.currency.lower(),
+                    "customer": saved.customer_id,
+                    "payment_method": saved.payment_method_id,
+                    "payment_method_types": [saved.method_type],
+                    "confirm": True,
+                    "off_session": True,
+                    "metadata": {"invoice": str(invoice.public_id), "number": invoice.number or ""},
+                },
+                options={"idempotency_key": f"invoice-{invoice.public_id}-reload-charge"},
+            )
+        except provider.CardError as error:
+            reason = error.user_message or ""
+        else:
+            StripePaymentIntent.objects.create(
+                invoice=invoice,
+                stripe_id=intent.id,
+                client_secret=intent.client_secret,
+                amount=due,
+                currency=invoice.currency.upper(),
+                status=intent.status,
+            )
+            if intent.status in ("succeeded", "processing"):
+                return intent_apply(intent=intent)
+            reason = _("Your bank asks you to confirm this payment yourself.")
+        signals.payment_failed.send(
+            sender=StripePaymentIntent,
+            invoice=invoice,
+            topic=f"reload-charge:{invoice.public_id}",
+            reason=reason,
+            pay_url=pay_link_url(invoice),
+        )
+        return "declined"

@@ -1,0 +1,31 @@
+"""Payments' background work: ids in, services do the work, safe to run twice."""
+
+from celery import shared_task
+
+from payments import services
+
+
+@shared_task(name="payments.tasks.reconcile", max_retries=0, time_limit=600, soft_time_limit=540)
+def reconcile() -> list[str]:
+    """Beat: apply what Stripe knows and a webhook did not tell us (each intent once, under its invoice lock)."""
+    return services.reconcile().lines()
+
+
+@shared_task(
+    name="payments.tasks.charge_reload_invoice",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    time_limit=120,
+    soft_time_limit=100,
+)
+def charge_reload_invoice(self, invoice_id: int) -> str:  # noqa: ANN001
+    """Charge an auto-reload invoice to the method on file. Safe to run twice:
+    the intent row and Stripe's idempotency key (both from the invoice) keep it to one charge."""
+    from payments import provider
+
+    try:
+        return services.reload_invoice_charge(invoice_id=invoice_id)
+    except (provider.stripe.APIConnectionError, provider.stripe.RateLimitError) as error:
+        raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
