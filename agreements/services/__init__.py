@@ -59,6 +59,14 @@ from agreements.services.time_entries import (
     time_entry_log_for_client,
     time_entry_void,
 )
+from agreements.services.timers import (
+    TimerStop,
+    timer_current,
+    timer_discard,
+    timer_midnight_question,
+    timer_start,
+    timer_stop,
+)
 
 __all__ = [
     "AGREEMENT_SETTINGS",
@@ -106,4 +114,10 @@ __all__ = [
     "time_entry_log",
     "time_entry_log_for_client",
     "time_entry_void",
+    "TimerStop",
+    "timer_current",
+    "timer_discard",
+    "timer_midnight_question",
+    "timer_start",
+    "timer_stop",
 ]
