@@ -8,6 +8,7 @@ entry through the usual time-entry services.
 
 import datetime
 import math
+import uuid
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -24,6 +25,7 @@ from agreements.models import Agreement, AgreementStatus, Client, Ticket, Timer,
 class TimerStop:
     """What a stopped timer gives the time form: nothing here is charged yet."""
 
+    timer_id: uuid.UUID
     client: Client
     agreement: Agreement | None  # None: the client's agreements in their order
     ticket: Ticket
@@ -121,9 +123,7 @@ def timer_start(
 
 def timer_current(*, technician: User) -> Timer | None:
     return (
-        Timer.objects.filter(technician=technician)
-        .select_related("client", "agreement", "ticket", "work_type")
-        .first()
+        Timer.objects.filter(technician=technician).select_related("client", "agreement", "ticket", "work_type").first()
     )
 
 
@@ -139,11 +139,14 @@ def timer_stop(*, technician: User, now: datetime.datetime | None = None, dry_ru
     saved, so a form left unsaved loses no time.
     """
     with transaction.atomic():
-        timers = Timer.objects.filter(technician=technician).select_related("client", "agreement", "ticket", "work_type")
+        timers = Timer.objects.filter(technician=technician).select_related(
+            "client", "agreement", "ticket", "work_type"
+        )
         timer = timers.first() if dry_run else timers.select_for_update(of=("self",)).first()
         if timer is None:
             raise _no_timer()
         stopped = TimerStop(
+            timer_id=timer.public_id,
             client=timer.client,
             agreement=timer.agreement,
             ticket=timer.ticket,
@@ -155,6 +158,13 @@ def timer_stop(*, technician: User, now: datetime.datetime | None = None, dry_ru
         if not dry_run:
             timer.delete()
     return stopped
+
+
+def timer_end(*, technician: User, timer_id: uuid.UUID) -> bool:
+    """End the timer a saved time entry came from, in the entry's transaction.
+    False when it is gone already (discarded or stopped on another device)."""
+    deleted, _ = Timer.objects.filter(technician=technician, public_id=timer_id).delete()
+    return bool(deleted)
 
 
 def timer_discard(*, technician: User) -> None:
@@ -175,4 +185,3 @@ def timer_midnight_question(stopped: TimerStop, *, now: datetime.datetime | None
         **facts,
         "date": f"{start:%d %b %Y}",
     }
-
