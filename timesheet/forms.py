@@ -166,22 +166,22 @@ class TimeEntryForm(forms.Form):
 
 
 class TimerStartForm(forms.Form):
-    """Start a timer from the time page. Its labels and ids (prefix "timer")
-    differ from the time form's beside it, so neither a person nor a test
-    mistakes one field for the other."""
+    """Start a timer from the time page. Its ids (prefix "timer") and labels
+    differ from the time form's beside it, and no label contains one of that
+    form's labels: a person, a screen reader and a test's label lookup
+    (which matches substrings) each find one field only."""
 
     agreement = forms.CharField(
-        label=gettext_lazy("Timer: client / agreement"),
+        label=gettext_lazy("Timer for: client or agreement"),
         widget=forms.TextInput(attrs={"list": "agreement-options", "autocomplete": "off"}),
     )
-    ticket = forms.CharField(label=gettext_lazy("Timer: ticket number"), max_length=64)
+    ticket = forms.CharField(label=gettext_lazy("Timer: ticket no."), max_length=64)
     subject = forms.CharField(
-        label=gettext_lazy("Timer: ticket subject"),
+        label=gettext_lazy("Timer: subject if the ticket is new"),
         max_length=300,
         required=False,
-        help_text=gettext_lazy("Only for a new ticket."),
     )
-    work_type = WorkTypeField(label=gettext_lazy("Timer: work type"))
+    work_type = WorkTypeField(label=gettext_lazy("Timer: kind of work"))
     notes = forms.CharField(label=gettext_lazy("Timer: note"), required=False, max_length=5000)
 
     def __init__(self, *args: object, user: User, **kwargs: object) -> None:

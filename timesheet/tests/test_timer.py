@@ -1,6 +1,7 @@
 """The timer on the time page: start, it survives a reload, stop into the prefilled form, save."""
 
 import datetime
+import re
 from http import HTTPStatus
 
 import pytest
@@ -55,7 +56,12 @@ def test_the_timer_form_has_its_own_labels_and_ids(client, technician, funded):
     client.force_login(technician)
     page = client.get(LOG).content.decode()
     assert page.count(">Client / agreement<") == 1
-    assert 'for="id_timer-agreement">Timer: client / agreement<' in page
+    assert 'for="id_timer-agreement">Timer for: client or agreement<' in page
+    labels = re.findall(r'<label class="form-label" for="[^"]+">([^<]+)<', page)
+    time_form = ["Client / agreement", "Ticket number", "Ticket subject", "Date worked", "Start time", "Duration"]
+    for label in time_form + ["Work type", "Notes"]:
+        # Playwright's get_by_label matches substrings, ignoring case: one field each.
+        assert [text.strip() for text in labels if label.lower() in text.lower()] == [label], label
     assert 'for="id_agreement">Client / agreement<' in page
 
 
