@@ -765,6 +765,38 @@ class TimeEntry(models.Model):
         return self.charged_minutes - self.after_hours_charged_minutes
 
 
+class Timer(models.Model):
+    """A technician's running timer on a ticket. It lives on the server, so it
+    survives a reload and a change of device; stopping it only prefills the
+    time form: nothing is charged until the technician saves the entry."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("technician")
+    )
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", verbose_name=_("client"))
+    # None: the client's agreements take the time in their order, as in the time form.
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("agreement")
+    )
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+", verbose_name=_("ticket"))
+    work_type = models.ForeignKey(WorkType, on_delete=models.PROTECT, related_name="+", verbose_name=_("work type"))
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
+    started_at = models.DateTimeField(default=timezone.now, verbose_name=_("started at"))
+
+    class Meta:
+        verbose_name = _("timer")
+        verbose_name_plural = _("timers")
+        ordering = ["started_at"]
+        constraints = [
+            # One timer per technician: the database settles two starts racing each other.
+            models.UniqueConstraint(fields=["technician"], name="timer_one_per_technician"),
+        ]
+
+    def __str__(self) -> str:
+        return f"timer on {self.ticket} by {self.technician}"
+
+
 class LedgerKind(models.TextChoices):
     PURCHASE = "purchase", _("Block purchase")
     DEBIT = "debit", _("Time entry")

@@ -8,6 +8,7 @@ feed. Time is integer minutes; money is a decimal string beside a currency.
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -35,11 +36,13 @@ from agreements.models import (
     Ticket,
     Tier,
     TimeEntry,
+    Timer,
     TopupMode,
     WorkType,
 )
 from agreements.runway import runway_of
 from agreements.selectors import agreements_for_user, clients_for_user, tickets_for_user
+from agreements.services.timers import timer_elapsed_minutes
 from api.fields import (
     AmountInputField,
     BoundedIntegerField,
@@ -661,6 +664,111 @@ class TimeEntryCreateSerializer(serializers.Serializer):
         if ("ticket" in data) == ("ticket_number" in data):
             raise serializers.ValidationError({"ticket": _("Give either ticket (an id) or ticket_number, not both.")})
         return data
+
+
+class TimerSerializer(serializers.ModelSerializer):
+    id = _public_id()
+    technician = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    client = serializers.UUIDField(source="client.public_id", read_only=True)
+    agreement = serializers.UUIDField(
+        source="agreement.public_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The agreement to charge; null: the client's agreements take the time in their order.",
+    )
+    ticket = serializers.UUIDField(source="ticket.public_id", read_only=True)
+    ticket_number = serializers.CharField(source="ticket.number", read_only=True)
+    work_type = serializers.PrimaryKeyRelatedField(read_only=True)
+    elapsed_minutes = serializers.SerializerMethodField(
+        help_text="Whole minutes since started_at, rounded up (at least 1)."
+    )
+
+    class Meta:
+        model = Timer
+        fields = [
+            "id",
+            "technician",
+            "client",
+            "agreement",
+            "ticket",
+            "ticket_number",
+            "work_type",
+            "notes",
+            "started_at",
+            "elapsed_minutes",
+        ]
+        read_only_fields = fields
+
+    def get_elapsed_minutes(self, timer: Timer) -> int:
+        return timer_elapsed_minutes(started_at=timer.started_at, now=timezone.now())
+
+
+class TimerStartSerializer(serializers.Serializer):
+    agreement = PublicIdRelatedField(
+        scope=agreements_for_user,
+        unknown=_("No agreement with id “%(id)s”."),
+        required=False,
+        help_text="The agreement to charge; or give client instead.",
+    )
+    client = PublicIdRelatedField(
+        scope=clients_for_user,
+        unknown=_("No client with id “%(id)s”."),
+        required=False,
+        help_text="The client whose agreements take the time in their order, when the entry is logged.",
+    )
+    ticket = PublicIdRelatedField(
+        scope=tickets_for_user,
+        unknown=_("No ticket with id “%(id)s”."),
+        required=False,
+        help_text="A ticket id, or give ticket_number.",
+    )
+    ticket_number = StrictCharField(
+        max_length=64,
+        required=False,
+        validators=[validate_single_line],
+        help_text="The client's ticket number; a new number needs ticket_subject.",
+    )
+    ticket_subject = StrictCharField(
+        max_length=300, required=False, default="", allow_blank=True, validators=[validate_single_line]
+    )
+    work_type = StrictPrimaryKeyRelatedField(queryset=WorkType.objects.all())
+    notes = StrictCharField(
+        max_length=5000,
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Plain text, stored as typed (HTML is never interpreted).",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if ("agreement" in data) == ("client" in data):
+            raise serializers.ValidationError({"agreement": _("Give either agreement or client, not both.")})
+        if ("ticket" in data) == ("ticket_number" in data):
+            raise serializers.ValidationError({"ticket": _("Give either ticket (an id) or ticket_number, not both.")})
+        return data
+
+
+class TimerPrefillSerializer(serializers.Serializer):
+    """A body for POST /api/v1/time-entries/: check it, correct it if needed, and post it."""
+
+    agreement = serializers.UUIDField(required=False, help_text="Given when the timer named an agreement.")
+    client = serializers.UUIDField(required=False, help_text="Given when the timer named the client only.")
+    ticket = serializers.UUIDField()
+    work_date = serializers.DateField(help_text="The local day the timer started.")
+    started_at = LocalTimeField(help_text="When the timer started, in the MSP's local time.")
+    minutes = serializers.IntegerField(help_text="The elapsed time, rounded up to a whole minute.")
+    work_type = serializers.IntegerField()
+    notes = serializers.CharField()
+
+
+class TimerStopSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(help_text="Elapsed whole minutes, rounded up (at least 1).")
+    started_at = serializers.DateTimeField()
+    crosses_midnight = serializers.BooleanField(
+        help_text="The timer started on an earlier local day: ask the technician to confirm the minutes."
+    )
+    time_entry = TimerPrefillSerializer(help_text="Nothing is logged yet: post this to /api/v1/time-entries/.")
 
 
 class VoidSerializer(serializers.Serializer):

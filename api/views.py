@@ -32,7 +32,7 @@ from rest_framework.response import Response
 from accounts import services as account_services
 from accounts.reauth import login_is_recent
 from agreements import services as agreement_services
-from agreements.models import Agreement, Block, BusinessHours, ClientContact, Holiday, Tier, WorkType
+from agreements.models import Agreement, Block, BusinessHours, ClientContact, Holiday, Tier, Timer, WorkType
 from agreements.runway import with_runway
 from agreements.selectors import (
     agreements_for_user,
@@ -710,6 +710,118 @@ class TimeEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         data = _valid(s.VoidSerializer, self)
         agreement_services.time_entry_void(time_entry=entry, actor=request.user, reason=data["reason"])
         return _out(s.TimeEntrySerializer, self.get_queryset().get(pk=entry.pk), self)
+
+
+# ---------------------------------------------------------------------------
+# The technician's timer
+
+
+TIMER_ID = OpenApiParameter(
+    "id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The timer's id, or `current` for your own running timer.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Running timers: your own (staff: every technician's)"),
+    retrieve=extend_schema(summary="A running timer; `current` is your own", parameters=[TIMER_ID]),
+    create=extend_schema(
+        summary="Start your timer on a ticket (one runs per technician)",
+        request=s.TimerStartSerializer,
+        responses={201: s.TimerSerializer},
+    ),
+    destroy=extend_schema(
+        summary="Discard your timer: nothing is logged", parameters=[TIMER_ID], responses={204: None}
+    ),
+)
+class TimerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, ScopedViewSet):
+    """A timer lives on the server, so it survives a reload and a change of
+    device. Stopping it logs nothing: it answers the elapsed minutes and a
+    time-entry body for the technician to confirm and post."""
+
+    serializer_class = s.TimerSerializer
+    filter_backends = []
+    ordering = ["started_at"]
+
+    def get_queryset(self):  # noqa: ANN201
+        timers = Timer.objects.select_related("technician", "client", "agreement", "ticket").order_by(
+            "started_at", "id"
+        )
+        user = self.request.user
+        if user.is_msp_staff:
+            return timers
+        if user.works_for_msp:
+            return timers.filter(technician=user)  # another technician's timer is "not found"
+        return timers.none()
+
+    def get_object(self):  # noqa: ANN201
+        if self.kwargs[self.lookup_url_kwarg] == "current":
+            timer = self.get_queryset().filter(technician=self.request.user).first()
+            if timer is None:
+                raise exceptions.NotFound()
+            return timer
+        return super().get_object()
+
+    def _own(self) -> Timer:
+        """Stop and discard act on the caller's own timer only; staff see others' but never stop them."""
+        timer = self.get_object()
+        require(timer.technician_id == self.request.user.pk, "Only the technician stops or discards a timer.")
+        return timer
+
+    def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        require(request.user.works_for_msp, "Only technicians and staff run timers.")
+        data = _valid(s.TimerStartSerializer, self)
+        client = data["agreement"].client if "agreement" in data else data["client"]
+        with transaction.atomic():  # a refused start leaves no new ticket behind
+            ticket = data.get("ticket") or agreement_services.ticket_get_or_create(
+                client=client, number=data["ticket_number"], subject=data["ticket_subject"]
+            )
+            timer = agreement_services.timer_start(
+                technician=request.user,
+                client=client,
+                agreement=data.get("agreement"),
+                ticket=ticket,
+                work_type=data["work_type"],
+                notes=data["notes"],
+            )
+        return _out(s.TimerSerializer, self.get_queryset().get(pk=timer.pk), self, status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        self._own()
+        agreement_services.timer_discard(technician=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Stop your timer: the elapsed minutes and a time-entry body to confirm (nothing is logged)",
+        parameters=[TIMER_ID],
+        request=None,
+        responses=s.TimerStopSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def stop(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        self._own()
+        stopped = agreement_services.timer_stop(technician=request.user)
+        body = {
+            "ticket": stopped.ticket.public_id,
+            "work_date": stopped.work_date,
+            "started_at": stopped.prefill["started_at"],
+            "minutes": stopped.minutes,
+            "work_type": stopped.work_type.pk,
+            "notes": stopped.notes,
+        }
+        if stopped.agreement is not None:
+            body["agreement"] = stopped.agreement.public_id
+        else:
+            body["client"] = stopped.client.public_id
+        answer = {
+            "minutes": stopped.minutes,
+            "started_at": stopped.started_at,
+            "crosses_midnight": stopped.crosses_midnight(),
+            "time_entry": body,
+        }
+        return Response(s.TimerStopSerializer(answer, context=self.get_serializer_context()).data)
 
 
 # ---------------------------------------------------------------------------

@@ -49,8 +49,8 @@ from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
 from accounts.services import invitation_send
-from agreements.models import Agreement, Block, Client, LedgerEntry, OveragePolicy, Tier, TimeEntry
-from agreements.services import time_entry_log
+from agreements.models import Agreement, Block, Client, LedgerEntry, OveragePolicy, Tier, TimeEntry, Timer
+from agreements.services import time_entry_log, timer_start
 from agreements.services.calendar import holiday_add
 from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, tier, work_type
 from api.models import ApiToken
@@ -244,6 +244,18 @@ WRITES: dict[str, Write] = {
         {"public_id": "entry"},
         {"work_date": "@today", "duration": "45", "work_type": "@work_type", "notes": "Fixed", "reason": "Typo"},
     ),
+    "timesheet:timer_start": Write(
+        "technician",
+        {},
+        {
+            "timer-agreement": "@agreement",
+            "timer-ticket": "@ticket_number",
+            "timer-subject": "",
+            "timer-work_type": "@work_type",
+            "timer-notes": "Printer queue",
+        },
+        form="timer_form",
+    ),
     # --- client portal
     "portal:buy": Write("alice", {"public_id": "agreement"}, {"tier": "@tier", "note": "PO 1234"}),
     # --- reports
@@ -353,6 +365,11 @@ WRITES: dict[str, Write] = {
     "api:time-entry-void": _api(
         "technician", {"id": "entry"}, {"reason": "Logged on the wrong ticket"}, success=HTTPStatus.OK
     ),
+    "api:timer-list": _api(
+        "technician", {}, {"agreement": "@agreement", "ticket": "@ticket", "work_type": "@work_type", "notes": "Queue"}
+    ),
+    "api:timer-stop": _api("staff", {"id": "staff_timer"}, {}, success=HTTPStatus.OK),
+    "api:timer-detail": _api("staff", {"id": "staff_timer"}, {}, HTTPStatus.NO_CONTENT, method="delete"),
     "api:invoice-payments": _api(
         "staff", {"id": "invoice"}, {"amount": "100.00", "method": "ach", "reference": "API-1", "paid_on": "@today"}
     ),
@@ -371,6 +388,9 @@ NOT_DATA_WRITES = {
         "remembered as trusted: tested in accounts)"
     ),
     "logout": "ends the caller's own session; takes no input",
+    "timesheet:timer_discard": (
+        "discards the caller's own running timer: takes no input, charges nothing (timesheet/tests/test_timer.py)"
+    ),
     "reauth": "confirms the caller's own password before a sensitive action; marks their session only",
     "imports:upload": (
         "a file upload, not form fields: hostile files (encodings, delimiters, formula cells, size, duplicate "
@@ -821,6 +841,22 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "work_type": F(API_PKS),
         "notes": F(API_OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
     },
+    "timesheet:timer_start": {
+        "timer-agreement": F(
+            [H("unknown-name", "Nobody Ltd"), H("unknown-uuid", UNKNOWN_UUID), BLANK, NUL], error="agreement"
+        ),
+        "timer-ticket": F(TEXT, error="ticket"),
+        "timer-subject": F([*OPTIONAL_TEXT, *SINGLE_LINE], error="subject"),
+        "timer-work_type": F(CHOICES, error="work_type"),
+        "timer-notes": F(OPTIONAL_TEXT, error="notes", accepts=MARKUP_AND_UNICODE),
+    },
+    "api:timer-list": {
+        "agreement": F([*API_IDS, H("ended-agreement", "@agreement_b_ended")]),
+        "client": F(API_IDS),
+        "ticket": F([*API_IDS, H("client-B-ticket", "@ticket_b")]),
+        "work_type": F(API_PKS),
+        "notes": F(API_OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
+    },
     "api:business-hours-detail": {
         "opens": F(API_LOCAL_TIMES),
         "closes": F([*API_LOCAL_TIMES, H("before-opening", "07:00"), H("null-with-opening", None)]),
@@ -854,6 +890,9 @@ FOREIGN_URL_IDS: dict[str, list[tuple[str, H]]] = {
         ("contact_id", H("unknown-contact", "999999")),
     ],
     "api:time-entry-void": [("id", H("another-technicians-entry", "@entry_tom"))],
+    # Staff see every timer but stop or discard only their own.
+    "api:timer-stop": [("id", H("another-technicians-timer", "@timer_tom"))],
+    "api:timer-detail": [("id", H("another-technicians-timer", "@timer_tom"))],
     "dashboard:member_reinvite": [("username", H("a-client-contact", "@alice_username"))],
     "api:client-contact-invitation": [
         ("username", H("client-B-contact", "@charlie_username")),
@@ -898,6 +937,10 @@ def _mine(_world: dict, _obj: object) -> str:
     return reverse("timesheet:mine")
 
 
+def _log(_world: dict, _obj: object) -> str:
+    return reverse("timesheet:log")
+
+
 class MovedOut:
     """A move writes its reason on two ledger rows (out of one agreement, into the other): the first is shown here."""
 
@@ -931,6 +974,8 @@ SHOWN: dict[tuple[str, str], Shown] = {
     ("api:agreement-purchase-move", "reason"): Shown(MovedOut, "reason", "staff", _client_page),
     ("api:time-entry-list", "notes"): Shown(TimeEntry, "notes", "technician", _mine),
     ("api:time-entry-void", "reason"): Shown(TimeEntry, "void_reason", "technician", _mine),
+    ("timesheet:timer_start", "timer-notes"): Shown(Timer, "notes", "technician", _log),
+    ("api:timer-list", "notes"): Shown(Timer, "notes", "technician", _log),
     ("api:token-list", "name"): Shown(ApiToken, "name", "staff", None),  # no page shows it but the admin
 }
 
@@ -1018,6 +1063,8 @@ def world(
         last_error="SMTPRecipientsRefused: 550 No such user",
     )
     holiday = holiday_add(date=today, name="Founders' day", actor=staff)
+    staff_timer = timer_start(technician=staff, client=client_a, ticket=ticket, work_type=work_type())
+    timer_tom = timer_start(technician=tom, client=client_a, ticket=ticket, work_type=work_type())
     invitation_token = re.search(r"/invitation/([^/\s]+)/", mail.outbox[-1].body).group(1)
 
     http = {"anon": HttpClient()}
@@ -1063,6 +1110,8 @@ def world(
         "holiday": str(holiday.public_id),
         "holiday_date": (today + datetime.timedelta(days=7)).isoformat(),
         "weekday": 1,
+        "staff_timer": str(staff_timer.public_id),
+        "timer_tom": str(timer_tom.public_id),
     }
     return {"ids": ids, "http": http, "api": api}
 

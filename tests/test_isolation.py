@@ -31,8 +31,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.models import Invitation
-from agreements.models import Agreement, BusinessHours, Holiday, LedgerEntry, TimeEntry
-from agreements.services import time_entry_log
+from agreements.models import Agreement, BusinessHours, Holiday, LedgerEntry, TimeEntry, Timer
+from agreements.services import time_entry_log, timer_start
 from agreements.services.calendar import holiday_add
 from agreements.tests.factories import TicketFactory, tier, work_type
 from api.models import ApiToken
@@ -132,6 +132,9 @@ ROUTES: dict[str, Route] = {
     "timesheet:mine": Route(None, MSP),
     "timesheet:void": Route("time_entry", MSP, post=True),
     "timesheet:correct": Route("time_entry", MSP, post=True),
+    # The caller's own timer only (no id in the URL): Charlie 404 by role.
+    "timesheet:timer_start": Route(None, MSP, post=True),
+    "timesheet:timer_discard": Route(None, MSP, post=True),
     # --- client portal
     "portal:home": Route(None, CLIENT),
     "portal:agreement": Route("agreement", CLIENT),
@@ -194,6 +197,10 @@ ROUTES: dict[str, Route] = {
     "api:time-entry-list": _api(None),
     "api:time-entry-detail": _api("time_entry", MSP),
     "api:time-entry-void": _api("time_entry", MSP, post_only=True),
+    # Timers: a technician's own (staff list all); Charlie's list is empty, any timer 404.
+    "api:timer-list": _api(None),
+    "api:timer-detail": _api("timer", MSP),
+    "api:timer-stop": _api("timer", MSP, post_only=True),
     "api:invoice-list": _api(None),
     "api:invoice-detail": _api("invoice", BILLING),
     "api:invoice-payments": _api("invoice", BILLING),
@@ -312,6 +319,9 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         data=f"client_name,currency,hourly_rate,agreement_name\r\n{CLIENT_A_NAME},USD,100.00,Imported\r\n".encode(),
         actor=staff,
     )
+    timer = timer_start(
+        technician=technician, client=client_a, agreement=agreement, ticket=ticket, work_type=work_type()
+    )
     month = timezone.localdate().replace(day=1)
     holiday = holiday_add(date=timezone.localdate(), name="Acme founders' day", actor=staff)
     objects = {
@@ -334,6 +344,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "work_type": {"pk": work_type().pk},  # the shared catalogue: only the role check guards it
         "weekday": {"id": 0},
         "import_run": {"public_id": import_run.public_id},
+        "timer": {"id": timer.public_id},
     }
     secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync", credit_note.number]
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
@@ -383,6 +394,7 @@ def _fingerprint() -> tuple:
         sorted(Agreement.objects.values_list("status", flat=True)),
         list(BusinessHours.objects.values_list("weekday", "opens", "closes")),
         list(Holiday.objects.values_list("date", "name")),
+        list(Timer.objects.values_list("pk", "technician", "ticket", "started_at")),
     )
 
 

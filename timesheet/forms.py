@@ -42,6 +42,12 @@ class AgreementChoices:
             self.by_label[label] = agreement
         self.label_of = {a.pk: label for label, a in self.by_label.items() if isinstance(a, Agreement)}
 
+    def label_for(self, agreement: Agreement | None, client: Client) -> str:
+        """The label the type-ahead shows for an agreement, or for the client (its order chooses)."""
+        if agreement is not None and agreement.pk in self.label_of:
+            return self.label_of[agreement.pk]
+        return client.name
+
     def resolve(self, value: str) -> Agreement | Client | None:
         """The agreement, or the client whose agreements take the time in their order."""
         value = (value or "").strip()
@@ -132,10 +138,12 @@ class TimeEntryForm(forms.Form):
     )
     # As long as the column holding it: a longer key would be a database error on PostgreSQL.
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=200)
+    # Filled when the form comes from a stopped timer: saving the entry ends that timer.
+    timer = forms.UUIDField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+    def __init__(self, *args: object, user: User, choices: AgreementChoices | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.choices = AgreementChoices(user)
+        self.choices = choices or AgreementChoices(user)
         self.fields["work_date"].initial = timezone.localdate
         self.fields["idempotency_key"].initial = lambda: uuid.uuid4().hex
 
@@ -155,6 +163,51 @@ class TimeEntryForm(forms.Form):
         if value > timezone.localdate():
             raise ValidationError(_("Time cannot be logged for a future date."))
         return value
+
+
+class TimerStartForm(forms.Form):
+    """Start a timer from the time page. Its ids (prefix "timer") and labels
+    differ from the time form's beside it, and no label contains one of that
+    form's labels: a person, a screen reader and a test's label lookup
+    (which matches substrings) each find one field only."""
+
+    agreement = forms.CharField(
+        label=gettext_lazy("Timer for: client or agreement"),
+        widget=forms.TextInput(attrs={"list": "agreement-options", "autocomplete": "off"}),
+    )
+    ticket = forms.CharField(label=gettext_lazy("Timer: ticket no."), max_length=64)
+    subject = forms.CharField(
+        label=gettext_lazy("Timer: subject if the ticket is new"),
+        max_length=300,
+        required=False,
+    )
+    work_type = WorkTypeField(label=gettext_lazy("Timer: kind of work"))
+    notes = forms.CharField(label=gettext_lazy("Timer: note"), required=False, max_length=5000)
+
+    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+        kwargs.setdefault("prefix", "timer")
+        super().__init__(*args, **kwargs)
+        self.choices = AgreementChoices(user)
+
+    def clean_agreement(self) -> Agreement | None:
+        chosen = self.choices.resolve(self.cleaned_data["agreement"])
+        if chosen is None:
+            raise ValidationError(_("Choose an active agreement or a client from the list."))
+        if isinstance(chosen, Client):
+            self.cleaned_data["client"] = chosen
+            return None
+        self.cleaned_data["client"] = chosen.client
+        return chosen
+
+
+class TimerMinutesForm(forms.Form):
+    """The minutes of a timer left running past midnight, confirmed or corrected before it stops."""
+
+    minutes = DurationField(label=gettext_lazy("Timer: time worked"), help_text=gettext_lazy("90, 1:30, 1.5h or 1h30m"))
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("prefix", "timer")
+        super().__init__(*args, **kwargs)
 
 
 class VoidForm(forms.Form):

@@ -1,5 +1,6 @@
 """Technician time entry: log with a preview of the charge, and "My time"."""
 
+import uuid
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -9,15 +10,26 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from agreements import services
 from agreements.domain import format_minutes
 from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, TimeEntry
 from agreements.selectors import agreement_get_for_user, clients_for_user, time_entries_for_user
+from agreements.services.timers import timer_elapsed_minutes
 from notifications.tasks import queue_agreement_check
-from timesheet.forms import CorrectForm, TimeEntryForm, VoidForm, agreement_label
+from timesheet.forms import (
+    AgreementChoices,
+    CorrectForm,
+    TimeEntryForm,
+    TimerMinutesForm,
+    TimerStartForm,
+    VoidForm,
+    agreement_label,
+)
 from ui.access import get_by_public_id, msp_required
 from ui.forms import add_service_errors
 
@@ -90,10 +102,53 @@ def _log(user, data: dict, *, dry_run: bool) -> Outcome:  # noqa: ANN001
             )
             if dry_run:
                 raise _DryRun(outcome)
+            if data.get("timer"):  # the entry a timer prefilled is saved: that timer is done
+                services.timer_end(technician=user, timer_id=data["timer"])
             queue_agreement_check(agreement.pk)  # a low or exhausted balance is noticed at once
     except _DryRun as dry:
         return dry.outcome
     return outcome
+
+
+def _hours_and_minutes(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def _timer_form_data(stopped: services.TimerStop, minutes: int, choices: AgreementChoices) -> dict[str, str]:
+    """The time form as if typed: what the timer knew, and the elapsed (or corrected) minutes."""
+    prefill = stopped.prefill
+    return {
+        "agreement": choices.label_for(stopped.agreement, stopped.client),
+        "ticket": stopped.ticket.number,
+        "subject": "",
+        "work_date": prefill["work_date"].isoformat(),
+        "started_at": f"{prefill['started_at']:%H:%M}",
+        "duration": _hours_and_minutes(minutes),
+        "work_type": str(stopped.work_type.pk),
+        "notes": stopped.notes,
+        "idempotency_key": uuid.uuid4().hex,
+        "timer": str(stopped.timer_id),
+    }
+
+
+def _render_log(request: HttpRequest, form: TimeEntryForm, **context: object) -> HttpResponse:
+    timer = services.timer_current(technician=request.user)
+    if timer is None and "timer_form" not in context:
+        context["timer_form"] = TimerStartForm(user=request.user)
+    recent = time_entries_for_user(request.user).filter(technician=request.user)[:5]
+    return render(
+        request,
+        "timesheet/log.html",
+        {
+            "form": form,
+            "agreement_labels": form.choices.by_label.keys(),
+            "recent": recent,
+            "timer": timer,
+            "timer_elapsed": timer and timer_elapsed_minutes(started_at=timer.started_at, now=timezone.now()),
+            "timer_started_today": timer and timezone.localtime(timer.started_at).date() == timezone.localdate(),
+            **context,
+        },
+    )
 
 
 @msp_required
@@ -109,9 +164,36 @@ def log(request: HttpRequest) -> HttpResponse:
             initial["agreement"] = get_by_public_id(clients_for_user(request.user), request.GET["client"]).name
         except Http404:
             pass
-    form = TimeEntryForm(request.POST or None, user=request.user, initial=initial)
+    choices = AgreementChoices(request.user)
+    data = request.POST or None
+    stopped: services.TimerStop | None = None
+    if request.method == "GET" and "stop" in request.GET:
+        # Stopping the timer opens this form prefilled, with the charge
+        # preview; the timer runs on until the entry is saved.
+        try:
+            stopped = services.timer_stop(technician=request.user, dry_run=True)
+        except ValidationError as error:
+            messages.info(request, error.messages[0])
+            return redirect("timesheet:log")
+        minutes = stopped.minutes
+        if stopped.crosses_midnight():
+            # Probably left running overnight: ask before taking the minutes.
+            asked = "confirmed" in request.GET
+            minutes_form = TimerMinutesForm(
+                request.GET if asked else None, initial={"minutes": _hours_and_minutes(minutes)}
+            )
+            if not (asked and minutes_form.is_valid()):
+                return _render_log(
+                    request,
+                    TimeEntryForm(user=request.user, choices=choices),
+                    midnight_question=services.timer_midnight_question(stopped),
+                    minutes_form=minutes_form,
+                )
+            minutes = minutes_form.cleaned_data["minutes"]
+        data = _timer_form_data(stopped, minutes, choices)
+    form = TimeEntryForm(data, user=request.user, choices=choices, initial=initial)
     preview: Outcome | None = None
-    if request.method == "POST" and form.is_valid():
+    if data is not None and form.is_valid():
         confirmed = "save" in request.POST
         try:
             outcome = _log(request.user, form.cleaned_data, dry_run=not confirmed)
@@ -151,12 +233,62 @@ def log(request: HttpRequest) -> HttpResponse:
                         },
                     )
                 return redirect("timesheet:log")
-    recent = time_entries_for_user(request.user).filter(technician=request.user)[:5]
-    return render(
-        request,
-        "timesheet/log.html",
-        {"form": form, "preview": preview, "agreement_labels": form.choices.by_label.keys(), "recent": recent},
-    )
+    return _render_log(request, form, preview=preview)
+
+
+@msp_required
+@require_POST
+def timer_start(request: HttpRequest) -> HttpResponse:
+    """Start a timer: from the time page's timer form, or on the ticket of one of the user's entries."""
+    if "entry" in request.POST:
+        entry = _own_entry(request, request.POST["entry"])
+        try:
+            services.timer_start(
+                technician=request.user,
+                client=entry.agreement.client,
+                agreement=entry.agreement,
+                ticket=entry.ticket,
+                work_type=entry.work_type,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect(_back(request))
+        messages.success(request, _("Timer started on ticket #%(ticket)s.") % {"ticket": entry.ticket.number})
+        return redirect("timesheet:log")
+    timer_form = TimerStartForm(request.POST, user=request.user)
+    if timer_form.is_valid():
+        data = timer_form.cleaned_data
+        try:
+            with transaction.atomic():  # a refused start leaves no new ticket behind
+                ticket = services.ticket_get_or_create(
+                    client=data["client"], number=data["ticket"], subject=data["subject"]
+                )
+                services.timer_start(
+                    technician=request.user,
+                    client=data["client"],
+                    agreement=data["agreement"],
+                    ticket=ticket,
+                    work_type=data["work_type"],
+                    notes=data["notes"],
+                )
+        except ValidationError as error:
+            add_service_errors(timer_form, error)
+        else:
+            messages.success(request, _("Timer started on ticket #%(ticket)s.") % {"ticket": ticket.number})
+            return redirect("timesheet:log")
+    return _render_log(request, TimeEntryForm(user=request.user), timer_form=timer_form)
+
+
+@msp_required
+@require_POST
+def timer_discard(request: HttpRequest) -> HttpResponse:
+    try:
+        services.timer_discard(technician=request.user)
+    except ValidationError as error:
+        messages.info(request, error.messages[0])
+    else:
+        messages.success(request, _("Timer discarded: nothing was logged."))
+    return redirect("timesheet:log")
 
 
 @msp_required

@@ -67,6 +67,15 @@ from agreements.services.time_entries import (
     time_entry_log_for_client,
     time_entry_void,
 )
+from agreements.services.timers import (
+    TimerStop,
+    timer_current,
+    timer_discard,
+    timer_end,
+    timer_midnight_question,
+    timer_start,
+    timer_stop,
+)
 
 __all__ = [
     "AGREEMENT_SETTINGS",
@@ -120,4 +129,11 @@ __all__ = [
     "time_entry_log",
     "time_entry_log_for_client",
     "time_entry_void",
+    "TimerStop",
+    "timer_current",
+    "timer_discard",
+    "timer_end",
+    "timer_midnight_question",
+    "timer_start",
+    "timer_stop",
 ]

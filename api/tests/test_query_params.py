@@ -34,7 +34,7 @@ def urls(funded, staff, seller, client_a):
 
 
 def test_it_knows_the_list_endpoints():
-    assert len(LISTS) == 15  # with business-hours and holidays
+    assert len(LISTS) == 16  # with business-hours, holidays and timers
 
 
 @pytest.mark.parametrize(("path", "parameters"), LISTS, ids=[path for path, _ in LISTS])

@@ -5,6 +5,18 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-autosubmit] select").forEach((select) => {
     select.addEventListener("change", () => select.form.requestSubmit());
   });
+  // A running timer's elapsed time moves on while the page is open (the server's figure is the start).
+  document.querySelectorAll("[data-timer-started]").forEach((element) => {
+    const started = Date.parse(element.dataset.timerStarted);
+    if (Number.isNaN(started)) return;
+    const show = () => {
+      const minutes = Math.max(1, Math.ceil((Date.now() - started) / 60000));
+      const hours = Math.floor(minutes / 60);
+      const rest = minutes % 60;
+      element.textContent = hours && rest ? `${hours} h ${rest} min` : hours ? `${hours} h` : `${rest} min`;
+    };
+    window.setInterval(show, 15000);
+  });
 });
 
 // A running import: poll its small JSON status and move the progress bar;

@@ -5,16 +5,18 @@ docs/screenshots/ only with UPDATE_SCREENSHOTS=true, so an ordinary run does
 not touch committed files.
 """
 
+import datetime
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.models import Role, User
-from agreements.models import Agreement
+from agreements.models import Agreement, Timer
 from billing.models import CreditNote, Invoice, InvoiceKind
 from billing.pdf import credit_note_pdf_bytes, invoice_pdf_bytes
 from tests.browser.test_faces import sign_in
@@ -84,6 +86,18 @@ def test_screenshots_of_every_main_page(live_server, page: Page, browser, shots:
     snap(tech, shots, "07-technician-log-time-preview")
     tech.goto(f"{base}/time/mine/")
     snap(tech, shots, "08-technician-my-time")
+    tech.goto(f"{base}/time/")
+    tech.get_by_label("Timer for: client or agreement").fill(f"{low.client.name} — {low.name}")
+    tech.get_by_label("Timer: ticket no.").fill("30002")
+    tech.get_by_label("Timer: subject if the ticket is new").fill("Backup job fails at night")
+    tech.get_by_label("Timer: note").fill("Reading the backup logs")
+    tech.get_by_role("button", name="Start timer").click()
+    Timer.objects.filter(technician=technician).update(
+        started_at=timezone.now() - datetime.timedelta(minutes=46, seconds=30)
+    )
+    tech.reload()
+    expect(tech.get_by_test_id("timer-elapsed")).to_have_text("47 min")
+    snap(tech, shots, "28-technician-running-timer")
     tech.context.close()
 
     client = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
