@@ -5,8 +5,10 @@ Exactly once, whatever runs twice:
 - an episode is opened by inserting it; the database allows one open episode
   per agreement, so two sweeps at once cannot both open it;
 - an episode is processed under its row lock and marked processed in the same
-  transaction that creates its invoice and email rows; a worker that dies
-  midway rolls everything back and the next run starts clean;
+  transaction that creates its email rows; a reload invoice is issued and
+  committed just before (so the invoice-number counter is not held while the
+  PDF renders), and an episode with an issued invoice but no processed_at is
+  handed out again until its emails are recorded, once;
 - an email is claimed by a conditional UPDATE (pending → sending) that must
   change exactly one row, and is marked sent only after the server accepted it.
 Tasks are queued only after the transaction that made their rows commits.
