@@ -626,6 +626,16 @@ class Block(models.Model):
                 name="block_moved_sold_nothing",
             ),
         ]
+        indexes = [
+            # The sweep's "hours on the way" test (selectors.has_hours_on_the_way):
+            # only blocks awaiting payment, a handful, so the anti-join probes this
+            # instead of reading every block.
+            models.Index(
+                fields=["agreement"],
+                condition=Q(credited_at__isnull=True, cancelled_at__isnull=True),
+                name="block_on_the_way_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.minutes // 60} h block for {self.agreement}"

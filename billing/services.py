@@ -307,11 +307,14 @@ def invoice_create_for_overage(*, agreement: Agreement, actor: User | None) -> I
         return _save_new(invoice, [line])
 
 
-def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
-    """Number the draft, freeze its snapshot, fix its dates, and queue its PDF.
+def invoice_issue(*, invoice: Invoice, actor: User | None, queue_pdf: bool = True) -> Invoice:
+    """Number the draft, freeze its snapshot, fix its dates, and queue its PDF
+    (`queue_pdf=False`: the caller renders it itself, so no second render).
 
     The number comes from the year's counter, locked in this transaction:
-    concurrent issues queue, and a failed issue gives its number back.
+    concurrent issues queue, and a failed issue gives its number back. The
+    counter stays locked until the caller's transaction commits, so callers
+    commit the issue before slow work (the PDF, emails).
     Issuing an overage invoice settles its minutes in the ledger.
     """
     seller = seller_profile_get()
@@ -378,7 +381,8 @@ def invoice_issue(*, invoice: Invoice, actor: User | None) -> Invoice:
                 reason=_("Billed on invoice %(number)s") % {"number": invoice.number},
                 actor=actor,
             )
-        _queue_render(invoice)
+        if queue_pdf:
+            _queue_render(invoice)
     return invoice
 
 
@@ -417,6 +421,7 @@ def block_sale_invoices(
     expires_on: datetime.date | None = None,
     kind: str = InvoiceKind.BLOCK,
     credit_now: bool = False,
+    queue_pdf: bool = True,
 ) -> BlockSale:
     """Sell a block and issue its invoice, all or nothing. Under the
     bill-overage policy a sale also bills the overage run up so far, on an
@@ -424,7 +429,8 @@ def block_sale_invoices(
 
     `credit_now` (auto-reload with payment on file) makes the hours usable
     before the invoice is issued, so the balance printed on it says they are
-    already added, not that they come once paid.
+    already added, not that they come once paid. `queue_pdf=False`: the
+    caller renders the block's invoice itself (see invoice_issue).
     """
     with transaction.atomic():
         block = agreement_services.block_sell(
@@ -433,7 +439,7 @@ def block_sale_invoices(
         if credit_now:
             block = agreement_services.block_credit(block=block, actor=actor)
         invoice = invoice_create_for_block(block=block, kind=kind, actor=actor)
-        invoice = invoice_issue(invoice=invoice, actor=actor)
+        invoice = invoice_issue(invoice=invoice, actor=actor, queue_pdf=queue_pdf)
         return BlockSale(invoice=invoice, overage_invoice=invoice_bill_overage(agreement=agreement, actor=actor))
 
 
@@ -447,10 +453,13 @@ def reload_invoice_draft(*, agreement: Agreement, tier: Tier, actor: User | None
         return invoice_create_for_block(block=block, kind=InvoiceKind.RELOAD, actor=actor)
 
 
-def renewal_invoice_issue(*, agreement: Agreement, today: datetime.date | None = None) -> BlockSale | None:
+def renewal_invoice_issue(
+    *, agreement: Agreement, today: datetime.date | None = None, queue_pdf: bool = True
+) -> BlockSale | None:
     """Sell the renewal block of the agreement's next term and issue its
     invoice, once per term (agreements.services.renewal_open holds the lock
-    and the Renewal row); None when it is not due or already sold."""
+    and the Renewal row); None when it is not due or already sold.
+    `queue_pdf=False`: the caller renders the invoice itself."""
     sales: list[BlockSale] = []
 
     def sell(locked: Agreement, term: agreement_services.RenewalTerm) -> Block:
@@ -460,6 +469,7 @@ def renewal_invoice_issue(*, agreement: Agreement, today: datetime.date | None =
             tier=locked.renewal_tier,
             starts_on=term.starts_on,
             expires_on=term.ends_on,
+            queue_pdf=queue_pdf,
         )
         sales.append(sale)
         return sale.invoice.block

@@ -5,8 +5,10 @@ Exactly once, whatever runs twice:
 - an episode is opened by inserting it; the database allows one open episode
   per agreement, so two sweeps at once cannot both open it;
 - an episode is processed under its row lock and marked processed in the same
-  transaction that creates its invoice and email rows; a worker that dies
-  midway rolls everything back and the next run starts clean;
+  transaction that creates its email rows; a reload invoice is issued and
+  committed just before (so the invoice-number counter is not held while the
+  PDF renders), and an episode with an issued invoice but no processed_at is
+  handed out again until its emails are recorded, once;
 - an email is claimed by a conditional UPDATE (pending → sending) that must
   change exactly one row, and is marked sent only after the server accepted it.
 Tasks are queued only after the transaction that made their rows commits.
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -231,8 +233,10 @@ def sweep(*, process: Enqueue, send: Enqueue, agreement_id: int | None = None) -
 
     It works from the database state alone, so a run that follows a broker
     outage or a dead worker catches up with everything the last one missed.
-    With `agreement_id` it looks at that agreement only: run right after time
-    is logged on it, so an exhausted balance reaches staff at once.
+    With `agreement_id` it looks at that agreement only (a handful of reads,
+    no writes when nothing is due): run right after time is logged on it, so
+    an exhausted balance reaches staff at once. The outbox-wide work (stuck
+    and due emails) is left to the beat sweep.
     """
     started_at, started = timezone.now(), time.perf_counter()
     scope = Agreement.objects.filter(pk=agreement_id) if agreement_id else None
@@ -246,17 +250,25 @@ def sweep(*, process: Enqueue, send: Enqueue, agreement_id: int | None = None) -
             episode = episode_open(agreement=agreement, kind=kind)
             if episode is not None:
                 report.opened.append(episode)
-    unprocessed = _episodes_in(scope).filter(processed_at__isnull=True, closed_at__isnull=True)
+    # Closed episodes too when their reload invoice is issued: it is numbered
+    # and must still be emailed (see episode_process).
+    unprocessed = _episodes_in(scope).filter(
+        Q(closed_at__isnull=True) | Q(reload_invoice__isnull=False), processed_at__isnull=True
+    )
     for episode_id in unprocessed.values_list("pk", flat=True):
         # Catch-up if the broker loses it: the next sweep hands it out again (processed_at still empty).
         transaction.on_commit(lambda episode_id=episode_id: process(episode_id))
         report.handed_to_workers += 1
-    report.emails_stuck = emails_mark_stuck(send=send)
-    for email_id in emails_due():
-        # Catch-up if the broker loses it: the sweep resends every pending email that is due.
-        transaction.on_commit(lambda email_id=email_id: send(email_id))
-        report.emails_queued += 1
-    if agreement_id is None:  # a full sweep: beat is alive and a worker ran it
+    if agreement_id is None:
+        # Every email, whoever recorded it: the beat sweep's job alone. The
+        # check after each time entry leaves it alone, so logging time never
+        # scans or updates the whole outbox.
+        report.emails_stuck = emails_mark_stuck(send=send)
+        for email_id in emails_due():
+            # Catch-up if the broker loses it: the sweep resends every pending email that is due.
+            transaction.on_commit(lambda email_id=email_id: send(email_id))
+            report.emails_queued += 1
+        # A full sweep: beat is alive and a worker ran it.
         SweepRun.objects.update_or_create(
             job=LOW_BALANCE_SWEEP,
             defaults={
@@ -299,11 +311,35 @@ def reload_tier_for(agreement: Agreement) -> Tier | None:
 
 
 def episode_process(*, episode_id: int, send: Enqueue) -> str:
-    """Raise the reload invoice, render its PDF and record the emails, once."""
+    """Act on an episode once: raise the reload invoice, render its PDF and
+    record the emails, or just the emails when nothing is sold.
+
+    A reload invoice is issued in a transaction of its own that commits
+    before its PDF and emails are rendered: the year's invoice-number counter
+    stays locked until that commit, so two workers would otherwise take turns
+    on it. The second step runs at once, in this call; if the worker dies
+    between the two, the episode has its invoice and no processed_at, the
+    next sweep (or the broker's redelivery) hands it out again and only the
+    second step runs. Each step holds the episode's row lock, so it happens once.
+    """
+    outcome = _episode_act(episode_id, send)
+    if outcome != "issued":
+        return outcome
+    return _episode_deliver(episode_id, send)
+
+
+def _episode_locked(episode_id: int) -> Episode:
+    return Episode.objects.select_for_update(of=("self",)).select_related("agreement__client").get(pk=episode_id)
+
+
+def _episode_act(episode_id: int, send: Enqueue) -> str:
+    """The first step; "issued" when a reload invoice awaits its PDF and emails."""
     with transaction.atomic():
-        episode = Episode.objects.select_for_update().select_related("agreement__client").get(pk=episode_id)
+        episode = _episode_locked(episode_id)
         if episode.processed_at is not None:
             return "already processed"
+        if episode.reload_invoice_id is not None:
+            return "issued"  # issued by an earlier run that stopped before its emails
         if episode.closed_at is not None:
             return "closed before it was processed"
         agreement = episode.agreement
@@ -336,15 +372,43 @@ def episode_process(*, episode_id: int, send: Enqueue) -> str:
                 invoice=None,
                 default_language=settings.LANGUAGE_CODE,
             )
-        else:
-            _low_balance_act(episode, agreement, send)
-        episode.processed_at = timezone.now()
-        episode.save(update_fields=["processed_at"])
-        for email_id in episode.emails.filter(status=EmailStatus.PENDING).values_list("pk", flat=True):
-            # Queued after commit: a worker must find the row it is told to send.
-            # Catch-up if the broker loses it: the sweep resends every pending email that is due.
-            transaction.on_commit(lambda email_id=email_id: send(email_id))
+        elif _low_balance_act(episode, agreement, send):
+            return "issued"
+        _episode_mark_processed(episode, send)
     return "processed"
+
+
+def _episode_deliver(episode_id: int, send: Enqueue) -> str:
+    """The second step: the issued reload invoice's PDF and emails, once.
+    Also run for an episode that closed meanwhile (an auto-reload's hours
+    lifted the balance): its invoice is numbered and must reach the client."""
+    with transaction.atomic():
+        episode = _episode_locked(episode_id)
+        if episode.processed_at is not None:
+            return "already processed"
+        invoice = Invoice.objects.select_related("block").get(pk=episode.reload_invoice_id)
+        if invoice.status != InvoiceStatus.VOID:  # voided by staff meanwhile: nothing to send
+            # The PDF is attached to the emails, so it is rendered now, not on first send.
+            billing_services.invoice_render_pdf(invoice=invoice)
+            _reload_emails_record(episode, invoice)
+            _record_emails(
+                episode,
+                EmailKind.LOW_BALANCE_STAFF,
+                staff_recipients(),
+                invoice=invoice,
+                default_language=settings.LANGUAGE_CODE,
+            )
+        _episode_mark_processed(episode, send)
+    return "processed"
+
+
+def _episode_mark_processed(episode: Episode, send: Enqueue) -> None:
+    episode.processed_at = timezone.now()
+    episode.save(update_fields=["processed_at"])
+    for email_id in episode.emails.filter(status=EmailStatus.PENDING).values_list("pk", flat=True):
+        # Queued after commit: a worker must find the row it is told to send.
+        # Catch-up if the broker loses it: the sweep resends every pending email that is due.
+        transaction.on_commit(lambda email_id=email_id: send(email_id))
 
 
 def _term_ends_soon(agreement: Agreement) -> bool:
@@ -356,10 +420,12 @@ def _term_ends_soon(agreement: Agreement) -> bool:
     return days_left <= settings.RELOAD_STOPS_DAYS_BEFORE_TERM_END
 
 
-def _low_balance_act(episode: Episode, agreement: Agreement, send: Enqueue) -> None:
+def _low_balance_act(episode: Episode, agreement: Agreement, send: Enqueue) -> bool:
     """The episode's one action, chosen by the agreement's top-up mode; the
-    caller holds the episode's row lock and marks it processed in the same
-    transaction, so it happens once however often the sweep runs."""
+    caller holds the episode's row lock. True when it issued a reload invoice
+    whose PDF and emails come in a second step (see episode_process); else
+    the caller marks the episode processed in the same transaction, so it
+    happens once however often the sweep runs."""
     if agreement.topup_mode == TopupMode.NOTIFY:
         _record_emails(
             episode,
@@ -375,7 +441,7 @@ def _low_balance_act(episode: Episode, agreement: Agreement, send: Enqueue) -> N
             invoice=None,
             default_language=settings.LANGUAGE_CODE,
         )
-        return
+        return False
     if agreement.topup_mode == TopupMode.DRAFT:
         draft = billing_services.reload_invoice_draft(agreement=agreement, tier=_reload_tier(agreement), actor=None)
         episode.reload_invoice = draft
@@ -390,16 +456,9 @@ def _low_balance_act(episode: Episode, agreement: Agreement, send: Enqueue) -> N
             draft=draft,
             review_path=reverse("dashboard:reload_draft", args=[draft.public_id]),
         )
-        return
-    invoice = _raise_reload_invoice(episode, agreement, send)
-    _reload_emails_record(episode, invoice)
-    _record_emails(
-        episode,
-        EmailKind.LOW_BALANCE_STAFF,
-        staff_recipients(),
-        invoice=invoice,
-        default_language=settings.LANGUAGE_CODE,
-    )
+        return False
+    _raise_reload_invoice(episode, agreement, send)
+    return True
 
 
 def _reload_emails_record(episode: Episode, invoice: Invoice) -> None:
@@ -427,6 +486,7 @@ def _raise_reload_invoice(episode: Episode, agreement: Agreement, send: Enqueue)
         kind=InvoiceKind.RELOAD,
         actor=None,
         credit_now=agreement.topup_mode == TopupMode.CHARGE,
+        queue_pdf=False,  # rendered by episode_process's second step
     )
     invoice, block = sale.invoice, sale.invoice.block
     if sale.overage_invoice is not None:
@@ -434,8 +494,6 @@ def _raise_reload_invoice(episode: Episode, agreement: Agreement, send: Enqueue)
     # Credited now by auto-reload or by the usable-at-once policy: the emails
     # then say the hours were added, not that they come once paid.
     episode.auto_reloaded = block.credited_at is not None
-    # The PDF is attached to the email, so it is rendered now, not later.
-    billing_services.invoice_render_pdf(invoice=invoice)
     episode.reload_invoice = invoice
     episode.save(update_fields=["reload_invoice", "auto_reloaded"])
     if agreement.topup_mode == TopupMode.CHARGE and payment_services.saved_method_for(agreement.client) is not None:
@@ -486,7 +544,7 @@ def reload_draft_issue(*, invoice: Invoice, actor: User | None, send: Enqueue) -
     queued after commit), the overage billed with it under bill-overage."""
     with transaction.atomic():
         episode = _draft_episode_locked(invoice)
-        invoice = billing_services.invoice_issue(invoice=invoice, actor=actor)
+        invoice = billing_services.invoice_issue(invoice=invoice, actor=actor, queue_pdf=False)
         billing_services.invoice_render_pdf(invoice=invoice)
         # Under "usable at once" the hours came with the issue: the email says they were added.
         episode.auto_reloaded = invoice.block.credited_at is not None
@@ -1150,7 +1208,7 @@ def renewals_run(*, send: Enqueue, today: datetime.date | None = None, dry_run: 
 
 def _renewal_invoice_and_notice(agreement: Agreement, today: datetime.date, send: Enqueue) -> Invoice | None:
     """The sale, its invoice PDF and the notice emails commit together, or not at all."""
-    sale = billing_services.renewal_invoice_issue(agreement=agreement, today=today)
+    sale = billing_services.renewal_invoice_issue(agreement=agreement, today=today, queue_pdf=False)
     if sale is None:
         return None  # another run sold it first
     invoice = sale.invoice

@@ -53,10 +53,10 @@ BENCHMARKS = [
         "low_balance_sweep.py",
         ["--sizes", "100,200", "--flagged", "0"],
         [
-            r"^selection at +100 agreements \(1 low\): ORM [\d.]+ ms, SQL [\d.]+ ms, ratio [\d.]+, "
-            r"partial index used: True$",
-            r"^selection at +200 agreements \(2 low\): ORM [\d.]+ ms, SQL [\d.]+ ms, ratio [\d.]+, "
-            r"partial index used: True$",
+            r"^selection at +100 agreements \(1 low\): ORM [\d.]+ ms \(of which [\d.]+ ms in PostgreSQL\), "
+            r"same selection in SQL [\d.]+ ms, ratio [\d.]+, partial indexes used: True/(True|False), load .+$",
+            r"^selection at +200 agreements \(2 low\): ORM [\d.]+ ms \(of which [\d.]+ ms in PostgreSQL\), "
+            r"same selection in SQL [\d.]+ ms, ratio [\d.]+, partial indexes used: True/(True|False), load .+$",
         ],
         "low_balance_sweep.json",
     ),

@@ -143,7 +143,7 @@ def test_html_in_a_client_name_is_escaped_in_the_html_part(make_low_agreement, c
     assert message.subject.startswith("Acme <b>Dental</b> & Sons:")  # plain text, not HTML-escaped
 
 
-def test_a_failure_after_the_pdf_and_before_the_emails_leaves_exactly_one_invoice(make_low_agreement, monkeypatch):
+def test_a_failure_while_recording_the_emails_leaves_exactly_one_invoice(make_low_agreement, monkeypatch):
     make_low_agreement(left=60)
     real_record = services._record_emails
     calls = {"n": 0}
@@ -157,10 +157,11 @@ def test_a_failure_after_the_pdf_and_before_the_emails_leaves_exactly_one_invoic
     monkeypatch.setattr(services, "_record_emails", crash_once)
     with pytest.raises(RuntimeError):
         sweep_now()
-    assert Invoice.objects.count() == 0 and OutgoingEmail.objects.count() == 0  # rolled back whole
-    sweep_now()  # the next run (or the broker's redelivery) starts clean
+    # The invoice was numbered and committed first; its emails rolled back whole.
+    assert Invoice.objects.count() == 1 and OutgoingEmail.objects.count() == 0
+    sweep_now()  # the next run (or the broker's redelivery) records and sends them
     invoice = Invoice.objects.get()
-    assert invoice.number.endswith("-0001")  # the rolled-back number was not lost
+    assert invoice.number.endswith("-0001")
     assert len(mail.outbox) == 4
 
 
