@@ -44,6 +44,11 @@ class AuditAction(models.TextChoices):
     BUSINESS_CALENDAR = "business_calendar.change", _("Business hours or holidays changed")
     BLOCK_GOODWILL = "block.goodwill", _("Goodwill hours granted")
     BLOCK_MOVE = "block.move", _("Unused hours moved")
+    WEBHOOK_CREATE = "webhook.create", _("Webhook endpoint registered")
+    WEBHOOK_UPDATE = "webhook.update", _("Webhook endpoint changed")
+    WEBHOOK_DELETE = "webhook.delete", _("Webhook endpoint removed")
+    WEBHOOK_ROTATE = "webhook.rotate", _("Webhook signing secret rotated")
+    WEBHOOK_RESEND = "webhook.resend", _("Webhook sent again")
 
 
 class AuditEventQuerySet(models.QuerySet):
