@@ -3,7 +3,7 @@
 Plain JSON (minutes as integers, money as decimal strings, ids as the public
 UUIDs of the API), built only when an endpoint listens: the services pass
 these functions to webhooks.services.event_emit unevaluated. The shapes are
-documented by webhooks.payloads (the OpenAPI document's WebhookEvent).
+documented by api.webhooks (the OpenAPI document's WebhookEvent).
 """
 
 from typing import Any

@@ -164,7 +164,10 @@ def episode_open(*, agreement: Agreement, kind: str = EpisodeKind.LOW_BALANCE) -
         return None
 
 
-EPISODE_EVENTS = {EpisodeKind.LOW_BALANCE: WebhookEvent.BALANCE_LOW, EpisodeKind.EXHAUSTED: WebhookEvent.BALANCE_EXHAUSTED}
+EPISODE_EVENTS = {
+    EpisodeKind.LOW_BALANCE: WebhookEvent.BALANCE_LOW,
+    EpisodeKind.EXHAUSTED: WebhookEvent.BALANCE_EXHAUSTED,
+}
 
 
 def _still_low(episode: Episode) -> bool:

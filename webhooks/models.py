@@ -80,7 +80,9 @@ class Delivery(models.Model):
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    status = models.CharField(_("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    status = models.CharField(
+        _("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     # Due time of the next attempt; while an attempt runs, the end of its lease
     # (a second task finds it in the future and leaves the delivery alone).
@@ -102,9 +104,7 @@ class Delivery(models.Model):
         ]
         indexes = [
             # The catch-up task's query: pending deliveries that are due.
-            models.Index(
-                fields=["next_attempt_at"], name="webhook_delivery_due", condition=Q(status="pending")
-            ),
+            models.Index(fields=["next_attempt_at"], name="webhook_delivery_due", condition=Q(status="pending")),
         ]
 
     def __str__(self) -> str:

@@ -56,7 +56,13 @@ def subscribed_kinds() -> frozenset[str]:
     except Exception:  # a cache that is down must not stop time being logged
         kinds = None
     if kinds is None:
-        kinds = sorted({kind for events in Endpoint.objects.filter(is_active=True).values_list("events", flat=True) for kind in events})
+        kinds = sorted(
+            {
+                kind
+                for events in Endpoint.objects.filter(is_active=True).values_list("events", flat=True)
+                for kind in events
+            }
+        )
         try:
             cache.set(KINDS_CACHE_KEY, kinds, KINDS_CACHE_SECONDS)
         except Exception:  # noqa: S110 - read from the database next time too
@@ -181,7 +187,12 @@ def _new_secret() -> str:
 
 
 def _snapshot(endpoint: Endpoint) -> dict[str, object]:
-    return {"url": endpoint.url, "description": endpoint.description, "events": endpoint.events, "active": endpoint.is_active}
+    return {
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "events": endpoint.events,
+        "active": endpoint.is_active,
+    }
 
 
 def endpoint_create(*, url: str, events: list[str], actor: Any, description: str = "") -> NewSecret:
@@ -271,7 +282,9 @@ def endpoint_rotate_secret(*, endpoint: Endpoint, actor: Any) -> NewSecret:
             client=None,
             before={},
             after={"secret_rotated_at": endpoint.secret_rotated_at},
-            summary=format_lazy(gettext_lazy("Rotated the signing secret of webhook endpoint {url}."), url=endpoint.url),
+            summary=format_lazy(
+                gettext_lazy("Rotated the signing secret of webhook endpoint {url}."), url=endpoint.url
+            ),
         )
     return NewSecret(endpoint=endpoint, secret=secret)
 

@@ -21,6 +21,7 @@ from agreements.domain import (
     format_minutes,
     split_by_calendar,
 )
+from agreements.events import time_entry_data
 from agreements.models import (
     Agreement,
     AgreementStatus,
@@ -41,7 +42,6 @@ from agreements.services.ledger import (
     _term_grace_ends_on,
     _write,
 )
-from agreements.events import time_entry_data
 from audit.models import AuditAction
 from audit.services import audit_record
 from webhooks.models import EventKind
