@@ -148,7 +148,9 @@ def test_a_second_worker_leaves_a_delivery_in_flight_alone(receiver, staff):
 def test_it_gives_up_after_a_day(receiver, staff):
     receiver.script = [500]
     _new, _event, delivery = _emit(receiver, staff)
-    Delivery.objects.filter(pk=delivery.pk).update(first_attempt_at=timezone.now() - datetime.timedelta(hours=23, minutes=59, seconds=30))
+    Delivery.objects.filter(pk=delivery.pk).update(
+        first_attempt_at=timezone.now() - datetime.timedelta(hours=23, minutes=59, seconds=30)
+    )
 
     assert services.delivery_attempt(delivery_id=delivery.pk).outcome == "failed"
 

@@ -39,7 +39,12 @@ def endpoint(staff):
 def _paid_block(agreement, staff, hours=10):
     invoice = invoice_sell_block(agreement=agreement, actor=staff, tier=tier(hours))
     payment_record(
-        invoice=invoice, amount=invoice.total, method="ach", reference=f"ACH-{hours}", paid_on=timezone.localdate(), actor=staff
+        invoice=invoice,
+        amount=invoice.total,
+        method="ach",
+        reference=f"ACH-{hours}",
+        paid_on=timezone.localdate(),
+        actor=staff,
     )
     invoice.refresh_from_db()
     return invoice
@@ -230,7 +235,9 @@ def test_every_body_matches_the_openapi_document(agreement, staff, technician, t
         body = services.event_body(event)
         errors = [error.message for error in validator.iter_errors(body)]
         assert not errors, (event.kind, errors)
-        kind_schema = components["schemas"][components["schemas"]["WebhookEvent"]["discriminator"]["mapping"][event.kind].rsplit("/", 1)[1]]
+        kind_schema = components["schemas"][
+            components["schemas"]["WebhookEvent"]["discriminator"]["mapping"][event.kind].rsplit("/", 1)[1]
+        ]
         assert Draft202012Validator({**kind_schema, "components": components}).is_valid(body), event.kind
 
 
@@ -264,7 +271,15 @@ def test_it_refuses_private_addresses_in_production(staff, settings, url):
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://files.example.com/x", "file:///etc/passwd", "javascript:alert(1)", "gopher://x/", "https://", "http://x:99999/"]
+    "url",
+    [
+        "ftp://files.example.com/x",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "gopher://x/",
+        "https://",
+        "http://x:99999/",
+    ],
 )
 def test_it_accepts_only_http_urls(staff, url):
     with pytest.raises(ValidationError) as refused:
@@ -314,7 +329,12 @@ def test_every_endpoint_change_is_audited(staff):
 
     events = list(AuditEvent.objects.order_by("pk"))
     assert [e.action for e in events] == ["webhook.create", "webhook.update", "webhook.rotate", "webhook.delete"]
-    assert events[0].after == {"url": "http://127.0.0.1/a", "description": "PSA", "events": ["invoice.paid"], "active": True}
+    assert events[0].after == {
+        "url": "http://127.0.0.1/a",
+        "description": "PSA",
+        "events": ["invoice.paid"],
+        "active": True,
+    }
     assert (events[1].before, events[1].after) == (
         {"events": ["invoice.paid"]},
         {"events": ["balance.low", "invoice.paid"]},
