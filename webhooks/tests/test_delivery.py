@@ -7,8 +7,12 @@ import json
 import time
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
+from agreements.tests.factories import AgreementFactory, StaffFactory, tier
+from billing.models import SellerProfile
+from billing.services import invoice_sell_block, payment_record
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus, Event, EventKind
 from webhooks.tasks import deliver_webhook, send_due_webhooks
@@ -16,10 +20,8 @@ from webhooks.tasks import deliver_webhook, send_due_webhooks
 pytestmark = pytest.mark.django_db
 
 
-def _emit(receiver, staff, kind=EventKind.TIME_ENTRY_CREATED, data=None, django_capture_on_commit_callbacks=None):
+def _emit(receiver, staff, kind=EventKind.TIME_ENTRY_CREATED, data=None):
     new = services.endpoint_create(url=receiver.url, events=[kind], actor=staff)
-    from django.db import transaction
-
     with transaction.atomic():
         event = services.event_emit(kind, data=data or {"hello": "world", "minutes": 90})
     return new, event, Delivery.objects.get(event=event)
@@ -113,8 +115,6 @@ def test_it_retries_after_a_timeout(receiver, staff, settings):
 
 def test_it_retries_when_nothing_listens(staff):
     new = services.endpoint_create(url="http://127.0.0.1:9/closed", events=["invoice.paid"], actor=staff)
-    from django.db import transaction
-
     with transaction.atomic():
         event = services.event_emit("invoice.paid", data={})
     delivery = Delivery.objects.get(event=event, endpoint=new.endpoint)
@@ -207,3 +207,43 @@ def test_the_delivery_refuses_a_private_address_at_send_time(receiver, staff, se
     delivery.refresh_from_db()
     assert "127.0.0.1 resolves to a private, loopback or link-local address" in delivery.last_error
     assert json.dumps(services.event_body(delivery.event))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_change_reaches_the_receiver_and_a_rolled_back_one_does_not(receiver, monkeypatch):
+    """Real commits: the delivery task runs only once the change is in the database."""
+    seen_in_db: list[bool] = []
+
+    def run_now(delivery_id: int) -> None:
+        seen_in_db.append(Delivery.objects.filter(pk=delivery_id).exists())
+        deliver_webhook.apply(args=[delivery_id])
+
+    monkeypatch.setattr("webhooks.tasks.queue_delivery", run_now)
+    staff = StaffFactory(username="sam")
+    agreement = AgreementFactory()
+    new = services.endpoint_create(url=receiver.url, events=["block.credited", "time_entry.created"], actor=staff)
+    SellerProfile.objects.create(name="Northwind IT", email="billing@northwind.example", address="1 Main St")
+    invoice = invoice_sell_block(agreement=agreement, actor=staff, tier=tier(10))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        payment_record(
+            invoice=invoice, amount=invoice.total, method="ach", reference="ACH-1", paid_on=timezone.localdate(),
+            actor=staff,
+        )  # fmt: skip
+        raise RuntimeError("the request failed after the payment")
+    assert receiver.requests == [] and not Event.objects.exists()
+
+    payment_record(
+        invoice=invoice,
+        amount=invoice.total,
+        method="ach",
+        reference="ACH-1",
+        paid_on=timezone.localdate(),
+        actor=staff,
+    )
+
+    [request] = receiver.requests
+    assert seen_in_db == [True]
+    assert request.json["type"] == "block.credited"
+    assert request.json["data"]["balance_minutes"] == 600
+    assert _verify(new.secret, request.headers["Blockhours-Signature"], request.body)
+    assert Delivery.objects.get().status == DeliveryStatus.DELIVERED
