@@ -151,7 +151,9 @@ def _check_staff(actor: Any, message: str) -> None:
         raise PermissionDenied(message)
 
 
-def _clean(url: object, description: object, events: object) -> tuple[str, str, list[str]]:
+def _clean(
+    url: object, description: object, events: object, *, unchanged_url: str | None = None
+) -> tuple[str, str, list[str]]:
     errors: dict[str, list[str]] = {}
     url = url.strip() if isinstance(url, str) else ""
     if not url:
@@ -161,7 +163,8 @@ def _clean(url: object, description: object, events: object) -> tuple[str, str, 
     else:
         try:
             check_single_line(url=url)
-            net.url_check(url)
+            if url != unchanged_url:  # pausing an endpoint whose host is gone must stay possible
+                net.url_check(url)
         except ValidationError as error:
             errors.update(error.message_dict)
     description = description.strip() if isinstance(description, str) else ""
@@ -227,6 +230,7 @@ def endpoint_update(*, endpoint: Endpoint, actor: Any, **changes: Any) -> Endpoi
             changes.get("url", endpoint.url),
             changes.get("description", endpoint.description),
             changes.get("events", endpoint.events),
+            unchanged_url=endpoint.url,
         )
         is_active = changes.get("is_active", endpoint.is_active)
         if not isinstance(is_active, bool):

@@ -342,3 +342,17 @@ def test_every_endpoint_change_is_audited(staff):
     assert all(new.secret not in str(e.after) + str(e.before) + e.summary for e in events)
     assert events[3].summary == "Removed webhook endpoint http://127.0.0.1/a."
     assert {e.actor for e in events} == {staff}
+
+
+def test_an_endpoint_whose_host_is_gone_can_still_be_paused(staff, settings):
+    new = services.endpoint_create(url="https://93.184.216.34/hook", events=["invoice.paid"], actor=staff)
+    Endpoint.objects.update(url="http://no-such-host.invalid/hook")  # its name stopped resolving since
+    new.endpoint.refresh_from_db()
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+
+    services.endpoint_update(endpoint=new.endpoint, actor=staff, is_active=False)
+    with pytest.raises(ValidationError) as refused:
+        services.endpoint_update(endpoint=new.endpoint, actor=staff, url="http://also-gone.invalid/hook")
+
+    assert Endpoint.objects.get().is_active is False
+    assert refused.value.message_dict == {"url": ["The host also-gone.invalid cannot be resolved."]}
