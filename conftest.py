@@ -31,6 +31,8 @@ def pytest_collection_modifyitems(config, items):
 def _fast_test_settings(settings):
     """Tests render pages without collectstatic and hash passwords cheaply."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+    # Webhook receivers in tests listen on 127.0.0.1 (webhooks/tests prove the refusal with it off).
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

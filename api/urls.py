@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from api import views
+from api import views, webhooks
 
 # No `.json` suffix twins: the API speaks JSON only, and the detail actions
 # (contacts, ledger, void...) took no `format` argument, so those URLs answered 500.
@@ -20,6 +20,9 @@ router.register("credit-notes", views.CreditNoteViewSet, basename="credit-note")
 router.register("tokens", views.ApiTokenViewSet, basename="token")
 router.register("business-hours", views.BusinessHoursViewSet, basename="business-hours")
 router.register("holidays", views.HolidayViewSet, basename="holiday")
+router.register("webhook-endpoints", webhooks.WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("webhook-deliveries", webhooks.WebhookDeliveryViewSet, basename="webhook-delivery")
+router.register("webhook-events", webhooks.WebhookEventViewSet, basename="webhook-event")
 
 app_name = "api"
 

@@ -46,6 +46,11 @@ class AuditAction(models.TextChoices):
     BLOCK_GOODWILL = "block.goodwill", _("Goodwill hours granted")
     BLOCK_MOVE = "block.move", _("Unused hours moved")
     CLIENTS_IMPORT = "clients.import", _("Clients and opening balances imported")
+    WEBHOOK_CREATE = "webhook.create", _("Webhook endpoint registered")
+    WEBHOOK_UPDATE = "webhook.update", _("Webhook endpoint changed")
+    WEBHOOK_DELETE = "webhook.delete", _("Webhook endpoint removed")
+    WEBHOOK_ROTATE = "webhook.rotate", _("Webhook signing secret rotated")
+    WEBHOOK_RESEND = "webhook.resend", _("Webhook sent again")
 
 
 class AuditEventQuerySet(models.QuerySet):

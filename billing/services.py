@@ -37,6 +37,7 @@ from agreements.models import Agreement, Block, CreditPolicy, OveragePolicy, Tie
 from audit.models import AuditAction
 from audit.services import audit_record
 from billing import pdf
+from billing.events import invoice_data
 from billing.models import (
     CreditNote,
     CreditNoteBalance,
@@ -53,6 +54,8 @@ from billing.models import (
 from billing.selectors import AgreementBalance, invoice_amount_paid, invoice_balance_preview, seller_profile_get
 from billing.templatetags.billing_tags import format_money
 from monitoring.queueing import task_publish
+from webhooks.models import EventKind
+from webhooks.services import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -381,6 +384,7 @@ def invoice_issue(*, invoice: Invoice, actor: User | None, queue_pdf: bool = Tru
                 reason=_("Billed on invoice %(number)s") % {"number": invoice.number},
                 actor=actor,
             )
+        event_emit(EventKind.INVOICE_ISSUED, data=lambda: invoice_data(invoice))
         if queue_pdf:
             _queue_render(invoice)
     return invoice
@@ -636,6 +640,7 @@ def payment_record(
             if invoice.block is not None:
                 # Same transaction: the invoice is never paid without its hours, nor the reverse.
                 agreement_services.block_mark_paid(block=invoice.block, paid_at=invoice.paid_at, actor=actor)
+            event_emit(EventKind.INVOICE_PAID, data=lambda: invoice_data(invoice))
             _queue_render(invoice)  # the PDF gets its PAID stamp
         audit_record(
             actor=actor,

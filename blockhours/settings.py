@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "axes",
     "audit",
     "accounts",
+    "webhooks",
     "agreements",
     "billing",
     "ui",
@@ -365,6 +366,12 @@ EXPIRY_NOTICE_DAYS = env_int("EXPIRY_NOTICE_DAYS", 14)
 # (its hours would expire with the term); staff are told instead.
 RELOAD_STOPS_DAYS_BEFORE_TERM_END = env_int("RELOAD_STOPS_DAYS_BEFORE_TERM_END", 30)
 CELERY_BEAT_SCHEDULE = {
+    # Webhook deliveries that are due and whose queue message was lost; safe to run twice.
+    "send-due-webhooks": {
+        "task": "webhooks.tasks.send_due_webhooks",
+        "schedule": env_crontab("WEBHOOKS_CATCH_UP_CRON", "* * * * *"),
+        "options": {"expires": 50},
+    },
     "sweep-low-balances": {
         "task": "notifications.tasks.sweep_low_balances",
         "schedule": LOW_BALANCE_SWEEP_SECONDS,
@@ -475,6 +482,16 @@ SPECTACULAR_SETTINGS = {
         "LedgerKindEnum": "agreements.models.LedgerKind",
     },
 }
+
+# Outgoing webhooks (webhooks/): a delivery not acknowledged with a 2xx is
+# retried with doubling delays (a minute, two, four..., at most
+# WEBHOOKS_RETRY_MAX_DELAY seconds, below the broker's visibility timeout) for
+# WEBHOOKS_RETRY_HOURS, then marked failed. Endpoints on loopback, private or
+# link-local addresses are refused (SSRF) unless WEBHOOKS_ALLOW_PRIVATE (tests, a lab).
+WEBHOOKS_TIMEOUT = env_int("WEBHOOKS_TIMEOUT", 10)
+WEBHOOKS_RETRY_HOURS = env_int("WEBHOOKS_RETRY_HOURS", 24)
+WEBHOOKS_RETRY_MAX_DELAY = env_int("WEBHOOKS_RETRY_MAX_DELAY", 30 * 60)
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 
 # Monitoring (monitoring/): /healthz (liveness) and /readyz (database, broker,
 # cache) are open, for health checks. /metrics answers only to

@@ -13,6 +13,7 @@ from agreements.models import Agreement, AgreementStatus, Tier, Weekday, WorkTyp
 from agreements.services import AGREEMENT_SETTINGS
 from timesheet.forms import DurationField, StartTimeField
 from ui.forms import DecimalField, IntegerField
+from webhooks.models import EventKind
 
 
 class AgreementFilterForm(forms.Form):
@@ -515,4 +516,23 @@ class WorkTypeForm(forms.Form):
         help_text=_(
             "The rate of time worked outside business hours; it takes the flag from the work type that has it."
         ),
+    )
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.CharField(
+        label=_("URL"),
+        max_length=500,
+        widget=forms.URLInput(attrs={"placeholder": "https://psa.example.com/blockhours"}),
+        help_text=_("An http(s) address on a public host; it receives a signed POST for each event chosen."),
+    )
+    description = forms.CharField(label=_("Description"), max_length=100, required=False)
+    events = forms.MultipleChoiceField(
+        label=_("Events"), choices=EventKind.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class WebhookEndpointEditForm(WebhookEndpointForm):
+    is_active = forms.BooleanField(
+        label=_("Active"), required=False, help_text=_("Untick to stop sending to it without removing it.")
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard import views, webhooks
 
 app_name = "dashboard"
 urlpatterns = [
@@ -37,4 +37,9 @@ urlpatterns = [
     path("business-hours/holidays/<str:public_id>/remove/", views.holiday_remove, name="holiday_remove"),
     path("lockouts/", views.lockouts, name="lockouts"),
     path("lockouts/unlock/", views.lockout_unlock, name="lockout_unlock"),
+    path("webhooks/", webhooks.webhooks, name="webhooks"),
+    path("webhooks/<str:public_id>/", webhooks.webhook, name="webhook"),
+    path("webhooks/<str:public_id>/rotate/", webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<str:public_id>/remove/", webhooks.webhook_delete, name="webhook_delete"),
+    path("webhook-deliveries/<str:public_id>/resend/", webhooks.webhook_resend, name="webhook_resend"),
 ]

@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Role, User
 from agreements import services as agreement_services
 from agreements.domain import format_minutes, money
+from agreements.events import balance_data
 from agreements.models import Agreement, AgreementStatus, Block, OveragePolicy, TermEndAction, Tier, TopupMode
 from agreements.selectors import (
     agreements_with_unbilled_overage,
@@ -64,6 +65,8 @@ from notifications.models import (
 from notifications.selectors import LOW_BALANCE_SWEEP
 from payments import services as payment_services
 from payments import tasks as payment_tasks
+from webhooks.models import EventKind as WebhookEvent
+from webhooks.services import event_emit
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +155,24 @@ def episode_open(*, agreement: Agreement, kind: str = EpisodeKind.LOW_BALANCE) -
     """Claim the agreement's low episode; None if another sweep got there first."""
     try:
         with transaction.atomic():
-            return Episode.objects.create(
+            episode = Episode.objects.create(
                 agreement=agreement,
                 kind=kind,
                 balance_at_open=agreement.balance_minutes,
                 threshold_at_open=agreement.low_balance_threshold_minutes,
             )
+            # Once per episode, like its emails: the claim above is the guard.
+            if webhook_kind := EPISODE_EVENTS.get(kind):
+                event_emit(webhook_kind, data=lambda: balance_data(agreement))
+            return episode
     except IntegrityError:
         return None
+
+
+EPISODE_EVENTS = {
+    EpisodeKind.LOW_BALANCE: WebhookEvent.BALANCE_LOW,
+    EpisodeKind.EXHAUSTED: WebhookEvent.BALANCE_EXHAUSTED,
+}
 
 
 def _still_low(episode: Episode) -> bool:

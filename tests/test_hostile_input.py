@@ -62,6 +62,8 @@ from notifications.models import EmailKind, EmailStatus, OutgoingEmail
 from notifications.services import episode_open, episode_process
 from portal.models import HoursRequest
 from portal.services import hours_request_create
+from webhooks.models import Delivery, Endpoint
+from webhooks.services import endpoint_create as webhook_endpoint_create
 
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
 PASSWORD = "correct horse battery staple"  # the factories' password
@@ -194,6 +196,21 @@ WRITES: dict[str, Write] = {
         "staff", {}, {"date": "@holiday_date", "name": "Founders' day"}, form="holiday_form"
     ),
     "dashboard:holiday_remove": Write("staff", {"public_id": "holiday"}, {}),
+    # Added: the page answers the POST itself with the signing secret (shown once), hence 200.
+    "dashboard:webhooks": Write(
+        "staff",
+        {},
+        {"url": "http://127.0.0.1:9/new-hook", "description": "PSA", "events": ["invoice.paid", "balance.low"]},
+        success=HTTPStatus.OK,
+    ),
+    "dashboard:webhook": Write(
+        "staff",
+        {"public_id": "webhook"},
+        {"url": "http://127.0.0.1:9/moved", "description": "", "events": ["balance.low"], "is_active": "on"},
+    ),
+    "dashboard:webhook_rotate": Write("staff", {"public_id": "webhook"}, {}, success=HTTPStatus.OK),
+    "dashboard:webhook_delete": Write("staff", {"public_id": "webhook"}, {}),
+    "dashboard:webhook_resend": Write("staff", {"public_id": "webhook_delivery"}, {}),
     "dashboard:member_reinvite": Write("staff", {"username": "technician_username"}, {}),
     "dashboard:overage_bill": Write("staff", {"public_id": "overage_agreement"}, {"confirm": "1"}),
     "dashboard:agreement_cancel": Write(
@@ -380,6 +397,19 @@ WRITES: dict[str, Write] = {
     ),
     "api:holiday-list": _api("staff", {}, {"date": "@holiday_date", "name": "Founders' day"}),
     "api:holiday-detail": _api("staff", {"id": "holiday"}, {}, HTTPStatus.NO_CONTENT, method="delete"),
+    "api:webhook-endpoint-list": _api(
+        "staff", {}, {"url": "http://127.0.0.1:9/new-hook", "description": "PSA", "events": ["invoice.paid"]}
+    ),
+    # PATCH here; its DELETE (the same route) is in webhooks/tests.
+    "api:webhook-endpoint-detail": _api(
+        "staff",
+        {"id": "webhook"},
+        {"url": "http://127.0.0.1:9/moved", "events": ["balance.low"]},
+        HTTPStatus.OK,
+        method="patch",
+    ),  # fmt: skip
+    "api:webhook-endpoint-rotate-secret": _api("staff", {"id": "webhook"}, {}, HTTPStatus.OK),
+    "api:webhook-delivery-resend": _api("staff", {"id": "webhook_delivery"}, {}, HTTPStatus.ACCEPTED),
 }
 
 NOT_DATA_WRITES = {
@@ -542,6 +572,14 @@ API_AMOUNTS = [
 ]
 API_DATES = [*DATES, H("number-20260101", 20260101), SURROGATE]
 API_TEXT = [*TEXT, SURROGATE, H("number-123", 123), H("list", ["a"])]
+# Not an http(s) URL a webhook may go to (private addresses: webhooks/tests, with the SSRF guard on).
+WEBHOOK_URLS = [
+    H("ftp", "ftp://files.example.com/hook"),
+    H("file", "file:///etc/passwd"),
+    H("javascript", "javascript:alert(1)"),
+    H("no-host", "https://"),
+    H("bad-port", "http://127.0.0.1:99999/hook"),
+]
 API_OPTIONAL_TEXT = [*OPTIONAL_TEXT, SURROGATE, H("number-123", 123)]
 API_IDS = [H("unknown-uuid", UNKNOWN_UUID), H("abc"), H("number-12", 12), BLANK, NUL, SURROGATE]
 API_PKS = [H("unknown-99999", 99999), H("string-1", "1"), H("-1", -1), H("true", True), H("abc"), NUL, SURROGATE]
@@ -866,6 +904,34 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "name": F(API_TEXT),
     },
     "api:time-entry-void": {"reason": F(API_TEXT, accepts=[SCRIPT, IMG])},
+    "dashboard:webhooks": {
+        "url": F([*WEBHOOK_URLS, *TEXT]),
+        "description": F([*OPTIONAL_TEXT, *SINGLE_LINE], accepts=[SCRIPT, IMG]),
+        "events": F([H("unknown", "invoice.deleted"), BLANK, NUL]),
+    },
+    "dashboard:webhook": {
+        "url": F([*WEBHOOK_URLS, *TEXT]),
+        "events": F([H("unknown", "invoice.deleted"), BLANK, NUL]),
+    },
+    "api:webhook-endpoint-list": {
+        "url": F([*WEBHOOK_URLS, *API_TEXT]),
+        "description": F([*API_OPTIONAL_TEXT, *SINGLE_LINE], accepts=[SCRIPT, IMG]),
+        "events": F(
+            [
+                H("unknown", ["invoice.deleted"], error="events.0"),
+                H("empty-list", []),
+                H("string", "invoice.paid"),
+                H("null", None),
+            ]
+        ),
+    },
+    "api:webhook-endpoint-detail": {
+        "url": F([*WEBHOOK_URLS, *API_TEXT]),
+        "events": F(
+            [H("unknown", ["invoice.deleted"], error="events.0"), H("empty-list", []), H("string", "invoice.paid")]
+        ),
+        "is_active": F([H("string-yes", "yes"), H("number-1", 1), H("null", None)]),
+    },
     "api:invoice-payments": {
         "amount": F(API_AMOUNTS),
         "method": F([H("bitcoin"), BLANK, NUL, SURROGATE, H("number-1", 1)]),
@@ -939,6 +1005,8 @@ def _mine(_world: dict, _obj: object) -> str:
 
 def _log(_world: dict, _obj: object) -> str:
     return reverse("timesheet:log")
+def _webhooks_page(_world: dict, _obj: object) -> str:
+    return reverse("dashboard:webhooks")
 
 
 class MovedOut:
@@ -977,6 +1045,8 @@ SHOWN: dict[tuple[str, str], Shown] = {
     ("timesheet:timer_start", "timer-notes"): Shown(Timer, "notes", "technician", _log),
     ("api:timer-list", "notes"): Shown(Timer, "notes", "technician", _log),
     ("api:token-list", "name"): Shown(ApiToken, "name", "staff", None),  # no page shows it but the admin
+    ("dashboard:webhooks", "description"): Shown(Endpoint, "description", "staff", _webhooks_page),
+    ("api:webhook-endpoint-list", "description"): Shown(Endpoint, "description", "staff", _webhooks_page),
 }
 
 
@@ -996,6 +1066,8 @@ def world(
     client_a, client_b, alice, charlie, staff, technician, agreement, ticket, seller, django_capture_on_commit_callbacks
 ):
     today = timezone.localdate()
+    # Listens to payments: the first payment below gives it a delivery to resend.
+    hook = webhook_endpoint_create(url="http://127.0.0.1:9/psa", events=["invoice.paid"], actor=staff).endpoint
     paid = invoice_sell_block(agreement=agreement, actor=staff, tier=tier(10))
     payment_record(invoice=paid, amount=paid.total, method="ach", reference="ACH-1", paid_on=today, actor=staff)
     unpaid = invoice_sell_block(agreement=agreement, actor=staff, tier=tier(20))
@@ -1112,6 +1184,8 @@ def world(
         "weekday": 1,
         "staff_timer": str(staff_timer.public_id),
         "timer_tom": str(timer_tom.public_id),
+        "webhook": str(hook.public_id),
+        "webhook_delivery": str(Delivery.objects.filter(endpoint=hook).earliest("pk").public_id),
     }
     return {"ids": ids, "http": http, "api": api}
 
@@ -1120,7 +1194,9 @@ def world(
 # One helper to snapshot, one to perform
 
 
-SNAPSHOT_APPS = {"axes", "audit", "accounts", "agreements", "billing", "portal", "api", "notifications", "reports"}
+SNAPSHOT_APPS = {
+    "axes", "audit", "accounts", "agreements", "billing", "portal", "api", "notifications", "reports", "webhooks",
+}  # fmt: skip
 # Columns a request may touch without changing any data: the token's "last used" stamp.
 SNAPSHOT_SKIP = {"api.ApiToken": {"last_used_at"}, "accounts.User": {"last_login"}}
 

@@ -44,6 +44,8 @@ from imports.services import import_upload
 from notifications.models import EmailKind, EmailStatus, OutgoingEmail
 from portal.models import HoursRequest
 from portal.services import hours_request_create
+from webhooks.models import Delivery, Endpoint, Event
+from webhooks.services import endpoint_create as webhook_endpoint_create
 
 CLIENT_A_NAME = "Acme Dental"
 TICKET_A_SUBJECT = "Acme secret server room"
@@ -127,6 +129,12 @@ ROUTES: dict[str, Route] = {
     "imports:run": Route("import_run", STAFF),
     "imports:confirm": Route("import_run", STAFF, post=True, post_only=True),
     "imports:status": Route("import_run", STAFF),
+    # Webhooks are an MSP setting (their events name every client): staff only.
+    "dashboard:webhooks": Route(None, STAFF, post=True),
+    "dashboard:webhook": Route("webhook", STAFF, post=True),
+    "dashboard:webhook_rotate": Route("webhook", STAFF, post=True, post_only=True),
+    "dashboard:webhook_delete": Route("webhook", STAFF, post=True, post_only=True),
+    "dashboard:webhook_resend": Route("webhook_delivery", STAFF, post=True, post_only=True),
     # --- timesheet
     "timesheet:log": Route(None, MSP),
     "timesheet:mine": Route(None, MSP),
@@ -220,6 +228,15 @@ ROUTES: dict[str, Route] = {
     "api:business-hours-detail": _api("weekday", STAFF),
     "api:holiday-list": _api(None, STAFF),
     "api:holiday-detail": _api("holiday", STAFF),
+    # Webhooks: staff-only like tokens; a delivery's event body names client A.
+    "api:webhook-endpoint-list": _api(None, STAFF),
+    "api:webhook-endpoint-detail": _api("webhook", STAFF),
+    "api:webhook-endpoint-rotate-secret": _api("webhook", STAFF, post_only=True),
+    "api:webhook-endpoint-deliveries": _api("webhook", STAFF),
+    "api:webhook-delivery-detail": _api("webhook_delivery", STAFF),
+    "api:webhook-delivery-resend": _api("webhook_delivery", STAFF, post_only=True),
+    "api:webhook-event-list": _api(None, STAFF),
+    "api:webhook-event-detail": _api("webhook_event", STAFF),
 }
 ADMIN_REASON = "superuser only; Django admin's own permission checks"
 
@@ -277,6 +294,8 @@ def test_it_takes_object_arguments_only_where_the_table_says_so():
 
 @pytest.fixture
 def world(client_a, alice, charlie, staff, technician, agreement, seller):
+    # Listens to payments: the payment below gives it an event (naming client A) and a delivery.
+    hook = webhook_endpoint_create(url="http://127.0.0.1:9/acme-psa", events=["invoice.paid"], actor=staff)
     ticket = TicketFactory(client=client_a, subject=TICKET_A_SUBJECT)
     invoice = invoice_sell_block(agreement=agreement, actor=staff, tier=tier(10))
     payment_record(
@@ -345,8 +364,14 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "weekday": {"id": 0},
         "import_run": {"public_id": import_run.public_id},
         "timer": {"id": timer.public_id},
+        "webhook": {"public_id": hook.endpoint.public_id},
+        "webhook_delivery": {"public_id": Delivery.objects.get(endpoint=hook.endpoint).public_id},
+        "webhook_event": {"public_id": Event.objects.get(kind="invoice.paid").public_id},
     }
-    secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync", credit_note.number]
+    secrets = [
+        CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync", credit_note.number,
+        hook.secret, "acme-psa",
+    ]  # fmt: skip
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
 
 
@@ -395,6 +420,8 @@ def _fingerprint() -> tuple:
         list(BusinessHours.objects.values_list("weekday", "opens", "closes")),
         list(Holiday.objects.values_list("date", "name")),
         list(Timer.objects.values_list("pk", "technician", "ticket", "started_at")),
+        list(Endpoint.objects.values_list("url", "secret", "events", "is_active")),
+        list(Delivery.objects.values_list("status", "next_attempt_at")),
     )
 
 

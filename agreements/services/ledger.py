@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 
 from accounts.models import User
 from agreements.domain import in_burn_order
+from agreements.events import block_credited_data
 from agreements.models import (
     Agreement,
     AgreementStatus,
@@ -22,6 +23,8 @@ from agreements.models import (
     OveragePolicy,
     TermEndAction,
 )
+from webhooks.models import EventKind
+from webhooks.services import event_emit
 
 
 class InsufficientBalance(ValidationError):
@@ -177,6 +180,7 @@ def _credit_block(
     _write(agreement, entries)
     block.credited_at = timezone.now()
     Block.objects.filter(pk=block.pk).update(credited_at=block.credited_at)
+    event_emit(EventKind.BLOCK_CREDITED, data=lambda: block_credited_data(agreement, block, kind))
     return entries
 
 

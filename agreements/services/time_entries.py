@@ -21,6 +21,7 @@ from agreements.domain import (
     format_minutes,
     split_by_calendar,
 )
+from agreements.events import time_entry_data
 from agreements.models import (
     Agreement,
     AgreementStatus,
@@ -43,6 +44,8 @@ from agreements.services.ledger import (
 )
 from audit.models import AuditAction
 from audit.services import audit_record
+from webhooks.models import EventKind
+from webhooks.services import event_emit
 
 
 class IdempotencyConflict(ValidationError):
@@ -395,6 +398,7 @@ def _charge(
                     reason=reason,
                 ),
             )
+    event_emit(EventKind.TIME_ENTRY_CREATED, data=lambda: time_entry_data(agreement, entry))
     return entry
 
 
@@ -456,6 +460,7 @@ def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_a
         TimeEntry.objects.filter(pk=time_entry.pk).update(
             voided_at=time_entry.voided_at, voided_by=actor, void_reason=time_entry.void_reason
         )
+        event_emit(EventKind.TIME_ENTRY_VOIDED, data=lambda: time_entry_data(agreement, time_entry))
         if record_audit:
             audit_record(
                 actor=actor,
