@@ -16,7 +16,8 @@ gunicorn on a free port with the project's settings file (blockhours/gunicorn_co
         Idempotency-Key) to the same agreement;
 - bare: the same POSTs to a minimal DRF APIView (bench/api_urls.py) that
         claims the key, locks the agreement row and writes the same rows
-        with plain ORM calls and no checks;
+        with plain ORM calls and no checks (raw, hot and bare take turns,
+        --slices times, so a load that changes during the run touches all three);
 - spread: the same POSTs spread over all the agreements;
 - detail: GET /api/v1/agreements/{id}/ next to a bare DRF RetrieveAPIView
         (bench/api_urls.py) over the same rows with the same token auth.
@@ -140,7 +141,11 @@ class Load:
     def __init__(self, port: int, clients: int, seconds: float) -> None:
         self.port, self.clients, self.seconds = port, clients, seconds
 
-    def run(self, make_request) -> dict:  # make_request(client_index, n) -> (method, path, body, headers, ok_status)
+    def run(self, make_request) -> dict:  # make_request(client_index, n) -> (method, path, body, headers)
+        return summarise(*self.sample(make_request, self.seconds))
+
+    def sample(self, make_request, seconds: float) -> tuple[list[float], float, dict[int, int]]:  # noqa: ANN001
+        """The latencies, the time taken and the statuses of `seconds` of load."""
         latencies: list[list[float]] = [[] for _ in range(self.clients)]
         statuses: list[dict[int, int]] = [{} for _ in range(self.clients)]
         barrier = threading.Barrier(self.clients + 1)
@@ -172,13 +177,32 @@ class Load:
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(self.clients)]
         for thread in threads:
             thread.start()
-        deadline[0] = time.perf_counter() + self.seconds
+        deadline[0] = time.perf_counter() + seconds
         started = time.perf_counter()
         barrier.wait()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
-        return summarise([x for per in latencies for x in per], elapsed, merge(statuses))
+        return [x for per in latencies for x in per], elapsed, merge(statuses)
+
+
+def interleaved(phases: dict, seconds: float, slices: int) -> dict[str, dict]:
+    """Run each phase (name -> sample(seconds)) in turn, `slices` times for
+    seconds / slices each, and sum each phase's slices: a machine that gets
+    busier or quieter during the run slows every phase alike, so their
+    ratios hold where figures taken one after another would not."""
+    parts: dict[str, list] = {name: [] for name in phases}
+    for _ in range(slices):
+        for name, sample in phases.items():
+            parts[name].append(sample(seconds / slices))
+    return {
+        name: summarise(
+            [x for latencies, _, _ in got for x in latencies],
+            sum(elapsed for _, elapsed, _ in got),
+            merge([statuses for _, _, statuses in got]),
+        )
+        for name, got in parts.items()
+    }
 
 
 def merge(parts: list[dict[int, int]]) -> dict[int, int]:
@@ -203,7 +227,7 @@ def summarise(latencies: list[float], elapsed: float, statuses: dict[int, int]) 
 
 def raw_transactions(
     database_url: str, agreement_pk: int, clients: int, seconds: float, ledger_insert: tuple[str, dict]
-) -> dict:
+) -> tuple[list[float], float, dict[int, int]]:
     """The ledger's lock-update-insert transaction with plain psycopg, on one hot row.
 
     `ledger_insert` is the seed's INSERT of one ledger row (SQL with named parameters, and their values
@@ -242,7 +266,7 @@ def raw_transactions(
         thread.join()
     elapsed = time.perf_counter() - started
     flat = [x for per in latencies for x in per]
-    return summarise(flat, elapsed, {0: len(flat)})
+    return flat, elapsed, {0: len(flat)}
 
 
 def verify(database_url: str, created: int) -> dict:
@@ -271,6 +295,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each phase")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--slices", type=int, default=4, help="the hot phases (raw, POST, bare POST) take turns this many times"
+    )
     parser.add_argument("--agreements", type=int, default=100, help="funded agreements the spread POSTs use")
     parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: blockhours/gunicorn_conf.py)")
     parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: the settings file's)")
@@ -355,14 +382,26 @@ def main() -> None:
             lambda i, n: ("GET", f"/api/v1/agreements/{agreements[1]['id']}/", None, auth(i))
         )
 
-        print("==> raw psycopg transaction on one hot row", flush=True)
-        results["raw_hot_transaction"] = raw_transactions(
-            args.database_url, agreements[-1]["pk"], args.clients, args.seconds, seeded["raw_ledger_insert"]
+        print(
+            f"==> one hot agreement, {args.slices} times in turn: the raw psycopg transaction (on another "
+            "agreement), POST time entries, POST to the bare DRF view",
+            flush=True,
         )
-        print("==> POST time entries, one hot agreement", flush=True)
-        results["post_hot"] = load.run(post_entry(lambda i, n: agreements[0]))
-        print("==> POST to the bare DRF view, the same hot agreement", flush=True)
-        results["post_hot_bare_drf"] = load.run(post_entry(lambda i, n: agreements[0], "/bench/bare-time-entries/"))
+        results.update(
+            interleaved(
+                {
+                    "raw_hot_transaction": lambda seconds: raw_transactions(
+                        args.database_url, agreements[-1]["pk"], args.clients, seconds, seeded["raw_ledger_insert"]
+                    ),
+                    "post_hot": lambda seconds: load.sample(post_entry(lambda i, n: agreements[0]), seconds),
+                    "post_hot_bare_drf": lambda seconds: load.sample(
+                        post_entry(lambda i, n: agreements[0], "/bench/bare-time-entries/"), seconds
+                    ),
+                },
+                args.seconds,
+                args.slices,
+            )
+        )
         print(f"==> POST time entries, {len(agreements)} agreements", flush=True)
         results["post_spread"] = load.run(post_entry(lambda i, n: agreements[(i * 7 + n) % len(agreements)]))
         print("==> GET agreement detail vs bare DRF view", flush=True)
