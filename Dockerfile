@@ -29,4 +29,4 @@ RUN SECRET_KEY=collectstatic-only-not-a-secret SITE_URL=http://build.invalid pyt
 
 USER blockhours
 EXPOSE 8000
-CMD ["gunicorn", "blockhours.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "blockhours.wsgi", "--config", "python:blockhours.gunicorn_conf", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

@@ -29,8 +29,16 @@ def clients_for_user(user: User) -> QuerySet[Client]:
     return Client.objects.filter(**scope) if scope is not None else Client.objects.all()
 
 
+def _of_clients_for_user(queryset: QuerySet, user: User) -> QuerySet:
+    """`queryset` narrowed to the user's clients; untouched for those who see
+    every client (a `client_id IN (SELECT id FROM client)` would filter nothing
+    and cost a subquery in every statement)."""
+    scope = _client_scope(user)
+    return queryset if scope is None else queryset.filter(client__in=Client.objects.filter(**scope))
+
+
 def agreements_for_user(user: User) -> QuerySet[Agreement]:
-    return Agreement.objects.filter(client__in=clients_for_user(user)).select_related("client")
+    return _of_clients_for_user(Agreement.objects.all(), user).select_related("client")
 
 
 def agreement_get_for_user(user: User, public_id: uuid.UUID | str) -> Agreement:
@@ -43,13 +51,12 @@ def agreement_get_for_user(user: User, public_id: uuid.UUID | str) -> Agreement:
 
 
 def tickets_for_user(user: User) -> QuerySet[Ticket]:
-    return Ticket.objects.filter(client__in=clients_for_user(user))
+    return _of_clients_for_user(Ticket.objects.all(), user)
 
 
 def time_entries_for_user(user: User) -> QuerySet[TimeEntry]:
-    return TimeEntry.objects.filter(agreement__in=agreements_for_user(user)).select_related(
-        "agreement__client", "ticket", "technician", "work_type"
-    )
+    entries = TimeEntry.objects.select_related("agreement__client", "ticket", "technician", "work_type")
+    return entries if _client_scope(user) is None else entries.filter(agreement__in=agreements_for_user(user))
 
 
 def ledger_balance(agreement: Agreement) -> int:

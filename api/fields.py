@@ -146,10 +146,11 @@ class PublicIdRelatedField(serializers.RelatedField):
             key = uuid.UUID(str(data))
         except (TypeError, ValueError, AttributeError):
             self.fail_unknown(data)
-        obj = self.get_queryset().filter(public_id=key).first()
-        if obj is None:
+        queryset = self.get_queryset()
+        try:  # public_id is unique: get(), not first(), which would add an ORDER BY
+            return queryset.get(public_id=key)
+        except queryset.model.DoesNotExist:
             self.fail_unknown(data)
-        return obj
 
     def fail_unknown(self, data: object) -> None:
         raise serializers.ValidationError(str(self.unknown) % {"id": str(data)[:64]})

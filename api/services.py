@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
@@ -24,6 +24,7 @@ from agreements.models import Client
 from api.models import ApiToken, IdempotencyKey, token_hash
 from audit.models import AuditAction
 from audit.services import audit_record
+from blockhours.db import insert_unless_conflict
 
 # The public prefix of every key, not a secret.
 TOKEN_PREFIX = "bh_"  # nosec B105
@@ -106,12 +107,13 @@ def _client_of(user: User) -> Client | None:
 
 def token_authenticate(key: str) -> ApiToken | None:
     """The active token with this key (its user loaded), or None."""
-    token = (
-        ApiToken.objects.select_related("user", "user__client_contact")
-        .filter(key_hash=token_hash(key), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not token.user.is_active:
+    try:  # key_hash is unique: get(), not first(), which would add an ORDER BY
+        token = ApiToken.objects.select_related("user", "user__client_contact").get(
+            key_hash=token_hash(key), revoked_at__isnull=True
+        )
+    except ApiToken.DoesNotExist:
+        return None
+    if not token.user.is_active:
         return None
     now = timezone.now()
     # At most one write a minute per token: a busy integration must not turn
@@ -160,11 +162,9 @@ def idempotency_claim(*, user: User, key: str, method: str, path: str, fingerpri
         "created_at": now,
         "expires_at": now + idempotency_ttl(),
     }
-    try:
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(user=user, key=key, **fields)
-    except IntegrityError:
-        pass
+    record = IdempotencyKey(user=user, key=key, **fields)
+    if insert_unless_conflict(record):  # no savepoint: a taken key is no error
+        return record
     record = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
     if record.expires_at <= now:
         record.delete()

@@ -1,11 +1,24 @@
 """gunicorn settings file (`gunicorn --config python:blockhours.gunicorn_conf`).
 
+Workers and threads: on 2 cores, 3 single-threaded workers served the
+hot time-entry POST faster and with a shorter tail than 4 workers of 4
+threads (figures in bench/README.md, issue 20): the work is CPU-bound
+Python, so threads in one process only queue on its interpreter lock,
+and more processes than cores plus one only trade places. Set
+WEB_CONCURRENCY (workers) and WEB_THREADS for another machine; gthread
+with one thread keeps HTTP keep-alive, which the sync worker drops.
+
 In prometheus_client's multiprocess mode a worker that exits leaves its
 files behind: its counters keep counting in the totals (as they should), and
 this hook drops its live gauges.
 """
 
 import os
+
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+threads = int(os.environ.get("WEB_THREADS", "1"))
+worker_class = "gthread"
+keepalive = 5
 
 
 def child_exit(server, worker) -> None:  # noqa: ANN001

@@ -76,7 +76,7 @@ BENCHMARKS = [
         "api_throughput.py",
         ["--seconds", "0.3", "--clients", "2", "--agreements", "2", "--workers", "1", "--threads", "2"],
         [
-            r"^ratios: \{'post_hot_vs_raw': [\d.]+, 'get_detail_vs_bare': [\d.]+\}$",
+            r"^ratios: \{'post_hot_vs_raw': [\d.]+, 'post_hot_vs_bare': [\d.]+, 'get_detail_vs_bare': [\d.]+\}$",
             r"^verify: \{.*'lost_updates': 0\}$",
         ],
         "api_throughput-*.json",

@@ -4,10 +4,11 @@ balance and blocks' minutes left. Only the other services modules call these.
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -31,14 +32,15 @@ class InsufficientBalance(ValidationError):
     """The entry would take the balance beyond what the overage policy allows."""
 
 
-def _lock(agreement: Agreement) -> Agreement:
-    """Lock the agreement row for the rest of the transaction and return it fresh.
+def _lock(agreement: Agreement, **annotations: object) -> Agreement:
+    """Lock the agreement row for the rest of the transaction and return it fresh,
+    with `annotations` read in the same statement.
 
     NO KEY UPDATE still lets other transactions insert rows that reference the
     agreement (invoices, episodes) while we hold the lock. SQLite ignores the
     clause; its IMMEDIATE transactions already serialise writers.
     """
-    return Agreement.objects.select_for_update(no_key=True).get(pk=agreement.pk)
+    return Agreement.objects.select_for_update(no_key=True).annotate(**annotations).get(pk=agreement.pk)
 
 
 def agreement_balance_locked(agreement: Agreement) -> int:
@@ -86,39 +88,84 @@ def _term_grace_ends_on(agreement: Agreement) -> datetime.date | None:
     return agreement.ends_on + datetime.timedelta(days=agreement.grace_days)
 
 
-def _usable_blocks(agreement: Agreement, on: datetime.date) -> list[tuple[Block, int]]:
+def _usable_blocks(
+    agreement: Agreement, on: datetime.date, blocks: list[Block] | None = None
+) -> list[tuple[Block, int]]:
     """Blocks with minutes left that may pay for work done `on`, in the
     agreement's burn order (agreements.domain.in_burn_order).
 
     Skipped: blocks not yet started or already expired on that date (the
     term's own hours only after its grace days), and blocks never credited
-    (unpaid under the usable-when-paid policy).
+    (unpaid under the usable-when-paid policy: they have no minutes left).
+    `blocks`: the agreement's blocks with minutes left, when the caller has
+    read them already.
     """
-    remaining = _block_remaining(agreement)
-    still_valid = Q(expires_on__isnull=True) | Q(expires_on__gte=on)
-    if (
+    if blocks is None:
+        blocks = _blocks_with_minutes_left(agreement)
+    in_grace = (
         agreement.ends_on is not None
         and agreement.grace_days
         and agreement.ends_on < on <= _term_grace_ends_on(agreement)
-    ):
-        still_valid |= Q(expires_on=agreement.ends_on)
-    blocks = Block.objects.filter(pk__in=[pk for pk, left in remaining.items() if left > 0], starts_on__lte=on).filter(
-        still_valid
     )
-    return [(block, remaining[block.pk]) for block in in_burn_order(blocks, agreement.burn_order)]
+
+    def still_valid(block: Block) -> bool:
+        if block.expires_on is None or block.expires_on >= on:
+            return True
+        return bool(in_grace) and block.expires_on == agreement.ends_on
+
+    usable = [block for block in blocks if block.starts_on <= on and still_valid(block)]
+    return [(block, block.minutes_left) for block in in_burn_order(usable, agreement.burn_order)]
+
+
+def _blocks_with_minutes_left(agreement: Agreement) -> list[Block]:
+    return list(Block.objects.filter(agreement=agreement, minutes_left__gt=0).order_by())
+
+
+@dataclass(frozen=True)
+class _Funds:
+    """What can pay for work done on one date, read once under the agreement's
+    lock: the usable blocks in burn order with their minutes left, and the
+    pool (minutes not tied to a block)."""
+
+    usable: list[tuple[Block, int]]
+    pool: int
+
+    @property
+    def minutes(self) -> int:
+        return sum(left for _, left in self.usable) + self.pool
+
+
+def _funds(locked: Agreement, on: datetime.date) -> _Funds:
+    """`locked` is the row the caller's transaction has just locked, so its
+    balance is current: one query on the blocks gives both parts (minutes left
+    is never negative, so the blocks with none add nothing to the pool's sum)."""
+    blocks = _blocks_with_minutes_left(locked)
+    return _Funds(_usable_blocks(locked, on, blocks), locked.balance_minutes - sum(b.minutes_left for b in blocks))
 
 
 def _allocate_debit(
-    agreement: Agreement, minutes: int, on: datetime.date, kind: str, **fields: object
+    agreement: Agreement,
+    minutes: int,
+    on: datetime.date,
+    kind: str,
+    usable: list[tuple[Block, int]] | None = None,
+    **fields: object,
 ) -> list[LedgerEntry]:
-    """Entries that take `minutes` from the usable blocks in burn order, the rest from the pool."""
+    """Entries that take `minutes` from the usable blocks in burn order, the rest from the pool.
+
+    `usable`: the blocks as _funds read them; the minutes taken are deducted
+    from it, so a second debit in the same transaction allocates after the first."""
+    if usable is None:
+        usable = _usable_blocks(agreement, on)
     entries = []
     left = minutes
-    for block, available in _usable_blocks(agreement, on):
+    for index, (block, available) in enumerate(usable):
         if left == 0:
             break
         take = min(available, left)
-        entries.append(LedgerEntry(agreement=agreement, block=block, kind=kind, minutes=-take, **fields))
+        if take:
+            entries.append(LedgerEntry(agreement=agreement, block=block, kind=kind, minutes=-take, **fields))
+            usable[index] = (block, available - take)
         left -= take
     if left:
         entries.append(LedgerEntry(agreement=agreement, block=None, kind=kind, minutes=-left, **fields))
@@ -129,19 +176,21 @@ def _usable_minutes(agreement: Agreement, on: datetime.date) -> int:
     return sum(left for _, left in _usable_blocks(agreement, on)) + _pool_minutes(agreement)
 
 
-def _chargeable_minutes(agreement: Agreement, on: datetime.date) -> int | None:
+def _chargeable_minutes(agreement: Agreement, on: datetime.date, funds: _Funds | None = None) -> int | None:
     """How many minutes the overage policy lets one entry worked `on` charge
-    now; None when there is no limit (bill-overage)."""
+    now; None when there is no limit (bill-overage). `funds`: as _funds read
+    them under the lock, when the caller has them."""
     if agreement.overage_policy == OveragePolicy.BILL_OVERAGE:
         return None
     floor = -agreement.overage_limit_minutes if agreement.overage_policy == OveragePolicy.ALLOW_NEGATIVE else 0
-    return max(_usable_minutes(agreement, on) - floor, 0)
+    usable = funds.minutes if funds is not None else _usable_minutes(agreement, on)
+    return max(usable - floor, 0)
 
 
-def _check_overage(agreement: Agreement, charged: int, on: datetime.date) -> None:
+def _check_overage(agreement: Agreement, charged: int, on: datetime.date, funds: _Funds | None = None) -> None:
     if charged == 0:
         return
-    allowed = _chargeable_minutes(agreement, on)
+    allowed = _chargeable_minutes(agreement, on, funds)
     if allowed is not None and charged > allowed:
         raise InsufficientBalance(
             gettext(

@@ -6,6 +6,7 @@ from types import EllipsisType
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
@@ -38,12 +39,14 @@ from agreements.services.ledger import (
     _chargeable_minutes,
     _check_overage,
     _expire_blocks_of,
+    _funds,
     _lock,
     _term_grace_ends_on,
     _write,
 )
 from audit.models import AuditAction
 from audit.services import audit_record
+from blockhours.db import insert_unless_conflict
 from webhooks.models import EventKind
 from webhooks.services import event_emit
 
@@ -120,6 +123,15 @@ def _covers(agreement: Agreement, work_type: WorkType) -> bool:
     return not covered or any(w.pk == work_type.pk for w in covered)
 
 
+def _covers_sql(work_type: WorkType) -> ExpressionWrapper:
+    """_covers as SQL, for the statement that locks the agreement: its work
+    types are read under the lock without a statement of their own."""
+    chosen = Agreement.work_types.through.objects.filter(agreement_id=OuterRef("pk"))
+    return ExpressionWrapper(
+        ~Exists(chosen) | Exists(chosen.filter(worktype_id=work_type.pk)), output_field=BooleanField()
+    )
+
+
 def _in_term(agreement: Agreement, work_date: datetime.date) -> bool:
     # Time worked in the grace days after the end still draws on the term's hours.
     return agreement.starts_on <= work_date and not (agreement.ends_on and work_date > _term_grace_ends_on(agreement))
@@ -133,6 +145,7 @@ def _validate_entry(
     work_date: datetime.date,
     minutes: object,
     work_type: WorkType,
+    covers: bool,
     started_at: object = None,
 ) -> None:
     errors = _entry_errors(
@@ -144,7 +157,7 @@ def _validate_entry(
         work_type=work_type,
         started_at=started_at,
     )
-    if "work_type" not in errors and not _covers(agreement, work_type):
+    if "work_type" not in errors and not covers:
         errors["work_type"] = gettext("This agreement does not cover “%(name)s” work.") % {"name": work_type.name}
     if "work_date" not in errors and not _in_term(agreement, work_date):
         errors["work_date"] = gettext("The date is outside the agreement's term.")
@@ -177,32 +190,57 @@ def time_entry_log(
     request = _EntryRequest(
         agreement.client_id, agreement.pk, ticket.pk, work_date, minutes, work_type.pk, notes, started_at
     )
-    with transaction.atomic():
+    refusal: ValidationError | PermissionDenied | None = None
+    # No savepoint: every refusal below is raised before the first write and
+    # re-raised after the block, so the caller's transaction stays usable
+    # without one. Any other error inside marks the whole transaction for
+    # rollback, as it should: a half-charged entry must never commit.
+    with transaction.atomic(savepoint=False):
         # Checked against the locked row: an agreement ended or changed a
         # moment ago must not take time on the strength of a stale copy.
-        agreement = _lock(agreement)
-        if idempotency_key:
-            earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
-            if earlier is not None:
-                return _replay(earlier, request)
-        _validate_entry(
-            agreement=agreement,
-            technician=technician,
-            ticket=ticket,
-            work_date=work_date,
-            minutes=minutes,
-            work_type=work_type,
-            started_at=started_at,
-        )
-        return _charge(
-            agreement=agreement,
-            request=request,
-            technician=technician,
-            ticket=ticket,
-            work_type=work_type,
-            idempotency_key=idempotency_key,
-            corrects=corrects,
-        )
+        agreement = _lock(agreement, covers_work_type=_covers_sql(work_type))
+        try:
+            _validate_entry(
+                agreement=agreement,
+                technician=technician,
+                ticket=ticket,
+                work_date=work_date,
+                minutes=minutes,
+                work_type=work_type,
+                covers=agreement.covers_work_type,
+                started_at=started_at,
+            )
+            entry = _charge(
+                agreement=agreement,
+                request=request,
+                technician=technician,
+                ticket=ticket,
+                work_type=work_type,
+                idempotency_key=idempotency_key,
+                corrects=corrects,
+            )
+        except (ValidationError, PermissionDenied) as refused:
+            refusal, entry = refused, None
+    if entry is not None:
+        return entry
+    # Refused, or the key was taken: a retry of an entry logged earlier
+    # replays it, even if the entry could not be logged now.
+    earlier = _earlier_entry(technician, idempotency_key)
+    if earlier is not None:
+        return _replay(earlier, request)
+    if refusal is None:  # the key's entry was there a moment ago: a concurrent void cannot delete it
+        raise RuntimeError("The entry holding the idempotency key disappeared.")
+    raise refusal
+
+
+def _earlier_entry(technician: User, idempotency_key: str | None) -> TimeEntry | None:
+    """The entry this technician logged with this key, if any (one at most: a unique constraint)."""
+    if not idempotency_key:
+        return None
+    try:
+        return TimeEntry.objects.get(technician=technician, idempotency_key=idempotency_key)
+    except TimeEntry.DoesNotExist:
+        return None
 
 
 def time_entry_log_for_client(
@@ -238,10 +276,9 @@ def time_entry_log_for_client(
             .prefetch_related("work_types")
             .order_by("pk")
         )
-        if idempotency_key:
-            earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
-            if earlier is not None:
-                return _replay(earlier, request)
+        earlier = _earlier_entry(technician, idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, request)
         errors = _entry_errors(
             technician=technician,
             client_id=client.pk,
@@ -254,7 +291,7 @@ def time_entry_log_for_client(
         if errors:
             raise ValidationError(errors)
         agreement = _choose(client, sorted(candidates, key=lambda a: (a.position, a.pk)), request, work_type)
-        return _charge(
+        entry = _charge(
             agreement=agreement,
             request=request,
             technician=technician,
@@ -263,6 +300,9 @@ def time_entry_log_for_client(
             idempotency_key=idempotency_key,
             corrects=None,
         )
+    if entry is None:  # the same key at the same moment on another of the client's agreements
+        return _replay(_earlier_entry(technician, idempotency_key), request)
+    return entry
 
 
 def _choose(client: Client, ordered: list[Agreement], request: _EntryRequest, work_type: WorkType) -> Agreement:
@@ -344,12 +384,18 @@ def _charge(
     work_type: WorkType,
     idempotency_key: str | None,
     corrects: TimeEntry | None,
-) -> TimeEntry:
+) -> TimeEntry | None:
     """Save the entry and debit the agreement, whose row the caller has locked
-    and checked the entry against."""
+    and checked the entry against; None when an entry with the same key is
+    already there (the caller replays it).
+
+    Refusals (ValidationError) are raised before the first write: the callers
+    rely on it to do without a savepoint."""
     charge = _charged(agreement, request, work_type)
     charged = charge.charged
-    _check_overage(agreement, charged, request.work_date)
+    # Read once under the lock for both the overage check and the allocation.
+    funds = _funds(agreement, request.work_date) if charged else None
+    _check_overage(agreement, charged, request.work_date, funds)
     entry = TimeEntry(
         agreement=agreement,
         ticket=ticket,
@@ -365,16 +411,12 @@ def _charge(
         idempotency_key=idempotency_key or None,
         corrects=corrects,
     )
-    try:
-        with transaction.atomic():
-            entry.save()
-    except IntegrityError:
+    if not idempotency_key:
+        entry.save()
+    elif not insert_unless_conflict(entry):
         # The same key was used at the same moment on another agreement
         # (whose lock we do not hold): the database kept the first one.
-        earlier = TimeEntry.objects.filter(technician=technician, idempotency_key=idempotency_key).first()
-        if earlier is None:
-            raise
-        return _replay(earlier, request)
+        return None
     if charge.after_hours_charged:
         # Two debits, one per part, each taken from the blocks as any debit; they say which part they are.
         parts = [
@@ -383,21 +425,24 @@ def _charge(
         ]
     else:
         parts = [(charged, False, "")]
-    for minutes, after_hours, reason in parts:
-        if minutes:
-            _write(
-                agreement,
-                _allocate_debit(
-                    agreement,
-                    minutes,
-                    request.work_date,
-                    LedgerKind.DEBIT,
-                    time_entry=entry,
-                    author=technician,
-                    after_hours=after_hours,
-                    reason=reason,
-                ),
-            )
+    debits = [
+        debit
+        for minutes, after_hours, reason in parts
+        if minutes
+        for debit in _allocate_debit(
+            agreement,
+            minutes,
+            request.work_date,
+            LedgerKind.DEBIT,
+            usable=funds.usable,
+            time_entry=entry,
+            author=technician,
+            after_hours=after_hours,
+            reason=reason,
+        )
+    ]
+    if debits:
+        _write(agreement, debits)
     event_emit(EventKind.TIME_ENTRY_CREATED, data=lambda: time_entry_data(agreement, entry))
     return entry
 
