@@ -44,6 +44,10 @@ class AuditAction(models.TextChoices):
     BUSINESS_CALENDAR = "business_calendar.change", _("Business hours or holidays changed")
     BLOCK_GOODWILL = "block.goodwill", _("Goodwill hours granted")
     BLOCK_MOVE = "block.move", _("Unused hours moved")
+    QUESTION_RAISE = "question.raise", _("Charge questioned")
+    QUESTION_EXPLAIN = "question.explain", _("Charge question explained")
+    QUESTION_CREDIT = "question.credit", _("Charge question credited")
+    QUESTION_CORRECT = "question.correct", _("Charge question answered by a correction")
 
 
 class AuditEventQuerySet(models.QuerySet):

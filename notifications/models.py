@@ -82,6 +82,8 @@ class EmailKind(models.TextChoices):
     INVITATION = "invitation", _("Invitation to set a password")
     PASSWORD_RESET = "password_reset", _("Password reset link")
     EMAIL_FAILED_STAFF = "email_failed_staff", _("Undelivered email alert to staff")
+    QUESTION_RAISED_STAFF = "question_raised_staff", _("A client questioned a charge, to staff")
+    QUESTION_ANSWERED = "question_answered", _("Answer to a questioned charge, to the client")
 
 
 # Emails whose failure staff are not alerted to: they are staff's own (an

@@ -39,6 +39,15 @@ from agreements.services.clients import (
 )
 from agreements.services.goodwill_and_moves import GoodwillGrant, HoursMove, block_grant_goodwill, block_hours_move
 from agreements.services.ledger import InsufficientBalance, agreement_balance_locked
+from agreements.services.questions import (
+    question_correct,
+    question_credit,
+    question_creditable_minutes,
+    question_explain,
+    question_raise,
+    question_window_starts_on,
+    questions_open,
+)
 from agreements.services.renewals import (
     RenewalTerm,
     TermClose,
@@ -101,6 +110,13 @@ __all__ = [
     "ledger_adjust",
     "overage_mark_billed",
     "overage_unbilled_minutes",
+    "question_correct",
+    "question_credit",
+    "question_creditable_minutes",
+    "question_explain",
+    "question_raise",
+    "question_window_starts_on",
+    "questions_open",
     "ticket_get_or_create",
     "time_entry_correct",
     "time_entry_log",
