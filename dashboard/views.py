@@ -834,6 +834,7 @@ def member_reinvite(request: HttpRequest, username: str) -> HttpResponse:
 
 
 @staff_required
+@recent_login_required
 def question_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
     question = get_by_public_id(questions_for_user(request.user), public_id)
     entry = question.time_entry
