@@ -42,7 +42,6 @@ from billing.models import Invoice, InvoiceStatus
 from billing.selectors import credit_notes_for_user, invoice_figures, invoices_for_user
 from dashboard.forms import (
     AdjustmentForm,
-    QuestionResolveForm,
     AgreementEditForm,
     AgreementFilterForm,
     AgreementForm,
@@ -60,6 +59,7 @@ from dashboard.forms import (
     HolidayForm,
     HoursMoveForm,
     LockoutUnlockForm,
+    QuestionResolveForm,
     ReloadDraftDiscardForm,
     ReloadDraftSizeForm,
     TechnicianInviteForm,

@@ -18,9 +18,9 @@ from agreements.services import question_window_starts_on, term_end_preview
 from agreements.services.calendar import charging_rules_of
 from agreements.summaries import blocks_with_remaining
 from billing.selectors import credit_notes_for_user, invoices_for_user
-from portal import services
 from notifications.questions import question_raise_and_notify
 from notifications.tasks import queue_sending
+from portal import services
 from portal.forms import HoursRequestForm, QuestionForm, UsageFilterForm
 from ui.access import client_required, get_by_public_id
 from ui.csv import csv_response
@@ -108,9 +108,11 @@ def _with_questions(request: HttpRequest, entries: list) -> None:
     by_entry: dict[int, object] = {}
     ids = [entry.pk for entry in entries]
     # Oldest first, so the latest question of an entry wins.
-    for question in questions_for_user(request.user).filter(
-        Q(time_entry__in=ids) | Q(correction__in=ids)
-    ).order_by("created_at", "id"):
+    for question in (
+        questions_for_user(request.user)
+        .filter(Q(time_entry__in=ids) | Q(correction__in=ids))
+        .order_by("created_at", "id")
+    ):
         by_entry[question.correction_id if question.correction_id in ids else question.time_entry_id] = question
     for entry in entries:
         entry.question = by_entry.get(entry.pk)

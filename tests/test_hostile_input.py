@@ -49,8 +49,8 @@ from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
 from accounts.services import invitation_send
-from agreements.models import Agreement, Block, Client, LedgerEntry, OveragePolicy, Tier, TimeEntry
-from agreements.services import time_entry_log
+from agreements.models import Agreement, Block, ChargeQuestion, Client, LedgerEntry, OveragePolicy, Tier, TimeEntry
+from agreements.services import question_raise, time_entry_log
 from agreements.services.calendar import holiday_add
 from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, tier, work_type
 from api.models import ApiToken
@@ -184,6 +184,9 @@ WRITES: dict[str, Write] = {
         "staff", {}, {"first_name": "Tim", "last_name": "Ng", "email": "tim@northwind.example", "username": "tim"}
     ),
     "dashboard:request_handled": Write("staff", {"public_id": "hours_request"}, {}),
+    "dashboard:question_resolve": Write(
+        "staff", {"public_id": "question"}, {"outcome": "explained", "reply": "The router was replaced on site."}
+    ),
     "dashboard:lockout_unlock": Write("staff", {}, {"kind": "account", "value": "tess"}),
     "dashboard:business_hours": Write("staff", {}, BUSINESS_HOURS_FORM),
     "dashboard:holiday_add": Write(
@@ -242,6 +245,7 @@ WRITES: dict[str, Write] = {
     ),
     # --- client portal
     "portal:buy": Write("alice", {"public_id": "agreement"}, {"tier": "@tier", "note": "PO 1234"}),
+    "portal:question": Write("alice", {"public_id": "entry"}, {"reason": "Nobody came that day."}),
     # --- reports
     "reports:msa": Write("staff", {}, {"client": "@client", "seats": "12"}),
     # --- billing and notifications
@@ -631,6 +635,12 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "tier": F([*CHOICES, H("retired-tier", "@retired_tier")]),
         "note": F(OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
     },
+    # Multi-line free text: line breaks are allowed, NUL and overlong text are not.
+    "portal:question": {"reason": F([BLANK, SPACES, LONG, NUL], accepts=MARKUP_AND_UNICODE)},
+    "dashboard:question_resolve": {
+        "outcome": F([H("sideways"), BLANK, NUL]),
+        "reply": F([BLANK, SPACES, LONG, NUL], accepts=MARKUP_AND_UNICODE),
+    },
     "reports:msa": {
         "client": F([H("unknown-uuid", UNKNOWN_UUID), H("abc"), BLANK, NUL]),
         "seats": F(WHOLE_NUMBERS),
@@ -886,6 +896,8 @@ SHOWN: dict[tuple[str, str], Shown] = {
     ("timesheet:correct", "notes"): Shown(TimeEntry, "notes", "technician", _mine),
     ("timesheet:correct", "reason"): Shown(TimeEntry, "void_reason", "staff", _client_page),
     ("portal:buy", "note"): Shown(HoursRequest, "note", "staff", lambda w, o: reverse("dashboard:home")),
+    ("portal:question", "reason"): Shown(ChargeQuestion, "reason", "staff", lambda w, o: reverse("dashboard:home")),
+    ("dashboard:question_resolve", "reply"): Shown(ChargeQuestion, "reply", "alice", _portal_page),
     ("billing:invoice_payment", "reference"): Shown(Payment, "reference", "staff", _invoice_page),
     ("billing:invoice_void", "reason"): Shown(Invoice, "void_reason", "staff", _invoice_page),
     ("dashboard:agreement_cancel", "reason"): Shown(CreditNote, "reason", "staff", _client_page),
@@ -938,6 +950,7 @@ def world(
     entry_tom = time_entry_log(
         agreement=agreement, technician=tom, ticket=ticket, work_date=today, minutes=30, work_type=work_type()
     )
+    question = question_raise(time_entry=entry_tom, raised_by=alice, reason="Why 30 minutes?")
     beyond_blocks = AgreementFactory(client=client_a, name="Projects", overage_policy=OveragePolicy.BILL_OVERAGE)
     time_entry_log(  # 45 min beyond every block: overage to bill
         agreement=beyond_blocks,
@@ -1018,6 +1031,7 @@ def world(
         "ticket_number": ticket.number,
         "ticket_b": str(ticket_b.public_id),
         "hours_request": str(hours_request.public_id),
+        "question": str(question.public_id),
         "token": str(alice_token.public_id),
         "tier": tier(10).pk,
         "retired_tier": retired.pk,

@@ -31,8 +31,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.models import Invitation
-from agreements.models import Agreement, BusinessHours, Holiday, LedgerEntry, TimeEntry
-from agreements.services import time_entry_log
+from agreements.models import Agreement, BusinessHours, ChargeQuestion, Holiday, LedgerEntry, TimeEntry
+from agreements.services import question_raise, time_entry_log
 from agreements.services.calendar import holiday_add
 from agreements.tests.factories import TicketFactory, tier, work_type
 from api.models import ApiToken
@@ -112,6 +112,7 @@ ROUTES: dict[str, Route] = {
     "dashboard:team": Route(None, STAFF),
     "dashboard:member_reinvite": Route("member", STAFF, post=True, post_only=True),
     "dashboard:request_handled": Route("hours_request", STAFF, post=True),
+    "dashboard:question_resolve": Route("question", STAFF, post=True),
     "dashboard:business_hours": Route(None, STAFF, post=True),
     "dashboard:holiday_add": Route(None, STAFF, post=True, post_only=True),
     "dashboard:holiday_remove": Route("holiday", STAFF, post=True, post_only=True),
@@ -127,6 +128,7 @@ ROUTES: dict[str, Route] = {
     "portal:agreement": Route("agreement", CLIENT),
     "portal:usage_csv": Route("agreement", CLIENT),
     "portal:buy": Route("agreement", CLIENT, post=True),
+    "portal:question": Route("time_entry", CLIENT, post=True),
     # --- reports
     "reports:index": Route(None, STAFF),
     "reports:revenue": Route(None, STAFF),
@@ -276,6 +278,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
     credit_note = block_unused_cancel(
         block=invoice.block, disposition="refund", actor=staff, reason="Acme partial refund", minutes=60
     ).credit_notes[0]
+    question = question_raise(time_entry=entry, raised_by=alice, reason="Acme question: the firewall was fine")
     hours_request = hours_request_create(agreement=agreement, tier=tier(10), requested_by=alice, note="More please")
     token = token_create(user=alice, name="Acme PSA sync", actor=staff).token
     undelivered = OutgoingEmail.objects.create(
@@ -300,6 +303,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "time_entry": {"public_id": entry.public_id},
         "invoice": {"public_id": unpaid.public_id},
         "hours_request": {"public_id": hours_request.public_id},
+        "question": {"public_id": question.public_id},
         "token": {"id": token.public_id},
         "statement": {"public_id": client_a.public_id},
         "email": {"public_id": undelivered.public_id},
@@ -310,7 +314,15 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "holiday": {"public_id": holiday.public_id},
         "weekday": {"id": 0},
     }
-    secrets = [CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync", credit_note.number]
+    secrets = [
+        CLIENT_A_NAME,
+        TICKET_A_SUBJECT,
+        invoice.number,
+        unpaid.number,
+        "Acme PSA sync",
+        credit_note.number,
+        question.reason,
+    ]
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
 
 
@@ -356,6 +368,7 @@ def _fingerprint() -> tuple:
         sorted(Agreement.objects.values_list("status", flat=True)),
         list(BusinessHours.objects.values_list("weekday", "opens", "closes")),
         list(Holiday.objects.values_list("date", "name")),
+        list(ChargeQuestion.objects.order_by("pk").values_list("status", "credited_minutes")),
     )
 
 

@@ -8,95 +8,221 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agreements', '0019_list_ordering_indexes'),
+        ("agreements", "0019_list_ordering_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChargeQuestion',
+            name="ChargeQuestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='public id')),
-                ('reason', models.TextField(max_length=2000, verbose_name='reason')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('explained', 'Explained'), ('credited', 'Credited'), ('corrected', 'Corrected')], default='open', max_length=16, verbose_name='status')),
-                ('reply', models.TextField(blank=True, max_length=2000, verbose_name='reply')),
-                ('credited_minutes', models.PositiveIntegerField(default=0, verbose_name='credited minutes')),
-                ('resolved_at', models.DateTimeField(blank=True, null=True, verbose_name='resolved at')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "public_id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name="public id"),
+                ),
+                ("reason", models.TextField(max_length=2000, verbose_name="reason")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("explained", "Explained"),
+                            ("credited", "Credited"),
+                            ("corrected", "Corrected"),
+                        ],
+                        default="open",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("reply", models.TextField(blank=True, max_length=2000, verbose_name="reply")),
+                ("credited_minutes", models.PositiveIntegerField(default=0, verbose_name="credited minutes")),
+                ("resolved_at", models.DateTimeField(blank=True, null=True, verbose_name="resolved at")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name="created at"),
+                ),
             ],
             options={
-                'verbose_name': 'charge question',
-                'verbose_name_plural': 'charge questions',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "charge question",
+                "verbose_name_plural": "charge questions",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='ledgerentry',
-            name='ledger_kind_valid',
+            model_name="ledgerentry",
+            name="ledger_kind_valid",
         ),
         migrations.AlterField(
-            model_name='ledgerentry',
-            name='kind',
-            field=models.CharField(choices=[('purchase', 'Block purchase'), ('debit', 'Time entry'), ('reversal', 'Time entry reversal'), ('adjustment', 'Manual adjustment'), ('expiry', 'Expiry'), ('settlement', 'Overage settled by a new block'), ('overage_billed', 'Overage billed on an invoice'), ('cancellation', 'Block sale cancelled'), ('rollover', 'Unused hours rolled over'), ('refund', 'Unused hours refunded'), ('forfeit', 'Unused hours forfeited'), ('expiry_change', 'Expiry date changed'), ('goodwill', 'Goodwill hours granted'), ('move_out', 'Unused hours moved out'), ('move_in', 'Unused hours moved in'), ('question_credit', 'Credited after a question')], max_length=16, verbose_name='kind'),
+            model_name="ledgerentry",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("purchase", "Block purchase"),
+                    ("debit", "Time entry"),
+                    ("reversal", "Time entry reversal"),
+                    ("adjustment", "Manual adjustment"),
+                    ("expiry", "Expiry"),
+                    ("settlement", "Overage settled by a new block"),
+                    ("overage_billed", "Overage billed on an invoice"),
+                    ("cancellation", "Block sale cancelled"),
+                    ("rollover", "Unused hours rolled over"),
+                    ("refund", "Unused hours refunded"),
+                    ("forfeit", "Unused hours forfeited"),
+                    ("expiry_change", "Expiry date changed"),
+                    ("goodwill", "Goodwill hours granted"),
+                    ("move_out", "Unused hours moved out"),
+                    ("move_in", "Unused hours moved in"),
+                    ("question_credit", "Credited after a question"),
+                ],
+                max_length=16,
+                verbose_name="kind",
+            ),
         ),
         migrations.AddField(
-            model_name='chargequestion',
-            name='correction',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='correcting_question', to='agreements.timeentry', verbose_name='correction'),
+            model_name="chargequestion",
+            name="correction",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="correcting_question",
+                to="agreements.timeentry",
+                verbose_name="correction",
+            ),
         ),
         migrations.AddField(
-            model_name='chargequestion',
-            name='raised_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='raised by'),
+            model_name="chargequestion",
+            name="raised_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="raised by",
+            ),
         ),
         migrations.AddField(
-            model_name='chargequestion',
-            name='resolved_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='resolved by'),
+            model_name="chargequestion",
+            name="resolved_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="resolved by",
+            ),
         ),
         migrations.AddField(
-            model_name='chargequestion',
-            name='time_entry',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='questions', to='agreements.timeentry', verbose_name='time entry'),
+            model_name="chargequestion",
+            name="time_entry",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="questions",
+                to="agreements.timeentry",
+                verbose_name="time entry",
+            ),
         ),
         migrations.AddField(
-            model_name='ledgerentry',
-            name='question',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='ledger', to='agreements.chargequestion', verbose_name='question'),
+            model_name="ledgerentry",
+            name="question",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="ledger",
+                to="agreements.chargequestion",
+                verbose_name="question",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['purchase', 'debit', 'reversal', 'adjustment', 'expiry', 'settlement', 'overage_billed', 'cancellation', 'rollover', 'refund', 'forfeit', 'expiry_change', 'goodwill', 'move_out', 'move_in', 'question_credit'])), name='ledger_kind_valid'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "purchase",
+                            "debit",
+                            "reversal",
+                            "adjustment",
+                            "expiry",
+                            "settlement",
+                            "overage_billed",
+                            "cancellation",
+                            "rollover",
+                            "refund",
+                            "forfeit",
+                            "expiry_change",
+                            "goodwill",
+                            "move_out",
+                            "move_in",
+                            "question_credit",
+                        ],
+                    )
+                ),
+                name="ledger_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'question_credit'), _negated=True), models.Q(('minutes__gt', 0), ('block__isnull', True), ('question__isnull', False)), _connector='OR'), name='ledger_question_credit_names_question'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "question_credit"), _negated=True),
+                    models.Q(("minutes__gt", 0), ("block__isnull", True), ("question__isnull", False)),
+                    _connector="OR",
+                ),
+                name="ledger_question_credit_names_question",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'question_credit')), fields=('question',), name='ledger_one_credit_per_question'),
+            model_name="ledgerentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "question_credit")),
+                fields=("question",),
+                name="ledger_one_credit_per_question",
+            ),
         ),
         migrations.AddIndex(
-            model_name='chargequestion',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['created_at'], name='chargequestion_open_idx'),
+            model_name="chargequestion",
+            index=models.Index(
+                condition=models.Q(("status", "open")), fields=["created_at"], name="chargequestion_open_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chargequestion',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('time_entry',), name='chargequestion_one_open_per_entry'),
+            model_name="chargequestion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "open")), fields=("time_entry",), name="chargequestion_one_open_per_entry"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chargequestion',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('credited_minutes', 0), ('resolved_at__isnull', True), ('status', 'open')), models.Q(models.Q(('status', 'open'), _negated=True), ('resolved_at__isnull', False)), _connector='OR'), name='chargequestion_resolved_has_time'),
+            model_name="chargequestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("credited_minutes", 0), ("resolved_at__isnull", True), ("status", "open")),
+                    models.Q(models.Q(("status", "open"), _negated=True), ("resolved_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="chargequestion_resolved_has_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chargequestion',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('credited_minutes__gt', 0), ('status', 'credited')), models.Q(models.Q(('status', 'credited'), _negated=True), ('credited_minutes', 0)), _connector='OR'), name='chargequestion_credit_only_when_credited'),
+            model_name="chargequestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("credited_minutes__gt", 0), ("status", "credited")),
+                    models.Q(models.Q(("status", "credited"), _negated=True), ("credited_minutes", 0)),
+                    _connector="OR",
+                ),
+                name="chargequestion_credit_only_when_credited",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chargequestion',
-            constraint=models.CheckConstraint(condition=models.Q(('reason', ''), _negated=True), name='chargequestion_reason_required'),
+            model_name="chargequestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reason", ""), _negated=True), name="chargequestion_reason_required"
+            ),
         ),
     ]

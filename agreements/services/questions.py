@@ -279,7 +279,10 @@ def _audit(
         action=action,
         target=question,
         client=agreement.client,
-        before={"status": QuestionStatus.OPEN, "balance_minutes": balance if balance_before is None else balance_before},
+        before={
+            "status": QuestionStatus.OPEN,
+            "balance_minutes": balance if balance_before is None else balance_before,
+        },
         after={"status": question.status, "balance_minutes": balance, "reply": question.reply, **after},
         summary=format_lazy(
             gettext_lazy("Answered {client}'s question on ticket #{ticket} ({date}): {outcome}"),

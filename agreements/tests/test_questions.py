@@ -81,7 +81,11 @@ def test_it_records_an_open_question_and_audits_it(entry, alice):
     )
     assert balance(entry.agreement) == before == 600 - 90
     event = AuditEvent.objects.get(action=AuditAction.QUESTION_RAISE)
-    assert (event.actor, event.target_id, event.client_id) == (alice, str(question.public_id), entry.agreement.client_id)
+    assert (event.actor, event.target_id, event.client_id) == (
+        alice,
+        str(question.public_id),
+        entry.agreement.client_id,
+    )
     assert event.after["charged_minutes"] == 90
 
 

@@ -38,9 +38,7 @@ def test_staff_credit_part_of_the_charge(client, staff, question, django_capture
     assert client.get(resolve_url(question)).status_code == HTTPStatus.OK
     response = client.post(resolve_url(question), {"outcome": "credited", "reply": "Travel is on us."})
     assert "Enter the minutes to credit." in response.content.decode()
-    response = client.post(
-        resolve_url(question), {"outcome": "credited", "reply": "Too much", "credit_minutes": "91"}
-    )
+    response = client.post(resolve_url(question), {"outcome": "credited", "reply": "Too much", "credit_minutes": "91"})
     assert "At most 90 min can be credited" in response.content.decode()
 
     mail.outbox.clear()
