@@ -309,6 +309,10 @@ WRITES: dict[str, Write] = {
         method="patch",
     ),
     "api:agreement-adjustments": _api("staff", {"id": "agreement"}, {"minutes": 30, "reason": "Goodwill credit"}),
+    "api:question-list": _api("alice", {}, {"time_entry": "@entry", "reason": "Nobody came that day."}),
+    "api:question-resolve": _api(
+        "staff", {"id": "question"}, {"outcome": "explained", "reply": "The router was replaced."}, HTTPStatus.OK
+    ),
     "api:agreement-purchases": _api("staff", {"id": "agreement"}, {"hours": 5}),
     "api:agreement-overage-invoice": _api("staff", {"id": "overage_agreement"}, {}),
     "api:invoice-reload-block": _api("staff", {"id": "reload_draft"}, {"hours": 5}, success=HTTPStatus.OK),
@@ -814,6 +818,14 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "name": F(API_TEXT),
     },
     "api:time-entry-void": {"reason": F(API_TEXT, accepts=[SCRIPT, IMG])},
+    "api:question-list": {
+        "time_entry": F(API_IDS),
+        "reason": F([h for h in API_TEXT if h not in SINGLE_LINE], accepts=MARKUP_AND_UNICODE),
+    },
+    "api:question-resolve": {
+        "outcome": F([H("sideways"), BLANK, NUL, H("number-1", 1)]),
+        "reply": F([h for h in API_TEXT if h not in SINGLE_LINE], accepts=MARKUP_AND_UNICODE),
+    },
     "api:invoice-payments": {
         "amount": F(API_AMOUNTS),
         "method": F([H("bitcoin"), BLANK, NUL, SURROGATE, H("number-1", 1)]),
@@ -914,6 +926,8 @@ SHOWN: dict[tuple[str, str], Shown] = {
     ("api:agreement-purchase-move", "reason"): Shown(MovedOut, "reason", "staff", _client_page),
     ("api:time-entry-list", "notes"): Shown(TimeEntry, "notes", "technician", _mine),
     ("api:time-entry-void", "reason"): Shown(TimeEntry, "void_reason", "technician", _mine),
+    ("api:question-list", "reason"): Shown(ChargeQuestion, "reason", "staff", lambda w, o: reverse("dashboard:home")),
+    ("api:question-resolve", "reply"): Shown(ChargeQuestion, "reply", "alice", _portal_page),
     ("api:token-list", "name"): Shown(ApiToken, "name", "staff", None),  # no page shows it but the admin
 }
 
@@ -1010,7 +1024,7 @@ def world(
         http[role].force_login(user)
     api = {
         role: HttpClient(headers={"Authorization": f"Token {token_create(user=user, name=role, actor=staff).key}"})
-        for role, user in [("staff", staff), ("technician", technician)]
+        for role, user in [("staff", staff), ("technician", technician), ("alice", alice)]
     }
     ids = {
         "today": today.isoformat(),
@@ -1258,6 +1272,8 @@ IDEMPOTENT_WRITES = [
     "api:agreement-purchase-expiry",
     "api:agreement-goodwill",
     "api:agreement-purchase-move",
+    "api:question-list",
+    "api:question-resolve",
 ]
 BAD_KEYS = [H("201-chars", "k" * 201), H("with-space", "my key"), H("non-ascii", "clé-1"), BLANK, NUL]
 

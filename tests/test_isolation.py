@@ -186,6 +186,10 @@ ROUTES: dict[str, Route] = {
     "api:invoice-reload-issue": _api("invoice", STAFF, post_only=True),
     "api:invoice-reload-discard": _api("invoice", STAFF, post_only=True),
     "api:credit-note-list": _api(None),
+    # Questions are between a client's contacts and staff: technicians 404.
+    "api:question-list": _api(None, BILLING),
+    "api:question-detail": _api("question", BILLING),
+    "api:question-resolve": _api("question", BILLING, post_only=True),
     "api:credit-note-detail": _api("credit_note", BILLING),
     "api:credit-note-pdf": _api("credit_note", BILLING),
     # Tokens belong to users, not clients; the whole viewset is staff-only.
