@@ -10,5 +10,6 @@ urlpatterns = [
     path("runway/", views.runway, name="runway"),
     path("cash/", views.cash, name="cash"),
     path("msa/", views.msa, name="msa"),
+    path("questions/", views.questions, name="questions"),
     path("statements/<str:public_id>/", views.statement_download, name="statement"),
 ]

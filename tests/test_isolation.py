@@ -136,6 +136,7 @@ ROUTES: dict[str, Route] = {
     "reports:runway": Route(None, STAFF),
     "reports:cash": Route(None, STAFF),
     "reports:msa": Route(None, STAFF),
+    "reports:questions": Route(None, STAFF),
     "reports:statement": Route("statement", BILLING),
     # --- billing and notifications
     "billing:invoices": Route(None, STAFF),
