@@ -96,6 +96,7 @@ NO_FAILURE_ALERT = frozenset(
         EmailKind.EXHAUSTED_STAFF,
         EmailKind.EMAIL_FAILED_STAFF,
         EmailKind.PASSWORD_RESET,
+        EmailKind.QUESTION_RAISED_STAFF,
     }
 )
 # Emails that carry a sign-in link: their text is blanked once sent, so the
