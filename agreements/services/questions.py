@@ -172,6 +172,11 @@ def question_credit(*, question: ChargeQuestion, actor: User, minutes: int, repl
     with transaction.atomic():
         question, agreement = _open_locked(question)
         entry = question.time_entry
+        if entry.is_void:
+            # Its reversal gave every minute back already: a credit would give them twice.
+            raise ValidationError(
+                gettext("This entry was voided after the question: its minutes are back already. Explain instead.")
+            )
         if minutes > entry.charged_minutes:
             raise ValidationError(
                 {

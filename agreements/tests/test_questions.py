@@ -237,6 +237,16 @@ def test_a_second_answer_is_refused_and_credits_nothing_more(question, staff):
     assert LedgerEntry.objects.filter(kind=LedgerKind.QUESTION_CREDIT).count() == 1
 
 
+def test_an_entry_voided_meanwhile_is_not_credited_again(question, staff):
+    services.time_entry_void(time_entry=question.time_entry, actor=staff, reason="Logged twice")
+    before = state()
+    with pytest.raises(ValidationError, match="minutes are back already"):
+        services.question_credit(question=question, actor=staff, minutes=30, reply="Sorry")
+    assert state() == before
+    services.question_explain(question=question, actor=staff, reply="We voided it: logged twice.")
+    assert assert_balance_is_ledger_sum(question.time_entry.agreement) == 600
+
+
 def test_the_database_holds_one_credit_per_question(question, staff):
     services.question_credit(question=question, actor=staff, minutes=30, reply="Travel time.")
     with pytest.raises(IntegrityError), transaction.atomic():
