@@ -833,6 +833,8 @@ class LedgerKind(models.TextChoices):
     # by an import (imports app) at the rate they were paid at: credited to a
     # block of their own, already paid, never invoiced here.
     OPENING_BALANCE = "opening_balance", _("Opening balance")
+    # Minutes of a questioned time entry given back by staff; names its question.
+    QUESTION_CREDIT = "question_credit", _("Credited after a question")
 
 
 class LedgerQuerySet(models.QuerySet):
@@ -866,6 +868,14 @@ class LedgerEntry(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", verbose_name=_("reverses")
     )
     reason = models.CharField(max_length=500, blank=True, validators=[validate_single_line], verbose_name=_("reason"))
+    question = models.ForeignKey(
+        "ChargeQuestion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger",
+        verbose_name=_("question"),
+    )
     # A time entry's debit (or its reversal) for the part worked outside business hours.
     after_hours = models.BooleanField(default=False, verbose_name=_("after hours"))
     author = models.ForeignKey(
@@ -949,6 +959,17 @@ class LedgerEntry(models.Model):
                 condition=Q(kind=LedgerKind.OPENING_BALANCE),
                 name="ledger_one_opening_balance_per_agreement",
             ),
+            # A question's credit goes to the pool, names its question, and is written once.
+            models.CheckConstraint(
+                condition=~Q(kind=LedgerKind.QUESTION_CREDIT)
+                | (Q(minutes__gt=0) & Q(block__isnull=True) & Q(question__isnull=False)),
+                name="ledger_question_credit_names_question",
+            ),
+            models.UniqueConstraint(
+                fields=["question"],
+                condition=Q(kind=LedgerKind.QUESTION_CREDIT),
+                name="ledger_one_credit_per_question",
+            ),
             # A block is credited once, whatever retries or double clicks happen.
             models.UniqueConstraint(
                 fields=["block"],
@@ -1009,3 +1030,90 @@ class Renewal(models.Model):
 
     def __str__(self) -> str:
         return f"Renewal of {self.agreement} at {self.term_ends_on}"
+
+
+class QuestionStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    EXPLAINED = "explained", _("Explained")
+    CREDITED = "credited", _("Credited")
+    CORRECTED = "corrected", _("Corrected")
+
+
+class ChargeQuestion(models.Model):
+    """A client contact questions one time entry; staff give it one outcome.
+
+    Explained: a reply, nothing changes. Credited: minutes given back by a
+    QUESTION_CREDIT ledger entry that names the question. Corrected: the
+    entry is corrected (voided and replaced) through time_entry_correct;
+    `correction` is the replacement. Changed only by agreements.services.questions.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    time_entry = models.ForeignKey(
+        TimeEntry, on_delete=models.PROTECT, related_name="questions", verbose_name=_("time entry")
+    )
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("raised by")
+    )
+    reason = models.TextField(max_length=2000, verbose_name=_("reason"))
+    status = models.CharField(
+        max_length=16, choices=QuestionStatus.choices, default=QuestionStatus.OPEN, verbose_name=_("status")
+    )
+    reply = models.TextField(max_length=2000, blank=True, verbose_name=_("reply"))
+    credited_minutes = models.PositiveIntegerField(default=0, verbose_name=_("credited minutes"))
+    correction = models.OneToOneField(
+        TimeEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="correcting_question",
+        verbose_name=_("correction"),
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("charge question")
+        verbose_name_plural = _("charge questions")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open question per entry, also when two are raised at the same moment.
+            models.UniqueConstraint(
+                fields=["time_entry"],
+                condition=Q(status=QuestionStatus.OPEN),
+                name="chargequestion_one_open_per_entry",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=QuestionStatus.OPEN, resolved_at__isnull=True, credited_minutes=0)
+                | (~Q(status=QuestionStatus.OPEN) & Q(resolved_at__isnull=False)),
+                name="chargequestion_resolved_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=QuestionStatus.CREDITED, credited_minutes__gt=0)
+                | (~Q(status=QuestionStatus.CREDITED) & Q(credited_minutes=0)),
+                name="chargequestion_credit_only_when_credited",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=""),
+                name="chargequestion_reason_required",
+            ),
+        ]
+        # The dashboard's open questions: read from a small index instead of every question.
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(status="open"), name="chargequestion_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Question on {self.time_entry} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == QuestionStatus.OPEN

@@ -11,7 +11,17 @@ from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, OveragePolicy, Ticket, TimeEntry
+from agreements.models import (
+    Agreement,
+    Block,
+    ChargeQuestion,
+    Client,
+    LedgerEntry,
+    LedgerKind,
+    OveragePolicy,
+    Ticket,
+    TimeEntry,
+)
 
 
 def _client_scope(user: User) -> dict[str, object] | None:
@@ -57,6 +67,19 @@ def tickets_for_user(user: User) -> QuerySet[Ticket]:
 def time_entries_for_user(user: User) -> QuerySet[TimeEntry]:
     entries = TimeEntry.objects.select_related("agreement__client", "ticket", "technician", "work_type")
     return entries if _client_scope(user) is None else entries.filter(agreement__in=agreements_for_user(user))
+
+
+def questions_for_user(user: User) -> QuerySet[ChargeQuestion]:
+    """Charge questions on the agreements the user may see (a contact: their client's only)."""
+    return ChargeQuestion.objects.filter(time_entry__agreement__in=agreements_for_user(user)).select_related(
+        "time_entry__agreement__client",
+        "time_entry__ticket",
+        "time_entry__technician",
+        "time_entry__work_type",
+        "raised_by",
+        "resolved_by",
+        "correction",
+    )
 
 
 def ledger_balance(agreement: Agreement) -> int:

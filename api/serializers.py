@@ -24,12 +24,14 @@ from agreements.models import (
     Block,
     BurnOrder,
     BusinessHours,
+    ChargeQuestion,
     Client,
     ClientContact,
     CreditPolicy,
     Holiday,
     LedgerEntry,
     OveragePolicy,
+    QuestionStatus,
     RolloverPolicy,
     RoundingMode,
     TermEndAction,
@@ -41,7 +43,7 @@ from agreements.models import (
     WorkType,
 )
 from agreements.runway import runway_of
-from agreements.selectors import agreements_for_user, clients_for_user, tickets_for_user
+from agreements.selectors import agreements_for_user, clients_for_user, tickets_for_user, time_entries_for_user
 from agreements.services.timers import timer_elapsed_minutes
 from api.fields import (
     AmountInputField,
@@ -773,6 +775,82 @@ class TimerStopSerializer(serializers.Serializer):
 
 class VoidSerializer(serializers.Serializer):
     reason = StrictCharField(max_length=500)
+
+
+# ---------------------------------------------------------------------------
+# Questioned charges
+
+
+class QuestionSerializer(serializers.ModelSerializer):
+    id = _public_id()
+    time_entry = serializers.UUIDField(source="time_entry.public_id", read_only=True)
+    client = serializers.UUIDField(source="time_entry.agreement.client.public_id", read_only=True)
+    ticket_number = serializers.CharField(source="time_entry.ticket.number", read_only=True)
+    work_date = serializers.DateField(source="time_entry.work_date", read_only=True)
+    charged_minutes = serializers.IntegerField(
+        source="time_entry.charged_minutes", read_only=True, help_text="What the questioned entry charged."
+    )
+    raised_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    correction = serializers.SerializerMethodField(
+        help_text="The entry that replaced the questioned one (outcome corrected); null otherwise."
+    )
+
+    class Meta:
+        model = ChargeQuestion
+        fields = [
+            "id",
+            "time_entry",
+            "client",
+            "ticket_number",
+            "work_date",
+            "charged_minutes",
+            "reason",
+            "status",
+            "reply",
+            "credited_minutes",
+            "correction",
+            "raised_by",
+            "resolved_by",
+            "resolved_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_correction(self, question: ChargeQuestion) -> str | None:
+        return str(question.correction.public_id) if question.correction_id else None
+
+
+class QuestionCreateSerializer(serializers.Serializer):
+    time_entry = PublicIdRelatedField(
+        scope=time_entries_for_user,
+        unknown=_("No time entry with id “%(id)s”."),
+        help_text="The entry questioned: one of your client's, worked within QUESTION_WINDOW_DAYS.",
+    )
+    reason = StrictCharField(max_length=2000, help_text="What is wrong with the charge.")
+
+
+class QuestionResolveSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=[QuestionStatus.EXPLAINED, QuestionStatus.CREDITED, QuestionStatus.CORRECTED],
+        help_text="explained: a reply, nothing changes; credited: `minutes` given back; corrected: the entry "
+        "corrected to `corrected_minutes` and/or `notes`.",
+    )
+    reply = StrictCharField(max_length=2000, help_text="What the client reads, in the email and on the entry.")
+    minutes = BoundedIntegerField(
+        minimum=1, maximum=MAX_ENTRY_MINUTES, required=False, help_text="Credited: at most the charged minutes."
+    )
+    corrected_minutes = BoundedIntegerField(
+        minimum=1, maximum=MAX_ENTRY_MINUTES, required=False, help_text="Corrected: the time actually worked."
+    )
+    notes = StrictCharField(max_length=2000, required=False, help_text="Corrected: the entry's new notes.")
+
+    def validate(self, data: dict) -> dict:
+        if data["outcome"] == QuestionStatus.CREDITED and "minutes" not in data:
+            raise serializers.ValidationError({"minutes": _("Give the minutes to credit.")})
+        if data["outcome"] == QuestionStatus.CORRECTED and not ({"corrected_minutes", "notes"} & set(data)):
+            raise serializers.ValidationError({"corrected_minutes": _("Give the corrected minutes or notes.")})
+        return data
 
 
 # ---------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from agreements.selectors import (
     agreements_for_user,
     clients_for_user,
     ledger_with_running_balance,
+    questions_for_user,
     tickets_for_user,
     time_entries_for_user,
     with_unbilled_overage,
@@ -64,6 +65,7 @@ from billing import services as billing_services
 from billing.credit_notes import credit_note_pdf_name
 from billing.models import InvoiceStatus, Payment
 from billing.selectors import credit_notes_for_user, invoices_for_user
+from notifications import questions as question_notify
 from notifications import services as notification_services
 from notifications.tasks import queue_agreement_check, queue_sending
 
@@ -822,6 +824,78 @@ class TimerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
             "time_entry": body,
         }
         return Response(s.TimerStopSerializer(answer, context=self.get_serializer_context()).data)
+
+
+# Questioned charges
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Questioned charges: staff see every client's, a client contact their own"),
+    retrieve=extend_schema(summary="A questioned charge and its outcome"),
+    create=extend_schema(
+        summary="Question a charge (client contacts)",
+        description="One open question per entry; entries worked within QUESTION_WINDOW_DAYS (90 by default). "
+        "Staff are emailed. Another client's entry answers 400 'No time entry' like an unknown id.",
+        request=s.QuestionCreateSerializer,
+        responses={201: s.QuestionSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    ),
+)
+class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = s.QuestionSerializer
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["created_at", "resolved_at"]
+    ordering = ["-created_at", "-id"]
+
+    def initial(self, request, *args, **kwargs) -> None:  # noqa: ANN001
+        super().initial(request, *args, **kwargs)
+        # Technicians log time; questions are between the client and staff.
+        require(request.user.is_msp_staff or request.user.is_client_contact, "Staff and client contacts only.")
+
+    def get_queryset(self):  # noqa: ANN201
+        return questions_for_user(self.request.user).order_by("-created_at", "-id")
+
+    def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        require(request.user.is_client_contact, "Client contacts question charges; staff answer them.")
+
+        def perform() -> Response:
+            data = _valid(s.QuestionCreateSerializer, self)
+            question = question_notify.question_raise_and_notify(
+                time_entry=data["time_entry"], raised_by=request.user, reason=data["reason"], send=queue_sending
+            )
+            return _out(s.QuestionSerializer, self.get_queryset().get(pk=question.pk), self, status.HTTP_201_CREATED)
+
+        return run_idempotent(request, perform)
+
+    @extend_schema(
+        summary="Answer a questioned charge: explain, credit or correct (staff)",
+        description="Exactly once: a question already answered answers 400 and changes nothing. The client's "
+        "contacts are emailed. Under bill-overage, minutes already billed as overage are refused (a credit "
+        "note on that invoice gives them back).",
+        request=s.QuestionResolveSerializer,
+        responses=s.QuestionSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def resolve(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        question = self.get_object()
+        require(request.user.is_msp_staff, "Only MSP staff answer questions.")
+        require_recent_login(request)
+
+        def perform() -> Response:
+            data = _valid(s.QuestionResolveSerializer, self)
+            common = {"question": question, "actor": request.user, "reply": data["reply"], "send": queue_sending}
+            if data["outcome"] == "explained":
+                question_notify.question_explain_and_notify(**common)
+            elif data["outcome"] == "credited":
+                question_notify.question_credit_and_notify(minutes=data["minutes"], **common)
+            else:
+                question_notify.question_correct_and_notify(
+                    minutes=data.get("corrected_minutes"), notes=data.get("notes"), **common
+                )
+            return _out(s.QuestionSerializer, self.get_queryset().get(pk=question.pk), self)
+
+        return run_idempotent(request, perform)
 
 
 # ---------------------------------------------------------------------------

@@ -51,6 +51,10 @@ class AuditAction(models.TextChoices):
     WEBHOOK_DELETE = "webhook.delete", _("Webhook endpoint removed")
     WEBHOOK_ROTATE = "webhook.rotate", _("Webhook signing secret rotated")
     WEBHOOK_RESEND = "webhook.resend", _("Webhook sent again")
+    QUESTION_RAISE = "question.raise", _("Charge questioned")
+    QUESTION_EXPLAIN = "question.explain", _("Charge question explained")
+    QUESTION_CREDIT = "question.credit", _("Charge question credited")
+    QUESTION_CORRECT = "question.correct", _("Charge question answered by a correction")
 
 
 class AuditEventQuerySet(models.QuerySet):

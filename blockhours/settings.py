@@ -365,6 +365,8 @@ EXPIRY_NOTICE_DAYS = env_int("EXPIRY_NOTICE_DAYS", 14)
 # Within this many days of an agreement's end the sweep sells no reload block
 # (its hours would expire with the term); staff are told instead.
 RELOAD_STOPS_DAYS_BEFORE_TERM_END = env_int("RELOAD_STOPS_DAYS_BEFORE_TERM_END", 30)
+# A client contact can question a time entry worked within this many days.
+QUESTION_WINDOW_DAYS = env_int("QUESTION_WINDOW_DAYS", 90)
 CELERY_BEAT_SCHEDULE = {
     # Webhook deliveries that are due and whose queue message was lost; safe to run twice.
     "send-due-webhooks": {

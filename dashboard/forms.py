@@ -536,3 +536,47 @@ class WebhookEndpointEditForm(WebhookEndpointForm):
     is_active = forms.BooleanField(
         label=_("Active"), required=False, help_text=_("Untick to stop sending to it without removing it.")
     )
+
+
+class QuestionResolveForm(forms.Form):
+    """One outcome for a questioned charge; the service checks the minutes against the entry."""
+
+    OUTCOMES = [
+        ("explained", _("Explain: reply, nothing changes")),
+        ("credited", _("Credit minutes back")),
+        ("corrected", _("Correct the entry")),
+    ]
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=OUTCOMES, widget=forms.RadioSelect)
+    reply = forms.CharField(
+        label=_("Reply to the client"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("The client reads it in the email and on the entry."),
+    )
+    credit_minutes = IntegerField(
+        label=_("Minutes to credit"),
+        required=False,
+        min_value=1,
+        help_text=_("Credit: at most the minutes the entry charged."),
+    )
+    minutes = DurationField(
+        label=_("Corrected duration"),
+        required=False,
+        help_text=_("Correction: the time actually worked, e.g. 45 or 1:15; left empty, it stays as logged."),
+    )
+    notes = forms.CharField(
+        label=_("Corrected notes"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Correction: left empty, the notes stay as logged."),
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        outcome = data.get("outcome")
+        if outcome == "credited" and not data.get("credit_minutes"):
+            self.add_error("credit_minutes", _("Enter the minutes to credit."))
+        if outcome == "corrected" and not data.get("minutes") and not data.get("notes"):
+            self.add_error("minutes", _("Enter the corrected duration or notes."))
+        return data

@@ -28,6 +28,7 @@ urlpatterns = [
     path("technicians/invite/", views.technician_invite, name="technician_invite"),
     path("team/", views.team, name="team"),
     path("team/<str:username>/reinvite/", views.member_reinvite, name="member_reinvite"),
+    path("questions/<str:public_id>/", views.question_resolve, name="question_resolve"),
     path("requests/<str:public_id>/handled/", views.request_handled, name="request_handled"),
     path("business-hours/", views.business_hours, name="business_hours"),
     path("work-types/", views.work_types, name="work_types"),

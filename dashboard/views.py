@@ -30,6 +30,7 @@ from agreements.selectors import (
     agreements_for_user,
     clients_for_user,
     ledger_with_running_balance,
+    questions_for_user,
     time_entries_for_user,
 )
 from agreements.services import calendar as calendar_services
@@ -59,11 +60,13 @@ from dashboard.forms import (
     HolidayForm,
     HoursMoveForm,
     LockoutUnlockForm,
+    QuestionResolveForm,
     ReloadDraftDiscardForm,
     ReloadDraftSizeForm,
     TechnicianInviteForm,
     WorkTypeForm,
 )
+from notifications import questions as question_notify
 from notifications import services as notification_services
 from notifications.selectors import emails_undelivered, reload_drafts_for_user, sweep_status
 from notifications.tasks import queue_sending
@@ -129,6 +132,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "deferred": deferred_revenue(everything),
             "invoice_figures": invoice_figures(invoices_for_user(request.user), today=today),
             "requests": portal_services.hours_requests_open()[:10],
+            "questions": services.questions_open()[:20],
             "reload_drafts": reload_drafts_for_user(request.user),
             "undelivered": emails_undelivered().count(),
             "sweep": sweep_status(),
@@ -204,6 +208,7 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "requests": HoursRequest.objects.filter(agreement__client=client, status="open").select_related(
             "tier", "agreement", "requested_by"
         ),
+        "questions": services.questions_open().filter(time_entry__agreement__client=client),
         "today": today,
     }
     if selected is not None:
@@ -828,6 +833,47 @@ def member_reinvite(request: HttpRequest, username: str) -> HttpResponse:
             _("A new invitation was sent to %(email)s; earlier links no longer work.") % {"email": member.email},
         )
     return redirect("dashboard:team")
+
+
+@staff_required
+@recent_login_required
+def question_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
+    question = get_by_public_id(questions_for_user(request.user), public_id)
+    entry = question.time_entry
+    form = QuestionResolveForm(request.POST or None, initial={"credit_minutes": entry.charged_minutes})
+    if request.method == "POST" and question.is_open and form.is_valid():
+        data = form.cleaned_data
+        common = {"question": question, "actor": request.user, "reply": data["reply"], "send": queue_sending}
+        try:
+            if data["outcome"] == "explained":
+                question_notify.question_explain_and_notify(**common)
+            elif data["outcome"] == "credited":
+                question_notify.question_credit_and_notify(minutes=data["credit_minutes"], **common)
+            else:
+                question_notify.question_correct_and_notify(
+                    minutes=data["minutes"], notes=data["notes"] or None, **common
+                )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            question.refresh_from_db()
+            messages.success(
+                request,
+                _("Question answered (%(outcome)s); the client is told by email.")
+                % {"outcome": question.get_status_display().lower()},
+            )
+            return redirect(_client_page(entry.agreement))
+    return render(
+        request,
+        "dashboard/question.html",
+        {
+            "question": question,
+            "entry": entry,
+            "client": entry.agreement.client,
+            "form": form,
+            "creditable": services.question_creditable_minutes(question),
+        },
+    )
 
 
 @staff_required

@@ -84,6 +84,8 @@ class EmailKind(models.TextChoices):
     EMAIL_FAILED_STAFF = "email_failed_staff", _("Undelivered email alert to staff")
     PAYMENT_FAILED = "payment_failed", _("Online payment failed, to the client")
     PAYMENT_ALERT_STAFF = "payment_alert_staff", _("Online payment problem, to staff")
+    QUESTION_RAISED_STAFF = "question_raised_staff", _("A client questioned a charge, to staff")
+    QUESTION_ANSWERED = "question_answered", _("Answer to a questioned charge, to the client")
 
 
 # Emails whose failure staff are not alerted to: they are staff's own (an
@@ -97,6 +99,7 @@ NO_FAILURE_ALERT = frozenset(
         EmailKind.EMAIL_FAILED_STAFF,
         EmailKind.PAYMENT_ALERT_STAFF,
         EmailKind.PASSWORD_RESET,
+        EmailKind.QUESTION_RAISED_STAFF,
     }
 )
 # Emails that carry a sign-in link: their text is blanked once sent, so the

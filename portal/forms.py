@@ -34,3 +34,12 @@ class HoursRequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Anything we should know, e.g. a purchase-order number."),
     )
+
+
+class QuestionForm(forms.Form):
+    reason = forms.CharField(
+        label=_("What is wrong with this charge?"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("We read every question and answer by email; the answer also shows on the entry."),
+    )

@@ -8,4 +8,5 @@ urlpatterns = [
     path("agreements/<str:public_id>/", views.agreement_detail, name="agreement"),
     path("agreements/<str:public_id>/usage.csv", views.usage_csv, name="usage_csv"),
     path("agreements/<str:public_id>/buy/", views.buy_hours, name="buy"),
+    path("entries/<str:public_id>/question/", views.question_raise, name="question"),
 ]

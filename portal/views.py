@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -12,13 +13,15 @@ from django.utils.translation import gettext as _
 from agreements.domain import block_price
 from agreements.models import Agreement, ClientContact
 from agreements.runway import with_runway
-from agreements.selectors import agreements_for_user, clients_for_user, time_entries_for_user
-from agreements.services import term_end_preview
+from agreements.selectors import agreements_for_user, clients_for_user, questions_for_user, time_entries_for_user
+from agreements.services import question_window_starts_on, term_end_preview
 from agreements.services.calendar import charging_rules_of
 from agreements.summaries import blocks_with_remaining
 from billing.selectors import credit_notes_for_user, invoices_for_user
+from notifications.questions import question_raise_and_notify
+from notifications.tasks import queue_sending
 from portal import services
-from portal.forms import HoursRequestForm, UsageFilterForm
+from portal.forms import HoursRequestForm, QuestionForm, UsageFilterForm
 from ui.access import client_required, get_by_public_id
 from ui.csv import csv_response
 from ui.panels import agreement_cards
@@ -74,6 +77,7 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     blocks = blocks_with_remaining(scoped.filter(pk=agreement.pk)).filter(cancelled_at__isnull=True)
     form, entries = _usage(request, agreement)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    _with_questions(request, list(page))
     return render(
         request,
         "portal/agreement.html",
@@ -84,6 +88,7 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "filter_form": form,
             "page": page,
             "today": timezone.localdate(),
+            "question_from": question_window_starts_on(),
             "term_end": term_end_preview(agreement),
             "charging": charging_rules_of(agreement),
             "invoices": invoices_for_user(request.user)
@@ -96,6 +101,38 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             .order_by("-created_at", "-id")[:50],
         },
     )
+
+
+def _with_questions(request: HttpRequest, entries: list) -> None:
+    """Each entry's latest question (on it, or answered by correcting it into this one) as `entry.question`."""
+    by_entry: dict[int, object] = {}
+    ids = [entry.pk for entry in entries]
+    # Oldest first, so the latest question of an entry wins.
+    for question in (
+        questions_for_user(request.user)
+        .filter(Q(time_entry__in=ids) | Q(correction__in=ids))
+        .order_by("created_at", "id")
+    ):
+        by_entry[question.correction_id if question.correction_id in ids else question.time_entry_id] = question
+    for entry in entries:
+        entry.question = by_entry.get(entry.pk)
+
+
+@client_required
+def question_raise(request: HttpRequest, public_id: str) -> HttpResponse:
+    entry = get_by_public_id(time_entries_for_user(request.user).filter(voided_at__isnull=True), public_id)
+    form = QuestionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            question_raise_and_notify(
+                time_entry=entry, raised_by=request.user, reason=form.cleaned_data["reason"], send=queue_sending
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Thank you — we received your question and will answer it by email."))
+            return redirect("portal:agreement", public_id=entry.agreement.public_id)
+    return render(request, "portal/question.html", {"entry": entry, "agreement": entry.agreement, "form": form})
 
 
 @client_required

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from agreements.models import Client
 from reports import accounting
-from reports.selectors import USAGE_DIMENSIONS
+from reports.selectors import QUESTION_DIMENSIONS, USAGE_DIMENSIONS
 from ui.forms import IntegerField
 
 MONTH_INPUT = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
@@ -59,6 +59,15 @@ class UsageForm(PeriodForm):
         label=_("Group by"),
         required=False,
         choices=[(key, label) for key, (label, _fields) in USAGE_DIMENSIONS.items()],
+    )
+    client = client_search()
+
+
+class QuestionReportForm(PeriodForm):
+    by = forms.ChoiceField(
+        label=_("Group by"),
+        required=False,
+        choices=[(key, label) for key, (label, _field) in QUESTION_DIMENSIONS.items()],
     )
     client = client_search()
 

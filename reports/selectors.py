@@ -40,7 +40,16 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from agreements.domain import money
-from agreements.models import Agreement, AgreementStatus, Client, LedgerEntry, LedgerKind, TimeEntry
+from agreements.models import (
+    Agreement,
+    AgreementStatus,
+    ChargeQuestion,
+    Client,
+    LedgerEntry,
+    LedgerKind,
+    QuestionStatus,
+    TimeEntry,
+)
 from agreements.runway import WINDOW_DAYS, WINDOW_WEEKS, Runway, RunwayRanking
 from billing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
 
@@ -580,3 +589,60 @@ def msa_candidates(*, today: datetime.date, candidates_only: bool = False) -> Ms
     return MsaReport(
         first=first, last=last, months=months, seat_price=seat_price, currency=settings.DEFAULT_CURRENCY, rows=rows
     )
+
+
+# ---------------------------------------------------------------------------
+# Questioned charges: how often, about whom, and how fast they are answered
+
+QUESTION_DIMENSIONS = {
+    "client": (gettext_lazy("Client"), "time_entry__agreement__client__name"),
+    "technician": (gettext_lazy("Technician"), "time_entry__technician__username"),
+}
+
+
+@dataclass(frozen=True)
+class QuestionRow:
+    label: str
+    raised: int
+    open: int
+    explained: int
+    credited: int
+    corrected: int
+    credited_minutes: int
+    median_minutes_to_resolve: int | None  # None: none answered yet
+
+
+def question_report(
+    *, first: datetime.date, last: datetime.date, by: str = "client", clients: QuerySet[Client] | None = None
+) -> list[QuestionRow]:
+    """Questions raised from `first` to `last` (inclusive) per client or technician,
+    most questioned first. The median counts answered questions only, in whole
+    minutes from raised to answered (the lower middle of an even count)."""
+    field_name = QUESTION_DIMENSIONS[by][1]
+    questions = ChargeQuestion.objects.filter(
+        created_at__gte=timezone.make_aware(datetime.datetime.combine(first, datetime.time.min)),
+        created_at__lt=day_end(last),
+    )
+    if clients is not None:
+        questions = questions.filter(time_entry__agreement__client__in=clients)
+    grouped: dict[str, list] = defaultdict(list)
+    for label, status, credited, created_at, resolved_at in questions.values_list(
+        field_name, "status", "credited_minutes", "created_at", "resolved_at"
+    ).iterator(chunk_size=2000):
+        grouped[label].append((status, credited, created_at, resolved_at))
+    rows = []
+    for label, items in grouped.items():
+        waits = sorted(int((done - raised).total_seconds() // 60) for _s, _c, raised, done in items if done)
+        rows.append(
+            QuestionRow(
+                label=label,
+                raised=len(items),
+                open=sum(1 for status, *_ in items if status == QuestionStatus.OPEN),
+                explained=sum(1 for status, *_ in items if status == QuestionStatus.EXPLAINED),
+                credited=sum(1 for status, *_ in items if status == QuestionStatus.CREDITED),
+                corrected=sum(1 for status, *_ in items if status == QuestionStatus.CORRECTED),
+                credited_minutes=sum(credited for _s, credited, *_ in items),
+                median_minutes_to_resolve=waits[(len(waits) - 1) // 2] if waits else None,
+            )
+        )
+    return sorted(rows, key=lambda row: (-row.raised, row.label))

@@ -30,7 +30,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, TimeEntry
+from agreements.models import Agreement, Block, ChargeQuestion, Client, LedgerEntry, LedgerKind, TimeEntry
 from agreements.runway import runway_of, with_runway
 from billing.models import Invoice
 from billing.pdf import STATIC_BASE, html_to_pdf
@@ -61,6 +61,20 @@ class MovementLine:
     day: datetime.date
     description: str
     minutes: int
+
+
+@dataclass(frozen=True)
+class QuestionLine:
+    """A charge the client questioned in the period, and what came of it (so far)."""
+
+    day: datetime.date
+    entry_day: datetime.date
+    ticket: str
+    charged_minutes: int
+    reason: str
+    outcome: str
+    reply: str
+    credited_minutes: int
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,7 @@ class Statement:
     agreements: list[tuple[Agreement, object]] = field(default_factory=list)  # with their runway
     balances: list[AgreementBalanceLine] = field(default_factory=list)
     open_invoices: list[OpenInvoiceLine] = field(default_factory=list)
+    questions: list[QuestionLine] = field(default_factory=list)
 
     @property
     def purchased_minutes(self) -> int:
@@ -242,6 +257,38 @@ def statement_build(*, client: Client, month: datetime.date) -> Statement:
         movements += [
             MovementLine(day=row["day"], description=_movement_text(row["kind"], row["reason"]), minutes=row["total"])
             for row in others
+        ]
+        movements += [
+            MovementLine(
+                day=row["day"],
+                description=gettext("Credited after your question: entry of %(date)s on ticket #%(ticket)s")
+                % {
+                    "date": date_format(row["time_entry__work_date"], "d M Y"),
+                    "ticket": row["time_entry__ticket__number"],
+                },
+                minutes=row["minutes"],
+            )
+            for row in in_month.filter(kind=LedgerKind.QUESTION_CREDIT)
+            .annotate(day=TruncDate("created_at"))
+            .values("day", "time_entry__work_date", "time_entry__ticket__number", "minutes")
+            .order_by("day", "pk")
+        ]
+        statement.questions = [
+            QuestionLine(
+                day=timezone.localdate(question.created_at),
+                entry_day=question.time_entry.work_date,
+                ticket=question.time_entry.ticket.number,
+                charged_minutes=question.time_entry.charged_minutes,
+                reason=question.reason,
+                outcome=question.get_status_display(),
+                reply=question.reply,
+                credited_minutes=question.credited_minutes,
+            )
+            for question in ChargeQuestion.objects.filter(
+                time_entry__agreement__client=client, created_at__gte=start, created_at__lt=end
+            )
+            .select_related("time_entry__ticket")
+            .order_by("created_at", "pk")
         ]
     statement.movements = sorted(movements, key=lambda line: line.day)
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("cash/", views.cash, name="cash"),
     path("msa/", views.msa, name="msa"),
     path("accounting/", views.accounting_export, name="accounting"),
+    path("questions/", views.questions, name="questions"),
     path("statements/<str:public_id>/", views.statement_download, name="statement"),
 ]

@@ -19,7 +19,16 @@ from agreements.models import Client
 from agreements.selectors import clients_for_user
 from reports import accounting, selectors, services
 from reports.charts import columns
-from reports.forms import AccountingExportForm, MsaForm, PeriodForm, RevenueForm, RunwayForm, SeatsForm, UsageForm
+from reports.forms import (
+    AccountingExportForm,
+    MsaForm,
+    PeriodForm,
+    QuestionReportForm,
+    RevenueForm,
+    RunwayForm,
+    SeatsForm,
+    UsageForm,
+)
 from reports.statements import parse_month, statement_build, statement_filename, statement_pdf
 from ui.access import get_by_public_id, staff_required
 from ui.csv import csv_response
@@ -170,6 +179,35 @@ def usage(request: HttpRequest) -> HttpResponse:
             "first": first,
             "last": last,
         },  # fmt: skip
+    )
+
+
+@staff_required
+def questions(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    form = QuestionReportForm(request.GET or None)
+    first, last = _period(form, today)
+    by = (form.cleaned_data.get("by") if form.is_valid() else None) or "client"
+    rows = selectors.question_report(first=first, last=last, by=by, clients=_clients(form))
+    label = str(selectors.QUESTION_DIMENSIONS[by][0])
+    if _wants_csv(request):
+        header = [label, gettext("Raised"), gettext("Open"), gettext("Explained"), gettext("Credited"),
+                  gettext("Corrected"), gettext("Credited (min)"), gettext("Median time to answer (min)")]  # fmt: skip
+        data = (
+            (r.label, r.raised, r.open, r.explained, r.credited, r.corrected, r.credited_minutes,
+             "" if r.median_minutes_to_resolve is None else r.median_minutes_to_resolve)
+            for r in rows
+        )  # fmt: skip
+        return csv_response(_filename(f"questions-by-{by}", today), header, data)
+    totals = {
+        "raised": sum(r.raised for r in rows),
+        "open": sum(r.open for r in rows),
+        "credited_minutes": sum(r.credited_minutes for r in rows),
+    }
+    return render(
+        request,
+        "reports/questions.html",
+        {"form": form, "rows": rows[:ROW_LIMIT], "label": label, "totals": totals, "first": first, "last": last},
     )
 
 

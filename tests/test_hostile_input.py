@@ -49,8 +49,18 @@ from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
 from accounts.services import invitation_send
-from agreements.models import Agreement, Block, Client, LedgerEntry, OveragePolicy, Tier, TimeEntry, Timer
-from agreements.services import time_entry_log, timer_start
+from agreements.models import (
+    Agreement,
+    Block,
+    ChargeQuestion,
+    Client,
+    LedgerEntry,
+    OveragePolicy,
+    Tier,
+    TimeEntry,
+    Timer,
+)
+from agreements.services import question_raise, time_entry_log, timer_start
 from agreements.services.calendar import holiday_add
 from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, tier, work_type
 from api.models import ApiToken
@@ -186,6 +196,9 @@ WRITES: dict[str, Write] = {
         "staff", {}, {"first_name": "Tim", "last_name": "Ng", "email": "tim@northwind.example", "username": "tim"}
     ),
     "dashboard:request_handled": Write("staff", {"public_id": "hours_request"}, {}),
+    "dashboard:question_resolve": Write(
+        "staff", {"public_id": "question"}, {"outcome": "explained", "reply": "The router was replaced on site."}
+    ),
     "dashboard:lockout_unlock": Write("staff", {}, {"kind": "account", "value": "tess"}),
     "dashboard:business_hours": Write("staff", {}, BUSINESS_HOURS_FORM),
     "dashboard:work_type_new": Write("staff", {}, {"name": "Project work", "multiplier": "1.25", "is_active": "on"}),
@@ -275,6 +288,7 @@ WRITES: dict[str, Write] = {
     ),
     # --- client portal
     "portal:buy": Write("alice", {"public_id": "agreement"}, {"tier": "@tier", "note": "PO 1234"}),
+    "portal:question": Write("alice", {"public_id": "entry"}, {"reason": "Nobody came that day."}),
     # --- reports
     "reports:msa": Write("staff", {}, {"client": "@client", "seats": "12"}),
     # --- billing and notifications
@@ -338,6 +352,10 @@ WRITES: dict[str, Write] = {
         method="patch",
     ),
     "api:agreement-adjustments": _api("staff", {"id": "agreement"}, {"minutes": 30, "reason": "Goodwill credit"}),
+    "api:question-list": _api("alice", {}, {"time_entry": "@entry", "reason": "Nobody came that day."}),
+    "api:question-resolve": _api(
+        "staff", {"id": "question"}, {"outcome": "explained", "reply": "The router was replaced."}, HTTPStatus.OK
+    ),
     "api:agreement-purchases": _api("staff", {"id": "agreement"}, {"hours": 5}),
     "api:agreement-overage-invoice": _api("staff", {"id": "overage_agreement"}, {}),
     "api:invoice-reload-block": _api("staff", {"id": "reload_draft"}, {"hours": 5}, success=HTTPStatus.OK),
@@ -715,6 +733,12 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "tier": F([*CHOICES, H("retired-tier", "@retired_tier")]),
         "note": F(OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
     },
+    # Multi-line free text: line breaks are allowed, NUL and overlong text are not.
+    "portal:question": {"reason": F([BLANK, SPACES, LONG, NUL], accepts=MARKUP_AND_UNICODE)},
+    "dashboard:question_resolve": {
+        "outcome": F([H("sideways"), BLANK, NUL]),
+        "reply": F([BLANK, SPACES, LONG, NUL], accepts=MARKUP_AND_UNICODE),
+    },
     "reports:msa": {
         "client": F([H("unknown-uuid", UNKNOWN_UUID), H("abc"), BLANK, NUL]),
         "seats": F(WHOLE_NUMBERS),
@@ -932,6 +956,14 @@ HOSTILE: dict[str, dict[str, Field]] = {
         ),
         "is_active": F([H("string-yes", "yes"), H("number-1", 1), H("null", None)]),
     },
+    "api:question-list": {
+        "time_entry": F(API_IDS),
+        "reason": F([h for h in API_TEXT if h not in SINGLE_LINE], accepts=MARKUP_AND_UNICODE),
+    },
+    "api:question-resolve": {
+        "outcome": F([H("sideways"), BLANK, NUL, H("number-1", 1)]),
+        "reply": F([h for h in API_TEXT if h not in SINGLE_LINE], accepts=MARKUP_AND_UNICODE),
+    },
     "api:invoice-payments": {
         "amount": F(API_AMOUNTS),
         "method": F([H("bitcoin"), BLANK, NUL, SURROGATE, H("number-1", 1)]),
@@ -1005,6 +1037,8 @@ def _mine(_world: dict, _obj: object) -> str:
 
 def _log(_world: dict, _obj: object) -> str:
     return reverse("timesheet:log")
+
+
 def _webhooks_page(_world: dict, _obj: object) -> str:
     return reverse("dashboard:webhooks")
 
@@ -1026,6 +1060,8 @@ SHOWN: dict[tuple[str, str], Shown] = {
     ("timesheet:correct", "notes"): Shown(TimeEntry, "notes", "technician", _mine),
     ("timesheet:correct", "reason"): Shown(TimeEntry, "void_reason", "staff", _client_page),
     ("portal:buy", "note"): Shown(HoursRequest, "note", "staff", lambda w, o: reverse("dashboard:home")),
+    ("portal:question", "reason"): Shown(ChargeQuestion, "reason", "staff", lambda w, o: reverse("dashboard:home")),
+    ("dashboard:question_resolve", "reply"): Shown(ChargeQuestion, "reply", "alice", _portal_page),
     ("billing:invoice_payment", "reference"): Shown(Payment, "reference", "staff", _invoice_page),
     ("billing:invoice_void", "reason"): Shown(Invoice, "void_reason", "staff", _invoice_page),
     ("dashboard:agreement_cancel", "reason"): Shown(CreditNote, "reason", "staff", _client_page),
@@ -1044,6 +1080,8 @@ SHOWN: dict[tuple[str, str], Shown] = {
     ("api:time-entry-void", "reason"): Shown(TimeEntry, "void_reason", "technician", _mine),
     ("timesheet:timer_start", "timer-notes"): Shown(Timer, "notes", "technician", _log),
     ("api:timer-list", "notes"): Shown(Timer, "notes", "technician", _log),
+    ("api:question-list", "reason"): Shown(ChargeQuestion, "reason", "staff", lambda w, o: reverse("dashboard:home")),
+    ("api:question-resolve", "reply"): Shown(ChargeQuestion, "reply", "alice", _portal_page),
     ("api:token-list", "name"): Shown(ApiToken, "name", "staff", None),  # no page shows it but the admin
     ("dashboard:webhooks", "description"): Shown(Endpoint, "description", "staff", _webhooks_page),
     ("api:webhook-endpoint-list", "description"): Shown(Endpoint, "description", "staff", _webhooks_page),
@@ -1084,6 +1122,7 @@ def world(
     entry_tom = time_entry_log(
         agreement=agreement, technician=tom, ticket=ticket, work_date=today, minutes=30, work_type=work_type()
     )
+    question = question_raise(time_entry=entry_tom, raised_by=alice, reason="Why 30 minutes?")
     beyond_blocks = AgreementFactory(client=client_a, name="Projects", overage_policy=OveragePolicy.BILL_OVERAGE)
     time_entry_log(  # 45 min beyond every block: overage to bill
         agreement=beyond_blocks,
@@ -1145,7 +1184,7 @@ def world(
         http[role].force_login(user)
     api = {
         role: HttpClient(headers={"Authorization": f"Token {token_create(user=user, name=role, actor=staff).key}"})
-        for role, user in [("staff", staff), ("technician", technician)]
+        for role, user in [("staff", staff), ("technician", technician), ("alice", alice)]
     }
     ids = {
         "today": today.isoformat(),
@@ -1166,6 +1205,7 @@ def world(
         "ticket_number": ticket.number,
         "ticket_b": str(ticket_b.public_id),
         "hours_request": str(hours_request.public_id),
+        "question": str(question.public_id),
         "token": str(alice_token.public_id),
         "tier": tier(10).pk,
         "retired_tier": retired.pk,
@@ -1398,6 +1438,8 @@ IDEMPOTENT_WRITES = [
     "api:agreement-purchase-expiry",
     "api:agreement-goodwill",
     "api:agreement-purchase-move",
+    "api:question-list",
+    "api:question-resolve",
 ]
 BAD_KEYS = [H("201-chars", "k" * 201), H("with-space", "my key"), H("non-ascii", "clé-1"), BLANK, NUL]
 

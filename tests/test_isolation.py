@@ -31,8 +31,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.models import Invitation
-from agreements.models import Agreement, BusinessHours, Holiday, LedgerEntry, TimeEntry, Timer
-from agreements.services import time_entry_log, timer_start
+from agreements.models import Agreement, BusinessHours, ChargeQuestion, Holiday, LedgerEntry, TimeEntry, Timer
+from agreements.services import question_raise, time_entry_log, timer_start
 from agreements.services.calendar import holiday_add
 from agreements.tests.factories import TicketFactory, tier, work_type
 from api.models import ApiToken
@@ -115,6 +115,7 @@ ROUTES: dict[str, Route] = {
     "dashboard:team": Route(None, STAFF),
     "dashboard:member_reinvite": Route("member", STAFF, post=True, post_only=True),
     "dashboard:request_handled": Route("hours_request", STAFF, post=True),
+    "dashboard:question_resolve": Route("question", STAFF, post=True),
     "dashboard:business_hours": Route(None, STAFF, post=True),
     "dashboard:holiday_add": Route(None, STAFF, post=True, post_only=True),
     "dashboard:holiday_remove": Route("holiday", STAFF, post=True, post_only=True),
@@ -148,6 +149,7 @@ ROUTES: dict[str, Route] = {
     "portal:agreement": Route("agreement", CLIENT),
     "portal:usage_csv": Route("agreement", CLIENT),
     "portal:buy": Route("agreement", CLIENT, post=True),
+    "portal:question": Route("time_entry", CLIENT, post=True),
     # --- reports
     "reports:index": Route(None, STAFF),
     "reports:revenue": Route(None, STAFF),
@@ -156,6 +158,7 @@ ROUTES: dict[str, Route] = {
     "reports:cash": Route(None, STAFF),
     "reports:msa": Route(None, STAFF),
     "reports:accounting": Route(None, STAFF),
+    "reports:questions": Route(None, STAFF),
     "reports:statement": Route("statement", BILLING),
     # --- billing and notifications
     "billing:invoices": Route(None, STAFF),
@@ -217,6 +220,10 @@ ROUTES: dict[str, Route] = {
     "api:invoice-reload-issue": _api("invoice", STAFF, post_only=True),
     "api:invoice-reload-discard": _api("invoice", STAFF, post_only=True),
     "api:credit-note-list": _api(None),
+    # Questions are between a client's contacts and staff: technicians 404.
+    "api:question-list": _api(None, BILLING),
+    "api:question-detail": _api("question", BILLING),
+    "api:question-resolve": _api("question", BILLING, post_only=True),
     "api:credit-note-detail": _api("credit_note", BILLING),
     "api:credit-note-pdf": _api("credit_note", BILLING),
     # Tokens belong to users, not clients; the whole viewset is staff-only.
@@ -320,6 +327,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
     credit_note = block_unused_cancel(
         block=invoice.block, disposition="refund", actor=staff, reason="Acme partial refund", minutes=60
     ).credit_notes[0]
+    question = question_raise(time_entry=entry, raised_by=alice, reason="Acme question: the firewall was fine")
     hours_request = hours_request_create(agreement=agreement, tier=tier(10), requested_by=alice, note="More please")
     token = token_create(user=alice, name="Acme PSA sync", actor=staff).token
     undelivered = OutgoingEmail.objects.create(
@@ -352,6 +360,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "time_entry": {"public_id": entry.public_id},
         "invoice": {"public_id": unpaid.public_id},
         "hours_request": {"public_id": hours_request.public_id},
+        "question": {"public_id": question.public_id},
         "token": {"id": token.public_id},
         "statement": {"public_id": client_a.public_id},
         "email": {"public_id": undelivered.public_id},
@@ -370,7 +379,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
     }
     secrets = [
         CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync", credit_note.number,
-        hook.secret, "acme-psa",
+        hook.secret, "acme-psa", question.reason,
     ]  # fmt: skip
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
 
@@ -422,6 +431,7 @@ def _fingerprint() -> tuple:
         list(Timer.objects.values_list("pk", "technician", "ticket", "started_at")),
         list(Endpoint.objects.values_list("url", "secret", "events", "is_active")),
         list(Delivery.objects.values_list("status", "next_attempt_at")),
+        list(ChargeQuestion.objects.order_by("pk").values_list("status", "credited_minutes")),
     )
 
 

@@ -47,6 +47,15 @@ from agreements.services.opening_balances import (
     clients_create_many,
     opening_balances_credit,
 )
+from agreements.services.questions import (
+    question_correct,
+    question_credit,
+    question_creditable_minutes,
+    question_explain,
+    question_raise,
+    question_window_starts_on,
+    questions_open,
+)
 from agreements.services.renewals import (
     RenewalTerm,
     TermClose,
@@ -124,6 +133,13 @@ __all__ = [
     "ledger_adjust",
     "overage_mark_billed",
     "overage_unbilled_minutes",
+    "question_correct",
+    "question_credit",
+    "question_creditable_minutes",
+    "question_explain",
+    "question_raise",
+    "question_window_starts_on",
+    "questions_open",
     "ticket_get_or_create",
     "time_entry_correct",
     "time_entry_log",
