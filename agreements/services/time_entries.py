@@ -31,6 +31,7 @@ from agreements.models import (
     TimeEntry,
     WorkType,
 )
+from agreements.runway import burn_refresh
 from agreements.services.calendar import after_hours_work_type, holidays_between, opening_hours
 from agreements.services.ledger import (
     _allocate_debit,
@@ -395,6 +396,7 @@ def _charge(
                     reason=reason,
                 ),
             )
+    burn_refresh(agreement)
     return entry
 
 
@@ -456,6 +458,7 @@ def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_a
         TimeEntry.objects.filter(pk=time_entry.pk).update(
             voided_at=time_entry.voided_at, voided_by=actor, void_reason=time_entry.void_reason
         )
+        burn_refresh(agreement)
         if record_audit:
             audit_record(
                 actor=actor,
