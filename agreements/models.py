@@ -650,6 +650,14 @@ class Block(models.Model):
                 name="block_moved_sold_nothing",
             ),
         ]
+        indexes = [
+            # The agreements whose runway needs their blocks (agreements.runway.RunwayRanking).
+            models.Index(
+                fields=["agreement"],
+                condition=Q(minutes_left__gt=0) & Q(expires_on__isnull=False),
+                name="block_expiring_left_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.minutes // 60} h block for {self.agreement}"

@@ -306,7 +306,7 @@ class RunwayRanking:
 
     A slice up to `stop` reads every agreement holding expiring minutes (their
     runway needs the blocks) and only the first `stop` of the others, ranked
-    by the database on the plain forecast, which is their runway: three
+    by the database on the plain forecast, which is their runway: five
     queries in all (with the count), whatever the number of agreements.
     """
 
@@ -336,20 +336,27 @@ class RunwayRanking:
         """The first `stop` (every one when None), each with its runway."""
         candidates = self._agreements
         if stop is not None:
-            # Ranked by the indexed plain runway of the cached burn where it
-            # was counted for today; the rows counted on another day (a
-            # page runs burn_refresh_stale first, so normally none) are
-            # computed here with the expiring ones.
+            # The first `stop` of the agreements whose runway is the plain
+            # forecast, ranked by the index on it (from the burn cached for
+            # today), and every agreement whose runway is computed here:
+            # those holding expiring minutes, and those whose burn was counted
+            # on another day (pages run burn_refresh_stale first: normally
+            # none). Each set read by an index, then fetched by primary key.
             plain = (
                 F("plain_runway_days").desc(nulls_last=True)
                 if self.descending
                 else F("plain_runway_days").asc(nulls_last=True)
             )
-            fresh = Q(burn_computed_on=self.today)
-            first = (
-                self._agreements.filter(fresh, holds_expiring=False).order_by(plain, *self.BY_NAME).values("pk")[:stop]
+            ids = self._agreements.values_list("pk", flat=True)
+            first = ids.filter(burn_computed_on=self.today, holds_expiring=False).order_by(plain, *self.BY_NAME)[:stop]
+            expiring = Block.objects.filter(minutes_left__gt=0, expires_on__isnull=False).values("agreement_id")
+            stale = (
+                Q(burn_computed_on__isnull=True)
+                | Q(burn_computed_on__lt=self.today)
+                | Q(burn_computed_on__gt=self.today)
             )
-            candidates = candidates.filter(Q(holds_expiring=True) | ~fresh | Q(pk__in=first))
+            others = ids.filter(pk__in=expiring).order_by().union(ids.filter(stale).order_by())
+            candidates = candidates.filter(pk__in=[*first, *others])
         # One list in the database's name order (its collation), then a stable
         # sort by runway: ties fall the same way on every page.
         rows = [(a, runway_of(a, today=self.today)) for a in candidates.order_by(*self.BY_NAME)]

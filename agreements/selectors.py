@@ -30,7 +30,10 @@ def clients_for_user(user: User) -> QuerySet[Client]:
 
 
 def agreements_for_user(user: User) -> QuerySet[Agreement]:
-    return Agreement.objects.filter(client__in=clients_for_user(user)).select_related("client")
+    agreements = Agreement.objects.select_related("client")
+    # The MSP's people see every client: no filter at all, where
+    # `client_id IN (SELECT id FROM client)` would cost every query a join.
+    return agreements if _client_scope(user) is None else agreements.filter(client__in=clients_for_user(user))
 
 
 def agreement_get_for_user(user: User, public_id: uuid.UUID | str) -> Agreement:
@@ -43,13 +46,13 @@ def agreement_get_for_user(user: User, public_id: uuid.UUID | str) -> Agreement:
 
 
 def tickets_for_user(user: User) -> QuerySet[Ticket]:
-    return Ticket.objects.filter(client__in=clients_for_user(user))
+    tickets = Ticket.objects.all()
+    return tickets if _client_scope(user) is None else tickets.filter(client__in=clients_for_user(user))
 
 
 def time_entries_for_user(user: User) -> QuerySet[TimeEntry]:
-    return TimeEntry.objects.filter(agreement__in=agreements_for_user(user)).select_related(
-        "agreement__client", "ticket", "technician", "work_type"
-    )
+    entries = TimeEntry.objects.select_related("agreement__client", "ticket", "technician", "work_type")
+    return entries if _client_scope(user) is None else entries.filter(agreement__in=agreements_for_user(user))
 
 
 def ledger_balance(agreement: Agreement) -> int:

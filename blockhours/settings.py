@@ -190,6 +190,10 @@ STAFF_SESSION_IDLE_MINUTES = env_int("STAFF_SESSION_IDLE_MINUTES", 30)
 # ... but a staff request saves the new expiry only when the last save is at
 # least this old: one session write a minute instead of one per request.
 STAFF_SESSION_REFRESH_SECONDS = env_int("STAFF_SESSION_REFRESH_SECONDS", 60)
+# The staff dashboard's totals (hours outstanding, low, exhausted, expiring,
+# charged this month, deferred revenue) scan every agreement: they are cached
+# this many seconds (0: computed on every view); see agreements.summaries.
+DASHBOARD_FIGURES_SECONDS = env_int("DASHBOARD_FIGURES_SECONDS", 60)
 # Selling blocks, adjusting balances, voiding, recording payments and creating
 # API tokens ask staff for their password again when they signed in (or last
 # confirmed it) more than this many hours ago; see accounts.reauth.

@@ -32,34 +32,57 @@ def burn_count(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agreements', '0019_list_ordering_indexes'),
+        ("agreements", "0019_list_ordering_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agreement',
-            name='burn_computed_on',
-            field=models.DateField(editable=False, null=True, verbose_name='burn computed on'),
+            model_name="agreement",
+            name="burn_computed_on",
+            field=models.DateField(editable=False, null=True, verbose_name="burn computed on"),
         ),
         migrations.AddField(
-            model_name='agreement',
-            name='burn_minutes',
-            field=models.IntegerField(default=0, editable=False, verbose_name='burn minutes'),
+            model_name="agreement",
+            name="burn_minutes",
+            field=models.IntegerField(default=0, editable=False, verbose_name="burn minutes"),
         ),
         migrations.AddField(
-            model_name='agreement',
-            name='plain_runway_days',
-            field=models.GeneratedField(db_persist=True, expression=models.Case(models.When(burn_minutes__lte=0, then=models.Value(None)), models.When(balance_minutes__lte=0, then=models.Value(0)), default=django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('balance_minutes'), '*', models.Value(56)), '/', models.F('burn_minutes')), output_field=models.IntegerField()), output_field=models.IntegerField(null=True), verbose_name='plain runway days'),
+            model_name="agreement",
+            name="plain_runway_days",
+            field=models.GeneratedField(
+                db_persist=True,
+                expression=models.Case(
+                    models.When(burn_minutes__lte=0, then=models.Value(None)),
+                    models.When(balance_minutes__lte=0, then=models.Value(0)),
+                    default=django.db.models.expressions.CombinedExpression(
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("balance_minutes"), "*", models.Value(56)
+                        ),
+                        "/",
+                        models.F("burn_minutes"),
+                    ),
+                    output_field=models.IntegerField(),
+                ),
+                output_field=models.IntegerField(null=True),
+                verbose_name="plain runway days",
+            ),
         ),
         migrations.AddIndex(
-            model_name='agreement',
-            index=models.Index(fields=['plain_runway_days'], name='agreement_runway_idx'),
+            model_name="agreement",
+            index=models.Index(fields=["plain_runway_days"], name="agreement_runway_idx"),
         ),
         migrations.AddIndex(
-            model_name='agreement',
-            index=models.Index(fields=['burn_computed_on'], name='agreement_burn_day_idx'),
+            model_name="agreement",
+            index=models.Index(fields=["burn_computed_on"], name="agreement_burn_day_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="block",
+            index=models.Index(
+                condition=models.Q(("minutes_left__gt", 0), ("expires_on__isnull", False)),
+                fields=["agreement"],
+                name="block_expiring_left_idx",
+            ),
         ),
         migrations.RunPython(burn_count, migrations.RunPython.noop),
     ]
