@@ -105,8 +105,8 @@ def toggle(*, jit: str, list_indexes: bool) -> None:
 # minutes logged a week (so balances and runways spread instead of 10,000
 # ties, which a list ordered by runway, then client name, must read in full).
 # Both from the client's id, which every seeded row can reach.
-BLOCK = "(1800 + 60 * ({client} % 97))"
-HOURLY = "(15 * (1 + {client} % 8))"
+BLOCK = "(1800 + 60 * mod({client}, 97))"
+HOURLY = "(15 * (1 + mod({client}, 8)))"
 
 
 def build(clients: int) -> tuple[object, object]:
