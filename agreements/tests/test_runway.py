@@ -267,7 +267,8 @@ def test_a_ranking_pages_exactly_like_sorting_everything(technician):
             assert [a for page in pages for a in page] == expected
         with CaptureQueriesContext(connection) as queries:
             ranking[3:6]
-        assert len(queries) == 4  # the first ids by the index, the expiring or stale ids, those agreements, their blocks
+        # The first ids by the index, the expiring or stale ids, those agreements, their blocks.
+        assert len(queries) == 4
     runways = [runway_of(a, today=today) for a, _ in RunwayRanking(Agreement.objects.all(), today=today).ranked()]
     days = [r.days for r in runways]
     # No burn, all expiring in 3 days; expiring before use in 5 and in 10 days; two idle, nothing expiring.
