@@ -3,6 +3,7 @@
 Callers pass querysets already scoped by agreements.selectors.*_for_user.
 """
 
+import contextlib
 import datetime
 from collections import defaultdict
 from decimal import Decimal
@@ -12,11 +13,14 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from agreements.domain import money
 from agreements.models import Agreement, AgreementStatus, Block, TimeEntry
 
 EXPIRING_DAYS = 30
+# What a cache read or write raises when its server cannot be reached.
+CACHE_ERRORS = (RedisError, OSError)
 
 
 def _of(rows: QuerySet, agreements: QuerySet[Agreement]) -> QuerySet:
@@ -103,4 +107,13 @@ def dashboard_figures(agreements: QuerySet[Agreement], *, today: datetime.date) 
 
     if agreements.query.where or agreements.query.is_sliced or settings.DASHBOARD_FIGURES_SECONDS <= 0:
         return compute()
-    return cache.get_or_set(f"dashboard-figures:{today.isoformat()}", compute, settings.DASHBOARD_FIGURES_SECONDS)
+    key = f"dashboard-figures:{today.isoformat()}"
+    try:
+        cached = cache.get(key)
+    except CACHE_ERRORS:  # the cache down: the page still answers, computing its totals
+        return compute()
+    if cached is None:
+        cached = compute()
+        with contextlib.suppress(*CACHE_ERRORS):
+            cache.set(key, cached, settings.DASHBOARD_FIGURES_SECONDS)
+    return cached

@@ -506,3 +506,32 @@ def test_dashboard_costs_the_same_queries_at_5_and_at_500_clients(client, staff,
     # Soonest run-out first: the least balance per minute of burn, idle ones last.
     days = [card.runway.days for card in response.context["cards"]]
     assert days == sorted(days) and None not in days
+
+
+def test_the_dashboard_totals_are_cached_for_a_minute(client, staff, funded, settings, monkeypatch):
+    settings.DASHBOARD_FIGURES_SECONDS = 60
+    client.force_login(staff)
+    first = client.get(HOME).context["figures"]["outstanding_minutes"]
+    services.ledger_adjust(agreement=funded, minutes=60, reason="Goodwill", author=staff)
+    assert client.get(HOME).context["figures"]["outstanding_minutes"] == first  # cached
+    from django.core.cache import cache
+
+    cache.clear()
+    assert client.get(HOME).context["figures"]["outstanding_minutes"] == first + 60
+    settings.DASHBOARD_FIGURES_SECONDS = 0
+    services.ledger_adjust(agreement=funded, minutes=60, reason="Goodwill", author=staff)
+    assert client.get(HOME).context["figures"]["outstanding_minutes"] == first + 120
+
+
+def test_the_dashboard_answers_with_the_cache_down(client, staff, funded, monkeypatch):
+    from django.core.cache import cache
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get", down)
+    monkeypatch.setattr(cache, "set", down)
+    client.force_login(staff)
+    response = client.get(HOME)
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["figures"]["outstanding_minutes"] == funded.balance_minutes
