@@ -1,3 +1,4 @@
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -10,10 +11,15 @@ class StaffIdleTimeoutMiddleware:
     """MSP staff sessions end after STAFF_SESSION_IDLE_MINUTES without a request.
 
     Staff can sell, adjust and void: a forgotten open session is worth more to
-    an attacker than a client's. Each staff request restarts the idle clock
-    (the session is saved with a new expiry); other roles keep the site-wide
-    session age.
+    an attacker than a client's. A staff request restarts the idle clock (the
+    session is saved with a new expiry), but at most once every
+    STAFF_SESSION_REFRESH_SECONDS: saving the session on every request cost
+    each page a database write. The session thus ends between the idle time
+    less that interval and the idle time after the last request. Other roles
+    keep the site-wide session age.
     """
+
+    SAVED_AT = "_staff_idle_saved_at"  # when the idle clock was last restarted (Unix seconds)
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -21,7 +27,11 @@ class StaffIdleTimeoutMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_msp_staff:
-            request.session.set_expiry(settings.STAFF_SESSION_IDLE_MINUTES * 60)
+            now = int(time.time())
+            saved_at = request.session.get(self.SAVED_AT)
+            if not isinstance(saved_at, int) or not 0 <= now - saved_at < settings.STAFF_SESSION_REFRESH_SECONDS:
+                request.session.set_expiry(settings.STAFF_SESSION_IDLE_MINUTES * 60)
+                request.session[self.SAVED_AT] = now
         return self.get_response(request)
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -429,6 +429,26 @@ class Agreement(models.Model):
     # Cached sum of the ledger, written only by agreements.services under the
     # agreement's row lock; tests check it against the ledger after every call.
     balance_minutes = models.IntegerField(default=0, editable=False, verbose_name=_("balance minutes"))
+    # Cached burn (agreements.runway): the charged minutes of the time entries
+    # not void worked in the 8-week window ending on `burn_computed_on`. Written
+    # by the time-entry services under the agreement's row lock and recounted
+    # nightly (the window slides); a row computed for another day is not used.
+    burn_minutes = models.IntegerField(default=0, editable=False, verbose_name=_("burn minutes"))
+    burn_computed_on = models.DateField(null=True, editable=False, verbose_name=_("burn computed on"))
+    # The runway blind to expiry, from the two caches (whole days; None: no
+    # burn), as agreements.runway.with_runway computes it: indexed, so a list
+    # ranked by runway reads its first page without computing every row's.
+    plain_runway_days = models.GeneratedField(
+        expression=Case(
+            When(burn_minutes__lte=0, then=Value(None)),
+            When(balance_minutes__lte=0, then=Value(0)),
+            default=F("balance_minutes") * Value(56) / F("burn_minutes"),
+            output_field=models.IntegerField(),
+        ),
+        output_field=models.IntegerField(null=True),
+        db_persist=True,
+        verbose_name=_("plain runway days"),
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
@@ -527,6 +547,10 @@ class Agreement(models.Model):
                 condition=Q(status=AgreementStatus.ACTIVE) & Q(balance_minutes__lte=F("low_balance_threshold_minutes")),
                 name="agreement_low_balance_idx",
             ),
+            # The dashboard's default order (agreements.runway.RunwayRanking) and the
+            # search for burn figures left from an earlier day (runway.burn_refresh_stale).
+            models.Index(fields=["plain_runway_days"], name="agreement_runway_idx"),
+            models.Index(fields=["burn_computed_on"], name="agreement_burn_day_idx"),
         ]
 
     def __str__(self) -> str:
@@ -634,6 +658,12 @@ class Block(models.Model):
                 fields=["agreement"],
                 condition=Q(credited_at__isnull=True, cancelled_at__isnull=True),
                 name="block_on_the_way_idx",
+            ),
+            # The agreements whose runway needs their blocks (agreements.runway.RunwayRanking).
+            models.Index(
+                fields=["agreement"],
+                condition=Q(minutes_left__gt=0) & Q(expires_on__isnull=False),
+                name="block_expiring_left_idx",
             ),
         ]
 

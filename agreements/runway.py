@@ -69,14 +69,10 @@ def window_start(today: datetime.date) -> datetime.date:
     return today - datetime.timedelta(days=WINDOW_DAYS - 1)
 
 
-def with_runway(agreements: QuerySet[Agreement], *, today: datetime.date | None = None) -> QuerySet[Agreement]:
-    """Annotate agreements with `burn_window_minutes` (charged in the window),
-    `burn_per_week` (minutes, rounded down) and `forecast_days` (balance ÷
-    daily burn, blind to expiry; None = no burn), and prefetch the blocks
-    holding unused minutes (`runway_blocks`; `runway_of` puts them in burn order): the two
-    queries `runway_of` needs, for any number of agreements.
-    """
-    today = today or timezone.localdate()
+def _charged_in_window(today: datetime.date) -> Coalesce:
+    """The burn counted from the time entries: the charged minutes of the
+    entries not void worked in the window ending `today` (0 when none), for
+    the agreement of the outer query."""
     charged = (
         TimeEntry.objects.filter(
             agreement=OuterRef("pk"),
@@ -89,6 +85,57 @@ def with_runway(agreements: QuerySet[Agreement], *, today: datetime.date | None 
         .annotate(total=Sum("charged_minutes"))
         .values("total")
     )
+    return Coalesce(Subquery(charged, output_field=IntegerField()), Value(0))
+
+
+def burn_refresh(agreement: Agreement, *, today: datetime.date | None = None) -> None:
+    """Recount the agreement's cached burn (`Agreement.burn_minutes`) for today.
+
+    The time-entry services call it after every change to the agreement's
+    time (an entry logged, voided, corrected), inside their transaction and
+    under the agreement's row lock, so the cache moves with the entries. A
+    recount rather than an increment: one statement either way, and it can
+    never drift from the entries.
+    """
+    today = today or timezone.localdate()
+    Agreement.objects.filter(pk=agreement.pk).update(burn_minutes=_charged_in_window(today), burn_computed_on=today)
+
+
+def burn_recompute(*, today: datetime.date | None = None, stale_only: bool = False) -> int:
+    """Recount the cached burn of every agreement (only of those counted on an
+    earlier day, or never, with `stale_only`) in one UPDATE; the number of
+    agreements recounted.
+
+    The window slides every day without any entry changing: entries 56 days
+    old leave it, future-dated ones enter it. The nightly `recompute-burn`
+    beat entry runs this; pages ranking by runway also run it with
+    `stale_only` (nothing to do, one index lookup, once the night's run is
+    done). A row locked by a time entry being logged waits for it and is then
+    skipped: that entry's own refresh has counted it for today.
+    """
+    today = today or timezone.localdate()
+    agreements = Agreement.objects.all()
+    if stale_only:
+        agreements = agreements.filter(Q(burn_computed_on__isnull=True) | Q(burn_computed_on__lt=today))
+    return agreements.update(burn_minutes=_charged_in_window(today), burn_computed_on=today)
+
+
+def burn_refresh_stale(*, today: datetime.date | None = None) -> int:
+    """`burn_recompute(stale_only=True)`: what a page ranking by runway runs first."""
+    return burn_recompute(today=today, stale_only=True)
+
+
+def with_runway(agreements: QuerySet[Agreement], *, today: datetime.date | None = None) -> QuerySet[Agreement]:
+    """Annotate agreements with `burn_window_minutes` (charged in the window),
+    `burn_per_week` (minutes, rounded down) and `forecast_days` (balance ÷
+    daily burn, blind to expiry; None = no burn), and prefetch the blocks
+    holding unused minutes (`runway_blocks`; `runway_of` puts them in burn order): the two
+    queries `runway_of` needs, for any number of agreements.
+
+    The burn is the cached one where it was counted for `today`, and counted
+    from the entries for the other rows: the same figure either way.
+    """
+    today = today or timezone.localdate()
     # Every block with minutes left holds part of the balance (only credited
     # blocks ever receive minutes), in the order the ledger consumes them.
     holding = (
@@ -98,7 +145,11 @@ def with_runway(agreements: QuerySet[Agreement], *, today: datetime.date | None 
     )
     return (
         agreements.annotate(
-            burn_window_minutes=Coalesce(Subquery(charged, output_field=IntegerField()), Value(0)),
+            burn_window_minutes=Case(
+                When(burn_computed_on=today, then=F("burn_minutes")),
+                default=_charged_in_window(today),
+                output_field=IntegerField(),
+            ),
         )
         .annotate(
             burn_per_week=F("burn_window_minutes") / Value(WINDOW_WEEKS),
@@ -255,7 +306,7 @@ class RunwayRanking:
 
     A slice up to `stop` reads every agreement holding expiring minutes (their
     runway needs the blocks) and only the first `stop` of the others, ranked
-    by the database on the plain forecast, which is their runway: three
+    by the database on the plain forecast, which is their runway: five
     queries in all (with the count), whatever the number of agreements.
     """
 
@@ -285,11 +336,27 @@ class RunwayRanking:
         """The first `stop` (every one when None), each with its runway."""
         candidates = self._agreements
         if stop is not None:
+            # The first `stop` of the agreements whose runway is the plain
+            # forecast, ranked by the index on it (from the burn cached for
+            # today), and every agreement whose runway is computed here:
+            # those holding expiring minutes, and those whose burn was counted
+            # on another day (pages run burn_refresh_stale first: normally
+            # none). Each set read by an index, then fetched by primary key.
             plain = (
-                F("forecast_days").desc(nulls_last=True) if self.descending else F("forecast_days").asc(nulls_last=True)
+                F("plain_runway_days").desc(nulls_last=True)
+                if self.descending
+                else F("plain_runway_days").asc(nulls_last=True)
             )
-            first = self._agreements.filter(holds_expiring=False).order_by(plain, *self.BY_NAME).values("pk")[:stop]
-            candidates = candidates.filter(Q(holds_expiring=True) | Q(pk__in=first))
+            ids = self._agreements.values_list("pk", flat=True)
+            first = ids.filter(burn_computed_on=self.today, holds_expiring=False).order_by(plain, *self.BY_NAME)[:stop]
+            expiring = Block.objects.filter(minutes_left__gt=0, expires_on__isnull=False).values("agreement_id")
+            stale = (
+                Q(burn_computed_on__isnull=True)
+                | Q(burn_computed_on__lt=self.today)
+                | Q(burn_computed_on__gt=self.today)
+            )
+            others = ids.filter(pk__in=expiring).order_by().union(ids.filter(stale).order_by())
+            candidates = candidates.filter(pk__in=[*first, *others])
         # One list in the database's name order (its collation), then a stable
         # sort by runway: ties fall the same way on every page.
         rows = [(a, runway_of(a, today=self.today)) for a in candidates.order_by(*self.BY_NAME)]

@@ -3,24 +3,38 @@
 Callers pass querysets already scoped by agreements.selectors.*_for_user.
 """
 
+import contextlib
 import datetime
 from collections import defaultdict
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from agreements.domain import money
 from agreements.models import Agreement, AgreementStatus, Block, TimeEntry
 
 EXPIRING_DAYS = 30
+# What a cache read or write raises when its server cannot be reached.
+CACHE_ERRORS = (RedisError, OSError)
+
+
+def _of(rows: QuerySet, agreements: QuerySet[Agreement]) -> QuerySet:
+    """`rows` of these agreements; every row when `agreements` is not filtered
+    (staff see all), without an `agreement_id IN (SELECT id …)` to compute."""
+    if agreements.query.where or agreements.query.is_sliced:
+        return rows.filter(agreement__in=agreements)
+    return rows.all()
 
 
 def blocks_with_remaining(agreements: QuerySet[Agreement]) -> QuerySet[Block]:
     """Blocks of these agreements, each annotated with `remaining` minutes (the cached ledger sum)."""
     return (
-        Block.objects.filter(agreement__in=agreements)
+        _of(Block.objects, agreements)
         .select_related("tier", "agreement", "moved_from__agreement")
         .annotate(remaining=F("minutes_left"))
         .order_by("-starts_on", "-created_at", "-id")
@@ -48,7 +62,7 @@ def deferred_revenue(agreements: QuerySet[Agreement]) -> dict[str, Decimal]:
     multiply decimals as floats).
     """
     rows = (
-        Block.objects.filter(agreement__in=agreements, minutes_left__gt=0)
+        _of(Block.objects.filter(minutes_left__gt=0), agreements)
         .order_by()
         .values("currency", "rate")
         .annotate(minutes=Sum("minutes_left"))
@@ -73,7 +87,33 @@ def headline_figures(agreements: QuerySet[Agreement], *, today: datetime.date | 
         active=Count("pk", filter=active),
     )
     month_start = today.replace(day=1)
-    figures["charged_this_month"] = TimeEntry.objects.filter(
-        agreement__in=agreements, voided_at__isnull=True, work_date__gte=month_start, work_date__lte=today
+    figures["charged_this_month"] = _of(
+        TimeEntry.objects.filter(voided_at__isnull=True, work_date__gte=month_start, work_date__lte=today), agreements
     ).aggregate(total=Coalesce(Sum("charged_minutes"), 0))["total"]
     return figures
+
+
+def dashboard_figures(agreements: QuerySet[Agreement], *, today: datetime.date) -> dict[str, dict]:
+    """`headline_figures` and `deferred_revenue` for the staff dashboard.
+
+    Over every agreement (the MSP's view) both scan every agreement and block,
+    so they are kept in the cache for DASHBOARD_FIGURES_SECONDS: the page then
+    costs the same at any number of clients, and its totals may lag changes
+    by that long. A scoped queryset is always computed.
+    """
+
+    def compute() -> dict[str, dict]:
+        return {"figures": headline_figures(agreements, today=today), "deferred": deferred_revenue(agreements)}
+
+    if agreements.query.where or agreements.query.is_sliced or settings.DASHBOARD_FIGURES_SECONDS <= 0:
+        return compute()
+    key = f"dashboard-figures:{today.isoformat()}"
+    try:
+        cached = cache.get(key)
+    except CACHE_ERRORS:  # the cache down: the page still answers, computing its totals
+        return compute()
+    if cached is None:
+        cached = compute()
+        with contextlib.suppress(*CACHE_ERRORS):
+            cache.set(key, cached, settings.DASHBOARD_FIGURES_SECONDS)
+    return cached

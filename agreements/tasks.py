@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from agreements.runway import burn_recompute
 from agreements.services import blocks_expire
 
 
@@ -10,3 +11,10 @@ def expire_blocks() -> int:
     Safe to run twice: a block with nothing left gets no second entry.
     """
     return blocks_expire()
+
+
+@shared_task(name="agreements.tasks.recompute_burn", max_retries=3, time_limit=600, soft_time_limit=540)
+def recompute_burn() -> int:
+    """Nightly: recount every agreement's cached burn for the new day (the
+    8-week window slid). Safe to run twice or at any hour: a recount."""
+    return burn_recompute()

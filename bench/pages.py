@@ -101,12 +101,21 @@ def toggle(*, jit: str, list_indexes: bool) -> None:
                 cursor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
+# Agreements differ as they do in life: blocks of 30 to 126 hours, 15 to 120
+# minutes logged a week (so balances and runways spread instead of 10,000
+# ties, which a list ordered by runway, then client name, must read in full).
+# Both from the client's id, which every seeded row can reach.
+BLOCK = "(1800 + 60 * mod({client}, 97))"
+HOURLY = "(15 * (1 + mod({client}, 8)))"
+
+
 def build(clients: int) -> tuple[object, object]:
     """SQL with generate_series for the bulk; the ORM for the two users who sign in."""
     from django.db import connection
 
     from accounts.models import Role, User
     from agreements.models import Agreement, Block, Client, ClientContact, LedgerEntry, Ticket, TimeEntry
+    from agreements.runway import burn_recompute
     from bench.seed import insert_select
 
     technician = User.objects.create(username="bench-tech", role=Role.TECHNICIAN)
@@ -122,7 +131,11 @@ def build(clients: int) -> tuple[object, object]:
         insert_select(
             cursor,
             Agreement,
-            {"client_id": "c.id", "starts_on": "current_date - 365", "balance_minutes": "1800 - 8 * 60"},
+            {
+                "client_id": "c.id",
+                "starts_on": "current_date - 365",
+                "balance_minutes": f"{BLOCK} - 8 * {HOURLY}".format(client="c.id"),
+            },
             "FROM agreements_client c",
         )
         insert_select(
@@ -130,8 +143,8 @@ def build(clients: int) -> tuple[object, object]:
             Block,
             {
                 "agreement_id": "a.id",
-                "minutes": "1800",
-                "minutes_left": "1800 - 8 * 60",
+                "minutes": BLOCK.format(client="a.client_id"),
+                "minutes_left": f"{BLOCK} - 8 * {HOURLY}".format(client="a.client_id"),
                 "rate": "90",
                 "amount": "2700",
                 "currency": "'USD'",
@@ -156,9 +169,9 @@ def build(clients: int) -> tuple[object, object]:
                 "ticket_id": "t.id",
                 "technician_id": "%(tech)s",
                 "work_date": "current_date - 7 * w",
-                "minutes": "60",
+                "minutes": HOURLY.format(client="a.client_id"),
                 "work_type_id": "(SELECT id FROM agreements_worktype WHERE name = 'Normal')",
-                "charged_minutes": "60",
+                "charged_minutes": HOURLY.format(client="a.client_id"),
                 "created_at": "now()",
             },
             "FROM agreements_agreement a JOIN agreements_ticket t ON t.client_id = a.client_id "
@@ -168,7 +181,7 @@ def build(clients: int) -> tuple[object, object]:
         insert_select(
             cursor,
             LedgerEntry,
-            {"agreement_id": "b.agreement_id", "block_id": "b.id", "kind": "'purchase'", "minutes": "1800"},
+            {"agreement_id": "b.agreement_id", "block_id": "b.id", "kind": "'purchase'", "minutes": "b.minutes"},
             "FROM agreements_block b",
         )
         insert_select(
@@ -178,11 +191,14 @@ def build(clients: int) -> tuple[object, object]:
                 "agreement_id": "e.agreement_id",
                 "block_id": "b.id",
                 "kind": "'debit'",
-                "minutes": "-60",
+                "minutes": "-e.charged_minutes",
                 "time_entry_id": "e.id",
             },
             "FROM agreements_timeentry e JOIN agreements_block b ON b.agreement_id = e.agreement_id",
         )
+    # The nightly recount of the cached burn rates (agreements.runway), as beat runs it.
+    burn_recompute()
+    with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     staff = User.objects.create(username="bench-staff", role=Role.STAFF)
     contact = User.objects.create(username="bench-contact", role=Role.CLIENT)

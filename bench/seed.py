@@ -79,7 +79,7 @@ def insert_select_sql(model: type, values: dict[str, str], source: str, params: 
     given = {fields[name].column: expression for name, expression in values.items()}
     columns, expressions = [], []
     for field in model._meta.concrete_fields:
-        if field.primary_key and field.column not in given:
+        if (field.primary_key and field.column not in given) or field.generated:  # the database computes these
             continue
         expression = given.get(field.column) or _default_expression(model, field, params)
         if expression is None:

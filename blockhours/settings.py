@@ -190,6 +190,13 @@ PASSWORD_RESET_WINDOW_MINUTES = env_int("PASSWORD_RESET_WINDOW_MINUTES", 60)
 # MSP staff are signed out after this many idle minutes (other roles keep
 # Django's session age); see accounts.middleware.
 STAFF_SESSION_IDLE_MINUTES = env_int("STAFF_SESSION_IDLE_MINUTES", 30)
+# ... but a staff request saves the new expiry only when the last save is at
+# least this old: one session write a minute instead of one per request.
+STAFF_SESSION_REFRESH_SECONDS = env_int("STAFF_SESSION_REFRESH_SECONDS", 60)
+# The staff dashboard's totals (hours outstanding, low, exhausted, expiring,
+# charged this month, deferred revenue) scan every agreement: they are cached
+# this many seconds (0: computed on every view); see agreements.summaries.
+DASHBOARD_FIGURES_SECONDS = env_int("DASHBOARD_FIGURES_SECONDS", 60)
 # Selling blocks, adjusting balances, voiding, recording payments and creating
 # API tokens ask staff for their password again when they signed in (or last
 # confirmed it) more than this many hours ago; see accounts.reauth.
@@ -387,6 +394,12 @@ CELERY_BEAT_SCHEDULE = {
     "expiry-notices": {
         "task": "notifications.tasks.send_expiry_notices",
         "schedule": env_crontab("EXPIRY_NOTICE_CRON", "15 7 * * *"),
+        "options": {"expires": 60 * 60},
+    },
+    # The burn window slides at midnight: recount the cached burn rates for the new day.
+    "recompute-burn": {
+        "task": "agreements.tasks.recompute_burn",
+        "schedule": env_crontab("BURN_RECOMPUTE_CRON", "1 0 * * *"),
         "options": {"expires": 60 * 60},
     },
     "expire-blocks": {

@@ -25,7 +25,7 @@ from agreements import services
 from agreements.domain import block_name, block_price, format_minutes
 from agreements.domain import money as billing_money
 from agreements.models import AgreementStatus, Block, ClientContact, CreditPolicy, Holiday, Tier, Weekday, WorkType
-from agreements.runway import RunwayRanking, runway_of, with_runway
+from agreements.runway import RunwayRanking, burn_refresh_stale, runway_of, with_runway
 from agreements.selectors import (
     agreements_for_user,
     clients_for_user,
@@ -36,7 +36,7 @@ from agreements.selectors import (
 from agreements.services import calendar as calendar_services
 from agreements.services import work_types as work_type_services
 from agreements.services.calendar import charging_rules_of
-from agreements.summaries import blocks_with_remaining, deferred_revenue, expiring_filter, headline_figures
+from agreements.summaries import blocks_with_remaining, dashboard_figures, expiring_filter
 from billing import credit_notes
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceStatus
@@ -106,15 +106,17 @@ def home(request: HttpRequest) -> HttpResponse:
     elif flag == "expiring":
         agreements = agreements.filter(expiring_filter(today))
 
+    totals = dashboard_figures(everything, today=today)
     sort = request.GET.get("sort", "runway")
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key == "runway":
         # The expiry-aware runway is computed in Python (agreements.runway);
-        # the ranking reads only what the page needs, in a few queries.
-        page = Paginator(RunwayRanking(agreements, today=today, descending=descending), PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
+        # the ranking reads only what the page needs, in a few queries, from
+        # the cached burn: recount first what the night's run has not.
+        burn_refresh_stale(today=today)
+        ranking = RunwayRanking(agreements, today=today, descending=descending)
+        page = Paginator(ranking, PAGE_SIZE).get_page(request.GET.get("page"))
     else:
         key = key if key in SORTS else "client"
         fields = SORTS[key]
@@ -128,8 +130,8 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "dashboard/home.html",
         {
-            "figures": headline_figures(everything, today=today),
-            "deferred": deferred_revenue(everything),
+            "figures": totals["figures"],
+            "deferred": totals["deferred"],
             "invoice_figures": invoice_figures(invoices_for_user(request.user), today=today),
             "requests": portal_services.hours_requests_open()[:10],
             "questions": services.questions_open()[:20],

@@ -307,7 +307,8 @@ def agreement_create(
 ) -> Agreement:
     """A new agreement, last in the client's order unless `position` puts it
     elsewhere (the others then move down one place)."""
-    agreement = Agreement(client=client, **fields)
+    # No time yet: its burn is counted (0) for today, so pages rank it from the cache.
+    agreement = Agreement(client=client, burn_computed_on=timezone.localdate(), **fields)
     _check_agreement_terms(agreement)
     with transaction.atomic():
         # The client row lock queues two agreements created at once for one

@@ -33,6 +33,7 @@ from agreements.models import (
     TimeEntry,
     WorkType,
 )
+from agreements.runway import burn_refresh
 from agreements.services.calendar import after_hours_work_type, holidays_between, opening_hours
 from agreements.services.ledger import (
     _allocate_debit,
@@ -444,6 +445,7 @@ def _charge(
     if debits:
         _write(agreement, debits)
     event_emit(EventKind.TIME_ENTRY_CREATED, data=lambda: time_entry_data(agreement, entry))
+    burn_refresh(agreement)
     return entry
 
 
@@ -506,6 +508,7 @@ def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_a
             voided_at=time_entry.voided_at, voided_by=actor, void_reason=time_entry.void_reason
         )
         event_emit(EventKind.TIME_ENTRY_VOIDED, data=lambda: time_entry_data(agreement, time_entry))
+        burn_refresh(agreement)
         if record_audit:
             audit_record(
                 actor=actor,

@@ -28,7 +28,7 @@ from agreements.models import (
     TermEndAction,
     TimeEntry,
 )
-from agreements.tests.assertions import assert_balance_is_ledger_sum
+from agreements.tests.assertions import assert_balance_is_ledger_sum, assert_burn_is_entry_sum
 from agreements.tests.factories import AgreementFactory, ClientFactory, StaffFactory, TechnicianFactory, TicketFactory
 from agreements.tests.factories import tier as default_tier
 from agreements.tests.factories import work_type as default_work_type
@@ -307,6 +307,8 @@ def apply(op, agreement, staff, technician, ticket, test, *, other) -> None:
 
 def check_invariants(test, agreement) -> None:
     balance = assert_balance_is_ledger_sum(agreement)
+    # The cached burn rate equals a count from the entries (and what pages read, any day).
+    assert_burn_is_entry_sum(agreement, timezone.localdate())
     ledger = LedgerEntry.objects.filter(agreement=agreement)
     # Every block holds between nothing and what was bought.
     for block in Block.objects.filter(agreement=agreement):

@@ -267,8 +267,65 @@ def test_a_ranking_pages_exactly_like_sorting_everything(technician):
             assert [a for page in pages for a in page] == expected
         with CaptureQueriesContext(connection) as queries:
             ranking[3:6]
-        assert len(queries) == 2  # the agreements needed, their blocks
+        # The first ids by the index, the expiring or stale ids, those agreements, their blocks.
+        assert len(queries) == 4
     runways = [runway_of(a, today=today) for a, _ in RunwayRanking(Agreement.objects.all(), today=today).ranked()]
     days = [r.days for r in runways]
     # No burn, all expiring in 3 days; expiring before use in 5 and in 10 days; two idle, nothing expiring.
     assert days[:3] == [3, 5, 10] and days[-2:] == [None, None]
+
+
+def cached_burn(agreement):
+    return tuple(Agreement.objects.values_list("burn_minutes", "burn_computed_on").get(pk=agreement.pk))
+
+
+def test_the_cached_burn_follows_every_log_void_and_correction(stocked, technician):
+    today = timezone.localdate()
+    first = log(stocked, technician, 240, 0)
+    assert cached_burn(stocked) == (240, today)
+    log(stocked, technician, 600, 56)  # outside the window: the cache is recounted, unchanged
+    assert cached_burn(stocked) == (240, today)
+    second = log(stocked, technician, 120, 55)
+    assert cached_burn(stocked) == (360, today)
+    services.time_entry_void(time_entry=second, actor=technician, reason="wrong client")
+    assert cached_burn(stocked) == (240, today)
+    services.time_entry_correct(time_entry=first, actor=technician, reason="typo", minutes=60)
+    assert cached_burn(stocked) == (60, today)
+
+
+def test_the_nightly_recount_slides_the_window(stocked, technician, staff, django_assert_num_queries):
+    from agreements.runway import burn_recompute, burn_refresh_stale
+    from agreements.tasks import recompute_burn
+
+    today = timezone.localdate()
+    other = AgreementFactory(client=ClientFactory(name="Other"))
+    services.ledger_adjust(agreement=other, minutes=600, reason="Opening balance", author=staff)
+    log(stocked, technician, 240, 55)  # leaves the window tomorrow
+    log(stocked, technician, 60, 0)
+    log(other, technician, 30, 0)
+    tomorrow = today + datetime.timedelta(days=1)
+    with django_assert_num_queries(1):  # every agreement, one statement
+        assert burn_recompute(today=tomorrow) == 2
+    assert cached_burn(stocked) == (60, tomorrow) and cached_burn(other) == (30, tomorrow)
+    # Pages recount only what is left from an earlier day: nothing, then one row.
+    assert burn_refresh_stale(today=tomorrow) == 0
+    Agreement.objects.filter(pk=other.pk).update(burn_minutes=999, burn_computed_on=today)
+    assert burn_refresh_stale(today=tomorrow) == 1
+    assert cached_burn(other) == (30, tomorrow)
+    assert recompute_burn() == 2  # the beat task: today again
+    assert cached_burn(stocked) == (300, today)
+
+
+def test_a_burn_counted_on_another_day_is_not_read(stocked, technician):
+    today = timezone.localdate()
+    log(stocked, technician, 240, 0)
+    # As if the nightly recount had not run yet: the stale figure is ignored, the entries counted.
+    Agreement.objects.filter(pk=stocked.pk).update(burn_minutes=5, burn_computed_on=today - datetime.timedelta(days=1))
+    assert with_runway(Agreement.objects.filter(pk=stocked.pk), today=today).get().burn_window_minutes == 240
+    ranked = RunwayRanking(Agreement.objects.all(), today=today)
+    assert [(a.pk, r.days) for a, r in ranked.ranked(1)] == [(stocked.pk, (6000 - 240) * WINDOW_DAYS // 240)]
+
+
+def test_recompute_burn_is_in_the_beat_schedule(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["recompute-burn"]
+    assert entry["task"] == "agreements.tasks.recompute_burn"

@@ -81,6 +81,7 @@ def test_dashboard_query_count_does_not_grow(client, staff, technician):
             assert client.get(HOME, params).status_code == HTTPStatus.OK
         return len(queries)
 
+    client.get(HOME)  # the first request after signing in starts the idle clock (a session write)
     make(5)
     few = [count(), count(sort="-burn", status="all")]
     make(200)
@@ -105,6 +106,7 @@ def test_client_page_query_count_does_not_grow(client, staff, funded, technician
     client.force_login(staff)
     url = reverse("dashboard:client", args=[funded.client.public_id])
     log_entries(funded, technician, 5)
+    client.get(HOME)  # the first request after signing in starts the idle clock (a session write)
     with CaptureQueriesContext(connection) as few:
         client.get(url)
     log_entries(funded, technician, 200, minutes=1)
@@ -410,6 +412,7 @@ def test_dashboard_query_count_with_expiring_hours_does_not_grow(client, staff, 
         assert all(card.runway.expiring for card in response.context["cards"])
         return len(queries)
 
+    client.get(HOME)  # the first request after signing in starts the idle clock (a session write)
     make(3)
     few = [count(), count(sort="-runway", page=2), count(sort="-burn")]
     make(60)
@@ -467,3 +470,68 @@ def test_staff_create_a_renewing_agreement_with_every_end_of_term_setting(client
         agreement.rollover_grace_months,
         agreement.grace_days,
     ) == ("renew", tier(20), 30, "capped_hours", 450, None, 3, 14)
+
+
+def test_dashboard_costs_the_same_queries_at_5_and_at_500_clients(client, staff, technician):
+    """Issue 20: the default page (ranked by runway), its headline figures
+    included, reads a fixed number of rows' worth of queries at any size."""
+    client.force_login(staff)
+    today = timezone.localdate()
+
+    def make(count, start):
+        clients = Client.objects.bulk_create(ClientFactory.build(name=f"Bulk {start + n:04}") for n in range(count))
+        Agreement.objects.bulk_create(
+            Agreement(
+                client=c,
+                balance_minutes=600 + 7 * n,
+                burn_minutes=(n % 5) * 60,  # some idle (no burn), the rest burning
+                burn_computed_on=today,
+            )
+            for n, c in enumerate(clients)
+        )
+
+    def count(**params):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(HOME, params).status_code == HTTPStatus.OK
+        return len(queries)
+
+    client.get(HOME)  # the first request after signing in starts the idle clock (a session write)
+    make(5, 0)
+    few = [count(), count(sort="-runway"), count(flag="low")]
+    make(495, 5)
+    many = [count(), count(sort="-runway"), count(flag="low")]
+    assert many == few
+    response = client.get(HOME)
+    assert len(response.context["cards"]) == 50
+    # Soonest run-out first: the least balance per minute of burn, idle ones last.
+    days = [card.runway.days for card in response.context["cards"]]
+    assert days == sorted(days) and None not in days
+
+
+def test_the_dashboard_totals_are_cached_for_a_minute(client, staff, funded, settings, monkeypatch):
+    settings.DASHBOARD_FIGURES_SECONDS = 60
+    client.force_login(staff)
+    first = client.get(HOME).context["figures"]["outstanding_minutes"]
+    services.ledger_adjust(agreement=funded, minutes=60, reason="Goodwill", author=staff)
+    assert client.get(HOME).context["figures"]["outstanding_minutes"] == first  # cached
+    from django.core.cache import cache
+
+    cache.clear()
+    assert client.get(HOME).context["figures"]["outstanding_minutes"] == first + 60
+    settings.DASHBOARD_FIGURES_SECONDS = 0
+    services.ledger_adjust(agreement=funded, minutes=60, reason="Goodwill", author=staff)
+    assert client.get(HOME).context["figures"]["outstanding_minutes"] == first + 120
+
+
+def test_the_dashboard_answers_with_the_cache_down(client, staff, funded, monkeypatch):
+    from django.core.cache import cache
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get", down)
+    monkeypatch.setattr(cache, "set", down)
+    client.force_login(staff)
+    response = client.get(HOME)
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["figures"]["outstanding_minutes"] == funded.balance_minutes
