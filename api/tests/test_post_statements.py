@@ -34,12 +34,12 @@ def _post(tech_api, body, key):
     return response, [query["sql"] for query in captured.captured_queries]
 
 
-def test_it_logs_time_in_14_statements(tech_api, funded, ticket, checks_queued):
+def test_it_logs_time_in_15_statements(tech_api, funded, ticket, checks_queued):
     body = entry_body(funded, ticket)  # looks up the work type: before counting
     response, statements = _post(tech_api, body, "first-key")
 
     assert response.status_code == HTTPStatus.CREATED, response.content
-    assert len(statements) == 14, "\n".join(statements)
+    assert len(statements) == 15, "\n".join(statements)
     # No savepoints: the key is claimed with INSERT … ON CONFLICT DO NOTHING and
     # the service joins the view's transaction.
     assert not [sql for sql in statements if "SAVEPOINT" in sql]
@@ -56,7 +56,7 @@ def test_it_logs_time_in_14_statements(tech_api, funded, ticket, checks_queued):
 
 
 @pytest.mark.postgres
-def test_it_holds_the_agreement_lock_for_8_statements(tech_api, funded, ticket, checks_queued):
+def test_it_holds_the_agreement_lock_for_9_statements(tech_api, funded, ticket, checks_queued):
     body = entry_body(funded, ticket)
     response, statements = _post(tech_api, body, "first-key")
 
@@ -66,13 +66,15 @@ def test_it_holds_the_agreement_lock_for_8_statements(tech_api, funded, ticket, 
     # The lock, which also reads whether the agreement covers the work type;
     # its blocks with minutes left (read once for the overage check and the
     # allocation); the entry; its debit; the balance; the block's minutes
-    # left; the key's stored response; COMMIT.
-    assert len(under_lock) == 8, "\n".join(under_lock)
+    # left; the cached burn (one UPDATE from the entries); the key's stored
+    # response; COMMIT.
+    assert len(under_lock) == 9, "\n".join(under_lock)
     assert [sql.split()[0] for sql in under_lock] == [
         "SELECT",
         "SELECT",
         "INSERT",
         "INSERT",
+        "UPDATE",
         "UPDATE",
         "UPDATE",
         "UPDATE",
