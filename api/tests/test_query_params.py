@@ -9,6 +9,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from agreements.tests.factories import tier
 from billing.services import invoice_sell_block
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +30,19 @@ LISTS = _list_endpoints()
 @pytest.fixture
 def urls(funded, staff, seller, client_a):
     invoice = invoice_sell_block(agreement=funded, actor=staff, tier=tier(10))
-    ids = {"agreements": funded.public_id, "clients": client_a.public_id, "invoices": invoice.public_id}
+    hook = endpoint_create(url="http://127.0.0.1:9/hook", events=["invoice.paid"], actor=staff).endpoint
+    ids = {
+        "agreements": funded.public_id,
+        "clients": client_a.public_id,
+        "invoices": invoice.public_id,
+        "webhook-endpoints": hook.public_id,
+    }
     return lambda path: path.replace("{id}", str(ids[path.split("/")[3]])) if "{id}" in path else path
 
 
 def test_it_knows_the_list_endpoints():
-    assert len(LISTS) == 16  # with business-hours, holidays and timers
+    # With business hours, holidays, timers, questions and the webhooks' endpoints, deliveries and events.
+    assert len(LISTS) == 20
 
 
 @pytest.mark.parametrize(("path", "parameters"), LISTS, ids=[path for path, _ in LISTS])
