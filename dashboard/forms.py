@@ -528,7 +528,9 @@ class WebhookEndpointForm(forms.Form):
     )
     description = forms.CharField(label=_("Description"), max_length=100, required=False)
     events = forms.MultipleChoiceField(
-        label=_("Events"), choices=EventKind.choices, widget=forms.CheckboxSelectMultiple
+        label=_("Events"),
+        choices=EventKind.choices,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
 
 
