@@ -237,13 +237,18 @@ def _contacts(value: str) -> list[tuple[str, str]]:
     return contacts
 
 
-def parse(data: bytes) -> Parsed:
-    """Read and check a whole file (see the module's docstring)."""
-    if len(data) > settings.IMPORT_MAX_BYTES:
+def check_size(size: int) -> None:
+    """Refuse a file over IMPORT_MAX_BYTES; the page calls it before reading the upload into memory."""
+    if size > settings.IMPORT_MAX_BYTES:
         raise FileRefused(
             gettext("The file is %(size)s MB; at most %(max)s MB can be imported at once. Split it into smaller files.")
-            % {"size": round(len(data) / 1024 / 1024, 1), "max": round(settings.IMPORT_MAX_BYTES / 1024 / 1024, 1)}
+            % {"size": round(size / 1024 / 1024, 1), "max": round(settings.IMPORT_MAX_BYTES / 1024 / 1024, 1)}
         )
+
+
+def parse(data: bytes) -> Parsed:
+    """Read and check a whole file (see the module's docstring)."""
+    check_size(len(data))
     text = decode(data)
     if not text.strip():
         raise FileRefused(gettext("The file is empty."))

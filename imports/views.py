@@ -2,7 +2,6 @@
 the progress a large import reports while a worker runs it."""
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from imports.models import ImportRun, ImportStatus
-from imports.parsing import COLUMNS, FileRefused, template_csv
+from imports.parsing import COLUMNS, FileRefused, check_size, template_csv
 from imports.services import import_confirm, import_status, import_upload
 from ui.access import get_by_public_id, staff_required
 
@@ -29,23 +28,13 @@ def upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload_file = form.cleaned_data["file"]
 
-        if upload_file.size > settings.IMPORT_MAX_BYTES:
-            # Refused before reading it into memory.
-            form.add_error(
-                "file",
-                _("The file is %(size)s MB; at most %(max)s MB can be imported at once. Split it into smaller files.")
-                % {
-                    "size": round(upload_file.size / 1024 / 1024, 1),
-                    "max": round(settings.IMPORT_MAX_BYTES / 1024 / 1024, 1),
-                },
-            )
+        try:
+            check_size(upload_file.size)  # before reading it into memory
+            run = import_upload(filename=upload_file.name, data=upload_file.read(), actor=request.user)
+        except FileRefused as error:
+            form.add_error("file", str(error))
         else:
-            try:
-                run = import_upload(filename=upload_file.name, data=upload_file.read(), actor=request.user)
-            except FileRefused as error:
-                form.add_error("file", str(error))
-            else:
-                return redirect("imports:run", public_id=run.public_id)
+            return redirect("imports:run", public_id=run.public_id)
     return render(
         request,
         "imports/upload.html",

@@ -305,7 +305,5 @@ def test_the_monthly_statement_shows_the_opening_balance(staff):
     _import(csv_bytes(row()), staff)
     client = Client.objects.get()
     statement = statement_build(client=client, month=datetime.date.today().replace(day=1))
-    assert [(line.description, line.minutes) for line in statement.movements] == [
-        ("Opening balance brought over", 750)
-    ]
+    assert [(line.description, line.minutes) for line in statement.movements] == [("Opening balance brought over", 750)]
     assert statement.closing_minutes == 750
