@@ -9,6 +9,7 @@ from agreements.domain import format_minutes
 from agreements.models import (
     Agreement,
     Block,
+    ChargeQuestion,
     Client,
     ClientContact,
     LedgerEntry,
@@ -98,6 +99,24 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "agreement", "kind", "minutes", "block", "time_entry", "reason", "author")
     list_filter = ("kind",)
     search_fields = ("agreement__client__name", "reason")
+
+
+@admin.register(ChargeQuestion)
+class ChargeQuestionAdmin(ReadOnlyAdmin):
+    """Read-only: raised in the portal or the API and answered on the dashboard,
+    through agreements.services.questions (audited, emailed, credited once)."""
+
+    list_display = ("created_at", "time_entry", "raised_by", "status", "credited_minutes", "resolved_by", "resolved_at")
+    list_filter = ("status",)
+    search_fields = ("time_entry__agreement__client__name", "time_entry__ticket__number", "reason", "reply")
+    list_select_related = (
+        "time_entry__agreement__client",
+        "time_entry__ticket",
+        "time_entry__technician",
+        "raised_by",
+        "resolved_by",
+    )
+    raw_id_fields = ("time_entry", "correction")
 
 
 @admin.register(Renewal)

@@ -2,10 +2,12 @@
 the entry. Exact minutes, balance = ledger, audit, and refusals that change nothing."""
 
 import datetime
+from http import HTTPStatus
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from agreements import services
@@ -321,3 +323,35 @@ def test_a_refused_correction_leaves_the_question_open(question, staff):
     assert state() == before
     question.refresh_from_db()
     assert question.is_open
+
+
+def test_the_admin_shows_questions_read_only(client, superuser, question, staff, alice):
+    services.question_credit(question=question, actor=staff, minutes=30, reply="Travel is on us.")
+    client.force_login(superuser)
+    changelist = client.get(reverse("admin:agreements_chargequestion_changelist"))
+    assert changelist.status_code == HTTPStatus.OK
+    page = changelist.content.decode()
+    assert reverse("admin:agreements_chargequestion_change", args=[question.pk]) in page
+    assert '<td class="field-status">Credited</td>' in page
+    assert '<td class="field-credited_minutes">30</td>' in page
+
+    change = client.get(reverse("admin:agreements_chargequestion_change", args=[question.pk]))
+    assert change.status_code == HTTPStatus.OK
+    page = change.content.decode()
+    assert "We were closed that day." in page and "Travel is on us." in page
+    assert 'name="reason"' not in page and 'name="credited_minutes"' not in page  # nothing to edit
+    before = state()
+    for url in (
+        reverse("admin:agreements_chargequestion_add"),
+        reverse("admin:agreements_chargequestion_delete", args=[question.pk]),
+    ):
+        assert client.get(url).status_code == HTTPStatus.FORBIDDEN
+    client.post(
+        reverse("admin:agreements_chargequestion_change", args=[question.pk]),
+        {"status": "open", "credited_minutes": "90", "reason": "edited", "reply": "edited"},
+    )
+    assert state() == before
+
+    client.force_login(alice)  # a client contact is not admin staff: sent to the admin's sign-in
+    response = client.get(reverse("admin:agreements_chargequestion_change", args=[question.pk]))
+    assert response.status_code == HTTPStatus.FOUND and "/admin/login/" in response["Location"]
