@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from agreements.domain import block_price
-from agreements.models import Agreement, ClientContact
+from agreements.domain import block_price, format_minutes
+from agreements.models import Agreement, ClientContact, QuestionStatus
 from agreements.runway import with_runway
 from agreements.selectors import agreements_for_user, clients_for_user, questions_for_user, time_entries_for_user
 from agreements.services import question_window_starts_on, term_end_preview
@@ -103,19 +103,33 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
+def _latest_questions(request: HttpRequest, entries: Q) -> dict[int, object]:
+    """The latest question of each entry matched by `entries` (a filter on
+    ChargeQuestion's time_entry), keyed by the entry that shows it: the
+    questioned entry, or its replacement when the answer corrected it."""
+    by_entry: dict[int, object] = {}
+    # Oldest first, so the latest question of an entry wins.
+    for question in questions_for_user(request.user).filter(entries).order_by("created_at", "id"):
+        by_entry[question.correction_id or question.time_entry_id] = question
+    return by_entry
+
+
 def _with_questions(request: HttpRequest, entries: list) -> None:
     """Each entry's latest question (on it, or answered by correcting it into this one) as `entry.question`."""
-    by_entry: dict[int, object] = {}
     ids = [entry.pk for entry in entries]
-    # Oldest first, so the latest question of an entry wins.
-    for question in (
-        questions_for_user(request.user)
-        .filter(Q(time_entry__in=ids) | Q(correction__in=ids))
-        .order_by("created_at", "id")
-    ):
-        by_entry[question.correction_id if question.correction_id in ids else question.time_entry_id] = question
+    by_entry = _latest_questions(request, Q(time_entry__in=ids) | Q(correction__in=ids))
     for entry in entries:
         entry.question = by_entry.get(entry.pk)
+
+
+def _question_cell(question: object) -> str:
+    """The CSV's Question column: the status, and the minutes a credit gave back."""
+    if question is None:
+        return ""
+    if question.status == QuestionStatus.CREDITED:
+        credited = _("%(minutes)s credited") % {"minutes": format_minutes(question.credited_minutes)}
+        return f"{question.get_status_display()} ({credited})"
+    return str(question.get_status_display())
 
 
 @client_required
@@ -139,6 +153,8 @@ def question_raise(request: HttpRequest, public_id: str) -> HttpResponse:
 def usage_csv(request: HttpRequest, public_id: str) -> HttpResponse:
     agreement = get_by_public_id(agreements_for_user(request.user), public_id)
     _form, entries = _usage(request, agreement)
+    # One query for the agreement's questions, not one per row.
+    questions = _latest_questions(request, Q(time_entry__agreement=agreement))
     rows = (
         (
             e.work_date.isoformat(),
@@ -149,6 +165,7 @@ def usage_csv(request: HttpRequest, public_id: str) -> HttpResponse:
             e.minutes,
             e.charged_minutes,
             e.notes,
+            _question_cell(questions.get(e.pk)),
         )
         for e in entries.iterator(chunk_size=2000)
     )
@@ -161,6 +178,7 @@ def usage_csv(request: HttpRequest, public_id: str) -> HttpResponse:
         _("Worked (min)"),
         _("Charged (min)"),
         _("Notes"),
+        _("Question"),
     ]
     filename = f"usage-{slugify(agreement.client.name)[:40]}-{timezone.localdate():%Y-%m-%d}.csv"
     return csv_response(filename, header, rows)

@@ -1,6 +1,8 @@
 """Questioning a charge from the portal's usage list, and the answer shown on the entry."""
 
+import csv
 import datetime
+import io
 from http import HTTPStatus
 
 import pytest
@@ -10,7 +12,7 @@ from django.utils import timezone
 
 from agreements import services
 from agreements.models import ChargeQuestion, QuestionStatus
-from agreements.tests.factories import work_type
+from agreements.tests.factories import TicketFactory, work_type
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +105,66 @@ def test_the_msp_side_gets_404_on_the_portal_form(client, entry, user, request):
 def test_a_malformed_id_is_404(client, alice):
     client.force_login(alice)
     assert client.get("/portal/entries/not-a-uuid/question/").status_code == HTTPStatus.NOT_FOUND
+
+
+def test_the_usage_csv_has_each_entrys_question(client, alice, staff, charlie, charlies_entry, entry, technician):
+    def log(days_ago: int, minutes: int, number: str):
+        return services.time_entry_log(
+            agreement=entry.agreement,
+            technician=technician,
+            ticket=TicketFactory(client=entry.agreement.client, number=number, subject="VPN"),
+            work_date=timezone.localdate() - datetime.timedelta(days=days_ago),
+            minutes=minutes,
+            work_type=work_type(),
+        )
+
+    explained, corrected, waiting, _unquestioned = (
+        log(2, 60, "T-2"),
+        log(3, 60, "T-3"),
+        log(4, 15, "T-4"),
+        log(5, 30, "T-5"),
+    )
+    credit = services.question_raise(time_entry=entry, raised_by=alice, reason="Too long")
+    services.question_credit(question=credit, actor=staff, minutes=30, reply="Travel is on us.")
+    explain = services.question_raise(time_entry=explained, raised_by=alice, reason="Why?")
+    services.question_explain(question=explain, actor=staff, reply="The server was rebuilt.")
+    correct = services.question_raise(time_entry=corrected, raised_by=alice, reason="It was shorter")
+    services.question_correct(question=correct, actor=staff, reply="It was 45 minutes.", minutes=45)
+    services.question_raise(time_entry=waiting, raised_by=alice, reason="Who called?")
+    services.question_raise(time_entry=charlies_entry, raised_by=charlie, reason="Charlie's own")
+
+    client.force_login(alice)
+    response = client.get(reverse("portal:usage_csv", args=[entry.agreement.public_id]))
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == [
+        "Date", "Technician", "Ticket", "Subject", "Work type", "Worked (min)", "Charged (min)", "Notes", "Question"
+    ]  # fmt: skip
+    assert [(row[2], row[5], row[6], row[8]) for row in rows[1:]] == [
+        (entry.ticket.number, "90", "90", "Credited (30 min credited)"),
+        ("T-2", "60", "60", "Explained"),
+        ("T-3", "45", "45", "Corrected"),  # the replacement carries the answer
+        ("T-4", "15", "15", "Open"),
+        ("T-5", "30", "30", ""),
+    ]
+
+    # Charlie's own export shows his question only, and Alice's is 404 for him.
+    client.force_login(charlie)
+    rows = list(csv.reader(io.StringIO(client.get(
+        reverse("portal:usage_csv", args=[charlies_entry.agreement.public_id])
+    ).content.decode())))  # fmt: skip
+    assert [row[8] for row in rows[1:]] == ["Open"]
+    response = client.get(reverse("portal:usage_csv", args=[entry.agreement.public_id]))
+    assert response.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_the_usage_csv_speaks_the_contacts_language(client, alice, staff, entry):
+    alice.language = "it"
+    alice.save()
+    question = services.question_raise(time_entry=entry, raised_by=alice, reason="Troppo lungo")
+    services.question_credit(question=question, actor=staff, minutes=30, reply="Il viaggio è gratuito.")
+    client.force_login(alice)
+    rows = list(csv.reader(io.StringIO(client.get(
+        reverse("portal:usage_csv", args=[entry.agreement.public_id])
+    ).content.decode())))  # fmt: skip
+    assert rows[0][8] == "Contestazione"
+    assert rows[1][8] == "Accreditato (30 min accreditati)"
