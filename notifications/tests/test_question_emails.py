@@ -9,10 +9,11 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from agreements import services
-from agreements.tests.factories import ClientContactFactory, tier, work_type
+from agreements.tests.factories import ClientContactFactory, StaffFactory, tier, work_type
 from notifications import questions
 from notifications.models import EmailKind, OutgoingEmail
 from notifications.tasks import queue_sending
+from notifications.tests.smtp import start_smtp
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +118,55 @@ def test_a_refused_step_records_no_email(entry, alice, staff, django_capture_on_
     with pytest.raises(Exception, match="minutes"):
         questions.question_credit_and_notify(question=question, actor=staff, minutes=91, reply="Too much", send=print)
     assert not OutgoingEmail.objects.filter(kind=EmailKind.QUESTION_ANSWERED).exists()
+
+
+def test_a_real_smtp_server_receives_each_step_in_the_recipients_language(
+    entry, client_a, alice, bob, staff, smtp_port, django_capture_on_commit_callbacks
+):
+    """The question reaches staff, the answer the Italian client's contacts, as received over SMTP."""
+    client_a.language = "it"
+    client_a.save()
+    StaffFactory(username="paola", email="paola@northwind.example", language="it")  # staff who read Italian
+    number = entry.ticket.number
+    controller, inbox = start_smtp(smtp_port)
+    try:
+        question = raise_question(entry, alice, django_capture_on_commit_callbacks)
+        raised = {tuple(rcpt): message for rcpt, message in inbox.messages}
+        inbox.messages.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            questions.question_credit_and_notify(
+                question=question, actor=staff, minutes=30, reply="Il tempo di viaggio non si paga.", send=queue_sending
+            )
+        answered = {tuple(rcpt): message for rcpt, message in inbox.messages}
+    finally:
+        controller.stop()
+
+    assert set(raised) == {(staff.email,), ("paola@northwind.example",)}
+    english = raised[(staff.email,)]
+    assert english["Subject"].strip() == f"Acme Dental questioned a charge on ticket #{number} ({long_date('en')})"
+    assert "alice of Acme Dental questioned this charge:" in english.get_body(("plain",)).get_content()
+    italian = raised[("paola@northwind.example",)]
+    assert italian["Subject"].strip() == (
+        f"Acme Dental ha contestato un addebito sul ticket #{number} ({long_date('it')})"
+    )
+    text = italian.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "alice di Acme Dental ha contestato questo addebito:" in text
+    assert "Motivo indicato:\nNobody came that day." in text
+    assert f"/dashboard/questions/{question.public_id}/" in text
+
+    assert set(answered) == {("alice@example.com",), ("bob@example.com",)}
+    for message in answered.values():
+        assert message["Subject"].strip() == (
+            f"Risposta alla Vostra contestazione sul ticket #{number} ({long_date('it')}) — Northwind IT"
+        )
+        text = message.get_body(("plain",)).get_content()
+        assert "Abbiamo riaccreditato 30 min sul Vostro saldo." in text
+        assert "Il tempo di viaggio non si paga." in text
+        assert "Saldo attuale: 9 h" in text
+        assert "Abbiamo riaccreditato 30 min sul Vostro saldo." in message.get_body(("html",)).get_content()
+    assert set(OutgoingEmail.objects.values_list("kind", "recipient", "status")) == {
+        (EmailKind.QUESTION_RAISED_STAFF, staff.email, "sent"),
+        (EmailKind.QUESTION_RAISED_STAFF, "paola@northwind.example", "sent"),
+        (EmailKind.QUESTION_ANSWERED, "alice@example.com", "sent"),
+        (EmailKind.QUESTION_ANSWERED, "bob@example.com", "sent"),
+    }
