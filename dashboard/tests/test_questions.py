@@ -81,3 +81,19 @@ def test_only_staff_open_the_resolve_page(client, question, user, request):
     assert client.post(resolve_url(question), {"outcome": "explained", "reply": "x"}).status_code == 404
     question.refresh_from_db()
     assert question.is_open
+
+
+def test_the_outcome_is_a_set_of_labelled_radio_buttons(client, staff, question):
+    """Not a text box around the radios: each outcome is a form-check with its label."""
+    client.force_login(staff)
+    page = client.get(resolve_url(question)).content.decode()
+    assert '<legend class="form-label fs-6">Outcome</legend>' in page
+    assert (
+        '<div class="form-check"><input type="radio" name="outcome" value="credited" id="id_outcome_1" required> '
+        '<label class="form-check-label" for="id_outcome_1">Credit minutes back</label></div>'
+    ) in page
+    assert 'type="radio" name="outcome" value="credited" class="form-control"' not in page
+    page = client.post(resolve_url(question), {"reply": "No outcome chosen"}).content.decode()
+    fieldset = page[page.index("<fieldset") : page.index("</fieldset>")]
+    assert 'aria-describedby="id_outcome_errors"' in fieldset
+    assert '<div class="invalid-feedback d-block" id="id_outcome_errors">This field is required.</div>' in fieldset
