@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def burn_order_text(response):
-    return re.search(r'data-testid="burn-order">(.*?)</dd>', response.content.decode(), re.S).group(1)
+    return re.search(r'data-testid="burn-order">(.*?)</span>', response.content.decode(), re.S).group(1)
 
 
 def test_alice_reads_how_time_is_charged(client, alice, agreement):
