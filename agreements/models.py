@@ -865,6 +865,9 @@ class LedgerKind(models.TextChoices):
     OPENING_BALANCE = "opening_balance", _("Opening balance")
     # Minutes of a questioned time entry given back by staff; names its question.
     QUESTION_CREDIT = "question_credit", _("Credited after a question")
+    # Hours of a block credited before payment, taken back when its bank debit
+    # failed (a CANCELLATION on a sale that stands), given back once it is paid.
+    REINSTATED = "reinstated", _("Hours given back once paid")
 
 
 class LedgerQuerySet(models.QuerySet):
@@ -999,6 +1002,10 @@ class LedgerEntry(models.Model):
                 fields=["question"],
                 condition=Q(kind=LedgerKind.QUESTION_CREDIT),
                 name="ledger_one_credit_per_question",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=LedgerKind.REINSTATED) | (Q(minutes__gt=0) & Q(block__isnull=False)),
+                name="ledger_reinstated_credits_a_block",
             ),
             # A block is credited once, whatever retries or double clicks happen.
             models.UniqueConstraint(

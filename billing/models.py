@@ -422,6 +422,8 @@ class PaymentMethod(models.TextChoices):
     CARD = "card", _("Card")
     BANK_TRANSFER = "bank_transfer", _("Bank transfer")
     CHEQUE = "cheque", _("Cheque")
+    # Collected by the seller from the client's account under a mandate (Stripe), not sent by the client.
+    SEPA_DEBIT = "sepa_debit", _("SEPA Direct Debit")
 
 
 class Payment(models.Model):

@@ -553,7 +553,7 @@ def payment_record(
     amount = _parse_amount(amount)
     errors: dict[str, str] = {}
     if method not in PaymentMethod.values:
-        errors["method"] = _("Choose a payment method: ACH, card, bank transfer or cheque.")
+        errors["method"] = _("Choose a payment method: ACH, card, bank transfer, cheque or SEPA Direct Debit.")
     reference = reference.strip() if isinstance(reference, str) else ""
     if not reference:
         errors["reference"] = _("Enter the payment's reference (ACH trace, card transaction id, cheque number…).")

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import MONEY
+from billing.models import MONEY, PaymentMethod
 
 
 class StripePaymentIntent(models.Model):
@@ -28,6 +28,17 @@ class StripePaymentIntent(models.Model):
     # the webhook and the reconciliation both check it under the invoice lock.
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=300, blank=True)
+    # The Stripe method type of the attempt ("card", "sepa_debit"), once known.
+    method_type = models.CharField(_("method type"), max_length=32, blank=True)
+    # When Stripe made the event that set `status` (its `created`): an older
+    # event arriving late (a "processing" after the failure) changes nothing.
+    status_at = models.DateTimeField(_("status at"), null=True, blank=True)
+    # A one-off SEPA Direct Debit: the mandate text the payer accepted, as
+    # shown on the pay page, and the acceptance sent to Stripe as mandate_data.
+    mandate_text = models.TextField(_("mandate text"), blank=True)
+    mandate_accepted_at = models.DateTimeField(_("mandate accepted at"), null=True, blank=True)
+    mandate_ip = models.GenericIPAddressField(_("mandate accepted from"), null=True, blank=True)
+    mandate_user_agent = models.CharField(_("mandate user agent"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -42,6 +53,13 @@ class StripePaymentIntent(models.Model):
 
     def __str__(self) -> str:
         return self.stripe_id
+
+    @property
+    def method_label(self) -> str:
+        """Our name of the method being charged ("SEPA Direct Debit", "Card")."""
+        from payments.services import METHODS
+
+        return str(PaymentMethod(METHODS.get(self.method_type, PaymentMethod.CARD)).label)
 
 
 class StripeEvent(models.Model):
@@ -78,8 +96,9 @@ class SavedPaymentMethod(models.Model):
     last4 = models.CharField(_("last 4"), max_length=4, blank=True)
     exp_month = models.PositiveSmallIntegerField(_("expiry month"), null=True, blank=True)
     exp_year = models.PositiveSmallIntegerField(_("expiry year"), null=True, blank=True)
-    # The SEPA mandate text the contact agreed to, kept as shown.
+    # The SEPA mandate text the contact agreed to, kept as shown, and when.
     mandate_text = models.TextField(_("mandate text"), blank=True)
+    mandate_accepted_at = models.DateTimeField(_("mandate accepted at"), null=True, blank=True)
     saved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("saved by")
     )
@@ -90,4 +109,11 @@ class SavedPaymentMethod(models.Model):
         verbose_name_plural = _("saved payment methods")
 
     def __str__(self) -> str:
-        return f"{self.brand or self.method_type} •••• {self.last4}"
+        return f"{self.label} •••• {self.last4}"
+
+    @property
+    def label(self) -> str:
+        """What the client calls the method: the card's brand, or "SEPA Direct Debit"."""
+        if self.method_type == "sepa_debit":
+            return str(_("SEPA Direct Debit"))
+        return (self.brand or self.method_type).capitalize()

@@ -12,8 +12,10 @@ for with the signals in payments.signals, which notifications answers.
 """
 
 import datetime
+import hashlib
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,10 +27,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from agreements import services as agreement_services
+from agreements.domain import format_minutes
 from agreements.models import Client
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceStatus, PaymentMethod
-from billing.selectors import invoice_amount_paid
+from billing.selectors import invoice_amount_paid, seller_profile_get
 from payments import provider, signals
 from payments.models import SavedPaymentMethod, StripeEvent, StripePaymentIntent
 
@@ -38,8 +42,8 @@ PAY_LINK_SALT = "payments.pay-link"
 # Intent states in which the amount may still be changed and a method tried.
 OPEN_STATES = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
 PAYMENT_METHOD_ID = re.compile(r"^(pm|card|src)_[A-Za-z0-9]{1,200}$")
-# Stripe's method types → ours. SEPA debit and ACH are both bank debits.
-METHODS = {"card": PaymentMethod.CARD, "sepa_debit": PaymentMethod.BANK_TRANSFER, "us_bank_account": PaymentMethod.ACH}
+# Stripe's method types → ours.
+METHODS = {"card": PaymentMethod.CARD, "sepa_debit": PaymentMethod.SEPA_DEBIT, "us_bank_account": PaymentMethod.ACH}
 
 
 class PayLinkError(Exception):
@@ -159,12 +163,14 @@ class PayResult:
     client_secret: str = ""
 
 
-def invoice_pay(*, invoice: Invoice, payment_method: str) -> PayResult:
+def invoice_pay(*, invoice: Invoice, payment_method: str, mandate: "MandateAcceptance | None" = None) -> PayResult:
     """Charge the method the browser created (Stripe.js) on the invoice's intent.
 
     The browser sends only the method's id: the amount and currency are the
     intent's, set from our invoice. A success is applied at once; the
-    webhook arriving later finds it applied and changes nothing.
+    webhook arriving later finds it applied and changes nothing. A SEPA
+    Direct Debit needs the mandate the payer accepted on the page
+    (`mandate`): it is kept on the intent row and sent to Stripe.
     """
     if not isinstance(payment_method, str) or not PAYMENT_METHOD_ID.match(payment_method):
         return PayResult("error", _("The card details did not reach us. Please try again."))
@@ -174,8 +180,14 @@ def invoice_pay(*, invoice: Invoice, payment_method: str) -> PayResult:
         return PayResult("error", error.message)
     stripe = provider.client()
     try:
+        confirm = _sepa_mandate_confirm_params(row=row, payment_method=payment_method, mandate=mandate)
+    except ValidationError as error:
+        return PayResult("error", " ".join(error.messages))
+    except provider.StripeError:
+        return PayResult("error", _("The card details did not reach us. Please try again."))
+    try:
         stripe.v1.payment_intents.update(row.stripe_id, params={"payment_method": payment_method})
-        intent = stripe.v1.payment_intents.confirm(row.stripe_id)
+        intent = stripe.v1.payment_intents.confirm(row.stripe_id, params=confirm)
     except provider.CardError as error:
         return PayResult("declined", _declined_message(error.user_message))
     except provider.StripeError:
@@ -208,19 +220,26 @@ def _value(obj: object, name: str, default: object = None) -> object:
         return default
 
 
-def _method_of(intent: object) -> str:
+def _method_of(intent: object, known: str = "") -> str:
+    """Our payment method for the intent: from its charge's details, else the
+    type we know it was charged with (`known`), else its only method type."""
     charge = _value(intent, "latest_charge")
     details = _value(charge, "payment_method_details") if charge is not None and not isinstance(charge, str) else None
-    kind = _value(details, "type") if details else None
+    kind = _value(details, "type") if details else (known or None)
     if kind is None:
         types = _value(intent, "payment_method_types") or ["card"]
         kind = types[0] if len(types) == 1 else "card"
     return METHODS.get(kind, PaymentMethod.CARD)
 
 
-def intent_apply(*, intent: object) -> str:
+def intent_apply(*, intent: object, at: datetime.datetime | None = None) -> str:
     """Bring our intent row in line with Stripe's `intent` and, when it
-    succeeded, record the payment once. Returns what happened, for logs."""
+    succeeded, record the payment once. Returns what happened, for logs.
+
+    `at`: when Stripe made the event that reports it (None: Stripe's answer
+    now). A status older than the one we hold is not written back; a
+    success is recorded whenever it arrives. "processing" records nothing.
+    """
     stripe_id = _value(intent, "id")
     status = _value(intent, "status") or ""
     found = StripePaymentIntent.objects.filter(stripe_id=stripe_id).values_list("pk", "invoice_id").first()
@@ -239,10 +258,15 @@ def intent_apply(*, intent: object) -> str:
         invoice = _lock_invoice(invoice_id)  # the lock a manual payment of the same invoice takes too
         row = StripePaymentIntent.objects.select_for_update().get(pk=pk)
         if row.applied_at is not None:
-            return "already applied"
+            return "already applied"  # a late "processing" never un-pays
+        if status != "succeeded" and _is_stale(row, at):
+            log.info("Stale %s for %s ignored (we hold %s since %s)", status, stripe_id, row.status, row.status_at)
+            return "stale status ignored"
         row.status, row.updated_at = status, timezone.now()
+        row.status_at = at or row.updated_at
+        row.method_type = _method_type_of(intent) or row.method_type
         if status != "succeeded":
-            row.save(update_fields=["status", "updated_at"])
+            row.save(update_fields=["status", "updated_at", "status_at", "method_type"])
             return status
         received = _value(intent, "amount_received") or _value(intent, "amount") or 0
         currency = str(_value(intent, "currency") or "").upper()
@@ -267,7 +291,7 @@ def intent_apply(*, intent: object) -> str:
             billing_services.payment_record(
                 invoice=invoice,
                 amount=amount,
-                method=_method_of(intent),
+                method=_method_of(intent, row.method_type),
                 reference=stripe_id,
                 paid_on=timezone.localdate(),
                 actor=None,
@@ -287,13 +311,13 @@ def intent_apply(*, intent: object) -> str:
                 },
             )
         row.applied_at, row.outcome = timezone.now(), "recorded"
-        row.save(update_fields=["status", "updated_at", "applied_at", "outcome"])
+        row.save(update_fields=["status", "updated_at", "status_at", "method_type", "applied_at", "outcome"])
         return "recorded"
 
 
 def _refuse(row: StripePaymentIntent, invoice: Invoice, message: str) -> str:
     row.applied_at, row.outcome = timezone.now(), message[:300]
-    row.save(update_fields=["status", "updated_at", "applied_at", "outcome"])
+    row.save(update_fields=["status", "updated_at", "status_at", "method_type", "applied_at", "outcome"])
     signals.payment_alert.send(
         sender=StripePaymentIntent, invoice=invoice, topic=f"refused:{row.stripe_id}", message=message
     )
@@ -301,7 +325,7 @@ def _refuse(row: StripePaymentIntent, invoice: Invoice, message: str) -> str:
     return "refused"
 
 
-def _intent_failed(intent: object, *, event_id: str) -> str:
+def _intent_failed(intent: object, *, event_id: str, at: datetime.datetime | None = None) -> str:
     stripe_id = _value(intent, "id")
     row = StripePaymentIntent.objects.filter(stripe_id=stripe_id).select_related("invoice").first()
     if row is None:
@@ -310,15 +334,27 @@ def _intent_failed(intent: object, *, event_id: str) -> str:
         invoice = _lock_invoice(row.invoice_id)
         row = StripePaymentIntent.objects.select_for_update().get(pk=row.pk)
         if row.applied_at is not None or invoice.status != InvoiceStatus.ISSUED:
-            return "late failure ignored"  # a success (or a manual payment) came first: nothing to tell
+            # A success (or a manual payment) came first: nothing to tell, nothing taken back.
+            log.warning("Failure of %s after it was applied (invoice %s) ignored", stripe_id, invoice.number)
+            return "late failure ignored"
+        if _is_stale(row, at):
+            log.info("Stale failure of %s ignored (we hold %s since %s)", stripe_id, row.status, row.status_at)
+            return "stale status ignored"
+        was_processing = row.status == "processing"
         row.status, row.updated_at = _value(intent, "status") or "requires_payment_method", timezone.now()
-        row.save(update_fields=["status", "updated_at"])
+        row.status_at = at or row.updated_at
+        row.method_type = _method_type_of(intent) or row.method_type
+        row.save(update_fields=["status", "updated_at", "status_at", "method_type"])
         error = _value(intent, "last_payment_error") or {}
         reason = _value(error, "message") or ""
+        if was_processing:
+            # A bank debit (SEPA) failed days after it was accepted.
+            _debit_failed_take_back(row=row, invoice=invoice, reason=reason)
         signals.payment_failed.send(
             sender=StripePaymentIntent,
             invoice=invoice,
-            topic=f"failed:{event_id}",
+            # One email per failed attempt (its charge), whichever event or reconciliation reports it.
+            topic=f"failed:{stripe_id}:{_value(error, 'charge')}" if _value(error, "charge") else f"failed:{event_id}",
             reason=reason,
             pay_url=pay_link_url(invoice),
         )
@@ -378,14 +414,15 @@ def webhook_receive(*, payload: bytes, signature: str) -> str:
         )
         if not created:
             return "duplicate"
+        at = _event_time(event)
         if event.type == "payment_intent.succeeded":
-            outcome = intent_apply(intent=obj)
+            outcome = intent_apply(intent=obj, at=at)
         elif event.type == "payment_intent.payment_failed":
-            outcome = _intent_failed(obj, event_id=event.id)
+            outcome = _intent_failed(obj, event_id=event.id, at=at)
         elif event.type == "charge.refunded":
             outcome = _charge_refunded(obj)
         elif event.type.startswith("payment_intent."):
-            outcome = intent_apply(intent=obj)  # processing, canceled…: the status is kept
+            outcome = intent_apply(intent=obj, at=at)  # processing, canceled…: the status is kept
         else:
             outcome = "ignored"
         stored.outcome = outcome
@@ -422,9 +459,20 @@ def reconcile() -> ReconcileReport:
             log.exception("Could not ask Stripe about %s", stripe_id)
             report.errors += 1
             continue
-        if intent_apply(intent=intent) == "recorded":
+        if _reconcile_one(intent) == "recorded":
             report.recorded += 1
     return report
+
+
+def _reconcile_one(intent: object) -> str:
+    """A debit we hold as processing that Stripe now reports failed is a
+    failure the webhook did not bring; anything else is applied as usual."""
+    stripe_id = _value(intent, "id")
+    held = StripePaymentIntent.objects.filter(stripe_id=stripe_id).values_list("status", flat=True).first()
+    error = _value(intent, "last_payment_error")
+    if held == "processing" and _value(intent, "status") == "requires_payment_method" and error:
+        return _intent_failed(intent, event_id=f"reconcile:{stripe_id}:{_value(error, 'charge') or ''}")
+    return intent_apply(intent=intent)
 
 
 # ---------------------------------------------------------------------------
@@ -437,9 +485,20 @@ def saved_method_for(client: Client) -> SavedPaymentMethod | None:
     return SavedPaymentMethod.objects.filter(client=client).first()
 
 
-def setup_start(*, client: Client) -> str:
-    """A SetupIntent for the client's billing contact to save a card with
-    (Stripe.js confirms it in the browser); returns its client secret."""
+def setup_start(*, client: Client, method_type: str = "card", mandate: str = "") -> str:
+    """A SetupIntent for the client's billing contact to save a card, or a
+    bank account for SEPA Direct Debit, with (Stripe.js confirms it in the
+    browser); returns its client secret. For SEPA, `mandate` is the digest
+    of the mandate text the page showed: it must be today's text, and the
+    SetupIntent carries it to payment_method_save."""
+    metadata = {"client": str(client.public_id)}
+    if method_type == "sepa_debit":
+        text = client_mandate_text(client)
+        if not text or not isinstance(mandate, str) or not secrets.compare_digest(mandate, mandate_digest(text)):
+            raise _mandate_error()
+        metadata["mandate"] = mandate
+    elif method_type != "card":
+        raise ValidationError(_("Choose a card or a bank account (SEPA Direct Debit)."))
     stripe = provider.client()
     saved = SavedPaymentMethod.objects.filter(client=client).first()
     customer_id = saved.customer_id if saved else ""
@@ -453,8 +512,8 @@ def setup_start(*, client: Client) -> str:
         params={
             "customer": customer_id,
             "usage": "off_session",
-            "payment_method_types": ["card"],
-            "metadata": {"client": str(client.public_id)},
+            "payment_method_types": [method_type],
+            "metadata": metadata,
         }
     )
     return setup.client_secret
@@ -476,18 +535,28 @@ def payment_method_save(*, client: Client, setup_intent_id: str, actor: User | N
         raise ValidationError(_("The card was not confirmed, so it was not saved. Try again or use another card."))
     method_id = setup.payment_method if isinstance(setup.payment_method, str) else setup.payment_method.id
     method = stripe.v1.payment_methods.retrieve(method_id)
+    kind = _value(method, "type") or "card"
     details = _value(method, "card") or {}
+    mandate_text, mandate_accepted_at = "", None
+    if kind == "sepa_debit":
+        details = _value(method, "sepa_debit") or {}
+        mandate_text = client_mandate_text(client)
+        # The text whose digest the page sent when the SetupIntent was opened (setup_start).
+        if not mandate_text or _value(setup.metadata, "mandate") != mandate_digest(mandate_text):
+            raise _mandate_error()
+        mandate_accepted_at = timezone.now()
     with transaction.atomic():
         old = SavedPaymentMethod.objects.select_for_update().filter(client=client).first()
         fields = {
             "customer_id": setup.customer if isinstance(setup.customer, str) else setup.customer.id,
             "payment_method_id": method_id,
-            "method_type": _value(method, "type") or "card",
-            "brand": str(_value(details, "brand") or "")[:32],
+            "method_type": kind,
+            "brand": str(_value(details, "brand") or _value(details, "country") or "")[:32],
             "last4": str(_value(details, "last4") or "")[:4],
             "exp_month": _value(details, "exp_month"),
             "exp_year": _value(details, "exp_year"),
-            "mandate_text": "",
+            "mandate_text": mandate_text,
+            "mandate_accepted_at": mandate_accepted_at,
             "saved_by": actor,
             "saved_at": timezone.now(),
         }
@@ -567,6 +636,7 @@ def reload_invoice_charge(*, invoice_id: int) -> str:
                 amount=due,
                 currency=invoice.currency.upper(),
                 status=intent.status,
+                method_type=saved.method_type,
             )
             if intent.status in ("succeeded", "processing"):
                 return intent_apply(intent=intent)
@@ -579,3 +649,159 @@ def reload_invoice_charge(*, invoice_id: int) -> str:
             pay_url=pay_link_url(invoice),
         )
         return "declined"
+
+
+# ---------------------------------------------------------------------------
+# SEPA Direct Debit: the mandate, a debit that is processing for days, and
+# one that fails after it was accepted
+
+
+@dataclass(frozen=True)
+class MandateAcceptance:
+    """What the payer's browser sent with a SEPA payment: the digest of the
+    mandate text the page showed, and who accepted it (for Stripe's mandate_data)."""
+
+    digest: str
+    ip_address: str
+    user_agent: str
+
+
+def sepa_mandate_text(seller_name: str) -> str:
+    """Stripe's standard SEPA Direct Debit mandate wording, naming the seller."""
+    return _(
+        "By providing your payment information and confirming this payment, you authorise (A) %(name)s and "
+        "Stripe, our payment service provider, to send instructions to your bank to debit your account and "
+        "(B) your bank to debit your account in accordance with those instructions. As part of your rights, "
+        "you are entitled to a refund from your bank under the terms and conditions of your agreement with "
+        "your bank. A refund must be claimed within 8 weeks starting from the date on which your account was "
+        "debited. Your rights are explained in a statement that you can obtain from your bank. You agree to "
+        "receive notifications for future debits up to 2 days before they occur."
+    ) % {"name": seller_name}
+
+
+def mandate_digest(text: str) -> str:
+    """Sent back by the page with the IBAN: the server keeps the text only if it is the one shown."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def invoice_mandate_text(invoice: Invoice) -> str:
+    """The mandate for a one-off debit of this invoice: the seller named on the invoice."""
+    if invoice.currency.upper() != "EUR":
+        return ""
+    return sepa_mandate_text(invoice.seller_name)
+
+
+def client_mandate_text(client: Client) -> str:
+    """The mandate for debits of future reloads (a method on file); EUR clients only."""
+    seller = seller_profile_get()
+    if client.currency.upper() != "EUR" or seller is None or not seller.name.strip():
+        return ""
+    return sepa_mandate_text(seller.name)
+
+
+def _mandate_error() -> ValidationError:
+    return ValidationError(
+        _("Read and accept the SEPA Direct Debit mandate before paying from your bank account; reload the page.")
+    )
+
+
+def _sepa_mandate_confirm_params(
+    *, row: StripePaymentIntent, payment_method: str, mandate: MandateAcceptance | None
+) -> dict:
+    """The confirm parameters for the method the browser created: for a SEPA
+    debit, the mandate accepted on the page (kept on our intent row, sent to
+    Stripe as mandate_data, where a server-side confirm must carry it);
+    nothing for a card."""
+    method = provider.client().v1.payment_methods.retrieve(payment_method)
+    kind = _value(method, "type") or "card"
+    if kind != "sepa_debit":
+        return {}
+    invoice = Invoice.objects.get(pk=row.invoice_id)
+    text = invoice_mandate_text(invoice)
+    if not text or mandate is None or not secrets.compare_digest(mandate.digest, mandate_digest(text)):
+        raise _mandate_error()
+    if not mandate.ip_address or not mandate.user_agent:
+        # Stripe needs both to prove an online acceptance: refused here rather than at Stripe.
+        raise _mandate_error()
+    accepted_at = timezone.now()
+    ip_address = mandate.ip_address or None
+    StripePaymentIntent.objects.filter(pk=row.pk).update(
+        method_type=kind,
+        mandate_text=text,
+        mandate_accepted_at=accepted_at,
+        mandate_ip=ip_address,
+        mandate_user_agent=mandate.user_agent[:500],
+    )
+    return {
+        "mandate_data": {
+            "customer_acceptance": {
+                "type": "online",
+                "accepted_at": int(accepted_at.timestamp()),
+                "online": {"ip_address": ip_address or "", "user_agent": mandate.user_agent[:500]},
+            }
+        }
+    }
+
+
+def _method_type_of(intent: object) -> str:
+    method = _value(intent, "payment_method")
+    if method is not None and not isinstance(method, str) and _value(method, "type"):
+        return str(_value(method, "type"))
+    types = _value(intent, "payment_method_types") or []
+    return str(types[0]) if len(types) == 1 else ""
+
+
+def _is_stale(row: StripePaymentIntent, at: datetime.datetime | None) -> bool:
+    return at is not None and row.status_at is not None and at < row.status_at
+
+
+def _event_time(event: object) -> datetime.datetime | None:
+    created = _value(event, "created")
+    return datetime.datetime.fromtimestamp(int(created), tz=datetime.UTC) if created else None
+
+
+def _debit_failed_take_back(*, row: StripePaymentIntent, invoice: Invoice, reason: str) -> None:
+    """A debit that was processing failed: the invoice stays due (the client
+    gets the pay link with the failure email). If its block's hours were
+    credited before payment, the unused ones are taken back as voiding the
+    invoice would; the used ones stay used, and staff are told they are owed."""
+    block = invoice.block
+    if block is None or block.credited_at is None or block.paid_at is not None:
+        message = _(
+            "The SEPA Direct Debit of invoice %(number)s failed after it was processing: %(reason)s. "
+            "The invoice is unpaid; no hours had been credited for it."
+        ) % {"number": invoice.number, "reason": reason or "-"}
+    else:
+        taken = agreement_services.block_credit_take_back(
+            block=block,
+            actor=None,
+            reason=_("SEPA Direct Debit of invoice %(number)s failed") % {"number": invoice.number},
+        )
+        message = _(
+            "The SEPA Direct Debit of invoice %(number)s failed after it was processing: %(reason)s. "
+            "The invoice is unpaid. %(taken)s unused of its hours were taken back (they come back when it is "
+            "paid); %(used)s already used are owed."
+        ) % {
+            "number": invoice.number,
+            "reason": reason or "-",
+            "taken": format_minutes(taken.taken),
+            "used": format_minutes(taken.used),
+        }
+    row.outcome = message[:300]
+    row.save(update_fields=["outcome"])
+    signals.payment_alert.send(
+        sender=StripePaymentIntent,
+        invoice=invoice,
+        topic=f"debit-failed:{row.stripe_id}:{row.status_at}",
+        message=message,
+    )
+    log.warning("%s", message)
+
+
+def invoice_payment_processing(invoice_ids: list[int]) -> dict[int, str]:
+    """Of these invoices, those whose online payment is processing (a bank
+    debit on its way): invoice id → our payment method's label."""
+    rows = StripePaymentIntent.objects.filter(
+        invoice_id__in=invoice_ids, status="processing", applied_at__isnull=True
+    ).values_list("invoice_id", "method_type")
+    return {invoice_id: StripePaymentIntent(method_type=kind).method_label for invoice_id, kind in rows}

@@ -45,20 +45,36 @@ def pay(request: HttpRequest, token: str) -> HttpResponse:
             return JsonResponse({"status": "error", "message": error.message}, status=error.status)
         return render(request, "payments/pay_unavailable.html", {"message": error.message}, status=error.status)
     if request.method == "POST":
-        result = services.invoice_pay(invoice=invoice, payment_method=request.POST.get("payment_method", ""))
+        result = services.invoice_pay(
+            invoice=invoice, payment_method=request.POST.get("payment_method", ""), mandate=_mandate_of(request)
+        )
         status = (
             HTTPStatus.OK if result.status in ("paid", "processing", "requires_action") else HTTPStatus.PAYMENT_REQUIRED
         )
         return JsonResponse(
             {"status": result.status, "message": result.message, "client_secret": result.client_secret}, status=status
         )
+    mandate = services.invoice_mandate_text(invoice)
     context = {
         "invoice": invoice,
         "due": invoice.total - invoice_amount_paid(invoice),
+        "mandate_text": mandate,
+        "mandate_digest": services.mandate_digest(mandate) if mandate else "",
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "stripe_js_url": provider.js_url(),
     }
     return _stripe_csp(render(request, "payments/pay.html", context))
+
+
+def _mandate_of(request: HttpRequest) -> "services.MandateAcceptance | None":
+    """The SEPA mandate the payer accepted on the page (its checkbox), with who accepted it."""
+    if request.POST.get("mandate_accepted") != "1":
+        return None
+    return services.MandateAcceptance(
+        digest=request.POST.get("mandate_digest", ""),
+        ip_address=request.META.get("REMOTE_ADDR", ""),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
 
 
 @client_required
@@ -102,8 +118,13 @@ def payment_method(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action == "start":
+            method_type = request.POST.get("method_type", "card")
+            mandate = request.POST.get("mandate_digest", "") if request.POST.get("mandate_accepted") == "1" else ""
             try:
-                return JsonResponse({"client_secret": services.setup_start(client=client)})
+                secret = services.setup_start(client=client, method_type=method_type, mandate=mandate)
+                return JsonResponse({"client_secret": secret})
+            except ValidationError as error:
+                return JsonResponse({"message": " ".join(error.messages)}, status=HTTPStatus.BAD_REQUEST)
             except provider.StripeError:
                 return JsonResponse({"message": _("We could not reach the payment provider; try again.")}, status=502)
         if action == "save":
@@ -113,14 +134,17 @@ def payment_method(request: HttpRequest) -> HttpResponse:
                 )
             except ValidationError as error:
                 return JsonResponse({"message": " ".join(error.messages)}, status=HTTPStatus.BAD_REQUEST)
-            messages.success(request, _("Your card is saved for automatic reloads."))
+            messages.success(request, _("Your payment method is saved for automatic reloads."))
             return JsonResponse({"saved": True})
         if action == "remove" and services.payment_method_remove(client=client):
-            messages.success(request, _("The card on file is removed; reload invoices come with a pay link."))
+            messages.success(request, _("The payment method on file is removed; reload invoices come with a pay link."))
         return redirect("payments:payment_method")
+    mandate = services.client_mandate_text(client)
     context = {
         "client": client,
         "saved": services.saved_method_for(client),
+        "mandate_text": mandate,
+        "mandate_digest": services.mandate_digest(mandate) if mandate else "",
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "stripe_js_url": provider.js_url(),
     }

@@ -177,7 +177,8 @@ _PURCHASED = {LedgerKind.PURCHASE, LedgerKind.OPENING_BALANCE}
 _CONSUMED = {LedgerKind.DEBIT, LedgerKind.REVERSAL, LedgerKind.ADJUSTMENT, LedgerKind.SETTLEMENT}
 # Breakage: hours the client paid for and will never use, expired or given up.
 _EXPIRED = {LedgerKind.EXPIRY, LedgerKind.FORFEIT}
-_CANCELLED = {LedgerKind.CANCELLATION}
+# Hours taken back after a failed debit and given back once paid net out.
+_CANCELLED = {LedgerKind.CANCELLATION, LedgerKind.REINSTATED}
 # Unused minutes moved at a renewal from a block into its carry-over block,
 # at the same rate: a transfer inside deferred revenue, neither a purchase nor
 # breakage. Its two rows net to zero; kept as a figure so the roll-forward

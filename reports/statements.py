@@ -157,6 +157,7 @@ _OTHER = {
     LedgerKind.EXPIRY: _("Unused hours expired"),
     LedgerKind.ADJUSTMENT: _("Adjustment"),
     LedgerKind.CANCELLATION: _("Block sale cancelled"),
+    LedgerKind.REINSTATED: _("Hours given back once paid"),
     LedgerKind.REFUND: _("Unused hours refunded"),
     LedgerKind.FORFEIT: _("Unused hours forfeited"),
     LedgerKind.SETTLEMENT: _("Earlier overage repaid from a new block"),

@@ -17,10 +17,31 @@ from collections.abc import Iterator
 
 import pytest
 
+# localstripe refuses `mandate_data` (a SEPA debit confirmed server-side must
+# carry it at Stripe). The launcher teaches its PaymentIntent confirm to take
+# it as Stripe does: online acceptance with an IP address and a user agent,
+# else 400; the fake keeps it on the intent as `mandate_data`, so the tests
+# read back what was sent.
 LAUNCHER = (
     "import sys\n"
     "import localstripe.resources as resources\n"
+    "from localstripe.errors import UserError\n"
     "resources.Store.dump_to_disk = lambda self: None\n"
+    "confirm = resources.PaymentIntent._api_confirm\n"
+    "def confirm_with_mandate(id, mandate_data=None, **kwargs):\n"
+    "    if mandate_data is not None:\n"
+    "        try:\n"
+    "            acceptance = mandate_data['customer_acceptance']\n"
+    "            assert acceptance['type'] == 'online'\n"
+    "            assert acceptance['online']['ip_address'] and acceptance['online']['user_agent']\n"
+    "            int(acceptance.get('accepted_at', 0))\n"
+    "        except (AssertionError, KeyError, TypeError, ValueError):\n"
+    "            raise UserError(400, 'Invalid mandate_data') from None\n"
+    "    obj = confirm(id, **kwargs)\n"
+    "    if mandate_data is not None:\n"
+    "        obj.mandate_data = mandate_data\n"
+    "    return obj\n"
+    "resources.extra_apis[:] = [(m, u, confirm_with_mandate if f == confirm else f) for m, u, f in resources.extra_apis]\n"
     "from localstripe import server\n"
     "sys.argv = ['localstripe', '--port', sys.argv[1], '--from-scratch']\n"
     "server.start()\n"

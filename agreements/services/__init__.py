@@ -12,6 +12,7 @@ from agreements.services.adjustments import ledger_adjust
 from agreements.services.blocks import (
     block_cancel,
     block_credit,
+    block_credit_take_back,
     block_expiry_change,
     block_mark_paid,
     block_resize,
@@ -117,6 +118,7 @@ __all__ = [
     "agreement_unpaid_blocks",
     "block_cancel",
     "block_credit",
+    "block_credit_take_back",
     "block_expiry_change",
     "block_grant_goodwill",
     "block_hours_move",

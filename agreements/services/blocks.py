@@ -1,10 +1,12 @@
 """Blocks: sold, credited, paid, cancelled, expired; overage settled."""
 
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
@@ -189,7 +191,8 @@ def block_credit(*, block: Block, actor: User | None = None) -> Block:
 
 
 def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, actor: User | None = None) -> Block:
-    """Record that a block is paid; under "usable when paid" its hours are credited now.
+    """Record that a block is paid; under "usable when paid" its hours are credited now,
+    and hours taken back after a failed debit (block_credit_take_back) are given back.
 
     Safe to call twice: the hours are credited once.
     """
@@ -205,7 +208,24 @@ def block_mark_paid(*, block: Block, paid_at: datetime.datetime | None = None, a
         if block.paid_at is None:
             block.paid_at = paid_at or timezone.now()
             Block.objects.filter(pk=block.pk).update(paid_at=block.paid_at)
-        return block_credit(block=block, actor=actor)
+        block = block_credit(block=block, actor=actor)
+        if taken := _taken_back(block):
+            # Its debit failed and the unused hours were taken back: paid now, they come back.
+            agreement = _lock(block.agreement)  # the row as block_credit left it
+            _write(
+                agreement,
+                [
+                    LedgerEntry(
+                        agreement=agreement,
+                        block=block,
+                        kind=LedgerKind.REINSTATED,
+                        minutes=taken,
+                        reason=gettext("Paid: the hours taken back are given back"),
+                        author=actor,
+                    )
+                ],
+            )
+        return block
 
 
 def block_cancel(*, block: Block, actor: User | None, reason: str, record_audit: bool = True) -> Block:
@@ -228,7 +248,8 @@ def block_cancel(*, block: Block, actor: User | None, reason: str, record_audit:
         balance_before = agreement.balance_minutes
         if block.credited_at is not None:
             left = _block_remaining(agreement).get(block.pk, 0)
-            if left != block.minutes:
+            # Minutes taken back already (a failed debit, block_credit_take_back) are unused too.
+            if left + _taken_back(block) != block.minutes:
                 raise ValidationError(
                     gettext(
                         "%(used)s of the block's %(minutes)s min are already used or expired; "
@@ -236,19 +257,20 @@ def block_cancel(*, block: Block, actor: User | None, reason: str, record_audit:
                     )
                     % {"used": block.minutes - left, "minutes": block.minutes}
                 )
-            _write(
-                agreement,
-                [
-                    LedgerEntry(
-                        agreement=agreement,
-                        block=block,
-                        kind=LedgerKind.CANCELLATION,
-                        minutes=-left,
-                        reason=reason.strip(),
-                        author=actor,
-                    )
-                ],
-            )
+            if left:
+                _write(
+                    agreement,
+                    [
+                        LedgerEntry(
+                            agreement=agreement,
+                            block=block,
+                            kind=LedgerKind.CANCELLATION,
+                            minutes=-left,
+                            reason=reason.strip(),
+                            author=actor,
+                        )
+                    ],
+                )
         block.cancelled_at = timezone.now()
         Block.objects.filter(pk=block.pk).update(cancelled_at=block.cancelled_at)
         if record_audit:
@@ -267,6 +289,61 @@ def block_cancel(*, block: Block, actor: User | None, reason: str, record_audit:
                 ),
             )
     return block
+
+
+def _taken_back(block: Block) -> int:
+    """Minutes of a block still standing taken back by block_credit_take_back
+    (cancellation entries on a block whose sale is not cancelled)."""
+    if block.cancelled_at is not None:
+        return 0
+    total = LedgerEntry.objects.filter(
+        block=block, kind__in=[LedgerKind.CANCELLATION, LedgerKind.REINSTATED]
+    ).aggregate(sum=Sum("minutes"))["sum"]
+    return -(total or 0)
+
+
+@dataclass(frozen=True)
+class TakeBack:
+    taken: int  # unused minutes taken back now
+    used: int  # minutes of the block already used (or expired): they stay used, and are owed
+
+
+def block_credit_take_back(*, block: Block, actor: User | None, reason: str) -> TakeBack:
+    """The money for a block credited before payment did not come (a bank
+    debit failed): take back its unused minutes, as voiding its invoice would
+    (a cancellation entry), while the sale stands and its invoice stays due.
+    The minutes already used stay used; the caller tells staff they are owed.
+
+    Nothing happens for a block not credited, paid, cancelled or free, and a
+    second call finds nothing left to take.
+    """
+    reason = reason.strip()
+    check_single_line(reason=reason)
+    with transaction.atomic():
+        agreement = _lock(block.agreement)
+        block = Block.objects.get(pk=block.pk)
+        if block.credited_at is None or block.paid_at is not None or block.cancelled_at is not None:
+            return TakeBack(0, 0)
+        if block.is_goodwill:
+            return TakeBack(0, 0)
+        _expire_blocks_of(agreement, timezone.localdate())
+        left = Block.objects.values_list("minutes_left", flat=True).get(pk=block.pk)
+        used = block.minutes - left - _taken_back(block)
+        if left > 0:
+            _write(
+                agreement,
+                [
+                    LedgerEntry(
+                        agreement=agreement,
+                        block=block,
+                        kind=LedgerKind.CANCELLATION,
+                        minutes=-left,
+                        reason=reason,
+                        author=actor,
+                    )
+                ],
+            )
+        return TakeBack(taken=max(left, 0), used=used)
 
 
 def overage_unbilled_minutes(agreement: Agreement) -> int:

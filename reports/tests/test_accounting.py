@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from agreements.models import Block
 from agreements.tests.factories import AgreementFactory, ClientFactory
-from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoiceStatus, Payment
+from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentMethod
 from reports import selectors
 from reports.accounting import ExportRefused, accounting_export
 
@@ -262,6 +262,30 @@ def test_payments_in_two_currencies_need_a_currency_chosen(books):
         _export("xero", "payments")
     assert [row[1] for row in _export("xero", "payments", currency="EUR").rows] == [Decimal("500.00")]
     assert len(_export("xero", "payments", currency="USD").rows) == 2
+
+
+def test_a_sepa_direct_debit_is_a_bank_line_like_any_payment(books):
+    euro = AgreementFactory(client=ClientFactory(name="Rossi Srl", currency="EUR"))
+    invoice = Invoice.objects.create(
+        kind="block", status=InvoiceStatus.PAID, client=euro.client, agreement=euro, block=_block(euro, "EUR"),
+        number="2026-0201", number_year=2026, number_sequence=201, issued_on=datetime.date(2026, 3, 1),
+        due_on=datetime.date(2026, 3, 1), currency="EUR", client_name="Rossi Srl", subtotal=Decimal("500.00"),
+        total=Decimal("500.00"), paid_at=timezone.now(),
+    )  # fmt: skip
+    Payment.objects.create(
+        invoice=invoice,
+        method=PaymentMethod.SEPA_DEBIT,
+        reference="pi_3SepaDebit",
+        amount=Decimal("500.00"),
+        paid_on=datetime.date(2026, 3, 9),
+    )
+    assert _export("quickbooks", "payments", currency="EUR").rows == [
+        ["03/09/2026", "Payment of invoice 2026-0201 — Rossi Srl (pi_3SepaDebit)", Decimal("500.00")]
+    ]
+    assert _export("xero", "payments", currency="EUR").rows == [
+        ["09/03/2026", Decimal("500.00"), "Rossi Srl", "Payment of invoice 2026-0201 — Rossi Srl (pi_3SepaDebit)",
+         "2026-0201", ""],
+    ]  # fmt: skip
 
 
 @override_settings(

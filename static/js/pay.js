@@ -16,8 +16,33 @@ document.addEventListener("DOMContentLoaded", () => {
     message.className = `alert alert-${kind}`;
   };
 
+  // SEPA Direct Debit (EUR invoices): the IBAN goes to Stripe.js, the mandate shown above it must be accepted.
+  const sepa = document.getElementById("sepa-fields");
+  const isSepa = () => Boolean(sepa) && form.querySelector("input[name=method_type]:checked")?.value === "sepa_debit";
+  form.querySelectorAll("input[name=method_type]").forEach((radio) =>
+    radio.addEventListener("change", () => {
+      sepa.hidden = !isSepa();
+      document.getElementById("card-fields").hidden = isSepa();
+    }),
+  );
+  const sepaMethodId = async () => {
+    if (!document.getElementById("mandate-accepted").checked) throw new Error(sepa.dataset.acceptFirst);
+    const made = await stripe.createPaymentMethod({
+      type: "sepa_debit",
+      sepa_debit: { iban: document.getElementById("sepa-iban").value },
+      billing_details: {
+        name: document.getElementById("sepa-name").value,
+        email: document.getElementById("sepa-email").value,
+      },
+    });
+    if (made && made.error) throw made.error;
+    if (!made || !made.paymentMethod) throw new Error(sepa.dataset.unavailable);
+    return made.paymentMethod.id;
+  };
+
   // Real Stripe.js: createPaymentMethod. localstripe's stand-in only makes tokens (card_… ids).
   const methodId = async () => {
+    if (isSepa()) return sepaMethodId();
     const made = await stripe.createPaymentMethod({ type: "card", card });
     if (made && made.paymentMethod) return made.paymentMethod.id;
     if (made && made.error) throw made.error;
@@ -37,7 +62,9 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     button.disabled = true;
     try {
-      let result = await post({ payment_method: await methodId() });
+      const fields = { payment_method: await methodId() };
+      if (!isSepa()) fields.mandate_accepted = "";
+      let result = await post(fields);
       if (result.status === "requires_action") {
         const confirmed = await stripe.confirmCardPayment(result.client_secret);
         result = confirmed.error

@@ -16,13 +16,36 @@ document.addEventListener("DOMContentLoaded", () => {
     return response.json();
   };
 
+  // A bank account (SEPA Direct Debit, EUR clients): the mandate shown above the IBAN must be accepted.
+  const sepa = document.getElementById("sepa-fields");
+  const isSepa = () => Boolean(sepa) && form.querySelector("input[name=method_type]:checked")?.value === "sepa_debit";
+  form.querySelectorAll("input[name=method_type]").forEach((radio) =>
+    radio.addEventListener("change", () => {
+      sepa.hidden = !isSepa();
+      document.getElementById("card-fields").hidden = isSepa();
+    }),
+  );
+  // Stripe.js confirms in the browser, so Stripe records the mandate's acceptance (IP, user agent) itself.
+  const confirmSetup = (secret) =>
+    isSepa()
+      ? stripe.confirmSepaDebitSetup(secret, {
+          payment_method: {
+            sepa_debit: { iban: document.getElementById("sepa-iban").value },
+            billing_details: {
+              name: document.getElementById("sepa-name").value,
+              email: document.getElementById("sepa-email").value,
+            },
+          },
+        })
+      : stripe.confirmCardSetup(secret, { payment_method: { card } });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     button.disabled = true;
     try {
-      const started = await post({ action: "start" });
+      const started = await post({ action: "start", method_type: isSepa() ? "sepa_debit" : "card" });
       if (!started.client_secret) throw new Error(started.message);
-      const confirmed = await stripe.confirmCardSetup(started.client_secret, { payment_method: { card } });
+      const confirmed = await confirmSetup(started.client_secret);
       if (confirmed.error) throw confirmed.error;
       const saved = await post({ action: "save", setup_intent: confirmed.setupIntent.id });
       if (!saved.saved) throw new Error(saved.message);
