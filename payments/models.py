@@ -91,3 +91,56 @@ class SavedPaymentMethod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand or self.method_type} •••• {self.last4}"
+
+
+class RefundStatus(models.TextChoices):
+    QUEUED = "queued", _("to be sent to Stripe")
+    PENDING = "pending", _("pending at Stripe")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+
+
+class StripeRefund(models.Model):
+    """The money a credit note returns through Stripe, written in the credit
+    note's transaction and sent after commit; one per credit note.
+
+    `amount` is at most what Stripe collected for the invoice, less the
+    refunds before it: what a client paid by hand goes back by hand.
+    """
+
+    credit_note = models.OneToOneField(
+        "billing.CreditNote", on_delete=models.PROTECT, related_name="stripe_refund", verbose_name=_("credit note")
+    )
+    intent = models.ForeignKey(
+        StripePaymentIntent, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment intent")
+    )
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=16, choices=RefundStatus, default=RefundStatus.QUEUED)
+    stripe_id = models.CharField(_("Stripe refund"), max_length=255, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    failures = models.PositiveIntegerField(_("failures"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Stripe refund")
+        verbose_name_plural = _("Stripe refunds")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="stripe_refund_amount_positive"),
+            models.UniqueConstraint(fields=["stripe_id"], condition=~Q(stripe_id=""), name="stripe_refund_id_unique"),
+        ]
+        indexes = [
+            # The reconciliation sends what is queued and asks about what is pending.
+            models.Index(
+                fields=["created_at"], condition=Q(status__in=["queued", "pending"]), name="stripe_refund_open_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.stripe_id or f"refund of {self.credit_note_id}"
+
+    @property
+    def by_hand(self):  # noqa: ANN201 - Decimal
+        """What the credit note returns beyond this refund: staff pay it back themselves."""
+        return self.credit_note.total - self.amount

@@ -29,7 +29,7 @@ from agreements.models import Client
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceStatus, PaymentMethod
 from billing.selectors import invoice_amount_paid
-from payments import provider, signals
+from payments import provider, refunds, signals
 from payments.models import SavedPaymentMethod, StripeEvent, StripePaymentIntent
 
 log = logging.getLogger(__name__)
@@ -326,9 +326,10 @@ def _intent_failed(intent: object, *, event_id: str) -> str:
 
 
 def _charge_refunded(charge: object) -> str:
-    """A refund made at Stripe (its dashboard): shown on the invoice and told
-    to staff. The hours are not taken back here: staff decide, with the
-    credit-note services, what the refund covers."""
+    """A refund at Stripe. Ours (a credit note's, payments.refunds) is marked
+    succeeded and needs nobody. One made in Stripe's dashboard is shown on the
+    invoice and told to staff; the hours are not taken back here: staff
+    decide, with the credit-note services, what the refund covers."""
     stripe_id = _value(charge, "payment_intent")
     row = StripePaymentIntent.objects.filter(stripe_id=stripe_id).select_related("invoice").first()
     if row is None:
@@ -341,6 +342,9 @@ def _charge_refunded(charge: object) -> str:
         row.status, row.updated_at = "refunded", timezone.now()
         row.outcome = _("%(amount)s %(currency)s refunded at Stripe") % {"amount": refunded, "currency": currency}
         row.save(update_fields=["status", "updated_at", "outcome"])
+        unknown = refunds.refunds_from_charge(intent=row, charge=charge, refunded=refunded)
+        if not unknown:
+            return "refunded through a credit note"
         signals.payment_alert.send(
             sender=StripePaymentIntent,
             invoice=invoice,
@@ -349,7 +353,7 @@ def _charge_refunded(charge: object) -> str:
                 "%(amount)s %(currency)s of invoice %(number)s was refunded at Stripe. "
                 "Issue a credit note for the hours it covers."
             )
-            % {"amount": refunded, "currency": currency, "number": invoice.number},
+            % {"amount": unknown, "currency": currency, "number": invoice.number},
         )
     return "refunded"
 
@@ -402,14 +406,22 @@ class ReconcileReport:
     checked: int = 0
     recorded: int = 0
     errors: int = 0
+    refunds: int = 0
+    refund_errors: int = 0
 
     def lines(self) -> list[str]:
-        return [f"{self.checked} open payment intents checked, {self.recorded} payments recorded, {self.errors} errors"]
+        lines = [
+            f"{self.checked} open payment intents checked, {self.recorded} payments recorded, {self.errors} errors"
+        ]
+        if self.refunds or self.refund_errors:
+            lines.append(f"{self.refunds} refunds sent or brought up to date, {self.refund_errors} refund errors")
+        return lines
 
 
 def reconcile() -> ReconcileReport:
     """Ask Stripe about every intent of ours not yet applied and apply it:
-    a lost webhook still ends with the payment recorded, once."""
+    a lost webhook still ends with the payment recorded, once. Then send the
+    refunds a lost task left queued and update the pending ones."""
     report = ReconcileReport()
     if not provider.enabled():
         return report
@@ -424,6 +436,7 @@ def reconcile() -> ReconcileReport:
             continue
         if intent_apply(intent=intent) == "recorded":
             report.recorded += 1
+    report.refunds, report.refund_errors = refunds.refunds_reconcile()
     return report
 
 

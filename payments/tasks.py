@@ -29,3 +29,22 @@ def charge_reload_invoice(self, invoice_id: int) -> str:  # noqa: ANN001
         return services.reload_invoice_charge(invoice_id=invoice_id)
     except (provider.stripe.APIConnectionError, provider.stripe.RateLimitError) as error:
         raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
+
+
+@shared_task(
+    name="payments.tasks.send_refund",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    time_limit=120,
+    soft_time_limit=100,
+)
+def send_refund(self, refund_id: int) -> str:  # noqa: ANN001
+    """Return a credit note's money through Stripe. Safe to run twice: the row
+    (locked while Stripe is called) and the idempotency key keep it to one refund.
+    A Stripe error leaves the row failed for staff to retry; the beat's
+    reconciliation sends what a lost message left queued."""
+    from payments import refunds
+
+    return refunds.refund_send(refund_id=refund_id)
