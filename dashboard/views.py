@@ -1034,20 +1034,30 @@ def _money_back_lines(block: Block, minutes: int, disposition: str) -> list[str]
     invoice, total = credit_notes.refund_total(block, minutes)
     if invoice is None:
         return []
-    through = payment_refunds.refund_preview(invoice_id=invoice.pk, total=total)
-    if not through:
+    preview = payment_refunds.refund_preview(invoice_id=invoice.pk, total=total)
+    if preview is None:
         return [
             _("Invoice %(number)s was not paid through Stripe: return %(amount)s to the client by hand.")
             % {"number": invoice.number, "amount": money(total, invoice.currency)}
         ]
-    line = _("%(amount)s will be refunded to the client's card or bank account through Stripe.") % {
-        "amount": money(through, invoice.currency)
-    }
-    if through < total:
-        line += " " + _("The rest, %(amount)s, was paid by hand: return it to the client by hand.") % {
-            "amount": money(total - through, invoice.currency)
-        }
-    return [line]
+    through, covered = preview
+    lines = []
+    if through:
+        lines.append(
+            _("%(amount)s will be refunded to the client's card or bank account through Stripe.")
+            % {"amount": money(through, invoice.currency)}
+        )
+    if covered:
+        lines.append(
+            _("%(amount)s was refunded in Stripe's dashboard already and is not sent again.")
+            % {"amount": money(covered, invoice.currency)}
+        )
+    if through + covered < total:
+        lines.append(
+            _("The rest, %(amount)s, was paid by hand: return it to the client by hand.")
+            % {"amount": money(total - through - covered, invoice.currency)}
+        )
+    return [" ".join(lines)]
 
 
 def _cancelled_message(result: credit_notes.Cancellation) -> str:

@@ -28,6 +28,9 @@ class StripePaymentIntent(models.Model):
     # the webhook and the reconciliation both check it under the invoice lock.
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=300, blank=True)
+    # Refunded at Stripe outside Blockhours (its dashboard), as charge.refunded
+    # last said: the credit notes issued for it send that part no second time.
+    refunded_elsewhere = models.DecimalField(_("refunded in Stripe's dashboard"), **MONEY, default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -42,6 +45,28 @@ class StripePaymentIntent(models.Model):
 
     def __str__(self) -> str:
         return self.stripe_id
+
+
+class ReloadChargeAttempt(models.Model):
+    """An off-session charge of an auto-reload invoice, committed before
+    Stripe is called. A retry that finds it without an intent row knows an
+    earlier run may have charged, and looks the intent up at Stripe (by the
+    invoice in its metadata) before creating one."""
+
+    invoice = models.OneToOneField(
+        "billing.Invoice", on_delete=models.PROTECT, related_name="reload_charge", verbose_name=_("invoice")
+    )
+    customer_id = models.CharField(_("Stripe customer"), max_length=255)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    runs = models.PositiveIntegerField(_("runs"), default=1)
+
+    class Meta:
+        verbose_name = _("auto-reload charge attempt")
+        verbose_name_plural = _("auto-reload charge attempts")
+
+    def __str__(self) -> str:
+        return self.idempotency_key
 
 
 class StripeEvent(models.Model):
@@ -115,6 +140,8 @@ class StripeRefund(models.Model):
         StripePaymentIntent, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment intent")
     )
     amount = models.DecimalField(_("amount"), **MONEY)
+    # The part of the credit note Stripe's dashboard had refunded already (sent no second time).
+    covered = models.DecimalField(_("refunded in Stripe's dashboard"), **MONEY, default=0)
     currency = models.CharField(_("currency"), max_length=3)
     status = models.CharField(_("status"), max_length=16, choices=RefundStatus, default=RefundStatus.QUEUED)
     stripe_id = models.CharField(_("Stripe refund"), max_length=255, blank=True)
@@ -127,7 +154,10 @@ class StripeRefund(models.Model):
         verbose_name = _("Stripe refund")
         verbose_name_plural = _("Stripe refunds")
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="stripe_refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0) & Q(covered__gte=0) & (Q(amount__gt=0) | Q(covered__gt=0)),
+                name="stripe_refund_amount_positive",
+            ),
             models.UniqueConstraint(fields=["stripe_id"], condition=~Q(stripe_id=""), name="stripe_refund_id_unique"),
         ]
         indexes = [
@@ -142,5 +172,5 @@ class StripeRefund(models.Model):
 
     @property
     def by_hand(self):  # noqa: ANN201 - Decimal
-        """What the credit note returns beyond this refund: staff pay it back themselves."""
-        return self.credit_note.total - self.amount
+        """What the credit note returns beyond Stripe: staff pay it back themselves."""
+        return self.credit_note.total - self.amount - self.covered

@@ -65,18 +65,26 @@ def _stripe_payment(invoice_id: int) -> tuple[StripePaymentIntent, Decimal] | No
     return intent, money(paid)
 
 
-def _refundable(intent: StripePaymentIntent, collected: Decimal) -> Decimal:
-    before = StripeRefund.objects.filter(intent=intent).aggregate(s=Sum("amount"))["s"] or Decimal("0")
-    return collected - money(before)
+def _split(intent: StripePaymentIntent, collected: Decimal, total: Decimal) -> tuple[Decimal, Decimal]:
+    """How a credit note of `total` goes back: (through Stripe now, already
+    refunded in Stripe's dashboard). A dashboard refund not yet matched by a
+    credit note covers the next ones first; Stripe then returns at most what
+    it collected less every refund so far; the rest is staff's, by hand."""
+    sums = StripeRefund.objects.filter(intent=intent).aggregate(sent=Sum("amount"), covered=Sum("covered"))
+    sent, matched = money(sums["sent"] or Decimal("0")), money(sums["covered"] or Decimal("0"))
+    covered = max(min(total, intent.refunded_elsewhere - matched), Decimal("0.00"))
+    through = max(min(total - covered, collected - sent - intent.refunded_elsewhere), Decimal("0.00"))
+    return through, covered
 
 
-def refund_preview(*, invoice_id: int, total: Decimal) -> Decimal | None:
-    """What a credit note of `total` on this invoice would return through
-    Stripe (None when Stripe did not collect it: all goes back by hand)."""
+def refund_preview(*, invoice_id: int, total: Decimal) -> tuple[Decimal, Decimal] | None:
+    """How a credit note of `total` on this invoice would go back: (through
+    Stripe, refunded in Stripe's dashboard already); None when Stripe did not
+    collect it (all goes back by hand)."""
     found = _stripe_payment(invoice_id)
     if found is None:
         return None
-    return max(min(total, _refundable(*found)), Decimal("0.00"))
+    return _split(*found, total)
 
 
 def refund_for_credit_note(*, credit_note: CreditNote) -> StripeRefund | None:
@@ -86,13 +94,20 @@ def refund_for_credit_note(*, credit_note: CreditNote) -> StripeRefund | None:
     if found is None:
         return None  # paid by hand: the money goes back by hand
     intent, collected = found
-    amount = min(credit_note.total, _refundable(intent, collected))
-    if amount <= 0:
+    through, covered = _split(intent, collected, credit_note.total)
+    if not through and not covered:
         return None
     refund = StripeRefund.objects.create(
-        credit_note=credit_note, intent=intent, amount=amount, currency=credit_note.currency
+        credit_note=credit_note,
+        intent=intent,
+        amount=through,
+        covered=covered,
+        currency=credit_note.currency,
+        # Nothing to send when Stripe's dashboard returned it all already.
+        status=RefundStatus.QUEUED if through else RefundStatus.SUCCEEDED,
     )
-    _queue_send(refund.pk)
+    if through:
+        _queue_send(refund.pk)
     return refund
 
 
@@ -235,9 +250,9 @@ def refund_status_apply(*, refund_id: int, stripe_status: str) -> str:
 
 def refunds_from_charge(*, intent: StripePaymentIntent, charge: object, refunded: Decimal) -> Decimal:
     """A `charge.refunded` event, in the webhook's transaction (invoice and
-    intent rows locked): mark our refunds it names as succeeded, and return
-    the part of `refunded` that none of ours accounts for (made in Stripe's
-    dashboard, so staff must be told)."""
+    intent rows locked): mark our refunds it names as succeeded, keep on the
+    intent what none of ours accounts for (made in Stripe's dashboard), and
+    return the part of that not reported before (staff must be told)."""
     refunds = list(StripeRefund.objects.select_for_update().filter(intent=intent))
     listed = _value(charge, "refunds")
     stated = {_value(r, "id"): _value(r, "status") for r in (_value(listed, "data") or [])} if listed else None
@@ -253,7 +268,12 @@ def refunds_from_charge(*, intent: StripePaymentIntent, charge: object, refunded
         if STATUSES.get(stripe_status) == RefundStatus.SUCCEEDED:
             refund.status, refund.updated_at = RefundStatus.SUCCEEDED, timezone.now()
             refund.save(update_fields=["status", "updated_at"])
-    return max(refunded - _ours(refunds), Decimal("0.00"))
+    elsewhere = max(refunded - _ours(refunds), Decimal("0.00"))
+    new = elsewhere - intent.refunded_elsewhere
+    if new > 0:
+        intent.refunded_elsewhere = elsewhere
+        intent.save(update_fields=["refunded_elsewhere"])
+    return max(new, Decimal("0.00"))
 
 
 def _ours(refunds: list[StripeRefund]) -> Decimal:

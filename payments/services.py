@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,7 +31,7 @@ from billing import services as billing_services
 from billing.models import Invoice, InvoiceStatus, PaymentMethod
 from billing.selectors import invoice_amount_paid
 from payments import provider, refunds, signals
-from payments.models import SavedPaymentMethod, StripeEvent, StripePaymentIntent
+from payments.models import ReloadChargeAttempt, SavedPaymentMethod, StripeEvent, StripePaymentIntent
 
 log = logging.getLogger(__name__)
 
@@ -536,14 +537,20 @@ def _detach(method_id: str) -> None:
 def reload_invoice_charge(*, invoice_id: int) -> str:
     """Charge an auto-reload invoice to the client's method on file, off-session, once.
 
-    The invoice row lock is held across the call, and the intent row is
-    written in the same transaction: a second run (a retried task) finds it
-    and charges nothing. A worker that dies after Stripe charged but before
-    the commit leaves no row; the retry sends the same idempotency key
-    (derived from the invoice), so Stripe answers with the first charge
-    instead of making a second. A decline, or a bank asking the client to
-    authenticate, leaves the invoice issued: the client gets the pay link
-    and staff are alerted.
+    First a ReloadChargeAttempt is committed (the invoice, the customer, the
+    idempotency key). Then, under the invoice row lock held across the call,
+    the intent is created and its row written in the same transaction: a
+    second run at the same time waits on the lock and finds the row.
+
+    A worker that dies after Stripe charged but before the commit leaves the
+    attempt and no intent row. The retry finds the attempt, so before
+    creating anything it asks Stripe for the customer's PaymentIntents and
+    adopts the one whose metadata names this invoice; failing that it creates
+    one with the same idempotency key (derived from the invoice), which on
+    Stripe answers with the first charge too.
+
+    A decline, or a bank asking the client to authenticate, leaves the
+    invoice issued: the client gets the pay link and staff are alerted.
     """
     invoice = Invoice.objects.select_related("client").get(pk=invoice_id)
     saved = saved_method_for(invoice.client)
@@ -555,29 +562,55 @@ def reload_invoice_charge(*, invoice_id: int) -> str:
             return f"invoice {invoice.status}"
         if StripePaymentIntent.objects.filter(invoice=invoice).exists():
             return "already charged or being paid"
+        attempt, first_run = ReloadChargeAttempt.objects.get_or_create(
+            invoice=invoice,
+            defaults={
+                "customer_id": saved.customer_id,
+                "idempotency_key": f"invoice-{invoice.public_id}-reload-charge",
+            },
+        )
+        if not first_run:
+            ReloadChargeAttempt.objects.filter(pk=attempt.pk).update(runs=F("runs") + 1)
+    # Committed: from here on, a run that dies leaves the attempt for the retry to see.
+    with transaction.atomic():
+        invoice = _lock_invoice(invoice_id)  # a run at the same moment waits here for this one's outcome
+        if invoice.status != InvoiceStatus.ISSUED:
+            return f"invoice {invoice.status}"
+        if StripePaymentIntent.objects.filter(invoice=invoice).exists():
+            return "already charged or being paid"
         due = invoice.total - invoice_amount_paid(invoice)
+        reason = ""
         try:
-            intent = provider.client().v1.payment_intents.create(
-                params={
-                    "amount": provider.to_minor(due, invoice.currency),
-                    "currency": invoice.currency.lower(),
-                    "customer": saved.customer_id,
-                    "payment_method": saved.payment_method_id,
-                    "payment_method_types": [saved.method_type],
-                    "confirm": True,
-                    "off_session": True,
-                    "metadata": {"invoice": str(invoice.public_id), "number": invoice.number or ""},
-                },
-                options={"idempotency_key": f"invoice-{invoice.public_id}-reload-charge"},
-            )
+            intent = None if first_run else _reload_intent_at_stripe(attempt)
+            if intent is not None and intent.status in ("requires_payment_method", "canceled"):
+                # The earlier run was declined: say so again (the same topic: nobody is told twice).
+                reason = str(_value(_value(intent, "last_payment_error") or {}, "message") or "")
+                raise _Declined
+            if intent is None:
+                intent = provider.client().v1.payment_intents.create(
+                    params={
+                        "amount": provider.to_minor(due, invoice.currency),
+                        "currency": invoice.currency.lower(),
+                        "customer": saved.customer_id,
+                        "payment_method": saved.payment_method_id,
+                        "payment_method_types": [saved.method_type],
+                        "confirm": True,
+                        "off_session": True,
+                        "metadata": {"invoice": str(invoice.public_id), "number": invoice.number or ""},
+                    },
+                    options={"idempotency_key": attempt.idempotency_key},
+                )
         except provider.CardError as error:
             reason = error.user_message or ""
+        except _Declined:
+            pass
         else:
+            amount = provider.from_minor(int(intent.amount), invoice.currency)
             StripePaymentIntent.objects.create(
                 invoice=invoice,
                 stripe_id=intent.id,
                 client_secret=intent.client_secret,
-                amount=due,
+                amount=amount,
                 currency=invoice.currency.upper(),
                 status=intent.status,
             )
@@ -592,3 +625,18 @@ def reload_invoice_charge(*, invoice_id: int) -> str:
             pay_url=pay_link_url(invoice),
         )
         return "declined"
+
+
+class _Declined(Exception):
+    """An earlier run's intent, found at Stripe, was declined."""
+
+
+def _reload_intent_at_stripe(attempt: ReloadChargeAttempt) -> object | None:
+    """The PaymentIntent an earlier run of this charge created, if Stripe has one:
+    the attempt's customer's intents, matched by the invoice in their metadata."""
+    wanted = str(attempt.invoice.public_id)
+    listed = provider.client().v1.payment_intents.list(params={"customer": attempt.customer_id, "limit": 100})
+    for intent in listed.auto_paging_iter():
+        if _value(_value(intent, "metadata") or {}, "invoice") == wanted:
+            return intent
+    return None

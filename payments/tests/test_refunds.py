@@ -48,7 +48,7 @@ def refund(invoice, capture, *, minutes: int | None = None, reason: str = "Clien
 def at_stripe(invoice) -> list[tuple[int, str]]:
     """The refunds localstripe holds for the invoice's PaymentIntent: (amount in cents, credit note)."""
     found = provider.client().v1.refunds.list(params={"payment_intent": invoice.stripe_intent.stripe_id}).data
-    return sorted((r.amount, r.metadata["credit_note"]) for r in found)
+    return sorted((r.amount, r.metadata.to_dict().get("credit_note", "")) for r in found)
 
 
 def charge_of(invoice) -> dict:
@@ -315,10 +315,44 @@ def test_a_refund_made_in_stripes_dashboard_beside_ours_alerts_for_its_part_only
     invoice = stripe_paid_block(agreement, staff)
     refund(invoice, django_capture_on_commit_callbacks, minutes=60)  # $90.00 through Blockhours
     provider.client().v1.refunds.create(params={"payment_intent": invoice.stripe_intent.stripe_id, "amount": 5000})
+
     assert post_webhook(HttpClient(), event("charge.refunded", charge_of(invoice))).content == b"refunded"
 
     (alert,) = staff_alerts()
     assert f"50.00 USD of invoice {invoice.number} was refunded at Stripe" in alert.body_text
+    invoice.stripe_intent.refresh_from_db()
+    assert invoice.stripe_intent.refunded_elsewhere == Decimal("50.00")
+
+
+def test_a_credit_note_after_a_dashboard_refund_sends_only_the_rest(
+    agreement, staff, seller, stripe_on, django_capture_on_commit_callbacks, staff_http
+):
+    invoice = stripe_paid_block(agreement, staff)  # $1,800.00
+    provider.client().v1.refunds.create(params={"payment_intent": invoice.stripe_intent.stripe_id, "amount": 18000})
+    post_webhook(HttpClient(), event("charge.refunded", charge_of(invoice)))
+    assert len(staff_alerts()) == 1  # "$180.00 was refunded at Stripe: issue a credit note"
+    block_url = reverse("dashboard:block_cancel", args=[invoice.block.public_id])
+
+    review = staff_http.post(block_url, {"disposition": "refund", "reason": "Goodwill", "duration": "3h"})
+
+    assert (
+        "$90.00 will be refunded to the client's card or bank account through Stripe. "
+        "$180.00 was refunded in Stripe's dashboard already and is not sent again."
+    ) in [str(line) for line in review.context["lines"]]
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_http.post(block_url, {"disposition": "refund", "reason": "Goodwill", "duration": "3h", "confirm": "1"})
+    note = CreditNote.objects.get()
+    assert note.total == Decimal("270.00")  # 3 h × $90
+    row = StripeRefund.objects.get()
+    assert (row.amount, row.covered, row.status) == (Decimal("90.00"), Decimal("180.00"), RefundStatus.SUCCEEDED)
+    assert at_stripe(invoice) == [(9000, str(note.public_id)), (18000, "")]
+    page = staff_http.get(reverse("billing:invoice", args=[invoice.public_id])).content.decode()
+    assert "Refunded through Stripe: $90.00 (succeeded) Refunded in Stripe's dashboard already: $180.00." in page
+    # Stripe's event for our refund tells nobody anything new.
+    assert post_webhook(HttpClient(), event("charge.refunded", charge_of(invoice))).content == (
+        b"refunded through a credit note"
+    )
+    assert len(staff_alerts()) == 1
 
 
 def test_other_people_cannot_retry_a_refund(
