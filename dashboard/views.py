@@ -239,6 +239,7 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     context["credit_notes"] = (
         credit_notes_for_user(request.user)
         .filter(client=client)
+        .select_related("stripe_refund")  # its refund through Stripe, if any
         .prefetch_related("balances")
         .order_by("-created_at", "-id")[:50]
     )

@@ -370,3 +370,24 @@ def test_other_people_cannot_retry_a_refund(
         assert http.post(url).status_code == HTTPStatus.NOT_FOUND
     assert StripeRefund.objects.get().status == RefundStatus.FAILED
     assert at_stripe(invoice) == []
+
+
+def test_the_client_sees_the_refund_on_the_portal_and_charlie_sees_nothing(
+    agreement, staff, technician, seller, stripe_on, settings, django_capture_on_commit_callbacks, alice, charlie
+):
+    invoice = stripe_paid_block(agreement, staff)
+    log(agreement, technician, 435)
+    refund(invoice, django_capture_on_commit_callbacks)
+    alice_http, charlie_http = HttpClient(), HttpClient()
+    alice_http.force_login(alice)
+    charlie_http.force_login(charlie)
+
+    page = alice_http.get(reverse("portal:home")).content.decode()
+
+    assert "Refunded through Stripe: $1,147.50 (succeeded)" in page
+    assert "Retry refund" not in page and "by hand" not in page  # staff's business
+    assert "Refunded through Stripe" not in charlie_http.get(reverse("portal:home")).content.decode()
+    # A failed refund is staff's to fix: the client sees no error.
+    StripeRefund.objects.update(status=RefundStatus.FAILED, error="Stripe could not be reached")
+    page = alice_http.get(reverse("portal:home")).content.decode()
+    assert "Refunded through Stripe" not in page and "could not be reached" not in page
