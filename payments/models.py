@@ -1,5 +1,8 @@
-"""What we know of Stripe: one PaymentIntent per invoice, and every webhook
-event received (its id is the guard that handles it once)."""
+"""What we know of Stripe: one PaymentIntent per invoice, every webhook
+event received (its id is the guard that handles it once), the charge
+attempts of auto-reloads, and the refunds credit notes send."""
+
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -171,6 +174,6 @@ class StripeRefund(models.Model):
         return self.stripe_id or f"refund of {self.credit_note_id}"
 
     @property
-    def by_hand(self):  # noqa: ANN201 - Decimal
+    def by_hand(self) -> Decimal:
         """What the credit note returns beyond Stripe: staff pay it back themselves."""
         return self.credit_note.total - self.amount - self.covered

@@ -122,15 +122,19 @@ def _queue_send(refund_id: int) -> None:
 
 
 def _idempotency_key(refund: StripeRefund) -> str:
-    return f"credit-note-{refund.credit_note.public_id}-refund"
+    """From the credit note; a retry after a failure gets a key of its own,
+    since Stripe would answer the first key with the first (failed) result."""
+    key = f"credit-note-{refund.credit_note.public_id}-refund"
+    return f"{key}-retry-{refund.failures}" if refund.failures else key
 
 
 def _found_at_stripe(stripe: object, refund: StripeRefund) -> object | None:
-    """A refund of this credit note that Stripe already made (an earlier
-    attempt whose answer never reached our database)."""
+    """A refund of this credit note that Stripe already made and that did not
+    fail (an earlier attempt whose answer never reached our database)."""
     wanted = str(refund.credit_note.public_id)
     for found in stripe.v1.refunds.list(params={"payment_intent": refund.intent.stripe_id, "limit": 100}).data:
-        if _value(_value(found, "metadata") or {}, "credit_note") == wanted:
+        metadata = _value(found, "metadata") or {}
+        if _value(metadata, "credit_note") == wanted and _value(found, "status") not in ("failed", "canceled"):
             return found
     return None
 

@@ -22,7 +22,8 @@ def reconcile() -> list[str]:
 )
 def charge_reload_invoice(self, invoice_id: int) -> str:  # noqa: ANN001
     """Charge an auto-reload invoice to the method on file. Safe to run twice:
-    the intent row and Stripe's idempotency key (both from the invoice) keep it to one charge."""
+    the intent row, the attempt committed before the call (a retry adopts the
+    intent Stripe already has for the invoice) and Stripe's idempotency key keep it to one charge."""
     from payments import provider
 
     try:
