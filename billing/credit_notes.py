@@ -34,7 +34,7 @@ from agreements.domain import block_name, format_minutes, money
 from agreements.models import Agreement, AgreementStatus, Block
 from audit.models import AuditAction
 from audit.services import audit_record
-from billing import pdf
+from billing import pdf, signals
 from billing.models import CreditNote, CreditNoteLine, CreditNoteNumberCounter, Invoice, InvoiceStatus
 from billing.selectors import document_balances, seller_profile_get
 from billing.services import balances_snapshot, copy_parties
@@ -122,17 +122,35 @@ def refund_subtotal(block: Block, minutes: int) -> Decimal:
     return money(block.rate * Decimal(earlier_minutes + minutes) / 60) - earlier_subtotal
 
 
-def _refund_block(block: Block, *, actor: User | None, reason: str, minutes: int | None) -> CreditNote:
-    """Inside the caller's transaction, the agreement row already locked."""
-    # Hours rolled over at a renewal, or moved from another agreement, were
-    # bought on the original block's invoice.
+def _bought_on(block: Block) -> int:
+    """The block whose invoice sold these hours: hours rolled over at a
+    renewal, or moved from another agreement, were bought on the original
+    block's invoice."""
     origin = block
     while origin.rolled_over_from_id or origin.moved_from_id:
         origin = origin.rolled_over_from or origin.moved_from
-    bought_on = origin.pk
+    return origin.pk
+
+
+def refund_total(block: Block, minutes: int) -> tuple[Invoice | None, Decimal]:
+    """The paid invoice a refund of `minutes` of the block credits, and the
+    credit note's total with the invoice's tax (for the confirm page)."""
+    invoice = (
+        Invoice.objects.filter(block_id=_bought_on(block), status=InvoiceStatus.PAID).select_related("client").first()
+    )
+    if invoice is None:
+        return None, Decimal("0.00")
+    _minutes, earlier_subtotal, earlier_tax = _credited_so_far(block)
+    subtotal = refund_subtotal(block, minutes)
+    tax = money((earlier_subtotal + subtotal) * invoice.tax_rate / 100) - earlier_tax
+    return invoice, subtotal + tax
+
+
+def _refund_block(block: Block, *, actor: User | None, reason: str, minutes: int | None) -> CreditNote:
+    """Inside the caller's transaction, the agreement row already locked."""
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
-        .filter(block_id=bought_on)
+        .filter(block_id=_bought_on(block))
         .exclude(status=InvoiceStatus.VOID)
         .select_related("client")
         .first()
@@ -191,6 +209,9 @@ def _refund_block(block: Block, *, actor: User | None, reason: str, minutes: int
         unit_price=block.rate,
         amount=subtotal,
     )
+    # Payments writes its refund through Stripe here, in this transaction: the
+    # credit note and the money going back commit together or not at all.
+    signals.credit_note_issued.send(sender=CreditNote, credit_note=credit_note)
     # The refund is written above, under the agreement lock this runs in: the
     # rows read it as applied, so they print the balance before and after it.
     balances = document_balances(client=invoice.client, agreement=block.agreement, minutes=-taken, applied=True)

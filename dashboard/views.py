@@ -70,6 +70,8 @@ from notifications import questions as question_notify
 from notifications import services as notification_services
 from notifications.selectors import emails_undelivered, reload_drafts_for_user, sweep_status
 from notifications.tasks import queue_sending
+from payments import provider as payment_provider
+from payments import refunds as payment_refunds
 from portal import services as portal_services
 from portal.models import HoursRequest
 from ui.access import get_by_public_id, staff_required
@@ -237,6 +239,7 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     context["credit_notes"] = (
         credit_notes_for_user(request.user)
         .filter(client=client)
+        .select_related("stripe_refund")  # its refund through Stripe, if any
         .prefetch_related("balances")
         .order_by("-created_at", "-id")[:50]
     )
@@ -1025,6 +1028,39 @@ def _disposition_line(block: Block, minutes: int, disposition: str) -> str:
     return _("%(duration)s unused of the %(block)s of %(date)s: forfeited (breakage)") % values
 
 
+def _money_back_lines(block: Block, minutes: int, disposition: str) -> list[str]:
+    """With online payments on: how the refund's money goes back, said before staff confirm."""
+    if disposition != "refund" or block.is_goodwill or not payment_provider.enabled():
+        return []
+    invoice, total = credit_notes.refund_total(block, minutes)
+    if invoice is None:
+        return []
+    preview = payment_refunds.refund_preview(invoice_id=invoice.pk, total=total)
+    if preview is None:
+        return [
+            _("Invoice %(number)s was not paid through Stripe: return %(amount)s to the client by hand.")
+            % {"number": invoice.number, "amount": money(total, invoice.currency)}
+        ]
+    through, covered = preview
+    lines = []
+    if through:
+        lines.append(
+            _("%(amount)s will be refunded to the client's card or bank account through Stripe.")
+            % {"amount": money(through, invoice.currency)}
+        )
+    if covered:
+        lines.append(
+            _("%(amount)s was refunded in Stripe's dashboard already and is not sent again.")
+            % {"amount": money(covered, invoice.currency)}
+        )
+    if through + covered < total:
+        lines.append(
+            _("The rest, %(amount)s, was paid by hand: return it to the client by hand.")
+            % {"amount": money(total - through - covered, invoice.currency)}
+        )
+    return [" ".join(lines)]
+
+
 def _cancelled_message(result: credit_notes.Cancellation) -> str:
     parts = []
     if result.credit_notes:
@@ -1061,7 +1097,14 @@ def agreement_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
                 submit=_("Cancel agreement"),
                 lines=[
                     _("Client: %(client)s — %(agreement)s") % {"client": agreement.client, "agreement": agreement.name},
-                    *[_disposition_line(block, block.minutes_left, disposition) for block in blocks],
+                    *[
+                        line
+                        for block in blocks
+                        for line in [
+                            _disposition_line(block, block.minutes_left, disposition),
+                            *_money_back_lines(block, block.minutes_left, disposition),
+                        ]
+                    ],
                     _("The agreement ends: no more time, block sales or reloads on it."),
                     _("Reason: %(reason)s") % {"reason": form.cleaned_data["reason"]},
                 ],
@@ -1131,6 +1174,7 @@ def block_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
                         _("Client: %(client)s — %(agreement)s")
                         % {"client": agreement.client, "agreement": agreement.name},
                         _disposition_line(block, minutes or block.minutes_left, disposition),
+                        *_money_back_lines(block, minutes or block.minutes_left, disposition),
                         _("Balance: %(before)s → %(after)s")
                         % {
                             "before": format_minutes(agreement.balance_minutes),

@@ -1,5 +1,8 @@
-"""What we know of Stripe: one PaymentIntent per invoice, and every webhook
-event received (its id is the guard that handles it once)."""
+"""What we know of Stripe: one PaymentIntent per invoice, every webhook
+event received (its id is the guard that handles it once), the charge
+attempts of auto-reloads, and the refunds credit notes send."""
+
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -39,6 +42,9 @@ class StripePaymentIntent(models.Model):
     mandate_accepted_at = models.DateTimeField(_("mandate accepted at"), null=True, blank=True)
     mandate_ip = models.GenericIPAddressField(_("mandate accepted from"), null=True, blank=True)
     mandate_user_agent = models.CharField(_("mandate user agent"), max_length=500, blank=True)
+    # Refunded at Stripe outside Blockhours (its dashboard), as charge.refunded
+    # last said: the credit notes issued for it send that part no second time.
+    refunded_elsewhere = models.DecimalField(_("refunded in Stripe's dashboard"), **MONEY, default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -60,6 +66,28 @@ class StripePaymentIntent(models.Model):
         from payments.services import METHODS
 
         return str(PaymentMethod(METHODS.get(self.method_type, PaymentMethod.CARD)).label)
+
+
+class ReloadChargeAttempt(models.Model):
+    """An off-session charge of an auto-reload invoice, committed before
+    Stripe is called. A retry that finds it without an intent row knows an
+    earlier run may have charged, and looks the intent up at Stripe (by the
+    invoice in its metadata) before creating one."""
+
+    invoice = models.OneToOneField(
+        "billing.Invoice", on_delete=models.PROTECT, related_name="reload_charge", verbose_name=_("invoice")
+    )
+    customer_id = models.CharField(_("Stripe customer"), max_length=255)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    runs = models.PositiveIntegerField(_("runs"), default=1)
+
+    class Meta:
+        verbose_name = _("auto-reload charge attempt")
+        verbose_name_plural = _("auto-reload charge attempts")
+
+    def __str__(self) -> str:
+        return self.idempotency_key
 
 
 class StripeEvent(models.Model):
@@ -117,3 +145,61 @@ class SavedPaymentMethod(models.Model):
         if self.method_type == "sepa_debit":
             return str(_("SEPA Direct Debit"))
         return (self.brand or self.method_type).capitalize()
+
+
+class RefundStatus(models.TextChoices):
+    QUEUED = "queued", _("to be sent to Stripe")
+    PENDING = "pending", _("pending at Stripe")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+
+
+class StripeRefund(models.Model):
+    """The money a credit note returns through Stripe, written in the credit
+    note's transaction and sent after commit; one per credit note.
+
+    `amount` is at most what Stripe collected for the invoice, less the
+    refunds before it: what a client paid by hand goes back by hand.
+    """
+
+    credit_note = models.OneToOneField(
+        "billing.CreditNote", on_delete=models.PROTECT, related_name="stripe_refund", verbose_name=_("credit note")
+    )
+    intent = models.ForeignKey(
+        StripePaymentIntent, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment intent")
+    )
+    amount = models.DecimalField(_("amount"), **MONEY)
+    # The part of the credit note Stripe's dashboard had refunded already (sent no second time).
+    covered = models.DecimalField(_("refunded in Stripe's dashboard"), **MONEY, default=0)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=16, choices=RefundStatus, default=RefundStatus.QUEUED)
+    stripe_id = models.CharField(_("Stripe refund"), max_length=255, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    failures = models.PositiveIntegerField(_("failures"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Stripe refund")
+        verbose_name_plural = _("Stripe refunds")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=0) & Q(covered__gte=0) & (Q(amount__gt=0) | Q(covered__gt=0)),
+                name="stripe_refund_amount_positive",
+            ),
+            models.UniqueConstraint(fields=["stripe_id"], condition=~Q(stripe_id=""), name="stripe_refund_id_unique"),
+        ]
+        indexes = [
+            # The reconciliation sends what is queued and asks about what is pending.
+            models.Index(
+                fields=["created_at"], condition=Q(status__in=["queued", "pending"]), name="stripe_refund_open_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.stripe_id or f"refund of {self.credit_note_id}"
+
+    @property
+    def by_hand(self) -> Decimal:
+        """What the credit note returns beyond Stripe: staff pay it back themselves."""
+        return self.credit_note.total - self.amount - self.covered

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -33,8 +34,8 @@ from agreements.models import Client
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceStatus, PaymentMethod
 from billing.selectors import invoice_amount_paid, seller_profile_get
-from payments import provider, signals
-from payments.models import SavedPaymentMethod, StripeEvent, StripePaymentIntent
+from payments import provider, refunds, signals
+from payments.models import ReloadChargeAttempt, SavedPaymentMethod, StripeEvent, StripePaymentIntent
 
 log = logging.getLogger(__name__)
 
@@ -362,9 +363,10 @@ def _intent_failed(intent: object, *, event_id: str, at: datetime.datetime | Non
 
 
 def _charge_refunded(charge: object) -> str:
-    """A refund made at Stripe (its dashboard): shown on the invoice and told
-    to staff. The hours are not taken back here: staff decide, with the
-    credit-note services, what the refund covers."""
+    """A refund at Stripe. Ours (a credit note's, payments.refunds) is marked
+    succeeded and needs nobody. One made in Stripe's dashboard is shown on the
+    invoice and told to staff; the hours are not taken back here: staff
+    decide, with the credit-note services, what the refund covers."""
     stripe_id = _value(charge, "payment_intent")
     row = StripePaymentIntent.objects.filter(stripe_id=stripe_id).select_related("invoice").first()
     if row is None:
@@ -377,6 +379,9 @@ def _charge_refunded(charge: object) -> str:
         row.status, row.updated_at = "refunded", timezone.now()
         row.outcome = _("%(amount)s %(currency)s refunded at Stripe") % {"amount": refunded, "currency": currency}
         row.save(update_fields=["status", "updated_at", "outcome"])
+        unknown = refunds.refunds_from_charge(intent=row, charge=charge, refunded=refunded)
+        if not unknown:
+            return "refunded through a credit note"
         signals.payment_alert.send(
             sender=StripePaymentIntent,
             invoice=invoice,
@@ -385,7 +390,7 @@ def _charge_refunded(charge: object) -> str:
                 "%(amount)s %(currency)s of invoice %(number)s was refunded at Stripe. "
                 "Issue a credit note for the hours it covers."
             )
-            % {"amount": refunded, "currency": currency, "number": invoice.number},
+            % {"amount": unknown, "currency": currency, "number": invoice.number},
         )
     return "refunded"
 
@@ -439,14 +444,22 @@ class ReconcileReport:
     checked: int = 0
     recorded: int = 0
     errors: int = 0
+    refunds: int = 0
+    refund_errors: int = 0
 
     def lines(self) -> list[str]:
-        return [f"{self.checked} open payment intents checked, {self.recorded} payments recorded, {self.errors} errors"]
+        lines = [
+            f"{self.checked} open payment intents checked, {self.recorded} payments recorded, {self.errors} errors"
+        ]
+        if self.refunds or self.refund_errors:
+            lines.append(f"{self.refunds} refunds sent or brought up to date, {self.refund_errors} refund errors")
+        return lines
 
 
 def reconcile() -> ReconcileReport:
     """Ask Stripe about every intent of ours not yet applied and apply it:
-    a lost webhook still ends with the payment recorded, once."""
+    a lost webhook still ends with the payment recorded, once. Then send the
+    refunds a lost task left queued and update the pending ones."""
     report = ReconcileReport()
     if not provider.enabled():
         return report
@@ -461,6 +474,7 @@ def reconcile() -> ReconcileReport:
             continue
         if _reconcile_one(intent) == "recorded":
             report.recorded += 1
+    report.refunds, report.refund_errors = refunds.refunds_reconcile()
     return report
 
 
@@ -592,14 +606,20 @@ def _detach(method_id: str) -> None:
 def reload_invoice_charge(*, invoice_id: int) -> str:
     """Charge an auto-reload invoice to the client's method on file, off-session, once.
 
-    The invoice row lock is held across the call, and the intent row is
-    written in the same transaction: a second run (a retried task) finds it
-    and charges nothing. A worker that dies after Stripe charged but before
-    the commit leaves no row; the retry sends the same idempotency key
-    (derived from the invoice), so Stripe answers with the first charge
-    instead of making a second. A decline, or a bank asking the client to
-    authenticate, leaves the invoice issued: the client gets the pay link
-    and staff are alerted.
+    First a ReloadChargeAttempt is committed (the invoice, the customer, the
+    idempotency key). Then, under the invoice row lock held across the call,
+    the intent is created and its row written in the same transaction: a
+    second run at the same time waits on the lock and finds the row.
+
+    A worker that dies after Stripe charged but before the commit leaves the
+    attempt and no intent row. The retry finds the attempt, so before
+    creating anything it asks Stripe for the customer's PaymentIntents and
+    adopts the one whose metadata names this invoice; failing that it creates
+    one with the same idempotency key (derived from the invoice), which on
+    Stripe answers with the first charge too.
+
+    A decline, or a bank asking the client to authenticate, leaves the
+    invoice issued: the client gets the pay link and staff are alerted.
     """
     invoice = Invoice.objects.select_related("client").get(pk=invoice_id)
     saved = saved_method_for(invoice.client)
@@ -611,29 +631,55 @@ def reload_invoice_charge(*, invoice_id: int) -> str:
             return f"invoice {invoice.status}"
         if StripePaymentIntent.objects.filter(invoice=invoice).exists():
             return "already charged or being paid"
+        attempt, first_run = ReloadChargeAttempt.objects.get_or_create(
+            invoice=invoice,
+            defaults={
+                "customer_id": saved.customer_id,
+                "idempotency_key": f"invoice-{invoice.public_id}-reload-charge",
+            },
+        )
+        if not first_run:
+            ReloadChargeAttempt.objects.filter(pk=attempt.pk).update(runs=F("runs") + 1)
+    # Committed: from here on, a run that dies leaves the attempt for the retry to see.
+    with transaction.atomic():
+        invoice = _lock_invoice(invoice_id)  # a run at the same moment waits here for this one's outcome
+        if invoice.status != InvoiceStatus.ISSUED:
+            return f"invoice {invoice.status}"
+        if StripePaymentIntent.objects.filter(invoice=invoice).exists():
+            return "already charged or being paid"
         due = invoice.total - invoice_amount_paid(invoice)
+        reason = ""
         try:
-            intent = provider.client().v1.payment_intents.create(
-                params={
-                    "amount": provider.to_minor(due, invoice.currency),
-                    "currency": invoice.currency.lower(),
-                    "customer": saved.customer_id,
-                    "payment_method": saved.payment_method_id,
-                    "payment_method_types": [saved.method_type],
-                    "confirm": True,
-                    "off_session": True,
-                    "metadata": {"invoice": str(invoice.public_id), "number": invoice.number or ""},
-                },
-                options={"idempotency_key": f"invoice-{invoice.public_id}-reload-charge"},
-            )
+            intent = None if first_run else _reload_intent_at_stripe(attempt)
+            if intent is not None and intent.status in ("requires_payment_method", "canceled"):
+                # The earlier run was declined: say so again (the same topic: nobody is told twice).
+                reason = str(_value(_value(intent, "last_payment_error") or {}, "message") or "")
+                raise _Declined
+            if intent is None:
+                intent = provider.client().v1.payment_intents.create(
+                    params={
+                        "amount": provider.to_minor(due, invoice.currency),
+                        "currency": invoice.currency.lower(),
+                        "customer": saved.customer_id,
+                        "payment_method": saved.payment_method_id,
+                        "payment_method_types": [saved.method_type],
+                        "confirm": True,
+                        "off_session": True,
+                        "metadata": {"invoice": str(invoice.public_id), "number": invoice.number or ""},
+                    },
+                    options={"idempotency_key": attempt.idempotency_key},
+                )
         except provider.CardError as error:
             reason = error.user_message or ""
+        except _Declined:
+            pass
         else:
+            amount = provider.from_minor(int(intent.amount), invoice.currency)
             StripePaymentIntent.objects.create(
                 invoice=invoice,
                 stripe_id=intent.id,
                 client_secret=intent.client_secret,
-                amount=due,
+                amount=amount,
                 currency=invoice.currency.upper(),
                 status=intent.status,
                 method_type=saved.method_type,
@@ -805,3 +851,16 @@ def invoice_payment_processing(invoice_ids: list[int]) -> dict[int, str]:
         invoice_id__in=invoice_ids, status="processing", applied_at__isnull=True
     ).values_list("invoice_id", "method_type")
     return {invoice_id: StripePaymentIntent(method_type=kind).method_label for invoice_id, kind in rows}
+class _Declined(Exception):
+    """An earlier run's intent, found at Stripe, was declined."""
+
+
+def _reload_intent_at_stripe(attempt: ReloadChargeAttempt) -> object | None:
+    """The PaymentIntent an earlier run of this charge created, if Stripe has one:
+    the attempt's customer's intents, matched by the invoice in their metadata."""
+    wanted = str(attempt.invoice.public_id)
+    listed = provider.client().v1.payment_intents.list(params={"customer": attempt.customer_id, "limit": 100})
+    for intent in listed.auto_paging_iter():
+        if _value(_value(intent, "metadata") or {}, "invoice") == wanted:
+            return intent
+    return None

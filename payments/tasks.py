@@ -22,10 +22,30 @@ def reconcile() -> list[str]:
 )
 def charge_reload_invoice(self, invoice_id: int) -> str:  # noqa: ANN001
     """Charge an auto-reload invoice to the method on file. Safe to run twice:
-    the intent row and Stripe's idempotency key (both from the invoice) keep it to one charge."""
+    the intent row, the attempt committed before the call (a retry adopts the
+    intent Stripe already has for the invoice) and Stripe's idempotency key keep it to one charge."""
     from payments import provider
 
     try:
         return services.reload_invoice_charge(invoice_id=invoice_id)
     except (provider.stripe.APIConnectionError, provider.stripe.RateLimitError) as error:
         raise self.retry(exc=error, countdown=60 * 2**self.request.retries) from error
+
+
+@shared_task(
+    name="payments.tasks.send_refund",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    time_limit=120,
+    soft_time_limit=100,
+)
+def send_refund(self, refund_id: int) -> str:  # noqa: ANN001
+    """Return a credit note's money through Stripe. Safe to run twice: the row
+    (locked while Stripe is called) and the idempotency key keep it to one refund.
+    A Stripe error leaves the row failed for staff to retry; the beat's
+    reconciliation sends what a lost message left queued."""
+    from payments import refunds
+
+    return refunds.refund_send(refund_id=refund_id)

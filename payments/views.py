@@ -1,5 +1,5 @@
-"""The pay page (a signed link, no sign-in), the portal's Pay button, and
-Stripe's webhook endpoint."""
+"""The pay page (a signed link, no sign-in), the portal's Pay button,
+Stripe's webhook endpoint, and staff's retry of a failed refund."""
 
 from http import HTTPStatus
 
@@ -12,9 +12,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing.selectors import invoice_amount_paid, invoices_for_user
-from payments import provider, services
-from ui.access import client_required, get_by_public_id
+from accounts.reauth import recent_login_required
+from billing.selectors import credit_notes_for_user, invoice_amount_paid, invoices_for_user
+from payments import provider, refunds, services
+from ui.access import client_required, get_by_public_id, staff_required
 
 
 def _stripe_csp(response: HttpResponse) -> HttpResponse:
@@ -149,3 +150,21 @@ def payment_method(request: HttpRequest) -> HttpResponse:
         "stripe_js_url": provider.js_url(),
     }
     return _stripe_csp(render(request, "payments/payment_method.html", context))
+
+
+@staff_required
+@recent_login_required
+def refund_retry(request: HttpRequest, public_id: str) -> HttpResponse:
+    """POST from the invoice's page: send a credit note's failed Stripe refund
+    again. A GET (back from re-authentication) only returns to that page."""
+    credit_note = get_by_public_id(credit_notes_for_user(request.user), public_id)
+    if request.method == "POST":
+        if refunds.refund_retry(credit_note=credit_note, actor=request.user):
+            messages.success(
+                request,
+                _("The refund of credit note %(number)s is being sent to Stripe again.")
+                % {"number": credit_note.number},
+            )
+        else:
+            messages.info(request, _("This refund is not failed; nothing changed."))
+    return redirect("billing:invoice", public_id=credit_note.invoice.public_id)

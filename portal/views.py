@@ -47,6 +47,7 @@ def home(request: HttpRequest) -> HttpResponse:
             .prefetch_related("balances")
             .order_by("-created_at", "-id")[:50],
             "credit_notes": credit_notes_for_user(request.user)
+            .select_related("stripe_refund")  # its refund through Stripe, if any
             .prefetch_related("balances")
             .order_by("-created_at", "-id")[:50],
             "today": timezone.localdate(),
@@ -97,6 +98,7 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             .order_by("-created_at", "-id")[:50],
             "credit_notes": credit_notes_for_user(request.user)
             .filter(agreement=agreement)
+            .select_related("stripe_refund")  # its refund through Stripe, if any
             .prefetch_related("balances")
             .order_by("-created_at", "-id")[:50],
         },

@@ -3,7 +3,8 @@ tests, on a free port of its own, started once per test process.
 
 localstripe pickles its whole store to a fixed /tmp file after every write;
 the launcher below turns that off, so parallel servers never share state or
-write the same file. Without the package or when it cannot start, the tests
+write the same file. It also teaches localstripe Stripe's `customer` filter
+on the PaymentIntent list (nothing else of its behaviour changes). Without the package or when it cannot start, the tests
 that need it skip, except with CI=true or BLOCKHOURS_REQUIRE_SERVERS=true,
 where that is a failure.
 """
@@ -42,6 +43,15 @@ LAUNCHER = (
     "        obj.mandate_data = mandate_data\n"
     "    return obj\n"
     "resources.extra_apis[:] = [(m, u, confirm_with_mandate if f == confirm else f) for m, u, f in resources.extra_apis]\n"
+    # Stripe filters a list of PaymentIntents by customer; localstripe refuses
+    # the parameter. The auto-reload charge looks its intent up that way.
+    "_list_intents = resources.PaymentIntent._api_list_all.__func__\n"
+    "def _list_intents_of(cls, url, customer=None, **kwargs):\n"
+    "    found = _list_intents(cls, url, **kwargs)\n"
+    "    if customer is not None:\n"
+    "        found._list = [i for i in found._list if i.customer == customer]\n"
+    "    return found\n"
+    "resources.PaymentIntent._api_list_all = classmethod(_list_intents_of)\n"
     "from localstripe import server\n"
     "sys.argv = ['localstripe', '--port', sys.argv[1], '--from-scratch']\n"
     "server.start()\n"

@@ -457,6 +457,9 @@ NOT_DATA_WRITES = {
         "payments/tests/test_saved_method.py"
     ),
     "payments:webhook": "Stripe's signed events only; bad signatures and foreign events: payments/tests/test_webhooks.py",
+    "payments:refund_retry": (
+        "takes no input: sends a credit note's failed Stripe refund again (payments/tests/test_refunds.py)"
+    ),
 }
 ADMIN_REASON = "Django admin: superusers only, with the admin's own form validation"
 

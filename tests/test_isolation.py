@@ -175,6 +175,7 @@ ROUTES: dict[str, Route] = {
     ),
     "payments:pay": Route(None, skip="public; the signed pay link of one invoice is the credential"),
     "payments:webhook": Route(None, skip="Stripe's webhook: 404 without keys, 400 without Stripe's signature"),
+    "payments:refund_retry": Route("credit_note", STAFF, post=True),
     "notifications:undelivered": Route(None, STAFF),
     "notifications:email_resend": Route("email", STAFF, post=True),
     # --- audit log

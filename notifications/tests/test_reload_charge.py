@@ -3,13 +3,14 @@ charges the card on file off-session, once; a decline leaves the invoice
 issued with the pay link emailed and staff alerted. Against localstripe."""
 
 import pytest
+import stripe
 
 from agreements.models import TopupMode
 from billing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
 from notifications.models import EmailKind, OutgoingEmail
 from notifications.tests.conftest import sweep_now
 from payments import provider, services
-from payments.models import StripePaymentIntent
+from payments.models import ReloadChargeAttempt, StripePaymentIntent
 from payments.tests.conftest import stripe_on  # noqa: F401 - the fixture
 from payments.tests.test_saved_method import confirmed_setup
 from tests.localstripe_server import localstripe_url  # noqa: F401 - the fixture
@@ -110,46 +111,48 @@ def test_without_a_card_on_file_the_email_promises_no_charge_and_carries_the_pay
     assert StripePaymentIntent.objects.count() == 0
 
 
-def test_a_retry_after_the_worker_died_mid_charge_sends_the_same_idempotency_key(
+def intents_at_stripe(client) -> list:
+    """Every PaymentIntent localstripe holds for the client's customer."""
+    customer = client.saved_payment_method.customer_id
+    return list(provider.client().v1.payment_intents.list(params={"customer": customer, "limit": 100}).data)
+
+
+def test_a_retry_after_the_worker_died_mid_charge_adopts_the_first_charge(
     make_low_agreement, card_on_file, monkeypatch
 ):
-    """The charge went through at Stripe but our transaction never committed.
-    The retry sends the same key, derived from the invoice, so Stripe answers
-    with the first charge. (localstripe ignores idempotency keys, so the test
-    proves the key; Stripe's documented behaviour does the rest.)"""
+    """The charge went through at Stripe but our transaction never committed
+    (here the run is cut short in this process; test_reload_charge_crash.py
+    kills a real one). The retry finds the committed attempt, looks the
+    intent up at Stripe and adopts it: no second charge, even on a server
+    that ignores idempotency keys, as localstripe does."""
     card_on_file()
-    make_low_agreement(left=60)  # issue mode: the invoice exists, nothing charged
+    agreement = make_low_agreement(left=60)  # issue mode: the invoice exists, nothing charged
     sweep_now()
     reload = Invoice.objects.get(kind=InvoiceKind.RELOAD)
     keys = []
-    real_client = provider.client
+    real_create = stripe.PaymentIntentService.create
 
-    class Recording:
-        def __init__(self):
-            self.stripe = real_client()
-            self.v1 = self
+    def create_then_die(self, params, options):
+        keys.append(options["idempotency_key"])
+        real_create(self, params=params, options=options)
+        raise SystemExit("worker died")  # before our transaction commits
 
-        @property
-        def payment_intents(self):
-            service = self.stripe.v1.payment_intents
-
-            class Intents:
-                def create(self, params, options):
-                    keys.append(options["idempotency_key"])
-                    return service.create(params=params, options=options)
-
-            return Intents()
-
-    monkeypatch.setattr(provider, "client", Recording)
-    monkeypatch.setattr(
-        StripePaymentIntent.objects, "create", lambda **kw: (_ for _ in ()).throw(RuntimeError("worker died"))
-    )
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(stripe.PaymentIntentService, "create", create_then_die)
+    with pytest.raises(SystemExit):
         services.reload_invoice_charge(invoice_id=reload.pk)
     monkeypatch.undo()
-    monkeypatch.setattr(provider, "client", Recording)
-    services.reload_invoice_charge(invoice_id=reload.pk)
-    assert keys == [f"invoice-{reload.public_id}-reload-charge"] * 2
+    assert StripePaymentIntent.objects.count() == 0 and ReloadChargeAttempt.objects.get(invoice=reload).runs == 1
+    [charged] = intents_at_stripe(agreement.client)
+    assert charged.status == "succeeded"
+
+    assert services.reload_invoice_charge(invoice_id=reload.pk) == "recorded"
+
+    assert keys == [f"invoice-{reload.public_id}-reload-charge"]  # the retry created nothing
+    assert [i.id for i in intents_at_stripe(agreement.client)] == [charged.id]
+    assert StripePaymentIntent.objects.get().stripe_id == charged.id
     reload.refresh_from_db()
+    agreement.refresh_from_db()
     assert reload.status == InvoiceStatus.PAID
     assert Payment.objects.filter(invoice=reload).count() == 1
+    assert agreement.balance_minutes == 60 + 1200
+    assert ReloadChargeAttempt.objects.get(invoice=reload).runs == 2
