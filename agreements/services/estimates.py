@@ -21,7 +21,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
@@ -61,44 +62,69 @@ class EstimateLinkError(Exception):
 # Reading: what open estimates reserve
 
 
+def _since() -> QuerySet[TimeEntry]:
+    """Time logged on the estimate's ticket and agreement since it was made (not voided)."""
+    return TimeEntry.objects.filter(
+        ticket_id=OuterRef("ticket_id"),
+        agreement_id=OuterRef("agreement_id"),
+        voided_at__isnull=True,
+        created_at__gte=OuterRef("created_at"),
+    )
+
+
+def _with_use(estimates: QuerySet[Estimate]) -> QuerySet[Estimate]:
+    """Each estimate with `used_minutes` (worked) and `used_charged` (charged) since it was made: one statement."""
+
+    def total(field: str) -> Coalesce:
+        summed = _since().order_by().values("ticket_id").annotate(total=Sum(field)).values("total")
+        return Coalesce(Subquery(summed, output_field=IntegerField()), Value(0))
+
+    return estimates.annotate(used_minutes=total("minutes"), used_charged=total("charged_minutes"))
+
+
 def _used_since(estimate: Estimate) -> tuple[int, int]:
     """(minutes, charged minutes) logged on the estimate's ticket and agreement since it was made."""
-    totals = TimeEntry.objects.filter(
-        ticket_id=estimate.ticket_id,
-        agreement_id=estimate.agreement_id,
-        voided_at__isnull=True,
-        created_at__gte=estimate.created_at,
-    ).aggregate(minutes=Sum("minutes"), charged=Sum("charged_minutes"))
-    return totals["minutes"] or 0, totals["charged"] or 0
+    used = _with_use(Estimate.objects.filter(pk=estimate.pk)).values_list("used_minutes", "used_charged").get()
+    return used[0], used[1]
+
+
+def _reserved(estimate: Estimate, used_charged: int) -> int:
+    if estimate.status == EstimateStatus.WAITING:
+        return estimate.charged_minutes
+    if estimate.status == EstimateStatus.APPROVED:
+        return max(estimate.charged_minutes - used_charged, 0)
+    return 0
 
 
 def estimate_reserved_minutes(estimate: Estimate) -> int:
     """What the estimate still holds of the balance: nothing once decided otherwise or used up."""
-    if estimate.status == EstimateStatus.WAITING:
-        return estimate.charged_minutes
-    if estimate.status == EstimateStatus.APPROVED:
-        return max(estimate.charged_minutes - _used_since(estimate)[1], 0)
-    return 0
+    if estimate.status != EstimateStatus.APPROVED:
+        return _reserved(estimate, 0)
+    return _reserved(estimate, _used_since(estimate)[1])
 
 
-def estimates_reserved_by_agreement(agreement_ids: list[int] | None = None) -> dict[int, int]:
-    """Minutes reserved by open estimates, per agreement (only those with any)."""
-    estimates = Estimate.objects.filter(status__in=OPEN)
-    if agreement_ids is not None:
-        estimates = estimates.filter(agreement_id__in=agreement_ids)
+def _reserved_of(estimates: QuerySet[Estimate]) -> dict[int, int]:
     reserved: dict[int, int] = {}
-    for estimate in estimates.order_by("pk"):
-        minutes = estimate_reserved_minutes(estimate)
+    for estimate in _with_use(estimates.filter(status__in=OPEN)).order_by():
+        minutes = _reserved(estimate, estimate.used_charged)
         if minutes:
             reserved[estimate.agreement_id] = reserved.get(estimate.agreement_id, 0) + minutes
     return reserved
 
 
+def estimates_reserved_by_agreement(agreement_ids: list[int] | None = None) -> dict[int, int]:
+    """Minutes reserved by open estimates, per agreement (only those with any); one statement."""
+    estimates = Estimate.objects.all()
+    if agreement_ids is not None:
+        estimates = estimates.filter(agreement_id__in=agreement_ids)
+    return _reserved_of(estimates)
+
+
 def agreement_reserved_minutes(agreement: Agreement, *, excluding: Estimate | None = None) -> int:
-    estimates = Estimate.objects.filter(agreement=agreement, status__in=OPEN)
+    estimates = Estimate.objects.filter(agreement=agreement)
     if excluding is not None:
         estimates = estimates.exclude(pk=excluding.pk)
-    return sum(estimate_reserved_minutes(e) for e in estimates)
+    return _reserved_of(estimates).get(agreement.pk, 0)
 
 
 def estimates_waiting_on_ticket(ticket: Ticket) -> list[Estimate]:
@@ -393,8 +419,8 @@ def estimates_overrun_flag(*, agreement_id: int | None = None) -> list[Estimate]
     if agreement_id is not None:
         candidates = candidates.filter(agreement_id=agreement_id)
     flagged = []
-    for estimate in candidates.select_related("ticket__client").order_by("pk"):
-        worked, _charged_since = _used_since(estimate)
+    for estimate in _with_use(candidates.select_related("ticket__client")).order_by("pk"):
+        worked = estimate.used_minutes
         if worked <= estimate_overrun_limit(estimate):
             continue
         with transaction.atomic():
@@ -427,13 +453,14 @@ def estimates_overrun_flag(*, agreement_id: int | None = None) -> list[Estimate]
 def estimates_overrun() -> list[Estimate]:
     """Flagged overruns for the staff dashboard, newest first, with the minutes worked."""
     estimates = list(
-        Estimate.objects.filter(overrun_flagged_at__isnull=False)
-        .exclude(status=EstimateStatus.CANCELLED)
-        .select_related("ticket__client", "work_type", "created_by")
-        .order_by("-overrun_flagged_at", "-id")[:50]
+        _with_use(
+            Estimate.objects.filter(overrun_flagged_at__isnull=False)
+            .exclude(status=EstimateStatus.CANCELLED)
+            .select_related("ticket__client", "work_type", "created_by")
+        ).order_by("-overrun_flagged_at", "-id")[:50]
     )
     for estimate in estimates:
-        estimate.worked_minutes = _used_since(estimate)[0]
+        estimate.worked_minutes = estimate.used_minutes
     return estimates
 
 
