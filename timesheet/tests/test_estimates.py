@@ -61,6 +61,8 @@ def test_staff_add_one_it_does_not_cover_and_the_client_is_emailed(
     assert {m.to[0] for m in mail.outbox} == {"alice@example.com", "billing@acme-dental.example"}
     home = client.get(reverse("dashboard:home")).content.decode()
     assert "Estimates waiting for the client" in home and "Move the mailboxes to the new server" in home
+    runway = client.get(reverse("reports:runway")).content.decode()
+    assert '<div class="small text-secondary" data-testid="reserved">12 h reserved by estimates</div>' in runway
 
 
 def test_bad_input_changes_nothing(client, technician, funded):
