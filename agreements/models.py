@@ -1154,3 +1154,76 @@ class ChargeQuestion(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == QuestionStatus.OPEN
+
+
+class EstimateStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    DECLINED = "declined", _("Declined")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Estimate(models.Model):
+    """The minutes a technician or staff expect a ticket to take, before the work.
+
+    `agreement` is the one the client's order would charge for the work type
+    and `charged_minutes` what the estimate would charge there (rounding,
+    minimum, multiplier). When the usable balance less the other open
+    estimates covers it, it is approved at once (`auto_approved`); otherwise it
+    waits for the client. Changed only by agreements.services.estimates.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="estimates", verbose_name=_("ticket"))
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="estimates", verbose_name=_("agreement")
+    )
+    work_type = models.ForeignKey(WorkType, on_delete=models.PROTECT, related_name="+", verbose_name=_("work type"))
+    minutes = models.PositiveIntegerField(verbose_name=_("estimated minutes"))
+    charged_minutes = models.PositiveIntegerField(verbose_name=_("charged minutes"))
+    description = models.CharField(max_length=300, validators=[validate_single_line], verbose_name=_("description"))
+    status = models.CharField(
+        max_length=16, choices=EstimateStatus.choices, default=EstimateStatus.WAITING, verbose_name=_("status")
+    )
+    auto_approved = models.BooleanField(default=False, verbose_name=_("approved automatically"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("estimated by")
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    overrun_flagged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("overrun flagged at"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("estimate")
+        verbose_name_plural = _("estimates")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="estimate_minutes_positive"),
+            models.CheckConstraint(condition=~Q(description=""), name="estimate_description_required"),
+            models.CheckConstraint(
+                condition=Q(status=EstimateStatus.WAITING, decided_at__isnull=True)
+                | (~Q(status=EstimateStatus.WAITING) & Q(decided_at__isnull=False)),
+                name="estimate_decided_has_time",
+            ),
+        ]
+        # Open estimates (the reservation beside every balance): a small index, not every estimate.
+        indexes = [
+            models.Index(
+                fields=["agreement"], condition=Q(status__in=["waiting", "approved"]), name="estimate_open_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Estimate {self.minutes} min on {self.ticket} ({self.status})"
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status == EstimateStatus.WAITING

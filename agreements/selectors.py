@@ -16,6 +16,7 @@ from agreements.models import (
     Block,
     ChargeQuestion,
     Client,
+    Estimate,
     LedgerEntry,
     LedgerKind,
     OveragePolicy,
@@ -67,6 +68,13 @@ def tickets_for_user(user: User) -> QuerySet[Ticket]:
 def time_entries_for_user(user: User) -> QuerySet[TimeEntry]:
     entries = TimeEntry.objects.select_related("agreement__client", "ticket", "technician", "work_type")
     return entries if _client_scope(user) is None else entries.filter(agreement__in=agreements_for_user(user))
+
+
+def estimates_for_user(user: User) -> QuerySet[Estimate]:
+    """Estimates on the agreements the user may see (a contact: their client's only)."""
+    return Estimate.objects.filter(agreement__in=agreements_for_user(user)).select_related(
+        "agreement__client", "ticket", "work_type", "created_by", "decided_by"
+    )
 
 
 def questions_for_user(user: User) -> QuerySet[ChargeQuestion]:

@@ -28,6 +28,7 @@ from agreements.models import (
     Client,
     ClientContact,
     CreditPolicy,
+    Estimate,
     Holiday,
     LedgerEntry,
     OveragePolicy,
@@ -44,6 +45,7 @@ from agreements.models import (
 )
 from agreements.runway import runway_of
 from agreements.selectors import agreements_for_user, clients_for_user, tickets_for_user, time_entries_for_user
+from agreements.services.estimates import estimates_reserved_by_agreement
 from agreements.services.timers import timer_elapsed_minutes
 from api.fields import (
     AmountInputField,
@@ -94,11 +96,39 @@ class WorkTypeSerializer(serializers.ModelSerializer):
 # Clients
 
 
+def _reserved_for(serializer: serializers.Serializer, pk: int, *, by_client: bool) -> int:
+    """Minutes reserved by open estimates for an agreement (or a client's agreements), read once for
+    every object of the list or page being serialized."""
+    cache = serializer.context.setdefault("reserved_by_estimates", {})
+    key = ("client" if by_client else "agreement", pk)
+    if key not in cache:
+        parent = getattr(serializer, "parent", None)
+        objects = list(parent.instance) if parent is not None and parent.instance is not None else []
+        ids = {obj.pk for obj in objects} | {pk}
+        if by_client:
+            agreements = dict(Agreement.objects.filter(client_id__in=ids).values_list("pk", "client_id"))
+            reserved = estimates_reserved_by_agreement(list(agreements))
+            totals = dict.fromkeys(ids, 0)
+            for agreement_id, minutes in reserved.items():
+                totals[agreements[agreement_id]] += minutes
+        else:
+            reserved = estimates_reserved_by_agreement(list(ids))
+            totals = {i: reserved.get(i, 0) for i in ids}
+        cache.update({("client" if by_client else "agreement", i): m for i, m in totals.items()})
+    return cache[key]
+
+
 class ClientSerializer(serializers.ModelSerializer):
     id = _public_id()
     billing_email = serializers.CharField(read_only=True, help_text="Accounts-payable address; may be empty.")
     hourly_rate = MoneyField(read_only=True)
     currency = serializers.CharField(**CURRENCY_FIELD)
+    reserved_by_estimates_minutes = serializers.SerializerMethodField(
+        help_text="Minutes the client's open estimates will take of its agreements' balances."
+    )
+
+    def get_reserved_by_estimates_minutes(self, client: Client) -> int:
+        return _reserved_for(self, client.pk, by_client=True)
 
     class Meta:
         model = Client
@@ -112,6 +142,7 @@ class ClientSerializer(serializers.ModelSerializer):
             "currency",
             "language",
             "is_active",
+            "reserved_by_estimates_minutes",
             "created_at",
         ]
         read_only_fields = fields
@@ -215,6 +246,10 @@ class AgreementSerializer(serializers.ModelSerializer):
     currency = serializers.CharField(source="client.currency", **CURRENCY_FIELD)
     work_types = serializers.SerializerMethodField(help_text="Ids of the work types covered; empty means all.")
     runway = serializers.SerializerMethodField()
+    reserved_by_estimates_minutes = serializers.SerializerMethodField(
+        help_text="Minutes open estimates will take of the balance: waiting ones in full, approved ones less "
+        "the time logged on their ticket since."
+    )
     overage_rate = MoneyField(
         read_only=True, allow_null=True, help_text="Hourly rate for overage (bill-overage); null: the client's rate."
     )
@@ -262,11 +297,15 @@ class AgreementSerializer(serializers.ModelSerializer):
             "grace_days",
             "burn_order",
             "balance_minutes",
+            "reserved_by_estimates_minutes",
             "currency",
             "runway",
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_reserved_by_estimates_minutes(self, agreement: Agreement) -> int:
+        return _reserved_for(self, agreement.pk, by_client=False)
 
     def get_work_types(self, agreement: Agreement) -> list[int]:
         if "work_types" in getattr(agreement, "_prefetched_objects_cache", {}):
@@ -851,6 +890,69 @@ class QuestionResolveSerializer(serializers.Serializer):
         if data["outcome"] == QuestionStatus.CORRECTED and not ({"corrected_minutes", "notes"} & set(data)):
             raise serializers.ValidationError({"corrected_minutes": _("Give the corrected minutes or notes.")})
         return data
+
+
+# ---------------------------------------------------------------------------
+# Estimates
+
+
+class EstimateSerializer(serializers.ModelSerializer):
+    id = _public_id()
+    ticket = serializers.UUIDField(source="ticket.public_id", read_only=True)
+    ticket_number = serializers.CharField(source="ticket.number", read_only=True)
+    client = serializers.UUIDField(source="agreement.client.public_id", read_only=True)
+    agreement = serializers.UUIDField(
+        source="agreement.public_id", read_only=True, help_text="The agreement the client's order chose."
+    )
+    work_type = serializers.PrimaryKeyRelatedField(read_only=True)
+    charged_minutes = serializers.IntegerField(
+        read_only=True, help_text="What the estimate would charge (rounding, minimum and multiplier)."
+    )
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Null: automatic, or the emailed link."
+    )
+
+    class Meta:
+        model = Estimate
+        fields = [
+            "id",
+            "ticket",
+            "ticket_number",
+            "client",
+            "agreement",
+            "work_type",
+            "minutes",
+            "charged_minutes",
+            "description",
+            "status",
+            "auto_approved",
+            "created_by",
+            "decided_by",
+            "decided_at",
+            "overrun_flagged_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class EstimateCreateSerializer(serializers.Serializer):
+    ticket = PublicIdRelatedField(scope=tickets_for_user, unknown=_("No ticket with id “%(id)s”."))
+    minutes = BoundedIntegerField(
+        minimum=1, maximum=MAX_ENTRY_MINUTES * 30, help_text="The estimated work, in whole minutes."
+    )
+    work_type = StrictPrimaryKeyRelatedField(queryset=WorkType.objects.all())
+    description = StrictCharField(max_length=300, validators=[validate_single_line])
+
+
+class EstimateApproveSerializer(serializers.Serializer):
+    tier = StrictPrimaryKeyRelatedField(
+        queryset=Tier.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Buy a block as well: an hours request for this tier, staff send its invoice.",
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from agreements.runway import with_runway
 from agreements.selectors import (
     agreements_for_user,
     clients_for_user,
+    estimates_for_user,
     ledger_with_running_balance,
     questions_for_user,
     tickets_for_user,
@@ -65,9 +66,11 @@ from billing import services as billing_services
 from billing.credit_notes import credit_note_pdf_name
 from billing.models import InvoiceStatus, Payment
 from billing.selectors import credit_notes_for_user, invoices_for_user
+from notifications import estimates as estimate_notify
 from notifications import questions as question_notify
 from notifications import services as notification_services
 from notifications.tasks import queue_agreement_check, queue_sending
+from portal import services as portal_services
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
@@ -896,6 +899,99 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
             return _out(s.QuestionSerializer, self.get_queryset().get(pk=question.pk), self)
 
         return run_idempotent(request, perform)
+
+
+# ---------------------------------------------------------------------------
+# Estimates
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Estimates: staff and technicians see every client's, a client contact their own"),
+    retrieve=extend_schema(summary="An estimate and its decision"),
+    create=extend_schema(
+        summary="Estimate a ticket's work (staff, technicians)",
+        description="The client's order chooses the agreement for the work type. Approved at once when the usable "
+        "balance less the other open estimates covers the charge; else it waits and the client's billing "
+        "contacts are emailed approve and decline links.",
+        request=s.EstimateCreateSerializer,
+        responses={201: s.EstimateSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    ),
+)
+class EstimateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = s.EstimateSerializer
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):  # noqa: ANN201
+        return estimates_for_user(self.request.user).order_by("-created_at", "-id")
+
+    def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        require(request.user.works_for_msp, "Technicians and staff estimate work.")
+
+        def perform() -> Response:
+            data = _valid(s.EstimateCreateSerializer, self)
+            estimate = estimate_notify.estimate_create_and_notify(
+                ticket=data["ticket"],
+                actor=request.user,
+                minutes=data["minutes"],
+                work_type=data["work_type"],
+                description=data["description"],
+                send=queue_sending,
+            )
+            return _out(s.EstimateSerializer, self.get_queryset().get(pk=estimate.pk), self, status.HTTP_201_CREATED)
+
+        return run_idempotent(request, perform)
+
+    @extend_schema(
+        summary="Cancel an open estimate (staff, technicians)",
+        description="It reserves nothing more. An estimate already declined or cancelled answers 400.",
+        request=None,
+        responses=s.EstimateSerializer,
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        estimate = self.get_object()
+        require(request.user.works_for_msp, "Technicians and staff cancel estimates.")
+        agreement_services.estimate_cancel(estimate=estimate, actor=request.user)
+        return _out(s.EstimateSerializer, self.get_queryset().get(pk=estimate.pk), self)
+
+    @extend_schema(
+        summary="Approve a waiting estimate (client contacts)",
+        description="Exactly once: an estimate already decided answers 400 and changes nothing. With `tier`, "
+        "an hours request for that block is made too. The technician who estimated and staff are emailed.",
+        request=s.EstimateApproveSerializer,
+        responses=s.EstimateSerializer,
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def approve(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        estimate = self.get_object()
+        require(request.user.is_client_contact, "Client contacts approve estimates.")
+        data = _valid(s.EstimateApproveSerializer, self)
+        with transaction.atomic():
+            estimate_notify.estimate_approve_and_notify(estimate=estimate, actor=request.user, send=queue_sending)
+            if data["tier"] is not None:
+                portal_services.hours_request_create(
+                    agreement=estimate.agreement,
+                    tier=data["tier"],
+                    requested_by=request.user,
+                    note=gettext("For the estimate on ticket #%(ticket)s") % {"ticket": estimate.ticket.number},
+                )
+        return _out(s.EstimateSerializer, self.get_queryset().get(pk=estimate.pk), self)
+
+    @extend_schema(
+        summary="Decline a waiting estimate (client contacts)",
+        description="Exactly once, like approve. The technician who estimated and staff are emailed.",
+        request=None,
+        responses=s.EstimateSerializer,
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def decline(self, request, id=None) -> Response:  # noqa: A002, ANN001
+        estimate = self.get_object()
+        require(request.user.is_client_contact, "Client contacts decline estimates.")
+        estimate_notify.estimate_decline_and_notify(estimate=estimate, actor=request.user, send=queue_sending)
+        return _out(s.EstimateSerializer, self.get_queryset().get(pk=estimate.pk), self)
 
 
 # ---------------------------------------------------------------------------

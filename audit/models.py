@@ -55,6 +55,11 @@ class AuditAction(models.TextChoices):
     QUESTION_EXPLAIN = "question.explain", _("Charge question explained")
     QUESTION_CREDIT = "question.credit", _("Charge question credited")
     QUESTION_CORRECT = "question.correct", _("Charge question answered by a correction")
+    ESTIMATE_CREATE = "estimate.create", _("Estimate added")
+    ESTIMATE_APPROVE = "estimate.approve", _("Estimate approved")
+    ESTIMATE_DECLINE = "estimate.decline", _("Estimate declined")
+    ESTIMATE_CANCEL = "estimate.cancel", _("Estimate cancelled")
+    ESTIMATE_OVERRUN = "estimate.overrun", _("Time beyond an estimate flagged")
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -374,6 +374,10 @@ EXPIRY_NOTICE_DAYS = env_int("EXPIRY_NOTICE_DAYS", 14)
 RELOAD_STOPS_DAYS_BEFORE_TERM_END = env_int("RELOAD_STOPS_DAYS_BEFORE_TERM_END", 30)
 # A client contact can question a time entry worked within this many days.
 QUESTION_WINDOW_DAYS = env_int("QUESTION_WINDOW_DAYS", 90)
+# An estimate's approve and decline links in the client's email work this many days.
+ESTIMATE_LINK_DAYS = env_int("ESTIMATE_LINK_DAYS", 7)
+# Time logged on a ticket beyond an approved estimate plus this share is flagged to staff.
+ESTIMATE_OVERRUN_PERCENT = env_int("ESTIMATE_OVERRUN_PERCENT", 10)
 CELERY_BEAT_SCHEDULE = {
     # Webhook deliveries that are due and whose queue message was lost; safe to run twice.
     "send-due-webhooks": {

@@ -137,6 +137,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "invoice_figures": invoice_figures(invoices_for_user(request.user), today=today),
             "requests": portal_services.hours_requests_open()[:10],
             "questions": services.questions_open()[:20],
+            "estimates_waiting": services.estimates_waiting()[:20],
+            "overruns": services.estimates_overrun(),
             "reload_drafts": reload_drafts_for_user(request.user),
             "undelivered": emails_undelivered().count(),
             "sweep": sweep_status(),
@@ -202,17 +204,24 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     if agreements:
         wanted = request.GET.get("agreement")
         selected = next((a for a in agreements if str(a.public_id) == wanted), agreements[0])
+    reserved = services.estimates_reserved_by_agreement([a.pk for a in agreements])
     context = {
         "client": client,
         "contacts": ClientContact.objects.filter(client=client)
         .select_related("user")
         .order_by("user__last_name", "user__username"),
-        "cards": [AgreementCard(agreement=a, runway=runway_of(a, today=today), chart=None) for a in agreements],
+        "cards": [
+            AgreementCard(
+                agreement=a, runway=runway_of(a, today=today), chart=None, reserved_minutes=reserved.get(a.pk, 0)
+            )
+            for a in agreements
+        ],
         "selected": selected,
         "requests": HoursRequest.objects.filter(agreement__client=client, status="open").select_related(
             "tier", "agreement", "requested_by"
         ),
         "questions": services.questions_open().filter(time_entry__agreement__client=client),
+        "estimates": services.estimates_for_client(client.pk)[:50],
         "today": today,
     }
     if selected is not None:

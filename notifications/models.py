@@ -86,6 +86,9 @@ class EmailKind(models.TextChoices):
     PAYMENT_ALERT_STAFF = "payment_alert_staff", _("Online payment problem, to staff")
     QUESTION_RAISED_STAFF = "question_raised_staff", _("A client questioned a charge, to staff")
     QUESTION_ANSWERED = "question_answered", _("Answer to a questioned charge, to the client")
+    ESTIMATE_APPROVAL = "estimate_approval", _("Estimate to approve, to the client")
+    ESTIMATE_DECIDED = "estimate_decided", _("Estimate approved or declined, to the technician and staff")
+    ESTIMATE_OVERRUN_STAFF = "estimate_overrun_staff", _("Time beyond an estimate, to staff")
 
 
 # Emails whose failure staff are not alerted to: they are staff's own (an
@@ -100,6 +103,8 @@ NO_FAILURE_ALERT = frozenset(
         EmailKind.PAYMENT_ALERT_STAFF,
         EmailKind.PASSWORD_RESET,
         EmailKind.QUESTION_RAISED_STAFF,
+        EmailKind.ESTIMATE_DECIDED,
+        EmailKind.ESTIMATE_OVERRUN_STAFF,
     }
 )
 # Emails that carry a sign-in link: their text is blanked once sent, so the

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from monitoring.queueing import task_publish
-from notifications import services
+from notifications import estimates, services
 
 
 def _queue_processing(episode_id: int) -> None:
@@ -33,13 +33,21 @@ def account_email_queue(*, user, kind: str, subject: str, body_text: str) -> Non
 @shared_task(name="notifications.tasks.sweep_low_balances", max_retries=0, time_limit=600, soft_time_limit=540)
 def sweep_low_balances() -> list[str]:
     """Beat: select and claim only; each agreement's work runs as its own task."""
-    return services.sweep(process=_queue_processing, send=queue_sending).lines()
+    lines = services.sweep(process=_queue_processing, send=queue_sending).lines()
+    return lines + _overruns(None)
 
 
 @shared_task(name="notifications.tasks.check_agreement", max_retries=0, time_limit=300, soft_time_limit=240)
 def check_agreement(agreement_id: int) -> list[str]:
     """The sweep for one agreement, right after its balance changed."""
-    return services.sweep(process=_queue_processing, send=queue_sending, agreement_id=agreement_id).lines()
+    lines = services.sweep(process=_queue_processing, send=queue_sending, agreement_id=agreement_id).lines()
+    return lines + _overruns(agreement_id)
+
+
+def _overruns(agreement_id: int | None) -> list[str]:
+    """Time beyond approved estimates, flagged to staff once each (checked with the balance)."""
+    flagged = estimates.estimate_overruns_notify(send=queue_sending, agreement_id=agreement_id)
+    return [f"estimate overrun flagged: {estimate.public_id}" for estimate in flagged]
 
 
 def queue_agreement_check(agreement_id: int) -> None:

@@ -43,3 +43,15 @@ class QuestionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("We read every question and answer by email; the answer also shows on the entry."),
     )
+
+
+class EstimateApproveForm(forms.Form):
+    """Approve a waiting estimate, optionally asking for a block at the same time."""
+
+    tier = TierChoiceField(
+        queryset=Tier.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("No block, just approve"),
+        label=_("Buy a block as well"),
+        help_text=_("We send the block's invoice shortly; the estimate is approved either way."),
+    )

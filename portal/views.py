@@ -3,25 +3,34 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from agreements.domain import block_price, format_minutes
-from agreements.models import Agreement, ClientContact, QuestionStatus
+from agreements.models import Agreement, ClientContact, EstimateStatus, QuestionStatus
 from agreements.runway import with_runway
-from agreements.selectors import agreements_for_user, clients_for_user, questions_for_user, time_entries_for_user
-from agreements.services import question_window_starts_on, term_end_preview
+from agreements.selectors import (
+    agreements_for_user,
+    clients_for_user,
+    estimates_for_user,
+    questions_for_user,
+    time_entries_for_user,
+)
+from agreements.services import EstimateLinkError, estimate_for_link, question_window_starts_on, term_end_preview
 from agreements.services.calendar import charging_rules_of
 from agreements.summaries import blocks_with_remaining
 from billing.selectors import credit_notes_for_user, invoices_for_user
+from notifications import estimates as estimate_notify
 from notifications.questions import question_raise_and_notify
 from notifications.tasks import queue_sending
 from portal import services
-from portal.forms import HoursRequestForm, QuestionForm, UsageFilterForm
+from portal.forms import EstimateApproveForm, HoursRequestForm, QuestionForm, UsageFilterForm
 from ui.access import client_required, get_by_public_id
 from ui.csv import csv_response
 from ui.panels import agreement_cards
@@ -35,6 +44,7 @@ def home(request: HttpRequest) -> HttpResponse:
     agreements = list(with_runway(agreements_for_user(request.user)).order_by("-status", "position"))
     billing_contacts = ClientContact.objects.filter(client=client, receives_invoices=True).select_related("user")
     requests = services.hours_requests_for_user(request.user).filter(status="open")
+    waiting = estimates_for_user(request.user).filter(status=EstimateStatus.WAITING).order_by("created_at")
     return render(
         request,
         "portal/home.html",
@@ -43,6 +53,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "cards": agreement_cards(agreements),
             "billing_contacts": billing_contacts,
             "requests": requests,
+            "waiting_estimates": waiting,
             "invoices": invoices_for_user(request.user)
             .prefetch_related("balances")
             .order_by("-created_at", "-id")[:50],
@@ -218,3 +229,83 @@ def buy_hours(request: HttpRequest, public_id: str) -> HttpResponse:
             )
             return redirect("portal:agreement", public_id=agreement.public_id)
     return render(request, "portal/buy.html", {"agreement": agreement, "form": form, "offers": offers})
+
+
+@client_required
+def estimates(request: HttpRequest) -> HttpResponse:
+    """The client's estimates: those waiting with approve and decline, then the decided ones."""
+    scoped = estimates_for_user(request.user)
+    return render(
+        request,
+        "portal/estimates.html",
+        {
+            "waiting": scoped.filter(status=EstimateStatus.WAITING).order_by("created_at", "id"),
+            "decided": scoped.exclude(status=EstimateStatus.WAITING).order_by("-created_at", "-id")[:50],
+            "approve_form": EstimateApproveForm(),
+        },
+    )
+
+
+@client_required
+@require_POST
+def estimate_approve(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Approve, and with a block chosen also ask for it (the portal's hours request), all or nothing."""
+    estimate = get_by_public_id(estimates_for_user(request.user), public_id)
+    form = EstimateApproveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose one of the block sizes on sale, or none."))
+        return redirect("portal:estimates")
+    tier = form.cleaned_data["tier"]
+    try:
+        with transaction.atomic():
+            estimate_notify.estimate_approve_and_notify(estimate=estimate, actor=request.user, send=queue_sending)
+            if tier is not None:
+                services.hours_request_create(
+                    agreement=estimate.agreement,
+                    tier=tier,
+                    requested_by=request.user,
+                    note=_("For the estimate on ticket #%(ticket)s") % {"ticket": estimate.ticket.number},
+                )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if tier is not None:
+            messages.success(
+                request,
+                _("Estimate approved, and we received your request for a %(block)s.") % {"block": tier.name},
+            )
+        else:
+            messages.success(request, _("Estimate approved: we will start the work."))
+    return redirect("portal:estimates")
+
+
+@client_required
+@require_POST
+def estimate_decline(request: HttpRequest, public_id: str) -> HttpResponse:
+    estimate = get_by_public_id(estimates_for_user(request.user), public_id)
+    try:
+        estimate_notify.estimate_decline_and_notify(estimate=estimate, actor=request.user, send=queue_sending)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Estimate declined: we will not start the work."))
+    return redirect("portal:estimates")
+
+
+def estimate_link(request: HttpRequest, token: str) -> HttpResponse:
+    """An emailed approve or decline link. The signature names the estimate and
+    the action, so it needs no sign-in; it acts on POST only and only while the
+    estimate waits, so a used, expired or tampered link changes nothing."""
+    try:
+        estimate, action = estimate_for_link(token)
+        if request.method == "POST":
+            estimate, action = estimate_notify.estimate_decide_by_link(token=token, send=queue_sending)
+            return render(request, "portal/estimate_link.html", {"estimate": estimate, "action": action, "done": True})
+    except EstimateLinkError as error:
+        return render(
+            request,
+            "portal/estimate_link.html",
+            {"message": error.message},
+            status=404 if error.estimate is None else 410,
+        )
+    return render(request, "portal/estimate_link.html", {"estimate": estimate, "action": action})

@@ -17,6 +17,7 @@ from django.utils.translation import gettext, ngettext
 from agreements.domain import format_minutes, format_money
 from agreements.models import Client
 from agreements.selectors import clients_for_user
+from agreements.services.estimates import estimates_reserved_by_agreement
 from reports import accounting, selectors, services
 from reports.charts import columns
 from reports.forms import (
@@ -240,12 +241,17 @@ def runway(request: HttpRequest) -> HttpResponse:
             for r in rows
         )
         return csv_response(_filename("runway", today), header, data)
+    shown = rows[:ROW_LIMIT]
+    # Beside each balance, what open estimates will take of it (one statement for the page).
+    reserved = estimates_reserved_by_agreement([r.agreement.pk for r in shown])
+    for r in shown:
+        r.agreement.reserved_minutes = reserved.get(r.agreement.pk, 0)
     return render(
         request,
         "reports/runway.html",
         {
             "form": form,
-            "rows": rows[:ROW_LIMIT],
+            "rows": shown,
             "more_rows": len(rows) > ROW_LIMIT,
             "method": selectors.runway_method(),
             "today": today,

@@ -60,7 +60,7 @@ from agreements.models import (
     TimeEntry,
     Timer,
 )
-from agreements.services import question_raise, time_entry_log, timer_start
+from agreements.services import estimate_create, question_raise, time_entry_log, timer_start
 from agreements.services.calendar import holiday_add
 from agreements.tests.factories import AgreementFactory, TechnicianFactory, TicketFactory, tier, work_type
 from api.models import ApiToken
@@ -286,8 +286,23 @@ WRITES: dict[str, Write] = {
         },
         form="timer_form",
     ),
+    "timesheet:estimate_new": Write(
+        "technician",
+        {},
+        {
+            "agreement": "@agreement",
+            "ticket": "@ticket_number",
+            "subject": "",
+            "duration": "1:00",
+            "work_type": "@work_type",
+            "description": "Replace the switch",
+        },
+    ),
+    "timesheet:estimate_cancel": Write("technician", {"public_id": "estimate"}, {}),
     # --- client portal
     "portal:buy": Write("alice", {"public_id": "agreement"}, {"tier": "@tier", "note": "PO 1234"}),
+    "portal:estimate_approve": Write("alice", {"public_id": "estimate"}, {"tier": "@tier"}),
+    "portal:estimate_decline": Write("alice", {"public_id": "estimate"}, {}),
     "portal:question": Write("alice", {"public_id": "entry"}, {"reason": "Nobody came that day."}),
     # --- reports
     "reports:msa": Write("staff", {}, {"client": "@client", "seats": "12"}),
@@ -353,6 +368,12 @@ WRITES: dict[str, Write] = {
     ),
     "api:agreement-adjustments": _api("staff", {"id": "agreement"}, {"minutes": 30, "reason": "Goodwill credit"}),
     "api:question-list": _api("alice", {}, {"time_entry": "@entry", "reason": "Nobody came that day."}),
+    "api:estimate-list": _api(
+        "technician", {}, {"ticket": "@ticket", "minutes": 60, "work_type": "@work_type", "description": "New switch"}
+    ),
+    "api:estimate-cancel": _api("technician", {"id": "estimate"}, {}, HTTPStatus.OK),
+    "api:estimate-approve": _api("alice", {"id": "estimate"}, {"tier": "@tier"}, HTTPStatus.OK),
+    "api:estimate-decline": _api("alice", {"id": "estimate"}, {}, HTTPStatus.OK),
     "api:question-resolve": _api(
         "staff", {"id": "question"}, {"outcome": "explained", "reply": "The router was replaced."}, HTTPStatus.OK
     ),
@@ -455,6 +476,10 @@ NOT_DATA_WRITES = {
     "payments:payment_method": (
         "saves only a SetupIntent id of the caller's own client (checked at Stripe); hostile ids: "
         "payments/tests/test_saved_method.py"
+    ),
+    "portal:estimate_link": (
+        "takes no input but the signed token in its URL, which names one estimate and one action; tampered, "
+        "expired, used and another estimate's links: portal/tests/test_estimates.py"
     ),
     "payments:webhook": "Stripe's signed events only; bad signatures and foreign events: payments/tests/test_webhooks.py",
     "payments:refund_retry": (
@@ -732,6 +757,15 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "notes": F(OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
         "reason": F(TEXT, accepts=[SCRIPT, IMG]),
     },
+    "timesheet:estimate_new": {
+        "agreement": F([H("unknown-uuid", UNKNOWN_UUID), H("ended-agreement", "@agreement_b_ended"), SCRIPT, *TEXT]),
+        "ticket": F(TEXT),
+        "subject": F([*OPTIONAL_TEXT, *SINGLE_LINE]),
+        "duration": F(DURATIONS),
+        "work_type": F(CHOICES),
+        "description": F(TEXT),
+    },
+    "portal:estimate_approve": {"tier": F([*CHOICES, H("retired-tier", "@retired_tier")])},
     "portal:buy": {
         "tier": F([*CHOICES, H("retired-tier", "@retired_tier")]),
         "note": F(OPTIONAL_TEXT, accepts=MARKUP_AND_UNICODE),
@@ -963,6 +997,13 @@ HOSTILE: dict[str, dict[str, Field]] = {
         "time_entry": F(API_IDS),
         "reason": F([h for h in API_TEXT if h not in SINGLE_LINE], accepts=MARKUP_AND_UNICODE),
     },
+    "api:estimate-list": {
+        "ticket": F(API_IDS),  # any client's ticket is valid: technicians work for every client
+        "minutes": F(API_MINUTES),
+        "work_type": F(API_PKS),
+        "description": F(API_TEXT),
+    },
+    "api:estimate-approve": {"tier": F([*API_PKS, H("retired-tier", "@retired_tier")])},
     "api:question-resolve": {
         "outcome": F([H("sideways"), BLANK, NUL, H("number-1", 1)]),
         "reply": F([h for h in API_TEXT if h not in SINGLE_LINE], accepts=MARKUP_AND_UNICODE),
@@ -1126,6 +1167,9 @@ def world(
         agreement=agreement, technician=tom, ticket=ticket, work_date=today, minutes=30, work_type=work_type()
     )
     question = question_raise(time_entry=entry_tom, raised_by=alice, reason="Why 30 minutes?")
+    estimate = estimate_create(
+        ticket=ticket, actor=technician, minutes=6000, work_type=work_type(), description="Rewire the office"
+    )
     beyond_blocks = AgreementFactory(client=client_a, name="Projects", overage_policy=OveragePolicy.BILL_OVERAGE)
     time_entry_log(  # 45 min beyond every block: overage to bill
         agreement=beyond_blocks,
@@ -1209,6 +1253,7 @@ def world(
         "ticket_b": str(ticket_b.public_id),
         "hours_request": str(hours_request.public_id),
         "question": str(question.public_id),
+        "estimate": str(estimate.public_id),
         "token": str(alice_token.public_id),
         "tier": tier(10).pk,
         "retired_tier": retired.pk,
@@ -1443,6 +1488,7 @@ IDEMPOTENT_WRITES = [
     "api:agreement-purchase-move",
     "api:question-list",
     "api:question-resolve",
+    "api:estimate-list",
 ]
 BAD_KEYS = [H("201-chars", "k" * 201), H("with-space", "my key"), H("non-ascii", "clé-1"), BLANK, NUL]
 

@@ -31,8 +31,17 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.models import Invitation
-from agreements.models import Agreement, BusinessHours, ChargeQuestion, Holiday, LedgerEntry, TimeEntry, Timer
-from agreements.services import question_raise, time_entry_log, timer_start
+from agreements.models import (
+    Agreement,
+    BusinessHours,
+    ChargeQuestion,
+    Estimate,
+    Holiday,
+    LedgerEntry,
+    TimeEntry,
+    Timer,
+)
+from agreements.services import estimate_create, question_raise, time_entry_log, timer_start
 from agreements.services.calendar import holiday_add
 from agreements.tests.factories import TicketFactory, tier, work_type
 from api.models import ApiToken
@@ -144,12 +153,20 @@ ROUTES: dict[str, Route] = {
     # The caller's own timer only (no id in the URL): Charlie 404 by role.
     "timesheet:timer_start": Route(None, MSP, post=True),
     "timesheet:timer_discard": Route(None, MSP, post=True),
+    "timesheet:estimate_new": Route(None, MSP, post=True),
+    "timesheet:estimate_cancel": Route("estimate", MSP, post=True, post_only=True),
     # --- client portal
     "portal:home": Route(None, CLIENT),
     "portal:agreement": Route("agreement", CLIENT),
     "portal:usage_csv": Route("agreement", CLIENT),
     "portal:buy": Route("agreement", CLIENT, post=True),
     "portal:question": Route("time_entry", CLIENT, post=True),
+    "portal:estimates": Route(None, CLIENT),
+    "portal:estimate_approve": Route("estimate", CLIENT, post=True, post_only=True),
+    "portal:estimate_decline": Route("estimate", CLIENT, post=True, post_only=True),
+    "portal:estimate_link": Route(
+        None, skip="public; the signed link names one estimate and one action (portal/tests/test_estimates.py)"
+    ),
     # --- reports
     "reports:index": Route(None, STAFF),
     "reports:revenue": Route(None, STAFF),
@@ -225,6 +242,11 @@ ROUTES: dict[str, Route] = {
     "api:question-list": _api(None, BILLING),
     "api:question-detail": _api("question", BILLING),
     "api:question-resolve": _api("question", BILLING, post_only=True),
+    "api:estimate-list": _api(None, ANY),
+    "api:estimate-detail": _api("estimate", ANY),
+    "api:estimate-cancel": _api("estimate", MSP, post_only=True),
+    "api:estimate-approve": _api("estimate", CLIENT, post_only=True),
+    "api:estimate-decline": _api("estimate", CLIENT, post_only=True),
     "api:credit-note-detail": _api("credit_note", BILLING),
     "api:credit-note-pdf": _api("credit_note", BILLING),
     # Tokens belong to users, not clients; the whole viewset is staff-only.
@@ -330,6 +352,9 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
     ).credit_notes[0]
     question = question_raise(time_entry=entry, raised_by=alice, reason="Acme question: the firewall was fine")
     hours_request = hours_request_create(agreement=agreement, tier=tier(10), requested_by=alice, note="More please")
+    estimate = estimate_create(
+        ticket=ticket, actor=technician, minutes=6000, work_type=work_type(), description="Acme estimate: rewire"
+    )
     token = token_create(user=alice, name="Acme PSA sync", actor=staff).token
     undelivered = OutgoingEmail.objects.create(
         kind=EmailKind.INVOICE,
@@ -362,6 +387,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
         "invoice": {"public_id": unpaid.public_id},
         "hours_request": {"public_id": hours_request.public_id},
         "question": {"public_id": question.public_id},
+        "estimate": {"public_id": estimate.public_id},
         "token": {"id": token.public_id},
         "statement": {"public_id": client_a.public_id},
         "email": {"public_id": undelivered.public_id},
@@ -380,7 +406,7 @@ def world(client_a, alice, charlie, staff, technician, agreement, seller):
     }
     secrets = [
         CLIENT_A_NAME, TICKET_A_SUBJECT, invoice.number, unpaid.number, "Acme PSA sync", credit_note.number,
-        hook.secret, "acme-psa", question.reason,
+        hook.secret, "acme-psa", question.reason, estimate.description,
     ]  # fmt: skip
     return {"objects": objects, "secrets": secrets, "month": f"{month:%Y-%m}"}
 
@@ -433,6 +459,8 @@ def _fingerprint() -> tuple:
         list(Endpoint.objects.values_list("url", "secret", "events", "is_active")),
         list(Delivery.objects.values_list("status", "next_attempt_at")),
         list(ChargeQuestion.objects.order_by("pk").values_list("status", "credited_minutes")),
+        list(Estimate.objects.order_by("pk").values_list("status", "decided_at")),
+        HoursRequest.objects.count(),
     )
 
 

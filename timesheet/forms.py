@@ -227,3 +227,34 @@ class CorrectForm(forms.Form):
         label=gettext_lazy("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
     )
     reason = forms.CharField(label=gettext_lazy("Reason for the correction"), max_length=500)
+
+
+class EstimateForm(forms.Form):
+    """An estimate of a ticket's work: the client's order chooses the agreement, as for its time."""
+
+    agreement = forms.CharField(
+        label=gettext_lazy("Client"),
+        widget=forms.TextInput(attrs={"list": "agreement-options", "autocomplete": "off", "autofocus": True}),
+    )
+    ticket = forms.CharField(label=gettext_lazy("Ticket number"), max_length=64)
+    subject = forms.CharField(
+        label=gettext_lazy("Ticket subject"),
+        max_length=300,
+        required=False,
+        help_text=gettext_lazy("Only for a new ticket: an existing ticket keeps its subject."),
+    )
+    duration = DurationField(label=gettext_lazy("Estimated time"), help_text=gettext_lazy("90, 1:30, 1.5h or 1h30m"))
+    work_type = WorkTypeField(label=gettext_lazy("Work type"))
+    description = forms.CharField(label=gettext_lazy("What the work is"), max_length=300)
+
+    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.choices = AgreementChoices(user)
+
+    def clean_agreement(self) -> Client:
+        chosen = self.choices.resolve(self.cleaned_data["agreement"])
+        if chosen is None:
+            raise ValidationError(_("Choose a client with an active agreement from the list."))
+        client = chosen if isinstance(chosen, Client) else chosen.client
+        self.cleaned_data["client"] = client
+        return client

@@ -18,12 +18,14 @@ from django.views.decorators.http import require_POST
 from agreements import services
 from agreements.domain import format_minutes
 from agreements.models import Agreement, Block, Client, LedgerEntry, LedgerKind, TimeEntry
-from agreements.selectors import agreement_get_for_user, clients_for_user, time_entries_for_user
+from agreements.selectors import agreement_get_for_user, clients_for_user, estimates_for_user, time_entries_for_user
 from agreements.services.timers import timer_elapsed_minutes
-from notifications.tasks import queue_agreement_check
+from notifications import estimates as estimate_notify
+from notifications.tasks import queue_agreement_check, queue_sending
 from timesheet.forms import (
     AgreementChoices,
     CorrectForm,
+    EstimateForm,
     TimeEntryForm,
     TimerMinutesForm,
     TimerStartForm,
@@ -233,7 +235,8 @@ def log(request: HttpRequest) -> HttpResponse:
                         },
                     )
                 return redirect("timesheet:log")
-    return _render_log(request, form, preview=preview)
+    waiting = services.estimates_waiting_on_ticket(preview.entry.ticket) if preview is not None else []
+    return _render_log(request, form, preview=preview, waiting_estimates=waiting)
 
 
 @msp_required
@@ -387,3 +390,80 @@ def correct(request: HttpRequest, public_id: str) -> HttpResponse:
             )
             return redirect(_back(request))
     return render(request, "timesheet/correct.html", {"entry": entry, "form": form})
+
+
+@msp_required
+def estimate_new(request: HttpRequest) -> HttpResponse:
+    """A technician or staff member estimates a ticket's work before starting it."""
+    initial = {}
+    if "client" in request.GET:
+        try:
+            initial["agreement"] = get_by_public_id(clients_for_user(request.user), request.GET["client"]).name
+        except Http404:
+            pass
+    form = EstimateForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():  # a refused estimate leaves no new ticket behind
+                ticket = services.ticket_get_or_create(
+                    client=data["client"], number=data["ticket"], subject=data["subject"]
+                )
+                estimate = estimate_notify.estimate_create_and_notify(
+                    ticket=ticket,
+                    actor=request.user,
+                    minutes=data["duration"],
+                    work_type=data["work_type"],
+                    description=data["description"],
+                    send=queue_sending,
+                )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            facts = {
+                "ticket": ticket.number,
+                "minutes": format_minutes(estimate.minutes),
+                "charged": format_minutes(estimate.charged_minutes),
+            }
+            if estimate.auto_approved:
+                messages.success(
+                    request,
+                    _(
+                        "Estimate of %(minutes)s on ticket #%(ticket)s approved automatically: the balance covers %(charged)s."
+                    )
+                    % facts,
+                )
+            else:
+                messages.warning(
+                    request,
+                    _(
+                        "Estimate of %(minutes)s on ticket #%(ticket)s needs the client's approval: the balance does "
+                        "not cover %(charged)s. The billing contacts were emailed."
+                    )
+                    % facts,
+                )
+            if request.user.is_msp_staff:
+                return redirect("dashboard:client", public_id=data["client"].public_id)
+            return redirect("timesheet:estimate_new")
+    return render(
+        request,
+        "timesheet/estimate.html",
+        {
+            "form": form,
+            "agreement_labels": [label for label, v in form.choices.by_label.items() if isinstance(v, Client)],
+            "estimates": estimates_for_user(request.user).filter(created_by=request.user).order_by("-created_at")[:20],
+        },
+    )
+
+
+@msp_required
+@require_POST
+def estimate_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    estimate = get_by_public_id(estimates_for_user(request.user), public_id)
+    try:
+        services.estimate_cancel(estimate=estimate, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Estimate on ticket #%(ticket)s cancelled.") % {"ticket": estimate.ticket.number})
+    return redirect(_back(request))

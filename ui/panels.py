@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from agreements.models import Agreement
 from agreements.runway import Runway, daily_balances, runway_of
+from agreements.services.estimates import estimates_reserved_by_agreement
 from ui.charts import BurnDown, burn_down
 
 
@@ -15,6 +16,8 @@ class AgreementCard:
     agreement: Agreement
     runway: Runway
     chart: BurnDown | None
+    # What open estimates (waiting, or approved and not yet used) will take of the balance.
+    reserved_minutes: int = 0
 
     @property
     def is_low(self) -> bool:
@@ -31,11 +34,13 @@ def agreement_cards(agreements: list[Agreement], *, today: datetime.date | None 
     more query for all the charts together."""
     today = today or timezone.localdate()
     history = daily_balances([a.pk for a in agreements])
+    reserved = estimates_reserved_by_agreement([a.pk for a in agreements])
     return [
         AgreementCard(
             agreement=a,
             runway=runway_of(a, today=today),
             chart=burn_down(history[a.pk], today=today, threshold=a.low_balance_threshold_minutes),
+            reserved_minutes=reserved.get(a.pk, 0),
         )
         for a in agreements
     ]

@@ -41,8 +41,8 @@ def urls(funded, staff, seller, client_a):
 
 
 def test_it_knows_the_list_endpoints():
-    # With business hours, holidays, timers, questions and the webhooks' endpoints, deliveries and events.
-    assert len(LISTS) == 20
+    # With business hours, holidays, timers, questions, estimates and the webhooks' endpoints, deliveries and events.
+    assert len(LISTS) == 21
 
 
 @pytest.mark.parametrize(("path", "parameters"), LISTS, ids=[path for path, _ in LISTS])
