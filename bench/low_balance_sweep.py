@@ -122,6 +122,8 @@ def grow_to(total: int) -> None:
                 "client_id": "c.id",
                 "starts_on": "current_date - 365",
                 "balance_minutes": "CASE WHEN c.id %% 100 = 0 THEN 1800 - 19 * 90 ELSE 1800 - 19 * 30 END",
+                # Each gets a credited block below: it has had hours (the services set this).
+                "has_had_hours": "true",
                 "created_at": "now()",
             },
             "FROM agreements_client c WHERE c.name LIKE 'Bench client %%' AND c.id > ("
@@ -178,15 +180,11 @@ def grow_to(total: int) -> None:
         cursor.execute("ANALYZE")
 
 
-# The same selection as the ORM's (bought hours, none on the way, no open
+# The same selection as the ORM's (has had hours, none on the way, no open
 # episode), so the two differ only by Django's query building.
 HAND_WRITTEN_SQL = """
     SELECT a.id FROM agreements_agreement a
-    WHERE a.status = 'active' AND a.balance_minutes <= a.low_balance_threshold_minutes
-      AND (EXISTS (SELECT 1 FROM agreements_block b
-                   WHERE b.agreement_id = a.id AND b.credited_at IS NOT NULL AND b.cancelled_at IS NULL)
-           OR EXISTS (SELECT 1 FROM agreements_ledgerentry l
-                      WHERE l.agreement_id = a.id AND l.kind = 'adjustment' AND l.minutes > 0))
+    WHERE a.status = 'active' AND a.has_had_hours AND a.balance_minutes <= a.low_balance_threshold_minutes
       AND NOT EXISTS (SELECT 1 FROM agreements_block b
                       WHERE b.agreement_id = a.id AND b.credited_at IS NULL AND b.cancelled_at IS NULL)
       AND NOT EXISTS (SELECT 1 FROM notifications_episode e
