@@ -429,6 +429,12 @@ class Agreement(models.Model):
     # Cached sum of the ledger, written only by agreements.services under the
     # agreement's row lock; tests check it against the ledger after every call.
     balance_minutes = models.IntegerField(default=0, editable=False, verbose_name=_("balance minutes"))
+    # Whether the client has had hours to use (agreements.selectors.has_bought_hours:
+    # a credited block not cancelled, or hours granted by an adjustment), kept on
+    # the row for the low-balance sweep's partial index. Written only by
+    # agreements.services under the agreement's row lock, with the ledger entry
+    # that makes it true; tests check it against the recount after every call.
+    has_had_hours = models.BooleanField(default=False, editable=False, verbose_name=_("has had hours"))
     # Cached burn (agreements.runway): the charged minutes of the time entries
     # not void worked in the 8-week window ending on `burn_computed_on`. Written
     # by the time-entry services under the agreement's row lock and recounted
@@ -540,11 +546,14 @@ class Agreement(models.Model):
             models.CheckConstraint(condition=Q(burn_order__in=BurnOrder.values), name="agreement_burn_order_valid"),
         ]
         indexes = [
-            # Under the low-balance sweep: only active agreements at or below
-            # their threshold are in it, so the sweep never scans the rest.
+            # Under the low-balance sweep: only active agreements that have had
+            # hours and are at or below their threshold are in it, so the sweep
+            # never scans the rest nor looks for their credited blocks.
             models.Index(
                 fields=["balance_minutes"],
-                condition=Q(status=AgreementStatus.ACTIVE) & Q(balance_minutes__lte=F("low_balance_threshold_minutes")),
+                condition=Q(status=AgreementStatus.ACTIVE)
+                & Q(has_had_hours=True)
+                & Q(balance_minutes__lte=F("low_balance_threshold_minutes")),
                 name="agreement_low_balance_idx",
             ),
             # The dashboard's default order (agreements.runway.RunwayRanking) and the

@@ -40,7 +40,6 @@ from agreements.events import balance_data
 from agreements.models import Agreement, AgreementStatus, Block, OveragePolicy, TermEndAction, Tier, TopupMode
 from agreements.selectors import (
     agreements_with_unbilled_overage,
-    has_bought_hours,
     has_hours_on_the_way,
     latest_block_usage,
 )
@@ -139,12 +138,17 @@ def low_balance_candidates(scope: QuerySet[Agreement] | None = None) -> QuerySet
     nothing on its way and no open episode: a reload is due.
 
     The first filter is exactly the condition of the partial index
-    `agreement_low_balance_idx`, so the database reads only low agreements.
+    `agreement_low_balance_idx`, so the database reads only low agreements
+    that have had hours (`has_had_hours`, agreements.selectors.has_bought_hours
+    kept on the row: an agreement that never had any has nothing to reload).
     """
     return (
         _scoped(scope)
-        .filter(status=AgreementStatus.ACTIVE, balance_minutes__lte=F("low_balance_threshold_minutes"))
-        .filter(has_bought_hours())
+        .filter(
+            status=AgreementStatus.ACTIVE,
+            has_had_hours=True,
+            balance_minutes__lte=F("low_balance_threshold_minutes"),
+        )
         .exclude(has_hours_on_the_way())
         .exclude(_has_open_episode(EpisodeKind.LOW_BALANCE))
         .order_by("pk")
@@ -302,8 +306,8 @@ def exhausted_candidates(scope: QuerySet[Agreement] | None = None) -> QuerySet[A
             status=AgreementStatus.ACTIVE,
             overage_policy=OveragePolicy.REJECT,
             balance_minutes__lte=0,
+            has_had_hours=True,
         )
-        .filter(has_bought_hours())
         .exclude(_has_open_episode(EpisodeKind.EXHAUSTED))
         .order_by("pk")
     )

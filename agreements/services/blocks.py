@@ -34,6 +34,7 @@ from agreements.services.ledger import (
     _block_remaining,
     _credit_block,
     _expire_blocks_of,
+    _hours_had_recount,
     _lock,
     _pool_minutes,
     _term_grace_ends_on,
@@ -273,6 +274,8 @@ def block_cancel(*, block: Block, actor: User | None, reason: str, record_audit:
                 )
         block.cancelled_at = timezone.now()
         Block.objects.filter(pk=block.pk).update(cancelled_at=block.cancelled_at)
+        if block.credited_at is not None:
+            _hours_had_recount(agreement)  # its credit no longer counts as hours the client had
         if record_audit:
             audit_record(
                 actor=actor,

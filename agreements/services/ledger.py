@@ -24,6 +24,7 @@ from agreements.models import (
     OveragePolicy,
     TermEndAction,
 )
+from agreements.selectors import has_bought_hours
 from webhooks.models import EventKind
 from webhooks.services import event_emit
 
@@ -55,18 +56,36 @@ def agreement_balance_locked(agreement: Agreement) -> int:
     return _lock(agreement).balance_minutes
 
 
-def _write(agreement: Agreement, entries: list[LedgerEntry]) -> None:
+def _write(agreement: Agreement, entries: list[LedgerEntry], *, credits_block: bool = False) -> None:
     """Insert ledger entries and move the cached sums (the agreement's balance,
-    each block's minutes left) by the same amounts."""
+    each block's minutes left) by the same amounts.
+
+    `credits_block`: the entries credit a block (its `credited_at` is set in
+    the same transaction). That, or hours granted by an adjustment, sets the
+    agreement's `has_had_hours` (agreements.selectors.has_bought_hours, kept
+    on the row for the sweep) in the same UPDATE as the balance.
+    """
     LedgerEntry.objects.bulk_create(entries)
     agreement.balance_minutes += sum(entry.minutes for entry in entries)
-    Agreement.objects.filter(pk=agreement.pk).update(balance_minutes=agreement.balance_minutes)
+    changes: dict[str, object] = {"balance_minutes": agreement.balance_minutes}
+    if credits_block or any(entry.kind == LedgerKind.ADJUSTMENT and entry.minutes > 0 for entry in entries):
+        agreement.has_had_hours = changes["has_had_hours"] = True
+    Agreement.objects.filter(pk=agreement.pk).update(**changes)
     per_block: dict[int, int] = defaultdict(int)
     for entry in entries:
         if entry.block_id is not None:
             per_block[entry.block_id] += entry.minutes
     for block_id, change in per_block.items():
         Block.objects.filter(pk=block_id).update(minutes_left=F("minutes_left") + change)
+
+
+def _hours_had_recount(agreement: Agreement) -> None:
+    """Recount `has_had_hours` from the ledger and the blocks, under the
+    agreement's lock: for a credit taken back (a credited block cancelled
+    before any of its minutes were used), after which the agreement may
+    never have had hours after all."""
+    agreement.has_had_hours = Agreement.objects.filter(pk=agreement.pk).filter(has_bought_hours()).exists()
+    Agreement.objects.filter(pk=agreement.pk).update(has_had_hours=agreement.has_had_hours)
 
 
 def _block_remaining(agreement: Agreement) -> dict[int, int]:
@@ -226,7 +245,7 @@ def _credit_block(
             LedgerEntry(agreement=agreement, block=block, kind=LedgerKind.SETTLEMENT, minutes=-repay, reason=reason),
             LedgerEntry(agreement=agreement, block=None, kind=LedgerKind.SETTLEMENT, minutes=repay, reason=reason),
         ]
-    _write(agreement, entries)
+    _write(agreement, entries, credits_block=True)
     block.credited_at = timezone.now()
     Block.objects.filter(pk=block.pk).update(credited_at=block.credited_at)
     event_emit(EventKind.BLOCK_CREDITED, data=lambda: block_credited_data(agreement, block, kind))

@@ -176,7 +176,8 @@ def opening_balances_credit(
         batch_size=BATCH,
     )
     # Each new agreement's cached balance is the sum of its ledger (this one
-    # entry): set from the ledger itself, one statement per batch.
+    # entry): set from the ledger itself, one statement per batch; the
+    # credited block means it has had hours (agreements.services.ledger._write).
     ids = [block.agreement_id for block in blocks]
     ledger_sum = (
         LedgerEntry.objects.filter(agreement=OuterRef("pk"))
@@ -186,8 +187,9 @@ def opening_balances_credit(
     )
     for start in range(0, len(ids), BATCH):
         Agreement.objects.filter(pk__in=ids[start : start + BATCH]).update(
-            balance_minutes=Subquery(ledger_sum.values("total"))
+            balance_minutes=Subquery(ledger_sum.values("total")), has_had_hours=True
         )
     for block in blocks:
         block.agreement.balance_minutes += block.minutes
+        block.agreement.has_had_hours = True
     return blocks

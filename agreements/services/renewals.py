@@ -359,7 +359,8 @@ def agreement_term_close(
                     )
                 )
         if entries:
-            _write(agreement, entries)
+            # A carry-over block is credited as it is made.
+            _write(agreement, entries, credits_block=any(item.rolled for item in plan.blocks))
         agreement.ends_on = renewal.new_term_ends_on
         Agreement.objects.filter(pk=agreement.pk).update(ends_on=agreement.ends_on)
         Renewal.objects.filter(pk=renewal.pk).update(

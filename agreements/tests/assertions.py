@@ -1,5 +1,5 @@
 from agreements.models import Agreement, LedgerEntry
-from agreements.selectors import ledger_balance
+from agreements.selectors import has_bought_hours, ledger_balance
 
 
 def assert_balance_is_ledger_sum(agreement: Agreement) -> int:
@@ -47,3 +47,12 @@ def assert_burn_is_entry_sum(agreement: Agreement, today) -> int:  # noqa: ANN00
         read = with_runway(Agreement.objects.filter(pk=agreement.pk), today=day).get().burn_window_minutes
         assert read == charged_in_window(agreement, day), f"burn read for {day}: {read}"
     return expected
+
+
+def assert_has_had_hours_is_recount(agreement: Agreement) -> bool:
+    """The cached `has_had_hours` equals agreements.selectors.has_bought_hours
+    run as a query (credited blocks not cancelled, positive adjustments). Returns it."""
+    stored = Agreement.objects.values_list("has_had_hours", flat=True).get(pk=agreement.pk)
+    recount = Agreement.objects.filter(pk=agreement.pk).filter(has_bought_hours()).exists()
+    assert stored == recount, f"cached has_had_hours {stored} != recount {recount}"
+    return stored

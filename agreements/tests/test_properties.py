@@ -1,7 +1,7 @@
 """Property test: whatever sequence of purchases, payments, time entries
 (with or without a start time, under any minimum billable time), voids,
 adjustments, expiries, expiry changes, renewals (with any rollover rule and
-grace, and either burn order), goodwill grants and hours moved between the
+grace, and either burn order), goodwill grants, cancelled block sales and hours moved between the
 client's two agreements happens, the ledger invariants hold on both."""
 
 import datetime
@@ -28,7 +28,11 @@ from agreements.models import (
     TermEndAction,
     TimeEntry,
 )
-from agreements.tests.assertions import assert_balance_is_ledger_sum, assert_burn_is_entry_sum
+from agreements.tests.assertions import (
+    assert_balance_is_ledger_sum,
+    assert_burn_is_entry_sum,
+    assert_has_had_hours_is_recount,
+)
 from agreements.tests.factories import AgreementFactory, ClientFactory, StaffFactory, TechnicianFactory, TicketFactory
 from agreements.tests.factories import tier as default_tier
 from agreements.tests.factories import work_type as default_work_type
@@ -65,6 +69,8 @@ operations = st.one_of(
     # Unused hours of any block of the client moved to its other agreement, and time logged there.
     st.tuples(st.just("move"), st.integers(0, 40), st.integers(-5, 700)),
     st.tuples(st.just("log_other"), st.integers(1, 600), st.integers(0, 60)),
+    # A block sale cancelled (credited or not; refused once any of its minutes are used).
+    st.tuples(st.just("cancel"), st.integers(0, 20)),
 )
 
 # A term that ended up to 40 days ago and renews: every rollover rule, with or without grace.
@@ -296,6 +302,13 @@ def apply(op, agreement, staff, technician, ticket, test, *, other) -> None:
         if blocks:
             take = services.block_unused_refund if kind == "refund" else services.block_unused_forfeit
             take(block=blocks[op[1] % len(blocks)], actor=staff, reason="property test", minutes=op[2])
+    elif kind == "cancel":
+        blocks = list(Block.objects.filter(agreement=agreement).order_by("pk"))
+        if blocks:
+            block = blocks[op[1] % len(blocks)]
+            services.block_cancel(block=block, actor=staff, reason="property test")
+            if block.credited_at is not None:
+                event("a credited block cancelled")
     elif kind == "expiry_change":
         blocks = list(Block.objects.filter(agreement=agreement).order_by("pk"))
         if blocks:
@@ -309,6 +322,12 @@ def check_invariants(test, agreement) -> None:
     balance = assert_balance_is_ledger_sum(agreement)
     # The cached burn rate equals a count from the entries (and what pages read, any day).
     assert_burn_is_entry_sum(agreement, timezone.localdate())
+    # Whether it has had hours (the sweep's flag) equals the recount from blocks and ledger.
+    if (
+        assert_has_had_hours_is_recount(agreement)
+        and not Block.objects.filter(agreement=agreement, credited_at__isnull=False, cancelled_at__isnull=True).exists()
+    ):
+        event("had hours by an adjustment only")
     ledger = LedgerEntry.objects.filter(agreement=agreement)
     # Every block holds between nothing and what was bought.
     for block in Block.objects.filter(agreement=agreement):
