@@ -41,7 +41,7 @@ def test_it_numbers_each_clients_agreements_by_start_date():
 
 @pytest.mark.django_db(transaction=True)
 def test_it_sets_has_had_hours_from_the_blocks_and_the_ledger():
-    before, after = [("agreements", "0025_dashboard_burn_rate")], [("agreements", "0026_has_had_hours")]
+    before, after = [("agreements", "0027_estimates")], [("agreements", "0028_has_had_hours")]
     try:
         executor = _migrate(before)
         old = executor.loader.project_state(before).apps

@@ -19,7 +19,7 @@ def set_from_ledger(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("agreements", "0025_dashboard_burn_rate"),
+        ("agreements", "0027_estimates"),
     ]
 
     operations = [
