@@ -18,14 +18,13 @@ from agreements import services as agreement_services
 from agreements.domain import format_minutes
 from agreements.models import Estimate, EstimateStatus
 from agreements.services import estimates
-from notifications import emails
 from notifications.models import EmailKind, OutgoingEmail
 from notifications.services import (
     Enqueue,
     _email_context,
     _unique,
     client_billing_recipients,
-    recipient_languages,
+    emails_record,
     staff_recipients,
 )
 
@@ -46,25 +45,15 @@ def _record(
         reserved=format_minutes(estimates.agreement_reserved_minutes(estimate.agreement)),
         **extra,
     )
-    rendered_for = emails.render_each(kind, context, recipient_languages(recipients, default=default))
-    recorded = []
-    for recipient, rendered in rendered_for.items():
-        email, created = OutgoingEmail.objects.get_or_create(
-            topic=f"estimate:{estimate.public_id}:{step}",
-            kind=kind,
-            recipient=recipient,
-            defaults={
-                "agreement_id": estimate.agreement_id,
-                "subject": rendered.subject,
-                "body_text": rendered.body_text,
-                "body_html": rendered.body_html,
-            },
-        )
-        recorded.append(email)
-        if created:
-            # After commit: a worker must not look for a row that is not there yet.
-            transaction.on_commit(lambda email_id=email.pk: send(email_id))
-    return recorded
+    return emails_record(
+        kind,
+        topic=f"estimate:{estimate.public_id}:{step}",
+        agreement_id=estimate.agreement_id,
+        context=context,
+        recipients=recipients,
+        default=default,
+        send=send,
+    )
 
 
 def estimate_create_and_notify(*, send: Enqueue, **create: object) -> Estimate:

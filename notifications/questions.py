@@ -11,9 +11,14 @@ from django.urls import reverse
 
 from agreements.models import ChargeQuestion, ClientContact
 from agreements.services import questions
-from notifications import emails
-from notifications.models import EmailKind, OutgoingEmail
-from notifications.services import Enqueue, _email_context, _unique, recipient_languages, staff_recipients
+from notifications.models import EmailKind
+from notifications.services import (
+    Enqueue,
+    _email_context,
+    _unique,
+    emails_record,
+    staff_recipients,
+)
 
 
 def client_contact_recipients(client_id: int) -> list[str]:
@@ -33,25 +38,15 @@ def _record(question: ChargeQuestion, *, kind: str, step: str, recipients: list[
         entry=entry,
         resolve_path=reverse("dashboard:question_resolve", args=[question.public_id]),
     )
-    rendered_for = emails.render_each(kind, context, recipient_languages(recipients, default=default))
-    recorded = []
-    for recipient, rendered in rendered_for.items():
-        email, created = OutgoingEmail.objects.get_or_create(
-            topic=f"question:{question.public_id}:{step}",
-            kind=kind,
-            recipient=recipient,
-            defaults={
-                "agreement_id": entry.agreement_id,
-                "subject": rendered.subject,
-                "body_text": rendered.body_text,
-                "body_html": rendered.body_html,
-            },
-        )
-        recorded.append(email)
-        if created:
-            # After commit: a worker must not look for a row that is not there yet.
-            transaction.on_commit(lambda email_id=email.pk: send(email_id))
-    return recorded
+    return emails_record(
+        kind,
+        topic=f"question:{question.public_id}:{step}",
+        agreement_id=entry.agreement_id,
+        context=context,
+        recipients=recipients,
+        default=default,
+        send=send,
+    )
 
 
 def question_raise_and_notify(*, send: Enqueue, **raise_: object) -> ChargeQuestion:

@@ -1035,39 +1035,62 @@ def credit_note_emails_record(*, credit_note: CreditNote, send: Enqueue) -> list
     )
 
 
+def emails_record(
+    kind: str,
+    *,
+    topic: str,
+    agreement_id: int,
+    context: dict,
+    recipients: list[str],
+    default: str,
+    send: Enqueue,
+    **row: object,
+) -> list[OutgoingEmail]:
+    """One email of `kind` to each recipient, rendered in their language,
+    recorded once per topic, kind and recipient (the unique row holds it
+    against retries and double clicks); sending is queued after commit.
+    `row` sets more fields of the email row (the document it attaches)."""
+    rendered_for = emails.render_each(kind, context, recipient_languages(recipients, default=default))
+    recorded = []
+    for recipient, rendered in rendered_for.items():
+        email, created = OutgoingEmail.objects.get_or_create(
+            topic=topic,
+            kind=kind,
+            recipient=recipient,
+            defaults={
+                "agreement_id": agreement_id,
+                **row,
+                "subject": rendered.subject,
+                "body_text": rendered.body_text,
+                "body_html": rendered.body_html,
+            },
+        )
+        recorded.append(email)
+        if created:
+            # After commit: a worker must not look for a row that is not there
+            # yet. Catch-up if the broker loses it: the sweep resends every
+            # pending email that is due.
+            transaction.on_commit(lambda email_id=email.pk: send(email_id))
+    return recorded
+
+
 def _document_emails_record(
     document: Invoice | CreditNote, *, kind: str, topic: str, send: Enqueue, **attached: object
 ) -> list[OutgoingEmail]:
     """A document's email (its PDF attached when sent) to each billing
-    recipient in their language, once per topic, kind and recipient (the
-    unique row holds it against retries); sending is queued after commit.
-    `attached` names the document on the email row and in the templates."""
-    recipients = client_billing_recipients(document.agreement)
-    rendered_for = emails.render_each(
-        kind,
-        _email_context(document.agreement_id, **attached),
-        recipient_languages(recipients, default=document.language),
-    )
-    recorded = []
+    recipient in their language. `attached` names the document on the email
+    row and in the templates."""
     with transaction.atomic():
-        for recipient, rendered in rendered_for.items():
-            email, created = OutgoingEmail.objects.get_or_create(
-                topic=topic,
-                kind=kind,
-                recipient=recipient,
-                defaults={
-                    "agreement_id": document.agreement_id,
-                    **attached,
-                    "subject": rendered.subject,
-                    "body_text": rendered.body_text,
-                    "body_html": rendered.body_html,
-                },
-            )
-            recorded.append(email)
-            if created:
-                # Catch-up if the broker loses it: the sweep resends every pending email that is due.
-                transaction.on_commit(lambda email_id=email.pk: send(email_id))
-    return recorded
+        return emails_record(
+            kind,
+            topic=topic,
+            agreement_id=document.agreement_id,
+            context=_email_context(document.agreement_id, **attached),
+            recipients=client_billing_recipients(document.agreement),
+            default=document.language,
+            send=send,
+            **attached,
+        )
 
 
 def _email_credit_notes(result: credit_notes.Cancellation, send: Enqueue) -> credit_notes.Cancellation:
