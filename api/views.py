@@ -969,15 +969,7 @@ class EstimateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
         estimate = self.get_object()
         require(request.user.is_client_contact, "Client contacts approve estimates.")
         data = _valid(s.EstimateApproveSerializer, self)
-        with transaction.atomic():
-            estimate_notify.estimate_approve_and_notify(estimate=estimate, actor=request.user, send=queue_sending)
-            if data["tier"] is not None:
-                portal_services.hours_request_create(
-                    agreement=estimate.agreement,
-                    tier=data["tier"],
-                    requested_by=request.user,
-                    note=gettext("For the estimate on ticket #%(ticket)s") % {"ticket": estimate.ticket.number},
-                )
+        portal_services.estimate_approve(estimate=estimate, actor=request.user, tier=data["tier"], send=queue_sending)
         return _out(s.EstimateSerializer, self.get_queryset().get(pk=estimate.pk), self)
 
     @extend_schema(

@@ -1,11 +1,14 @@
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from agreements.models import Agreement, AgreementStatus, Tier
+from agreements.models import Agreement, AgreementStatus, Estimate, Tier
 from agreements.selectors import agreements_for_user
+from notifications import estimates as estimate_notify
+from notifications.services import Enqueue
 from portal.models import HoursRequest, HoursRequestStatus
 
 
@@ -43,3 +46,18 @@ def hours_requests_open() -> QuerySet[HoursRequest]:
 
 def hours_requests_for_user(user: User) -> QuerySet[HoursRequest]:
     return HoursRequest.objects.filter(agreement__in=agreements_for_user(user)).select_related("tier", "agreement")
+
+
+def estimate_approve(*, estimate: Estimate, actor: User, tier: Tier | None, send: Enqueue) -> Estimate:
+    """A client contact approves a waiting estimate and, with `tier`, asks
+    for that block in the same transaction (the portal's and the API's approve)."""
+    with transaction.atomic():
+        estimate = estimate_notify.estimate_approve_and_notify(estimate=estimate, actor=actor, send=send)
+        if tier is not None:
+            hours_request_create(
+                agreement=estimate.agreement,
+                tier=tier,
+                requested_by=actor,
+                note=_("For the estimate on ticket #%(ticket)s") % {"ticket": estimate.ticket.number},
+            )
+    return estimate

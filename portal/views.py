@@ -3,7 +3,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -257,15 +256,7 @@ def estimate_approve(request: HttpRequest, public_id: str) -> HttpResponse:
         return redirect("portal:estimates")
     tier = form.cleaned_data["tier"]
     try:
-        with transaction.atomic():
-            estimate_notify.estimate_approve_and_notify(estimate=estimate, actor=request.user, send=queue_sending)
-            if tier is not None:
-                services.hours_request_create(
-                    agreement=estimate.agreement,
-                    tier=tier,
-                    requested_by=request.user,
-                    note=_("For the estimate on ticket #%(ticket)s") % {"ticket": estimate.ticket.number},
-                )
+        services.estimate_approve(estimate=estimate, actor=request.user, tier=tier, send=queue_sending)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
