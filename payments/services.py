@@ -851,6 +851,8 @@ def invoice_payment_processing(invoice_ids: list[int]) -> dict[int, str]:
         invoice_id__in=invoice_ids, status="processing", applied_at__isnull=True
     ).values_list("invoice_id", "method_type")
     return {invoice_id: StripePaymentIntent(method_type=kind).method_label for invoice_id, kind in rows}
+
+
 class _Declined(Exception):
     """An earlier run's intent, found at Stripe, was declined."""
 

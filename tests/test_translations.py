@@ -23,7 +23,20 @@ TEMPLATES = sorted(p for p in (ROOT / "templates").rglob("*") if p.suffix in {".
 CATALOGUE = ROOT / "locale" / "it" / "LC_MESSAGES" / "django.po"
 
 # Words that read the same in every language: names and acronyms.
-SAME_IN_EVERY_LANGUAGE = {"Blockhours", "PDF", "CSV", "API", "MSA", "ID", "UUID", "Swagger", "ReDoc", "OpenAPI", "JSON", "IBAN"}
+SAME_IN_EVERY_LANGUAGE = {
+    "Blockhours",
+    "PDF",
+    "CSV",
+    "API",
+    "MSA",
+    "ID",
+    "UUID",
+    "Swagger",
+    "ReDoc",
+    "OpenAPI",
+    "JSON",
+    "IBAN",
+}
 # Attributes whose values people read or hear.
 VISIBLE_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "aria-description")
 
