@@ -60,6 +60,7 @@ class AuditAction(models.TextChoices):
     ESTIMATE_DECLINE = "estimate.decline", _("Estimate declined")
     ESTIMATE_CANCEL = "estimate.cancel", _("Estimate cancelled")
     ESTIMATE_OVERRUN = "estimate.overrun", _("Time beyond an estimate flagged")
+    REFUND_RETRY = "refund.retry", _("Stripe refund sent again")
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -26,10 +26,14 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from agreements.domain import money
+from audit.models import AuditAction
+from audit.services import audit_record
 from billing.models import CreditNote, Payment
 from monitoring.queueing import task_publish
 from payments import provider, signals
@@ -209,9 +213,23 @@ def refund_retry(*, credit_note: CreditNote, actor: User | None) -> bool:
         refund = StripeRefund.objects.select_for_update().filter(credit_note=credit_note).first()
         if refund is None or refund.status != RefundStatus.FAILED:
             return False
+        error = refund.error
         refund.status, refund.updated_at = RefundStatus.QUEUED, timezone.now()
         refund.save(update_fields=["status", "updated_at"])
-        log.info("Refund of credit note %s queued again by %s", credit_note.number, actor)
+        audit_record(
+            actor=actor,
+            action=AuditAction.REFUND_RETRY,
+            target=credit_note,
+            client=credit_note.client,
+            before={"status": RefundStatus.FAILED, "error": error},
+            after={"status": RefundStatus.QUEUED, "amount": refund.amount, "currency": refund.currency},
+            summary=format_lazy(
+                gettext_lazy("Sent the Stripe refund of credit note {number} ({amount} {currency}) again."),
+                number=credit_note.number,
+                amount=refund.amount,
+                currency=refund.currency,
+            ),
+        )
         _queue_send(refund.pk)
     return True
 

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agreements.models import LedgerEntry, LedgerKind
+from audit.models import AuditAction, AuditEvent
 from billing import services as billing_services
 from billing.credit_notes import block_unused_cancel
 from billing.models import CreditNote, Invoice, InvoiceStatus
@@ -258,6 +259,11 @@ def test_stripe_down_fails_the_refund_alerts_staff_and_a_retry_sends_it(
     row.refresh_from_db()
     assert (row.status, row.error) == (RefundStatus.SUCCEEDED, "")
     assert at_stripe(invoice) == [(100000, str(note.public_id))]
+    (retried,) = AuditEvent.objects.filter(action=AuditAction.REFUND_RETRY)
+    assert (retried.actor, retried.client_id, retried.target_id) == (staff, invoice.client_id, str(note.public_id))
+    assert retried.before == {"status": "failed", "error": "Stripe could not be reached, so nothing was refunded yet."}
+    assert retried.after == {"status": "queued", "amount": "1000.00", "currency": "USD"}
+    assert retried.summary == f"Sent the Stripe refund of credit note {note.number} (1000.00 USD) again."
     page = staff_http.get(reverse("billing:invoice", args=[invoice.public_id])).content.decode()
     assert "Refunded through Stripe: $1,000.00 (succeeded)" in page
     assert reverse("payments:refund_retry", args=[note.public_id]) not in page
