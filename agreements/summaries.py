@@ -6,6 +6,8 @@ Callers pass querysets already scoped by agreements.selectors.*_for_user.
 import contextlib
 import datetime
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -39,6 +41,36 @@ def blocks_with_remaining(agreements: QuerySet[Agreement]) -> QuerySet[Block]:
         .annotate(remaining=F("minutes_left"))
         .order_by("-starts_on", "-created_at", "-id")
     )
+
+
+@dataclass(frozen=True)
+class BalanceSplit:
+    """An agreement's balance as the Blocks table explains it: the minutes its
+    blocks still hold, and the rest (`outside`), which no block holds.
+
+    Positive `outside`: minutes credited to the agreement rather than to a
+    block (a charge credited back after a question, a staff adjustment, billed
+    overage settled). Negative: overage, time charged beyond the blocks'
+    hours, that the next credited block repays first or, under bill-overage,
+    that is billed at the hourly rate.
+    """
+
+    balance: int
+    in_blocks: int
+
+    @property
+    def outside(self) -> int:
+        return self.balance - self.in_blocks
+
+    @property
+    def overage(self) -> int:
+        return max(-self.outside, 0)
+
+
+def balance_split(agreement: Agreement, blocks: Iterable[Block]) -> BalanceSplit:
+    """Split `agreement`'s balance over `blocks`, every block of it the page
+    lists (the cancelled ones may be left out: they hold no minutes)."""
+    return BalanceSplit(balance=agreement.balance_minutes, in_blocks=sum(block.minutes_left for block in blocks))
 
 
 def expiring_filter(today: datetime.date) -> Q:

@@ -36,7 +36,7 @@ from agreements.selectors import (
 from agreements.services import calendar as calendar_services
 from agreements.services import work_types as work_type_services
 from agreements.services.calendar import charging_rules_of
-from agreements.summaries import blocks_with_remaining, dashboard_figures, expiring_filter
+from agreements.summaries import balance_split, blocks_with_remaining, dashboard_figures, expiring_filter
 from billing import credit_notes
 from billing import services as billing_services
 from billing.models import Invoice, InvoiceStatus
@@ -232,7 +232,8 @@ def client_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         context["unbilled_overage"] = services.overage_unbilled_minutes(selected)
         context["term_end"] = services.term_end_preview(selected)
         context["charging"] = charging_rules_of(selected)
-        context["blocks"] = blocks_with_remaining(scoped.filter(pk=selected.pk)).prefetch_related(live_invoices)
+        context["blocks"] = list(blocks_with_remaining(scoped.filter(pk=selected.pk)).prefetch_related(live_invoices))
+        context["split"] = balance_split(selected, context["blocks"])
         # Newest first; the running balance is computed over the whole ledger before the cut.
         context["ledger"] = ledger_with_running_balance(selected).order_by("-created_at", "-id")[:100]
         context["entries"] = (

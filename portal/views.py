@@ -23,7 +23,7 @@ from agreements.selectors import (
 )
 from agreements.services import EstimateLinkError, estimate_for_link, question_window_starts_on, term_end_preview
 from agreements.services.calendar import charging_rules_of
-from agreements.summaries import blocks_with_remaining
+from agreements.summaries import balance_split, blocks_with_remaining
 from billing.selectors import credit_notes_for_user, invoices_for_user
 from notifications import estimates as estimate_notify
 from notifications.questions import question_raise_and_notify
@@ -85,7 +85,7 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     scoped = agreements_for_user(request.user)
     agreement = get_by_public_id(with_runway(scoped), public_id)
     card = agreement_cards([agreement])[0]
-    blocks = blocks_with_remaining(scoped.filter(pk=agreement.pk)).filter(cancelled_at__isnull=True)
+    blocks = list(blocks_with_remaining(scoped.filter(pk=agreement.pk)).filter(cancelled_at__isnull=True))
     form, entries = _usage(request, agreement)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     _with_questions(request, list(page))
@@ -96,6 +96,7 @@ def agreement_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "card": card,
             "agreement": agreement,
             "blocks": blocks,
+            "split": balance_split(agreement, blocks),
             "filter_form": form,
             "page": page,
             "today": timezone.localdate(),

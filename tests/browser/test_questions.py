@@ -124,6 +124,12 @@ def test_a_client_questions_a_charge_and_staff_credit_part_of_it(live_server, pa
     expect(cell).to_contain_text("30 min credited")
     expect(cell.locator(".question-reply")).to_have_text("The card swap took an hour; travel between floors is on us.")
     expect(usage_row(page, "4811").locator("td").last).to_have_text("Question this charge")  # not questioned
+    # The Blocks table holds 7 h 45 min; the line under it explains the other 30 min of the balance.
+    expect(page.get_by_test_id("outside-blocks")).to_have_text(
+        "Credited outside blocks: 30 min · part of the balance that no block holds: charges credited back, "
+        "adjustments. Balance 8 h 15 min = 7 h 45 min left in blocks + 30 min.",
+        use_inner_text=True,
+    )
     if SHOOT:  # the whole page: the balance at the top, the answered entry in the usage list
         page.screenshot(path=str(DOCS / "37-question-portal.png"), full_page=True)
 
