@@ -18,6 +18,8 @@ from django.conf import settings
 from django.template.base import Lexer, TokenType
 from django.utils import translation
 
+from agreements.models import TopupMode
+
 ROOT = Path(settings.BASE_DIR)
 TEMPLATES = sorted(p for p in (ROOT / "templates").rglob("*") if p.suffix in {".html", ".txt"})
 CATALOGUE = ROOT / "locale" / "it" / "LC_MESSAGES" / "django.po"
@@ -222,3 +224,17 @@ def test_it_loads_the_compiled_italian_catalogue():
     with translation.override("it"):
         assert translation.gettext("Log time") == "Registra ore"
         assert translation.gettext("Invoices") == "Fatture"
+
+
+def test_it_calls_the_msps_people_personale_not_staff():
+    """One word for the MSP's people throughout the Italian catalogue."""
+    catalogue = polib.pofile(str(CATALOGUE))
+    staff = re.compile(r"\bstaff\b", re.IGNORECASE)
+    assert [
+        entry.msgid for entry in catalogue if staff.search(entry.msgstr + "".join(entry.msgstr_plural.values()))
+    ] == []
+    with translation.override("it"):
+        assert [str(TopupMode.DRAFT.label), str(TopupMode.NOTIFY.label)] == [
+            "Prepara una bozza di fattura di ricarica da far verificare al personale",
+            "Avvisa solo il personale e il cliente; non vendere nulla",
+        ]
