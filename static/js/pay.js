@@ -25,6 +25,12 @@ document.addEventListener("DOMContentLoaded", () => {
       document.getElementById("card-fields").hidden = isSepa();
     }),
   );
+  // A message about the choice or the mandate is stale once either changes.
+  form.querySelectorAll("input[name=method_type], #mandate-accepted").forEach((input) =>
+    input.addEventListener("change", () => {
+      if (!button.disabled) message.className = "alert d-none";
+    }),
+  );
   const sepaMethodId = async () => {
     if (!document.getElementById("mandate-accepted").checked) throw new Error(sepa.dataset.acceptFirst);
     const made = await stripe.createPaymentMethod({

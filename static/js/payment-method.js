@@ -25,6 +25,12 @@ document.addEventListener("DOMContentLoaded", () => {
       document.getElementById("card-fields").hidden = isSepa();
     }),
   );
+  // A message about the choice or the mandate is stale once either changes.
+  form.querySelectorAll("input[name=method_type], #mandate-accepted").forEach((input) =>
+    input.addEventListener("change", () => {
+      if (!button.disabled) message.className = "alert d-none";
+    }),
+  );
   // Stripe.js confirms in the browser, so Stripe records the mandate's acceptance (IP, user agent) itself.
   const confirmSetup = (secret) =>
     isSepa()
