@@ -147,6 +147,14 @@ def with_unbilled_overage(agreements: QuerySet[Agreement]) -> QuerySet[Agreement
     )
 
 
+def unbilled_overage_of(agreement: Agreement, *, held_minutes: int) -> int:
+    """`with_unbilled_overage`'s figure for an agreement whose blocks' minutes
+    left (`held_minutes`) were read already, e.g. with its runway."""
+    if agreement.overage_policy != OveragePolicy.BILL_OVERAGE:
+        return 0
+    return max(held_minutes - agreement.balance_minutes, 0)
+
+
 def agreements_with_unbilled_overage() -> QuerySet[Agreement]:
     """Agreements with overage to bill; ended ones too: that time is owed."""
     return (

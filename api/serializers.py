@@ -45,7 +45,13 @@ from agreements.models import (
     WorkType,
 )
 from agreements.runway import runway_of
-from agreements.selectors import agreements_for_user, clients_for_user, tickets_for_user, time_entries_for_user
+from agreements.selectors import (
+    agreements_for_user,
+    clients_for_user,
+    tickets_for_user,
+    time_entries_for_user,
+    unbilled_overage_of,
+)
 from agreements.services.estimates import estimates_reserved_by_agreement
 from agreements.services.timers import timer_elapsed_minutes
 from api.fields import (
@@ -260,7 +266,7 @@ class RunwaySerializer(serializers.Serializer):
     )
 
 
-class AgreementSerializer(serializers.ModelSerializer):
+class AgreementSerializer(FieldsBuiltOnceModelSerializer):
     id = _public_id()
     client = serializers.UUIDField(source="client.public_id", read_only=True)
     client_name = serializers.CharField(source="client.name", read_only=True)
@@ -334,7 +340,8 @@ class AgreementSerializer(serializers.ModelSerializer):
         return list(agreement.work_types.values_list("pk", flat=True).order_by("pk"))
 
     def get_overage_unbilled_minutes(self, agreement: Agreement) -> int:
-        return agreement.unbilled_overage_minutes  # annotated by the view (agreements.selectors)
+        held = sum(block.minutes_left for block in agreement.runway_blocks)  # read with the runway
+        return unbilled_overage_of(agreement, held_minutes=held)
 
     @extend_schema_field(RunwaySerializer)
     def get_runway(self, agreement: Agreement) -> dict:

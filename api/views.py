@@ -33,7 +33,7 @@ from accounts import services as account_services
 from accounts.reauth import login_is_recent
 from agreements import services as agreement_services
 from agreements.models import Agreement, Block, BusinessHours, ClientContact, Holiday, Tier, Timer, WorkType
-from agreements.runway import with_runway
+from agreements.runway import runway_attach, with_runway
 from agreements.selectors import (
     agreements_for_user,
     clients_for_user,
@@ -42,7 +42,6 @@ from agreements.selectors import (
     questions_for_user,
     tickets_for_user,
     time_entries_for_user,
-    with_unbilled_overage,
 )
 from agreements.services import calendar as calendar_services
 from api import serializers as s
@@ -326,11 +325,13 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
     def get_queryset(self):  # noqa: ANN201
         # Each client's agreements in the order they take time logged for the client.
-        agreements = with_unbilled_overage(with_runway(agreements_for_user(self.request.user))).order_by(
-            "client__name", "position", "id"
-        )
-        # Lists prefetch the work types in one query; a detail reads its few ids directly.
-        return agreements.prefetch_related("work_types") if self.action == "list" else agreements
+        agreements = agreements_for_user(self.request.user).order_by("client__name", "position", "id")
+        # Lists read every row's runway in the same queries and prefetch the work types;
+        # one agreement gets its runway from runway_attach, far less Python to build.
+        return with_runway(agreements).prefetch_related("work_types") if self.action == "list" else agreements
+
+    def retrieve(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
+        return _out(s.AgreementSerializer, runway_attach(self.get_object()), self)
 
     def create(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
         require(request.user.is_msp_staff, "Only MSP staff can create agreements.")
@@ -338,7 +339,12 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         agreement = agreement_services.agreement_create(
             client=data.pop("client"), work_types=data.pop("work_types", None), actor=request.user, **data
         )
-        return _out(s.AgreementSerializer, self.get_queryset().get(pk=agreement.pk), self, status.HTTP_201_CREATED)
+        return _out(
+            s.AgreementSerializer,
+            runway_attach(self.get_queryset().get(pk=agreement.pk)),
+            self,
+            status.HTTP_201_CREATED,
+        )
 
     def partial_update(self, request, *args, **kwargs) -> Response:  # noqa: ANN001
         agreement = self.get_object()
@@ -354,7 +360,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
                 )
             if "position" in data:
                 agreement_services.agreement_reorder(agreement=agreement, position=data["position"], actor=request.user)
-        return _out(s.AgreementSerializer, self.get_queryset().get(pk=agreement.pk), self)
+        return _out(s.AgreementSerializer, runway_attach(self.get_queryset().get(pk=agreement.pk)), self)
 
     @extend_schema(
         summary="The agreement's ledger, oldest first, with the balance after each entry",

@@ -105,8 +105,17 @@ def estimate_reserved_minutes(estimate: Estimate) -> int:
 
 def _reserved_of(estimates: QuerySet[Estimate]) -> dict[int, int]:
     reserved: dict[int, int] = {}
-    for estimate in _with_use(estimates.filter(status__in=OPEN)).order_by():
-        minutes = _reserved(estimate, estimate.used_charged)
+    # Most agreements have no open estimate: a plain query answers for them,
+    # and only approved estimates need the time logged since (a second one).
+    open_estimates = list(
+        estimates.filter(status__in=OPEN).order_by().only("agreement_id", "status", "charged_minutes")
+    )
+    approved = [estimate.pk for estimate in open_estimates if estimate.status == EstimateStatus.APPROVED]
+    used = (
+        dict(_with_use(Estimate.objects.filter(pk__in=approved)).values_list("pk", "used_charged")) if approved else {}
+    )
+    for estimate in open_estimates:
+        minutes = _reserved(estimate, used.get(estimate.pk, 0))
         if minutes:
             reserved[estimate.agreement_id] = reserved.get(estimate.agreement_id, 0) + minutes
     return reserved

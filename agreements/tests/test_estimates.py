@@ -71,6 +71,10 @@ def test_time_logged_uses_up_an_approved_estimate(funded, ticket, technician):
     log(funded, ticket, technician, 50)  # charged 60
 
     assert services.estimate_reserved_minutes(made) == 60
+    waiting = estimate(ticket, technician, 600)  # 600 charged > 540 usable: waits, reserved whole
+    assert waiting.status == "waiting"
+    assert services.estimates_reserved_by_agreement([funded.pk]) == {funded.pk: 60 + 600}
+    services.estimate_cancel(estimate=waiting, actor=technician)
     log(funded, ticket, technician, 90)
     assert services.estimate_reserved_minutes(made) == 0
     assert services.estimates_reserved_by_agreement([funded.pk]) == {}

@@ -15,6 +15,7 @@ from agreements.runway import (
     RunwayRanking,
     daily_balances,
     forecast,
+    runway_attach,
     runway_of,
     sort_by_runway,
     with_runway,
@@ -329,3 +330,30 @@ def test_a_burn_counted_on_another_day_is_not_read(stocked, technician):
 def test_recompute_burn_is_in_the_beat_schedule(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["recompute-burn"]
     assert entry["task"] == "agreements.tasks.recompute_burn"
+
+
+@pytest.mark.parametrize("cache", ["counted today", "counted yesterday"])
+def test_runway_attach_reads_one_agreement_as_with_runway_does(agreement, technician, staff, cache):
+    today = timezone.localdate()
+    expiring_block(
+        agreement,
+        hours=30,
+        starts_on=today - datetime.timedelta(days=60),
+        expires_on=today + datetime.timedelta(days=20),
+    )
+    log(agreement, technician, 840, 3)
+    log(agreement, technician, 600, 56)  # outside the window
+    services.ledger_adjust(agreement=agreement, minutes=300, reason="Goodwill", author=staff)
+    if cache == "counted yesterday":  # the stale figure is never read: the entries are counted
+        Agreement.objects.filter(pk=agreement.pk).update(
+            burn_minutes=5, burn_computed_on=today - datetime.timedelta(days=1)
+        )
+    annotated = with_runway(Agreement.objects.filter(pk=agreement.pk), today=today).get()
+    with CaptureQueriesContext(connection) as captured:
+        attached = runway_attach(Agreement.objects.get(pk=agreement.pk), today=today)
+    assert len(captured) == (2 if cache == "counted yesterday" else 1) + 1  # the get, the count, the blocks
+    assert (attached.burn_window_minutes, attached.burn_per_week) == (annotated.burn_window_minutes, 105) == (840, 105)
+    assert [b.pk for b in attached.runway_blocks] == [b.pk for b in annotated.runway_blocks]
+    assert runway_of(attached, today=today) == runway_of(annotated, today=today)
+    # 1,800 - 840 - 600 = 360 left in the block, 21 days at 15 a day use 315: 45 expire unused.
+    assert runway_of(attached, today=today).expiring == (Expiring(on=today + datetime.timedelta(days=20), minutes=45),)

@@ -82,6 +82,8 @@ def overage_agreement(client_a, staff, technician):
 def test_staff_bill_overage_on_request_once(staff_api, overage_agreement, seller):
     url = f"/api/v1/agreements/{overage_agreement.public_id}/"
     assert staff_api.get(url).json()["overage_unbilled_minutes"] == 120
+    listed = staff_api.get("/api/v1/agreements/").json()["results"]
+    assert [a["overage_unbilled_minutes"] for a in listed if a["id"] == str(overage_agreement.public_id)] == [120]
 
     billed = staff_api.post(url + "overage-invoice/")
 
