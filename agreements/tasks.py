@@ -2,6 +2,7 @@ from celery import shared_task
 
 from agreements.runway import burn_recompute
 from agreements.services import blocks_expire
+from agreements.summaries import dashboard_figures_refresh
 
 
 @shared_task(name="agreements.tasks.expire_blocks", max_retries=3, time_limit=600, soft_time_limit=540)
@@ -18,3 +19,11 @@ def recompute_burn() -> int:
     """Nightly: recount every agreement's cached burn for the new day (the
     8-week window slid). Safe to run twice or at any hour: a recount."""
     return burn_recompute()
+
+
+@shared_task(name="agreements.tasks.refresh_dashboard_figures", time_limit=120, soft_time_limit=100)
+def refresh_dashboard_figures() -> None:
+    """Every DASHBOARD_FIGURES_SECONDS: recount the staff dashboard's totals
+    into the cache, so no page view pays for scanning every agreement. A
+    missed run costs nothing but freshness (the next one recounts), so no retry."""
+    dashboard_figures_refresh()

@@ -2,7 +2,7 @@
 """Page benchmark: the staff dashboard, the client portal and the API's lists at 10k clients.
 
     .venv/bin/python bench/pages.py [--clients 10000] [--requests 40] [--database-url URL]
-                                    [--jit on] [--without-list-indexes]
+                                    [--jit on] [--without-list-indexes] [--keep] [--reuse]
 
 Builds a throw-away PostgreSQL database `blockhours_bench_pages` (dropped at
 the end) with N clients, each with an agreement, a credited 30-h block,
@@ -18,6 +18,11 @@ Two switches measure the state before two changes in the same code:
 `--jit on` turns PostgreSQL's JIT back on for the app's connections (the
 settings turn it off), `--without-list-indexes` drops the indexes matching
 the API lists' order (migrations `*_list_ordering_indexes`) after migrating.
+
+`--keep` leaves the database in place at the end (to EXPLAIN the pages'
+queries by hand, or to measure again); `--reuse` measures a database kept
+that way without seeding it again (it is migrated first, so a "before" seed
+measures an "after" branch too). The client count printed is the one given.
 """
 
 import argparse
@@ -35,16 +40,20 @@ SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1
 DB_NAME = "blockhours_bench_pages"
 
 
-def database(action: str) -> None:
+def database(action: str) -> bool:
+    """Drop the database, and with "create" make it afresh; "exists" only asks whether it is there."""
     import psycopg
 
     sys.path.insert(0, str(ROOT))
     from bench.seed import create_database_sql
 
     with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        if action == "exists":
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone() is not None
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         if action == "create":
             conn.execute(create_database_sql(DB_NAME))
+    return True
 
 
 def setup_django(workdir: Path) -> None:
@@ -198,8 +207,11 @@ def build(clients: int) -> tuple[object, object]:
         )
     # The nightly recount of the cached burn rates (agreements.runway), as beat runs it.
     burn_recompute()
+    # VACUUM as autovacuum would after a bulk load: the recount above leaves a
+    # dead row version (and index entry, burn_computed_on NULL) for every agreement, which
+    # `burn_refresh_stale`'s index lookup would read on every page until then.
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")
     staff = User.objects.create(username="bench-staff", role=Role.STAFF)
     contact = User.objects.create(username="bench-contact", role=Role.CLIENT)
     ClientContact.objects.create(user=contact, client=Client.objects.get(name="Client 1"))
@@ -269,22 +281,32 @@ def main() -> None:
     parser.add_argument(
         "--database-url",
         default=f"{SERVER_URL}/{DB_NAME}",
-        help="a throw-away database: dropped, re-created and dropped again",
+        help="a throw-away database: dropped, re-created and dropped again (unless --keep or --reuse)",
     )
+    parser.add_argument("--keep", action="store_true", help="leave the database in place at the end")
+    parser.add_argument("--reuse", action="store_true", help="measure a database left by --keep, without seeding")
     args = parser.parse_args()
     SERVER_URL, DB_NAME = args.database_url.rsplit("/", 1)
-    database("create")
+    reuse = args.reuse and database("exists")
+    if not reuse:
+        database("create")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             setup_django(Path(tmp))
             toggle(jit=args.jit, list_indexes=not args.without_list_indexes)
-            staff, contact = build(args.clients)
+            if reuse:
+                from accounts.models import User
+
+                staff, contact = User.objects.get(username="bench-staff"), User.objects.get(username="bench-contact")
+            else:
+                staff, contact = build(args.clients)
             results = measure(staff, contact, args.requests)
     finally:
         from django.db import connections
 
         connections.close_all()
-        database("drop")
+        if not (args.keep or args.reuse):
+            database("drop")
     base = results["trivial view"]["p50_ms"]
     for name, figures in results.items():
         print(

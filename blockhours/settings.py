@@ -194,8 +194,10 @@ STAFF_SESSION_IDLE_MINUTES = env_int("STAFF_SESSION_IDLE_MINUTES", 30)
 # least this old: one session write a minute instead of one per request.
 STAFF_SESSION_REFRESH_SECONDS = env_int("STAFF_SESSION_REFRESH_SECONDS", 60)
 # The staff dashboard's totals (hours outstanding, low, exhausted, expiring,
-# charged this month, deferred revenue) scan every agreement: they are cached
-# this many seconds (0: computed on every view); see agreements.summaries.
+# charged this month, deferred revenue) scan every agreement: beat recounts
+# them into the cache every this many seconds, and a page counts them only
+# when the cache has none (kept twice as long, so a missed run is covered);
+# 0: counted on every view. See agreements.summaries.
 DASHBOARD_FIGURES_SECONDS = env_int("DASHBOARD_FIGURES_SECONDS", 60)
 # Selling blocks, adjusting balances, voiding, recording payments and creating
 # API tokens ask staff for their password again when they signed in (or last
@@ -400,6 +402,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_crontab("EXPIRY_NOTICE_CRON", "15 7 * * *"),
         "options": {"expires": 60 * 60},
     },
+    # The dashboard's totals, recounted off the request path (a page then only reads them).
+    **(
+        {
+            "dashboard-figures": {
+                "task": "agreements.tasks.refresh_dashboard_figures",
+                "schedule": DASHBOARD_FIGURES_SECONDS,
+                "options": {"expires": max(DASHBOARD_FIGURES_SECONDS - 1, 1)},
+            }
+        }
+        if DASHBOARD_FIGURES_SECONDS > 0
+        else {}
+    ),
     # The burn window slides at midnight: recount the cached burn rates for the new day.
     "recompute-burn": {
         "task": "agreements.tasks.recompute_burn",

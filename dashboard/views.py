@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page
 from django.db import transaction
 from django.db.models import F, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -76,6 +76,7 @@ from portal import services as portal_services
 from portal.models import HoursRequest
 from ui.access import get_by_public_id, staff_required
 from ui.forms import add_service_errors
+from ui.pagination import KnownCountPaginator
 from ui.panels import AgreementCard, agreement_cards
 from ui.templatetags.bh import money
 
@@ -86,6 +87,21 @@ SORTS = {
     "burn": ("burn_window_minutes",),
 }
 PAGE_SIZE = 50
+
+
+# The headline figure that counts the agreements a filter shows (status "active", no search).
+FLAG_FIGURES = {None: "active", "": "active", "low": "low", "exhausted": "exhausted", "expiring": "expiring"}
+
+
+def _paginate(agreements, figures: dict, *, params: dict, status: str, page: str | None) -> Page:  # noqa: ANN001
+    """The page of agreements, its total taken from the headline figures when
+    they count the same agreements: no `COUNT(*)` over every agreement on
+    each view. Those figures may be a minute old; KnownCountPaginator keeps
+    "next" and the last page right anyway. A search or another status counts."""
+    known = None
+    if status == "active" and not params.get("q") and params.get("flag") in FLAG_FIGURES:
+        known = figures.get(FLAG_FIGURES[params.get("flag")])
+    return KnownCountPaginator(agreements, PAGE_SIZE, count=known).get_page(page)
 
 
 @staff_required
@@ -118,7 +134,7 @@ def home(request: HttpRequest) -> HttpResponse:
         # the cached burn: recount first what the night's run has not.
         burn_refresh_stale(today=today)
         ranking = RunwayRanking(agreements, today=today, descending=descending)
-        page = Paginator(ranking, PAGE_SIZE).get_page(request.GET.get("page"))
+        page = _paginate(ranking, totals["figures"], params=params, status=status, page=request.GET.get("page"))
     else:
         key = key if key in SORTS else "client"
         fields = SORTS[key]
@@ -126,7 +142,7 @@ def home(request: HttpRequest) -> HttpResponse:
             *[f"-{f}" if descending else f for f in fields], "pk"
         )
         sort = f"-{key}" if descending else key
-        page = Paginator(agreements, PAGE_SIZE).get_page(request.GET.get("page"))
+        page = _paginate(agreements, totals["figures"], params=params, status=status, page=request.GET.get("page"))
     cards = [AgreementCard(agreement=a, runway=runway_of(a, today=today), chart=None) for a in page.object_list]
     return render(
         request,

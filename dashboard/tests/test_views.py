@@ -13,6 +13,7 @@ from accounts.models import Invitation, Role, User
 from agreements import services
 from agreements.models import Agreement, Block, Client, ClientContact, LedgerEntry, LedgerKind
 from agreements.selectors import ledger_balance
+from agreements.summaries import dashboard_figures_refresh
 from agreements.tests.factories import (
     AgreementFactory,
     ClientFactory,
@@ -414,8 +415,11 @@ def test_dashboard_query_count_with_expiring_hours_does_not_grow(client, staff, 
 
     client.get(HOME)  # the first request after signing in starts the idle clock (a session write)
     make(3)
-    few = [count(), count(sort="-runway", page=2), count(sort="-burn")]
+    # Page 2 of 3 agreements is past the end: it counts them (one query) to
+    # answer the last page; page 2 of 63 is read with the headline figures' total.
+    few = [count(), count(sort="-runway", page=2) - 1, count(sort="-burn")]
     make(60)
+    dashboard_figures_refresh()  # as the beat entry does every minute
     assert [count(), count(sort="-runway", page=2), count(sort="-burn")] == few
 
 
@@ -497,15 +501,86 @@ def test_dashboard_costs_the_same_queries_at_5_and_at_500_clients(client, staff,
 
     client.get(HOME)  # the first request after signing in starts the idle clock (a session write)
     make(5, 0)
-    few = [count(), count(sort="-runway"), count(flag="low")]
+    few = [count(), count(sort="-runway"), count(flag="low"), count(sort="balance")]
     make(495, 5)
-    many = [count(), count(sort="-runway"), count(flag="low")]
+    dashboard_figures_refresh()  # as the beat entry does every minute
+    many = [count(), count(sort="-runway"), count(flag="low"), count(sort="balance")]
     assert many == few
-    response = client.get(HOME)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(HOME)
     assert len(response.context["cards"]) == 50
     # Soonest run-out first: the least balance per minute of burn, idle ones last.
     days = [card.runway.days for card in response.context["cards"]]
     assert days == sorted(days) and None not in days
+    # Nothing on the page reads every agreement: the total is the headline figure.
+    assert not [q["sql"] for q in queries if "COUNT(*)" in q["sql"] and '"agreements_agreement"' in q["sql"]]
+    assert (response.context["page"].paginator.count, response.context["page"].paginator.num_pages) == (500, 10)
+
+
+def test_the_dashboard_pages_stay_right_while_the_total_is_a_minute_old(client, staff, settings):
+    """The page total comes from the cached figures; agreements added or
+    ended since still appear on the right page, and a page beyond the end
+    answers the last one."""
+    settings.DASHBOARD_FIGURES_SECONDS = 60
+    client.force_login(staff)
+    today = timezone.localdate()
+
+    def make(count, start):
+        clients = Client.objects.bulk_create(ClientFactory.build(name=f"Bulk {start + n:04}") for n in range(count))
+        return Agreement.objects.bulk_create(
+            Agreement(client=c, balance_minutes=600, burn_minutes=60, burn_computed_on=today) for c in clients
+        )
+
+    make(100, 0)
+    assert client.get(HOME).context["page"].paginator.count == 100  # counted: the cache was empty
+    make(10, 100)  # the cached total still says 100
+    second = client.get(HOME, {"page": 2}).context["page"]
+    assert second.has_next() and len(second.object_list) == 50
+    third = client.get(HOME, {"page": 3}).context["page"]
+    assert (third.number, len(third.object_list), third.paginator.count, third.has_next()) == (3, 10, 110, False)
+    assert client.get(HOME, {"page": 3, "sort": "client"}).context["page"].paginator.count == 110
+    # Every agreement once across the pages.
+    shown = [a.pk for n in (1, 2, 3) for a in client.get(HOME, {"page": n}).context["page"].object_list]
+    assert sorted(shown) == sorted(Agreement.objects.values_list("pk", flat=True))
+
+    Agreement.objects.filter(client__name__gte="Bulk 0040").update(status="ended")  # 70 gone, total says 100
+    beyond = client.get(HOME, {"page": 2}).context["page"]  # 40 left: one page
+    assert (beyond.number, len(beyond.object_list), beyond.paginator.count, beyond.has_next()) == (1, 40, 40, False)
+    assert client.get(HOME, {"page": "x"}).context["page"].number == 1
+    # A search counts its own total.
+    assert client.get(HOME, {"q": "Bulk 000"}).context["page"].paginator.count == 10
+
+
+def test_the_totals_refreshed_off_the_request_path_equal_a_recount(client, staff, funded, entry, settings):
+    from agreements.summaries import deferred_revenue, headline_figures
+    from agreements.tasks import refresh_dashboard_figures
+
+    settings.DASHBOARD_FIGURES_SECONDS = 60
+    client.force_login(staff)
+    before = client.get(HOME).context["figures"]
+    services.ledger_adjust(agreement=funded, minutes=90, reason="Goodwill", author=staff)
+    assert client.get(HOME).context["figures"] == before  # cached, a minute old at most
+    refresh_dashboard_figures()  # the beat entry
+    today = timezone.localdate()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(HOME)
+    assert response.context["figures"] == headline_figures(Agreement.objects.all(), today=today)
+    assert response.context["deferred"] == deferred_revenue(Agreement.objects.all())
+    assert response.context["figures"]["outstanding_minutes"] == before["outstanding_minutes"] + 90
+    totals = ('AS "outstanding_minutes"', 'SUM("agreements_block"."minutes_left")')
+    assert not [q for q in queries if any(part in q["sql"] for part in totals)]  # read, not counted
+    from django.core.cache import cache
+
+    cache.clear()  # nothing cached (no beat yet, or the cache emptied): the page counts them
+    with CaptureQueriesContext(connection) as queries:
+        client.get(HOME)
+    assert len([q for q in queries if any(part in q["sql"] for part in totals)]) == 2
+    entry = settings.CELERY_BEAT_SCHEDULE["dashboard-figures"]
+    assert (entry["task"], entry["schedule"], entry["options"]) == (
+        "agreements.tasks.refresh_dashboard_figures",
+        60,
+        {"expires": 59},
+    )
 
 
 def test_the_dashboard_totals_are_cached_for_a_minute(client, staff, funded, settings, monkeypatch):
