@@ -33,7 +33,7 @@ from agreements.models import (
     TimeEntry,
     WorkType,
 )
-from agreements.runway import burn_refresh
+from agreements.runway import burn_moved, burn_refresh
 from agreements.services.calendar import after_hours_work_type, holidays_between, opening_hours
 from agreements.services.ledger import (
     _allocate_debit,
@@ -442,10 +442,15 @@ def _charge(
             reason=reason,
         )
     ]
+    # The cached burn moves by the entry's minutes in the balance's UPDATE,
+    # or is recounted when it was counted on another day.
+    today = timezone.localdate()
+    burn = burn_moved(agreement, work_date=request.work_date, minutes=charged, today=today)
     if debits:
-        _write(agreement, debits)
+        _write(agreement, debits, burn_minutes=burn)
     event_emit(EventKind.TIME_ENTRY_CREATED, data=lambda: time_entry_data(agreement, entry))
-    burn_refresh(agreement)
+    if burn is None or (not debits and burn != agreement.burn_minutes):
+        burn_refresh(agreement, today=today)
     return entry
 
 
@@ -483,6 +488,8 @@ def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_a
         if time_entry.is_void:
             raise ValidationError(gettext("This time entry is already void."))
         balance_before = agreement.balance_minutes
+        today = timezone.localdate()
+        burn = burn_moved(agreement, work_date=time_entry.work_date, minutes=-time_entry.charged_minutes, today=today)
         reversals = [
             LedgerEntry(
                 agreement=agreement,
@@ -498,9 +505,9 @@ def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_a
             for debit in time_entry.ledger.filter(kind=LedgerKind.DEBIT)
         ]
         if reversals:
-            _write(agreement, reversals)
+            _write(agreement, reversals, burn_minutes=burn)
             # Minutes given back to a block that has since expired expire again.
-            _expire_blocks_of(agreement, timezone.localdate())
+            _expire_blocks_of(agreement, today)
         time_entry.voided_at = timezone.now()
         time_entry.voided_by = actor
         time_entry.void_reason = reason.strip()
@@ -508,7 +515,8 @@ def time_entry_void(*, time_entry: TimeEntry, actor: User, reason: str, record_a
             voided_at=time_entry.voided_at, voided_by=actor, void_reason=time_entry.void_reason
         )
         event_emit(EventKind.TIME_ENTRY_VOIDED, data=lambda: time_entry_data(agreement, time_entry))
-        burn_refresh(agreement)
+        if burn is None or (not reversals and burn != agreement.burn_minutes):
+            burn_refresh(agreement, today=today)
         if record_audit:
             audit_record(
                 actor=actor,
