@@ -100,6 +100,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="one more batch of --posts under cProfile")
     parser.add_argument("--top", type=int, default=40, help="functions the profile prints")
+    parser.add_argument(
+        "--gc",
+        choices=["default", "tuned"],
+        default="default",
+        help="tuned: what blockhours/gunicorn_conf.py does in each worker (gc.freeze() and a higher gen0 threshold)",
+    )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bh_post_profile")
     args = parser.parse_args()
 
@@ -132,6 +138,10 @@ def main() -> None:
             if response.status_code != 201:
                 raise SystemExit(f"POST answered {response.status_code}: {response.content[:500]!r}")
 
+        if args.gc == "tuned":
+            from blockhours.gunicorn_conf import tune_gc
+
+            tune_gc()
         for _ in range(args.warmup):
             post()
         with CaptureQueriesContext(connection) as captured:
@@ -181,6 +191,7 @@ def main() -> None:
             "posts": args.posts,
             "rounds": rounds,
             "median_cpu_ms": median,
+            "gc": args.gc,
             "statements": statements,
             "verify_ok": ok,
             "profile": profile_text,
