@@ -89,34 +89,64 @@ def _charged_in_window(today: datetime.date) -> Coalesce:
 
 
 def burn_refresh(agreement: Agreement, *, today: datetime.date | None = None) -> None:
-    """Recount the agreement's cached burn (`Agreement.burn_minutes`) for today.
+    """Recount the agreement's cached burn (`Agreement.burn_minutes`) for today
+    from its entries, in one UPDATE.
 
-    The time-entry services call it after every change to the agreement's
-    time (an entry logged, voided, corrected), inside their transaction and
-    under the agreement's row lock, so the cache moves with the entries. A
-    recount rather than an increment: one statement either way, and it can
-    never drift from the entries.
+    For the time-entry services, inside their transaction and under the
+    agreement's row lock, when `burn_moved` cannot move the cache by the
+    entry's minutes: the row was counted on another day (the window has slid
+    since), or never.
     """
     today = today or timezone.localdate()
     Agreement.objects.filter(pk=agreement.pk).update(burn_minutes=_charged_in_window(today), burn_computed_on=today)
 
 
+def burn_moved(locked: Agreement, *, work_date: datetime.date, minutes: int, today: datetime.date) -> int | None:
+    """The cached burn once an entry worked on `work_date` adds `minutes` to
+    the agreement's time (negative: a void takes them off); None when the
+    cache must be recounted instead (`burn_refresh`): it was counted on
+    another day, or never.
+
+    `locked` is the agreement row the caller's transaction has locked and
+    read, so its cache is current and no other writer can move it before the
+    caller writes the result, in the same UPDATE as the balance. The window is
+    the one `_charged_in_window` counts: an entry outside it (56 days old or
+    more, or dated after today) leaves the burn as it is. O(1), where a
+    recount sums every entry in the window, on every entry logged.
+    """
+    if locked.burn_computed_on != today:
+        return None
+    if window_start(today) <= work_date <= today:
+        return locked.burn_minutes + minutes
+    return locked.burn_minutes
+
+
 def burn_recompute(*, today: datetime.date | None = None, stale_only: bool = False) -> int:
-    """Recount the cached burn of every agreement (only of those counted on an
-    earlier day, or never, with `stale_only`) in one UPDATE; the number of
-    agreements recounted.
+    """Recount the cached burn of every agreement (only of those counted for
+    another day than `today`, or never, with `stale_only`) in one UPDATE; the
+    number of agreements recounted.
 
     The window slides every day without any entry changing: entries 56 days
     old leave it, future-dated ones enter it. The nightly `recompute-burn`
-    beat entry runs this; pages ranking by runway also run it with
-    `stale_only` (nothing to do, one index lookup, once the night's run is
-    done). A row locked by a time entry being logged waits for it and is then
-    skipped: that entry's own refresh has counted it for today.
+    beat entry runs this with `stale_only`, and so do pages ranking by
+    runway (nothing to do, one index lookup, once the night's run is done).
+
+    Why stale only: the time-entry services move a row counted for today by
+    the entry's minutes (`burn_moved`), so a row counted for today stays
+    exact, and a recount must not overwrite it with a count that missed an
+    entry. On PostgreSQL, an UPDATE that waits for a row locked by an entry
+    being logged counts the entries as they were when the UPDATE began, so it
+    misses that entry; with `stale_only` the row it waited for is skipped:
+    that entry's own recount (the row was stale) has counted it for today.
+    The full recount is for rows nothing else is writing (tests, a repair by
+    hand).
     """
     today = today or timezone.localdate()
     agreements = Agreement.objects.all()
     if stale_only:
-        agreements = agreements.filter(Q(burn_computed_on__isnull=True) | Q(burn_computed_on__lt=today))
+        agreements = agreements.filter(
+            Q(burn_computed_on__isnull=True) | Q(burn_computed_on__lt=today) | Q(burn_computed_on__gt=today)
+        )
     return agreements.update(burn_minutes=_charged_in_window(today), burn_computed_on=today)
 
 

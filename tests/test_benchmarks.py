@@ -82,6 +82,15 @@ BENCHMARKS = [
         "api_throughput-*.json",
     ),
     (
+        "post_profile.py",
+        ["--posts", "3", "--warmup", "1", "--rounds", "1", "--profile", "--top", "5"],
+        [
+            r"^per POST: [\d.]+ ms CPU \(median of 1 rounds of 3\), \d+ statements$",
+            r"^verify: 8 entries for 8 POSTs, balance equals ledger: True$",
+        ],
+        "post_profile-*.json",
+    ),
+    (
         "invoice_pdf.py",
         ["--invoices", "2", "--warmup", "0"],
         [

@@ -56,7 +56,9 @@ def agreement_balance_locked(agreement: Agreement) -> int:
     return _lock(agreement).balance_minutes
 
 
-def _write(agreement: Agreement, entries: list[LedgerEntry], *, credits_block: bool = False) -> None:
+def _write(
+    agreement: Agreement, entries: list[LedgerEntry], *, credits_block: bool = False, burn_minutes: int | None = None
+) -> None:
     """Insert ledger entries and move the cached sums (the agreement's balance,
     each block's minutes left) by the same amounts.
 
@@ -64,12 +66,17 @@ def _write(agreement: Agreement, entries: list[LedgerEntry], *, credits_block: b
     the same transaction). That, or hours granted by an adjustment, sets the
     agreement's `has_had_hours` (agreements.selectors.has_bought_hours, kept
     on the row for the sweep) in the same UPDATE as the balance.
+    `burn_minutes`: the agreement's cached burn as the time entry these
+    entries charge or give back moves it (agreements.runway.burn_moved),
+    written in that UPDATE too.
     """
     LedgerEntry.objects.bulk_create(entries)
     agreement.balance_minutes += sum(entry.minutes for entry in entries)
     changes: dict[str, object] = {"balance_minutes": agreement.balance_minutes}
     if credits_block or any(entry.kind == LedgerKind.ADJUSTMENT and entry.minutes > 0 for entry in entries):
         agreement.has_had_hours = changes["has_had_hours"] = True
+    if burn_minutes is not None:
+        agreement.burn_minutes = changes["burn_minutes"] = burn_minutes
     Agreement.objects.filter(pk=agreement.pk).update(**changes)
     per_block: dict[int, int] = defaultdict(int)
     for entry in entries:

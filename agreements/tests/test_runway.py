@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agreements import services
-from agreements.models import Agreement
+from agreements.models import Agreement, TimeEntry
 from agreements.runway import (
     WINDOW_DAYS,
     Expiring,
@@ -20,6 +21,7 @@ from agreements.runway import (
     sort_by_runway,
     with_runway,
 )
+from agreements.tests.assertions import assert_burn_is_entry_sum
 from agreements.tests.factories import AgreementFactory, ClientFactory, TicketFactory, work_type
 
 pytestmark = pytest.mark.django_db
@@ -292,6 +294,51 @@ def test_the_cached_burn_follows_every_log_void_and_correction(stocked, technici
     assert cached_burn(stocked) == (240, today)
     services.time_entry_correct(time_entry=first, actor=technician, reason="typo", minutes=60)
     assert cached_burn(stocked) == (60, today)
+
+
+def test_an_entry_moves_the_burn_counted_today_without_a_recount(stocked, technician):
+    today = timezone.localdate()
+    log(stocked, technician, 240, 0)  # counted for today from here on
+    with CaptureQueriesContext(connection) as captured:
+        entry = log(stocked, technician, 90, 55)  # the window's first day
+    assert cached_burn(stocked) == (330, today)
+    # Moved in the balance's UPDATE: no statement sums the entries.
+    assert not [q["sql"] for q in captured.captured_queries if "SUM(" in q["sql"].upper()]
+    log(stocked, technician, 600, 56)  # a day before the window: no change
+    assert cached_burn(stocked) == (330, today)
+    services.time_entry_void(time_entry=entry, actor=technician, reason="wrong client")
+    assert cached_burn(stocked) == (240, today)
+    old = TimeEntry.objects.get(charged_minutes=600)
+    services.time_entry_void(time_entry=old, actor=technician, reason="wrong client")  # outside: no change
+    assert cached_burn(stocked) == (240, today)
+    assert_burn_is_entry_sum(stocked, today)
+
+
+def test_a_future_dated_entry_is_outside_the_window(stocked, technician):
+    today = timezone.localdate()
+    future = log(stocked, technician, 120, 0)  # today's entry, dated after yesterday
+    with time_machine.travel(timezone.now() - datetime.timedelta(days=1)):
+        yesterday = timezone.localdate()
+        log(stocked, technician, 30, 0)  # counted on another day: recounted for yesterday, the future entry left out
+        assert cached_burn(stocked) == (30, yesterday)
+        services.time_entry_void(time_entry=future, actor=technician, reason="wrong day")  # moved: no change
+        assert cached_burn(stocked) == (30, yesterday)
+        assert_burn_is_entry_sum(stocked, yesterday)
+    assert with_runway(Agreement.objects.filter(pk=stocked.pk), today=today).get().burn_window_minutes == 30
+
+
+def test_a_burn_counted_on_another_day_is_recounted_by_the_next_entry(stocked, technician):
+    today = timezone.localdate()
+    log(stocked, technician, 240, 0)
+    voided = log(stocked, technician, 60, 1)
+    # As if counted yesterday and the nightly recount had not run: a wrong figure the entry must not move.
+    Agreement.objects.filter(pk=stocked.pk).update(burn_minutes=5, burn_computed_on=today - datetime.timedelta(days=1))
+    log(stocked, technician, 30, 0)
+    assert cached_burn(stocked) == (330, today)
+    Agreement.objects.filter(pk=stocked.pk).update(burn_minutes=7, burn_computed_on=None)  # never counted
+    services.time_entry_void(time_entry=voided, actor=technician, reason="wrong client")
+    assert cached_burn(stocked) == (270, today)
+    assert_burn_is_entry_sum(stocked, today)
 
 
 def test_the_nightly_recount_slides_the_window(stocked, technician, staff, django_assert_num_queries):
