@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from django.db import transaction
 from django.db.models import (
     Case,
     DateField,
@@ -60,6 +61,8 @@ from agreements.models import Agreement, Block, LedgerEntry, LedgerKind, TimeEnt
 
 WINDOW_WEEKS = 8
 WINDOW_DAYS = WINDOW_WEEKS * 7
+# Rows per UPDATE of the nightly burn recount (a bounded IN list).
+RECOUNT_BATCH = 5000
 
 T = TypeVar("T")
 
@@ -134,12 +137,15 @@ def burn_recompute(*, today: datetime.date | None = None, stale_only: bool = Fal
     Why stale only: the time-entry services move a row counted for today by
     the entry's minutes (`burn_moved`), so a row counted for today stays
     exact, and a recount must not overwrite it with a count that missed an
-    entry. On PostgreSQL, an UPDATE that waits for a row locked by an entry
-    being logged counts the entries as they were when the UPDATE began, so it
-    misses that entry; with `stale_only` the row it waited for is skipped:
-    that entry's own recount (the row was stale) has counted it for today.
-    The full recount is for rows nothing else is writing (tests, a repair by
-    hand).
+    entry. The full recount is for rows nothing else is writing (tests, a
+    repair by hand).
+
+    The rows are locked first, in a statement of their own: on PostgreSQL an
+    UPDATE that waits for a row locked by an entry being logged would count
+    the entries as they were when it began, and miss that entry (logged
+    before midnight, committed after the new day's recount began), for a day.
+    The recount then runs as a second statement, which sees every entry
+    committed while the first one waited.
     """
     today = today or timezone.localdate()
     agreements = Agreement.objects.all()
@@ -147,7 +153,14 @@ def burn_recompute(*, today: datetime.date | None = None, stale_only: bool = Fal
         agreements = agreements.filter(
             Q(burn_computed_on__isnull=True) | Q(burn_computed_on__lt=today) | Q(burn_computed_on__gt=today)
         )
-    return agreements.update(burn_minutes=_charged_in_window(today), burn_computed_on=today)
+    with transaction.atomic():
+        locked = list(agreements.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+        recounted = 0
+        for start in range(0, len(locked), RECOUNT_BATCH):
+            recounted += Agreement.objects.filter(pk__in=locked[start : start + RECOUNT_BATCH]).update(
+                burn_minutes=_charged_in_window(today), burn_computed_on=today
+            )
+        return recounted
 
 
 def burn_refresh_stale(*, today: datetime.date | None = None) -> int:
