@@ -39,29 +39,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def setup_django(database_url: str, workdir: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    from bench.api_throughput import recreate_database
+    from bench.api_throughput import recreate_database, server_env
 
     recreate_database(database_url)
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "blockhours.settings",
-            "DATABASE_URL": database_url,
-            "DATABASE_CONN_MAX_AGE": "60",
-            "DEBUG": "false",
-            "SECRET_KEY": "benchmark-only-secret-key-not-for-production",
-            "SITE_URL": "http://127.0.0.1:8000",
-            "ALLOWED_HOSTS": "testserver",
-            "SECURE_SSL_REDIRECT": "false",
-            "BLOCKHOURS_VAR_DIR": str(workdir),
-            "API_THROTTLE_RATE": "1000000/min",
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "CELERY_BROKER_URL": "filesystem://",
-            "LOG_LEVEL": "WARNING",
-            "AXES_ENABLED": "false",
-        }
-    )
-    for name in ("REDIS_URL", "CELERY_RESULT_BACKEND", "CACHE_URL"):
-        os.environ.pop(name, None)
+    # The same settings as the HTTP benchmark's gunicorn, in this process.
+    env = {**server_env(database_url, workdir), "DJANGO_SETTINGS_MODULE": "blockhours.settings"}
+    env["ALLOWED_HOSTS"] = "testserver"
+    env.pop("CACHE_URL", None)
+    os.environ.clear()  # server_env leaves out the servers it must not use (Redis)
+    os.environ.update(env)
     import django
 
     django.setup()
