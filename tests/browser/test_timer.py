@@ -37,7 +37,11 @@ def test_a_timer_survives_a_reload_and_stops_into_the_prefilled_form(live_server
     other.context.close()
 
     page.get_by_role("link", name="Stop timer").click()
-    expect(page.get_by_test_id("timer-stopping")).to_be_visible()
+    stopping, midnight = page.get_by_test_id("timer-stopping"), page.get_by_test_id("timer-midnight-question")
+    expect(stopping.or_(midnight)).to_be_visible()
+    if midnight.is_visible():  # run in the first 26 minutes of a day, the timer began yesterday: asked first
+        page.get_by_role("button", name="Stop with this time").click()
+    expect(stopping).to_be_visible()
     expect(page.get_by_label("Client / agreement")).to_have_value("Acme Dental — Prepaid support hours")
     expect(page.get_by_label("Ticket number")).to_have_value("6001")
     expect(page.get_by_label("Duration")).to_have_value("0:26")
