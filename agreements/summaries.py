@@ -173,8 +173,6 @@ def dashboard_figures(agreements: QuerySet[Agreement], *, today: datetime.date) 
         cached = cache.get(_figures_key(today))
     except CACHE_ERRORS:  # the cache down: the page still answers, computing its totals
         return _figures_of(agreements, today=today)
-    if cached is None:
-        cached = _figures_of(agreements, today=today)
-        with contextlib.suppress(*CACHE_ERRORS):
-            cache.set(_figures_key(today), cached, figures_lifetime())
+    if cached is None:  # no refresh yet today (or missed): count, and keep them for the next views
+        cached = dashboard_figures_refresh(today=today)
     return cached
